@@ -1,0 +1,129 @@
+/*
+ * admin.h - jobcoord-admin, the operators' command-line tool.
+ *
+ * Each command is a row of a table (admin_cmd): its words, synopsis,
+ * options and handler. admin_main.c parses the command line against these
+ * tables and generates every --help from them; the handlers live in one file
+ * per command group (admin_user.c, admin_worker.c, admin_security.c) and
+ * share the helpers of admin_util.c: database connection with the schema
+ * check, keyring loading, strict number parsing, JSON string escaping and
+ * aligned tables.
+ *
+ * Exit codes (s6 convention): 0 ok, 1 refused (not found, already exists,
+ * invalid value), 100 usage error, 111 system error (configuration,
+ * PostgreSQL, keys file).
+ */
+#ifndef JC_ADMIN_H
+#define JC_ADMIN_H
+
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "keyring.h"
+
+#define ADMIN_OK 0
+#define ADMIN_REFUSED 1
+#define ADMIN_USAGE 100
+#define ADMIN_SYSERR 111
+
+#define ADMIN_MAX_POS 4
+#define ADMIN_MAX_OPTS 8
+
+/* ADMIN_TS formats a timestamptz column as ISO 8601 in UTC. */
+#define ADMIN_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+typedef struct admin_opt {
+    const char *name; /* long name without dashes: "grace" */
+    const char *arg;  /* placeholder of its value ("SECONDS"); NULL: a flag */
+    const char *help;
+} admin_opt;
+
+typedef struct admin_ctx {
+    jc_config cfg;
+    int json;        /* --json */
+    PGconn *db;      /* opened by admin_db */
+    jc_keyring *kr;  /* loaded by admin_keyring */
+} admin_ctx;
+
+typedef struct admin_cmd admin_cmd;
+
+typedef struct admin_args {
+    const admin_cmd *cmd;
+    const char *pos[ADMIN_MAX_POS]; /* positional arguments after the command words */
+    int npos;
+    const char *val[ADMIN_MAX_OPTS]; /* by index in cmd->opts; a flag given is "" */
+} admin_args;
+
+struct admin_cmd {
+    const char *group;    /* "user", or NULL for a one-word command */
+    const char *name;     /* "add" */
+    const char *synopsis; /* what follows the words: "<id> --role ROLE" */
+    const char *summary;  /* one line */
+    const char *details;  /* more of --help, may be NULL */
+    int nargs;            /* positional arguments required */
+    admin_opt opts[ADMIN_MAX_OPTS]; /* ends at the first without a name */
+    int (*run)(admin_ctx *ctx, const admin_args *a);
+};
+
+/* Command tables, each ending with an entry whose name is NULL. */
+const admin_cmd *admin_user_commands(void);
+const admin_cmd *admin_worker_commands(void);
+const admin_cmd *admin_security_commands(void);
+
+/* admin_opt_value returns the value of option name, NULL if not given. */
+const char *admin_opt_value(const admin_args *a, const char *name);
+
+/* admin_usage prints a usage error about a's command and returns
+ * ADMIN_USAGE. */
+int admin_usage(const admin_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* admin_fail prints "jobcoord-admin: <message>" and returns code. */
+int admin_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* admin_parse_long reads a whole decimal number in min..max; on error it
+ * prints why, naming what, and returns ADMIN_REFUSED. */
+int admin_parse_long(const char *what, const char *text, long min, long max, long *out);
+
+/* admin_db connects to database.conninfo and checks that the schema is
+ * migrated (unless check_schema is 0). Returns an exit code. */
+int admin_db(admin_ctx *ctx, int check_schema);
+
+/* admin_keyring loads security.keys_file with default_id (NULL: the
+ * configured security.encryption_key_id). Returns an exit code. */
+int admin_keyring(admin_ctx *ctx, const char *default_id);
+
+/* admin_query runs a parameterized query; on error it prints the server's
+ * message and returns NULL. The caller PQclears the result. */
+PGresult *admin_query(admin_ctx *ctx, const char *sql, int nparams, const char *const *params);
+
+/* admin_b64 writes the standard base64 of len bytes into out (NUL ended). */
+void admin_b64(const unsigned char *bin, size_t len, char *out, size_t out_size);
+
+/* JSON output. admin_json_str writes s as a JSON string (null for NULL). */
+void admin_json_str(FILE *f, const char *s);
+/* admin_json_kv writes "key":"value" preceded by a comma unless first. */
+void admin_json_kv(FILE *f, int first, const char *key, const char *value);
+/* admin_json_fields writes the columns of row i as "name":value pairs
+ * (no braces): numbers and booleans bare, text[] as arrays, NULL as null. */
+void admin_json_fields(FILE *f, const PGresult *r, int i);
+/* admin_json_rows writes the whole result as an array of objects. */
+void admin_json_rows(FILE *f, const PGresult *r);
+/* admin_json_list writes a comma-separated list as a JSON array. */
+void admin_json_list(FILE *f, const char *csv);
+
+/* Text output. admin_table collects rows of cells and prints them aligned
+ * under their headers. */
+typedef struct admin_table admin_table;
+admin_table *admin_table_new(int ncols, const char *const *headers);
+void admin_table_add(admin_table *t, const char *const *cells);
+void admin_table_print(FILE *f, const admin_table *t);
+void admin_table_free(admin_table *t);
+/* admin_print_result prints a result as a table (headers from the column
+ * names, NULL as "-", arrays comma-separated), or "(none)". */
+void admin_print_result(FILE *f, const PGresult *r);
+/* admin_print_record prints row i as "name  value" lines. */
+void admin_print_record(FILE *f, const PGresult *r, int i);
+
+#endif

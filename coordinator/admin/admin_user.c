@@ -1,0 +1,324 @@
+/*
+ * admin_user.c - `jobcoord-admin user ...`: principals and their HMAC keys,
+ * through the data layer of principals.c.
+ *
+ * A new key is printed exactly once, by `user add` and `user rotate-key`;
+ * afterwards it can only be read back with --show-key, which opens it with
+ * the keys file. The notice that the key will not be shown again goes to
+ * stderr, so that stdout stays parseable.
+ */
+#include "admin.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "principals.h"
+
+#define B64_KEY_LEN sodium_base64_ENCODED_LEN(JC_PRINCIPAL_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
+
+/* pr_exit maps a data-layer status to an exit code, printing errstr. */
+static int pr_exit(jc_pr_status st, const char *err)
+{
+    switch (st) {
+    case JC_PR_OK:
+        return ADMIN_OK;
+    case JC_PR_NOT_FOUND:
+    case JC_PR_EXISTS:
+    case JC_PR_INVALID:
+        return admin_fail(ADMIN_REFUSED, "%s", err);
+    case JC_PR_ERROR:
+    default:
+        return admin_fail(ADMIN_SYSERR, "%s", err);
+    }
+}
+
+/* print_new_key shows a freshly made key, once. */
+static void print_new_key(const admin_ctx *ctx, const char *id, const char *role,
+                          const jc_new_key *nk)
+{
+    char b64[B64_KEY_LEN];
+
+    admin_b64(nk->key, sizeof nk->key, b64, sizeof b64);
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        if (role)
+            admin_json_kv(stdout, 0, "role", role);
+        admin_json_kv(stdout, 0, "key_id", nk->key_id);
+        admin_json_kv(stdout, 0, "key", b64);
+        admin_json_kv(stdout, 0, "enc_key_id", nk->enc_key_id[0] ? nk->enc_key_id : NULL);
+        if (!role) {
+            admin_json_kv(stdout, 0, "previous_key_id",
+                          nk->previous_key_id[0] ? nk->previous_key_id : NULL);
+            admin_json_kv(stdout, 0, "previous_valid_until",
+                          nk->previous_valid_until[0] ? nk->previous_valid_until : NULL);
+        }
+        fputs("}\n", stdout);
+    } else {
+        printf("id          %s\n", id);
+        if (role)
+            printf("role        %s\n", role);
+        printf("key_id      %s\n", nk->key_id);
+        printf("key         %s\n", b64);
+        printf("stored      %s%s\n", nk->enc_key_id[0] ? "sealed with " : "plain text",
+               nk->enc_key_id);
+        if (!role && nk->previous_key_id[0])
+            printf("previous    %s valid until %s\n", nk->previous_key_id,
+                   nk->previous_valid_until);
+    }
+    fflush(stdout);
+    fprintf(stderr, "jobcoord-admin: this key is shown only once: hand it over now\n");
+    sodium_memzero(b64, sizeof b64);
+}
+
+/* cmd_add creates a principal with its first key. */
+static int cmd_add(admin_ctx *ctx, const admin_args *a)
+{
+    const char *id = a->pos[0], *role = admin_opt_value(a, "role");
+    const char *scopes = admin_opt_value(a, "scopes");
+    char err[512];
+    jc_new_key nk;
+    jc_pr_status st;
+    int rc;
+
+    if (!role)
+        return admin_usage(a, "--role is required");
+    if (!jc_principal_id_valid(id))
+        return admin_fail(ADMIN_REFUSED, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
+                          id);
+    if (!jc_principal_role_valid(role))
+        return admin_fail(ADMIN_REFUSED, "invalid role '%s' (client, worker or admin)", role);
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    rc = admin_keyring(ctx, NULL);
+    if (rc)
+        return rc;
+    st = jc_principal_create(ctx->db, ctx->kr, id, role, scopes, &nk, err, sizeof err);
+    if (st != JC_PR_OK)
+        return pr_exit(st, err);
+    print_new_key(ctx, id, role, &nk);
+    sodium_memzero(&nk, sizeof nk);
+    return ADMIN_OK;
+}
+
+/* key_status names a key's state: current, valid (rotated, in its grace
+ * period) or expired. */
+static const char *key_status(const jc_principal_key *k)
+{
+    return k->current ? "current" : k->expired ? "expired" : "valid";
+}
+
+static void json_principal(const jc_principal *p)
+{
+    char b64[B64_KEY_LEN];
+
+    fputc('{', stdout);
+    admin_json_kv(stdout, 1, "id", p->id);
+    admin_json_kv(stdout, 0, "role", p->role);
+    fputs(",\"scopes\":", stdout);
+    admin_json_list(stdout, p->scopes);
+    printf(",\"disabled\":%s", p->disabled ? "true" : "false");
+    admin_json_kv(stdout, 0, "created_at", p->created_at);
+    fputs(",\"keys\":[", stdout);
+    for (size_t i = 0; i < p->n_keys; i++) {
+        const jc_principal_key *k = &p->keys[i];
+        fputs(i ? ",{" : "{", stdout);
+        admin_json_kv(stdout, 1, "key_id", k->key_id);
+        admin_json_kv(stdout, 0, "status", key_status(k));
+        admin_json_kv(stdout, 0, "enc_key_id", k->enc_key_id[0] ? k->enc_key_id : NULL);
+        admin_json_kv(stdout, 0, "created_at", k->created_at);
+        admin_json_kv(stdout, 0, "valid_until", k->valid_until[0] ? k->valid_until : NULL);
+        if (k->has_secret) {
+            admin_b64(k->secret, sizeof k->secret, b64, sizeof b64);
+            admin_json_kv(stdout, 0, "key", b64);
+        }
+        fputc('}', stdout);
+    }
+    fputs("]}", stdout);
+    sodium_memzero(b64, sizeof b64);
+}
+
+/* list_principals reads id (NULL: all) and prints it with the keys. */
+static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
+{
+    int show_key = admin_opt_value(a, "show-key") != NULL;
+    jc_principal *list = NULL;
+    size_t n = 0;
+    char err[512];
+    jc_pr_status st;
+    int rc;
+
+    if (id && !jc_principal_id_valid(id))
+        return admin_fail(ADMIN_REFUSED, "invalid principal id '%s'", id);
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    if (show_key) {
+        rc = admin_keyring(ctx, NULL);
+        if (rc)
+            return rc;
+    }
+    st = jc_principal_list(ctx->db, ctx->kr, id, show_key, &list, &n, err, sizeof err);
+    if (st != JC_PR_OK)
+        return pr_exit(st, err);
+    if (ctx->json && id) {
+        json_principal(&list[0]);
+        fputc('\n', stdout);
+    } else if (ctx->json) {
+        fputc('[', stdout);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fputc(',', stdout);
+            json_principal(&list[i]);
+        }
+        fputs("]\n", stdout);
+    } else if (id) {
+        const jc_principal *p = &list[0];
+        static const char *const hdr[] = {"KEY_ID", "STATUS", "ENC_KEY_ID", "CREATED_AT",
+                                          "VALID_UNTIL", "KEY"};
+        admin_table *t = admin_table_new(show_key ? 6 : 5, hdr);
+        char b64[B64_KEY_LEN] = "";
+
+        printf("id          %s\nrole        %s\nscopes      %s\ndisabled    %s\n"
+               "created_at  %s\nkeys:\n",
+               p->id, p->role, p->scopes[0] ? p->scopes : "-", p->disabled ? "yes" : "no",
+               p->created_at);
+        for (size_t i = 0; i < p->n_keys; i++) {
+            const jc_principal_key *k = &p->keys[i];
+            const char *cells[6] = {k->key_id, key_status(k), k->enc_key_id[0] ? k->enc_key_id : NULL,
+                                    k->created_at, k->valid_until[0] ? k->valid_until : NULL,
+                                    b64};
+            if (k->has_secret)
+                admin_b64(k->secret, sizeof k->secret, b64, sizeof b64);
+            admin_table_add(t, cells);
+        }
+        admin_table_print(stdout, t);
+        admin_table_free(t);
+        sodium_memzero(b64, sizeof b64);
+    } else if (n == 0) {
+        printf("(none)\n");
+    } else {
+        static const char *const hdr[] = {"ID", "ROLE", "SCOPES", "DISABLED", "KEYS",
+                                          "CURRENT_KEY", "ENC_KEY_ID", "CREATED_AT", "KEY"};
+        admin_table *t = admin_table_new(show_key ? 9 : 8, hdr);
+
+        for (size_t i = 0; i < n; i++) {
+            const jc_principal *p = &list[i];
+            const jc_principal_key *cur = p->n_keys && p->keys[0].current ? &p->keys[0] : NULL;
+            char nkeys[24], b64[B64_KEY_LEN] = "";
+            const char *cells[9] = {p->id, p->role, p->scopes[0] ? p->scopes : NULL,
+                                    p->disabled ? "yes" : "no", nkeys,
+                                    cur ? cur->key_id : NULL,
+                                    cur && cur->enc_key_id[0] ? cur->enc_key_id : NULL,
+                                    p->created_at, b64};
+            snprintf(nkeys, sizeof nkeys, "%zu", p->n_keys);
+            if (cur && cur->has_secret)
+                admin_b64(cur->secret, sizeof cur->secret, b64, sizeof b64);
+            admin_table_add(t, cells);
+            sodium_memzero(b64, sizeof b64);
+        }
+        admin_table_print(stdout, t);
+        admin_table_free(t);
+    }
+    jc_principal_list_free(list, n);
+    return ADMIN_OK;
+}
+
+static int cmd_list(admin_ctx *ctx, const admin_args *a)
+{
+    return list_principals(ctx, a, NULL);
+}
+
+static int cmd_show(admin_ctx *ctx, const admin_args *a)
+{
+    return list_principals(ctx, a, a->pos[0]);
+}
+
+/* cmd_rotate_key makes a new current key; the old one keeps working for
+ * --grace seconds. */
+static int cmd_rotate_key(admin_ctx *ctx, const admin_args *a)
+{
+    const char *grace_text = admin_opt_value(a, "grace");
+    long grace = 0;
+    char err[512];
+    jc_new_key nk;
+    jc_pr_status st;
+    int rc;
+
+    if (grace_text) {
+        rc = admin_parse_long("--grace", grace_text, 0, JC_PRINCIPAL_GRACE_MAX, &grace);
+        if (rc)
+            return rc;
+    }
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    rc = admin_keyring(ctx, NULL);
+    if (rc)
+        return rc;
+    st = jc_principal_rotate_key(ctx->db, ctx->kr, a->pos[0], grace, &nk, err, sizeof err);
+    if (st != JC_PR_OK)
+        return pr_exit(st, err);
+    print_new_key(ctx, a->pos[0], NULL, &nk);
+    sodium_memzero(&nk, sizeof nk);
+    return ADMIN_OK;
+}
+
+static int cmd_delete(admin_ctx *ctx, const admin_args *a)
+{
+    char err[512];
+    jc_pr_status st;
+    int rc = admin_db(ctx, 1);
+
+    if (rc)
+        return rc;
+    st = jc_principal_delete(ctx->db, a->pos[0], err, sizeof err);
+    if (st != JC_PR_OK)
+        return pr_exit(st, err);
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", a->pos[0]);
+        fputs(",\"deleted\":true}\n", stdout);
+    } else {
+        printf("deleted %s\n", a->pos[0]);
+    }
+    return ADMIN_OK;
+}
+
+#define SHOW_KEY_OPT {"show-key", NULL, "also print keys, opened with the keys file"}
+
+static const admin_cmd user_commands[] = {
+    {"user", "add", "<id> --role client|worker|admin [--scopes LIST]",
+     "Create a principal and print its new HMAC key (once).",
+     "The id is 1-64 of A-Z a-z 0-9 . _ : @ -. The key is 32 random bytes, printed in\n"
+     "base64 with its key id; it is stored sealed with security.encryption_key_id, or\n"
+     "in plain text when no keys file is configured.",
+     1,
+     {{"role", "ROLE", "client, worker or admin (required)"},
+      {"scopes", "LIST", "comma-separated scopes"}},
+     cmd_add},
+    {"user", "list", "[--show-key]", "List principals with their current key.", NULL, 0,
+     {SHOW_KEY_OPT}, cmd_list},
+    {"user", "show", "<id> [--show-key]",
+     "Show a principal and all its keys, rotated ones included.",
+     "A key's status is current, valid (rotated out, still accepted until valid_until)\n"
+     "or expired.",
+     1, {SHOW_KEY_OPT}, cmd_show},
+    {"user", "rotate-key", "<id> [--grace SECONDS]",
+     "Give a principal a new current key and print it (once).",
+     "The previous current key stays valid for the grace period, so that messages\n"
+     "already signed with it (in Kafka, or from workers not yet reconfigured) are\n"
+     "still accepted. With --grace 0 (the default) it expires at once.",
+     1, {{"grace", "SECONDS", "how long the previous key stays valid (default 0)"}},
+     cmd_rotate_key},
+    {"user", "delete", "<id>", "Delete a principal, its keys and its worker record.", NULL, 1,
+     {{NULL, NULL, NULL}}, cmd_delete},
+    {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
+};
+
+const admin_cmd *admin_user_commands(void)
+{
+    return user_commands;
+}

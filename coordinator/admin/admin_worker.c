@@ -1,0 +1,267 @@
+/*
+ * admin_worker.c - `jobcoord-admin worker ...` and `status`: read-only views
+ * of the fleet and of the coordinator, straight from the tables the daemon
+ * writes (workers, heartbeats, rejections, consumer_offsets,
+ * coordinator_instances).
+ *
+ * Each command reads in one REPEATABLE READ snapshot, so the numbers it
+ * prints belong together. Output is generated from the query results (see
+ * admin_util.c), so a column added to a query shows up in text and JSON
+ * alike.
+ */
+#include "admin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+
+#define WINDOW_MAX 31536000L
+#define STATUS_WINDOW_DEFAULT "300"
+
+/* snapshot starts the read-only transaction of a view. */
+static int snapshot(admin_ctx *ctx)
+{
+    char err[512];
+
+    if (jc_db_exec(ctx->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
+                   sizeof err) != 0)
+        return admin_fail(ADMIN_SYSERR, "%s", err);
+    return ADMIN_OK;
+}
+
+/* window_arg validates --window; *text stays NULL when it is not given. */
+static int window_arg(const admin_args *a, const char **text)
+{
+    long w;
+
+    *text = admin_opt_value(a, "window");
+    if (!*text)
+        return ADMIN_OK;
+    return admin_parse_long("--window", *text, 1, WINDOW_MAX, &w);
+}
+
+static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
+{
+    const char *window = NULL;
+    PGresult *r;
+    int rc;
+
+    rc = window_arg(a, &window);
+    if (rc)
+        return rc;
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    r = admin_query(ctx,
+                    "SELECT id, status, capabilities, slots, running_jobs AS running, version,"
+                    " host, " ADMIN_TS("last_seen_at") " AS last_seen_at,"
+                    " extract(epoch FROM now() - last_seen_at)::bigint AS seen_s_ago"
+                    " FROM workers"
+                    " WHERE $1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s'"
+                    " ORDER BY id",
+                    1, &window);
+    if (!r)
+        return ADMIN_SYSERR;
+    if (ctx->json) {
+        admin_json_rows(stdout, r);
+        fputc('\n', stdout);
+    } else {
+        admin_print_result(stdout, r);
+    }
+    PQclear(r);
+    return ADMIN_OK;
+}
+
+static int cmd_worker_show(admin_ctx *ctx, const admin_args *a)
+{
+    PGresult *w = NULL, *hb = NULL;
+    int rc;
+
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    rc = snapshot(ctx);
+    if (rc)
+        return rc;
+    rc = ADMIN_SYSERR;
+    w = admin_query(ctx,
+                    "SELECT id, status, capabilities, slots, running_jobs, version, host,"
+                    " uptime_s, config_version, heartbeat_seq,"
+                    " " ADMIN_TS("first_seen_at") " AS first_seen_at,"
+                    " last_heartbeat_ts_ms,"
+                    " " ADMIN_TS("last_seen_at") " AS last_seen_at,"
+                    " extract(epoch FROM now() - last_seen_at)::bigint AS seen_s_ago,"
+                    " " ADMIN_TS("status_changed_at") " AS status_changed_at"
+                    " FROM workers WHERE id = $1",
+                    1, &a->pos[0]);
+    if (!w)
+        goto out;
+    if (PQntuples(w) == 0) {
+        rc = admin_fail(ADMIN_REFUSED, "no worker '%s'", a->pos[0]);
+        goto out;
+    }
+    hb = admin_query(ctx,
+                     "SELECT msg_id, seq, " ADMIN_TS("sent_at") " AS sent_at,"
+                     " " ADMIN_TS("received_at") " AS received_at,"
+                     " slots, running_jobs, kafka_partition, kafka_offset"
+                     " FROM heartbeats WHERE worker_id = $1"
+                     " ORDER BY sent_at DESC, seq DESC LIMIT 10",
+                     1, &a->pos[0]);
+    if (!hb)
+        goto out;
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_fields(stdout, w, 0);
+        fputs(",\"heartbeats\":", stdout);
+        admin_json_rows(stdout, hb);
+        fputs("}\n", stdout);
+    } else {
+        admin_print_record(stdout, w, 0);
+        printf("\nlast heartbeats:\n");
+        admin_print_result(stdout, hb);
+    }
+    rc = ADMIN_OK;
+out:
+    PQclear(w);
+    PQclear(hb);
+    return rc;
+}
+
+/* print_counts prints "name n, name n" (text) or {"name":n} (JSON) from a
+ * two-column result. */
+static void print_counts(const admin_ctx *ctx, const PGresult *r)
+{
+    if (ctx->json)
+        fputc('{', stdout);
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (ctx->json) {
+            if (i)
+                fputc(',', stdout);
+            admin_json_str(stdout, PQgetvalue(r, i, 0));
+            printf(":%s", PQgetvalue(r, i, 1));
+        } else {
+            printf("%s%s %s", i ? ", " : "", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        }
+    }
+    fputs(ctx->json ? "}" : "\n", stdout);
+}
+
+/* The sections of `status` that are plain listings: title, JSON name, query. */
+static const struct {
+    const char *title, *json_name, *sql;
+} status_lists[] = {
+    {"Rejected messages", "rejections",
+     "SELECT topic, reason, count, " ADMIN_TS("last_at") " AS last_at, last_detail"
+     " FROM rejections ORDER BY topic, reason"},
+    {"Consumer offsets", "consumer_offsets",
+     "SELECT consumer_group, topic, kpartition AS partition, next_offset,"
+     " " ADMIN_TS("updated_at") " AS updated_at"
+     " FROM consumer_offsets ORDER BY consumer_group, topic, kpartition"},
+    {"Coordinator instances", "coordinator_instances",
+     "SELECT id, host, pid, version, " ADMIN_TS("started_at") " AS started_at,"
+     " " ADMIN_TS("last_seen_at") " AS last_seen_at,"
+     " extract(epoch FROM now() - last_seen_at)::bigint AS seen_s_ago,"
+     " " ADMIN_TS("caught_up_at") " AS caught_up_at"
+     " FROM coordinator_instances ORDER BY id"},
+};
+
+static int cmd_status(admin_ctx *ctx, const admin_args *a)
+{
+    const char *window = NULL;
+    PGresult *workers = NULL, *roles = NULL, *hb = NULL, *list = NULL;
+    int rc, version, latest = jc_db_latest_version();
+
+    rc = window_arg(a, &window);
+    if (rc)
+        return rc;
+    if (!window)
+        window = STATUS_WINDOW_DEFAULT;
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    version = jc_db_schema_version(ctx->db);
+    rc = snapshot(ctx);
+    if (rc)
+        return rc;
+    rc = ADMIN_SYSERR;
+    workers = admin_query(ctx,
+                          "SELECT s.status, count(w.id) FROM unnest(ARRAY['online', 'offline',"
+                          " 'draining']) WITH ORDINALITY AS s(status, n)"
+                          " LEFT JOIN workers w ON w.status = s.status"
+                          " GROUP BY s.status, s.n ORDER BY s.n",
+                          0, NULL);
+    roles = admin_query(ctx,
+                        "SELECT s.role, count(p.id) FROM unnest(ARRAY['client', 'worker',"
+                        " 'admin']) WITH ORDINALITY AS s(role, n)"
+                        " LEFT JOIN principals p ON p.role = s.role"
+                        " GROUP BY s.role, s.n ORDER BY s.n",
+                        0, NULL);
+    hb = admin_query(ctx,
+                     "SELECT count(*) FROM heartbeats"
+                     " WHERE received_at >= now() - $1::bigint * interval '1 s'",
+                     1, &window);
+    if (!workers || !roles || !hb)
+        goto out;
+    if (ctx->json) {
+        printf("{\"schema_version\":%d,\"latest_schema_version\":%d,\"workers\":", version,
+               latest);
+        print_counts(ctx, workers);
+        fputs(",\"principals\":", stdout);
+        print_counts(ctx, roles);
+        printf(",\"window_s\":%s,\"heartbeats_applied\":%s", window, PQgetvalue(hb, 0, 0));
+    } else {
+        printf("schema version      %d (this program: %d)\nworkers             ", version,
+               latest);
+        print_counts(ctx, workers);
+        printf("principals          ");
+        print_counts(ctx, roles);
+        printf("heartbeats applied  %s in the last %s s\n", PQgetvalue(hb, 0, 0), window);
+    }
+    for (size_t i = 0; i < sizeof status_lists / sizeof status_lists[0]; i++) {
+        list = admin_query(ctx, status_lists[i].sql, 0, NULL);
+        if (!list)
+            goto out;
+        if (ctx->json) {
+            printf(",\"%s\":", status_lists[i].json_name);
+            admin_json_rows(stdout, list);
+        } else {
+            printf("\n%s:\n", status_lists[i].title);
+            admin_print_result(stdout, list);
+        }
+        PQclear(list);
+        list = NULL;
+    }
+    if (ctx->json)
+        fputs("}\n", stdout);
+    rc = ADMIN_OK;
+out:
+    PQclear(workers);
+    PQclear(roles);
+    PQclear(hb);
+    PQclear(list);
+    return rc;
+}
+
+#define WINDOW_OPT(what) {"window", "SECONDS", what}
+
+static const admin_cmd worker_commands[] = {
+    {"worker", "list", "[--window SECONDS]", "List workers.",
+     "Columns: id, status, capabilities, slots, running jobs, version, host, when the\n"
+     "coordinator last applied a heartbeat from it (and how many seconds ago).",
+     0, {WINDOW_OPT("only workers seen within the last SECONDS")}, cmd_worker_list},
+    {"worker", "show", "<id>", "Show a worker and its last 10 heartbeats.", NULL, 1,
+     {{NULL, NULL, NULL}}, cmd_worker_show},
+    {NULL, "status", "[--window SECONDS]",
+     "Show the state of the installation.",
+     "Schema version, workers by status, principals by role, heartbeats applied in the\n"
+     "window, rejected messages by topic and reason, consumer offsets stored in\n"
+     "PostgreSQL, and the coordinator instances.",
+     0, {WINDOW_OPT("window for the heartbeat count (default 300)")}, cmd_status},
+    {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
+};
+
+const admin_cmd *admin_worker_commands(void)
+{
+    return worker_commands;
+}

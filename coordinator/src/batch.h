@@ -1,0 +1,59 @@
+/*
+ * batch.h - one ingest batch: the Kafka messages polled together, what the
+ * checks made of each, and the verdict. A message keeps its
+ * rd_kafka_message_t alive until the batch is done, because decoded slices
+ * point into its payload.
+ */
+#ifndef JC_BATCH_H
+#define JC_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "keycache.h"
+#include "proto.h"
+
+/* Stable rejection reasons (PROTOCOL.md, "Dead letters"; metric labels). */
+#define JC_R_TOO_LARGE "too_large"
+#define JC_R_MALFORMED "malformed"
+#define JC_R_LIMIT "limit"
+#define JC_R_BAD_VERSION "bad_version"
+#define JC_R_UNKNOWN_PRINCIPAL "unknown_principal"
+#define JC_R_UNKNOWN_KEY "unknown_key"
+#define JC_R_KEY_EXPIRED "key_expired"
+#define JC_R_DISABLED "disabled_principal"
+#define JC_R_BAD_SIGNATURE "bad_signature"
+#define JC_R_SCHEMA "schema"
+#define JC_R_WRONG_TOPIC "wrong_topic"
+#define JC_R_WRONG_ROLE "wrong_role"
+#define JC_R_STALE "stale"
+#define JC_R_FUTURE "future"
+#define JC_R_REPLAY "replay"
+#define JC_R_APPLY_ERROR "apply_error"
+
+typedef struct jc_inmsg {
+    rd_kafka_message_t *rkm;
+    int topic;            /* index into the ingest's topic table */
+    int64_t broker_ts_ms; /* the record's timestamp (now if it has none) */
+    jc_envelope env;
+    jc_msg msg;
+    int decoded;         /* msg holds a decoded payload to release */
+    const char *reason;  /* NULL: accepted (so far) */
+    char detail[200];
+    int dead_lettered;   /* copy already queued */
+    const jc_key_entry *signer;
+} jc_inmsg;
+
+typedef struct jc_batch {
+    jc_inmsg *msgs;
+    size_t n, cap;
+} jc_batch;
+
+/* jc_inmsg_reject marks m rejected with a stable reason and a detail; the
+ * detail is sanitized to printable ASCII (it may quote network bytes). */
+void jc_inmsg_reject(jc_inmsg *m, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * config.c - the coordinator's configuration, driven by one table.
+ *
+ * JC_CONFIG_TABLE below lists every key once: its dotted name, type,
+ * default, range (ints) or allowed values (enumerated strings), one sentence
+ * of documentation and the field of jc_config it fills. The public key list
+ * (jc_config_keys), the field offsets, the defaults, the libconfig file
+ * walker, the JOBCOORD_* environment and jc_config_set are all generated
+ * from it, so a key added there is parsed, validated and documented
+ * everywhere at once.
+ *
+ * Every value, wherever it comes from, goes through set_string/set_int,
+ * which check the type and range and name the key (and its origin: file
+ * and line, environment variable) in the error.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+/* X(name, type, field, default, min, max, choices, doc) */
+#define JC_CONFIG_TABLE(X)                                                                     \
+    X("log.level", "string", log_level, "info", 0, 0, "debug|info|warn|error",                 \
+      "Lowest level of log records written to stderr.")                                        \
+    X("log.format", "string", log_format, "text", 0, 0, "text|json",                           \
+      "Log record format: human-readable text or one JSON object per line.")                   \
+    X("database.conninfo", "string", db_conninfo, "dbname=jobcoord", 0, 0, NULL,               \
+      "libpq connection string (key=value pairs or a postgresql:// URI).")                     \
+    X("kafka.brokers", "string", kafka_brokers, "", 0, 0, NULL,                                \
+      "Kafka bootstrap servers; empty runs librdkafka's embedded mock cluster.")               \
+    X("kafka.topic_prefix", "string", topic_prefix, "jobcoord.", 0, 0, NULL,                   \
+      "Prefix of every topic name.")                                                           \
+    X("kafka.group_id", "string", group_id, "jobcoord", 0, 0, NULL,                            \
+      "Consumer group of the coordinator instances.")                                          \
+    X("kafka.bootstrap_file", "string", bootstrap_file, "jobcoord-kafka.bootstrap", 0, 0,      \
+      NULL, "File where the embedded cluster's address is written, and read by workers.")      \
+    X("kafka.partitions", "int", kafka_partitions, "4", 1, 256, NULL,                          \
+      "Partitions of each topic the embedded cluster creates.")                                \
+    X("kafka.session_timeout_ms", "int", session_timeout_ms, "10000", 1000, 300000, NULL,      \
+      "Consumer group session timeout in milliseconds.")                                       \
+    X("kafka.properties", "string", kafka_properties, "", 0, 0, NULL,                          \
+      "Extra librdkafka properties, comma-separated k=v pairs.")                               \
+    X("ingest.batch_max_messages", "int", batch_max_messages, "1000", 1, 100000, NULL,         \
+      "Most messages applied in one PostgreSQL transaction.")                                  \
+    X("ingest.batch_max_ms", "int", batch_max_ms, "20", 1, 10000, NULL,                        \
+      "Longest time in milliseconds a batch waits to fill before it is applied.")              \
+    X("ingest.max_message_bytes", "int", max_message_bytes, "1048576", 256, 1048576, NULL,     \
+      "Largest message accepted; bigger ones are rejected unread.")                            \
+    X("ingest.heartbeat_max_age_s", "int", heartbeat_max_age_s, "300", 1, 86400, NULL,         \
+      "Heartbeats signed this many seconds before the broker's timestamp are dropped.")        \
+    X("ingest.heartbeat_max_future_s", "int", heartbeat_max_future_s, "60", 0, 3600, NULL,     \
+      "Heartbeats signed this many seconds after the broker's timestamp are dropped.")         \
+    X("ingest.key_cache_ttl_ms", "int", key_cache_ttl_ms, "2000", 0, 600000, NULL,             \
+      "How long principals' keys are cached before being read again from PostgreSQL.")         \
+    X("janitor.interval_ms", "int", janitor_interval_ms, "1000", 50, 600000, NULL,             \
+      "Period of the janitor's pass in milliseconds.")                                         \
+    X("janitor.worker_offline_after_s", "int", worker_offline_after_s, "30", 1, 86400, NULL,   \
+      "Seconds without a heartbeat after which a worker is marked offline.")                   \
+    X("janitor.heartbeat_retention_s", "int", heartbeat_retention_s, "604800", 60, 31536000,   \
+      NULL, "Seconds applied heartbeats are kept in the heartbeats table.")                    \
+    X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                               \
+      "Keys file sealing secrets at rest; empty stores them in plain text.")                   \
+    X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,               \
+      "Id of the keys-file key new secrets are sealed with.")                                  \
+    X("instance.id", "string", instance_id, "", 0, 0, NULL,                                    \
+      "Name of this coordinator instance; empty uses hostname:pid.")
+
+#define AS_KEY(name, type, field, def, min, max, choices, doc) {name, type, def, min, max, doc},
+#define AS_OFFSET(name, type, field, def, min, max, choices, doc) offsetof(jc_config, field),
+#define AS_CHOICES(name, type, field, def, min, max, choices, doc) choices,
+
+static const jc_config_key config_keys[] = {JC_CONFIG_TABLE(AS_KEY)};
+static const size_t config_offsets[] = {JC_CONFIG_TABLE(AS_OFFSET)};
+static const char *const config_choices[] = {JC_CONFIG_TABLE(AS_CHOICES)};
+
+#define N_KEYS (sizeof config_keys / sizeof config_keys[0])
+
+const jc_config_key *jc_config_keys(size_t *n)
+{
+    if (n)
+        *n = N_KEYS;
+    return config_keys;
+}
+
+/* find_key returns the table index of name, or -1. */
+static int find_key(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(config_keys[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int is_int_key(int k)
+{
+    return strcmp(config_keys[k].type, "int") == 0;
+}
+
+static char **string_field(jc_config *cfg, int k)
+{
+    return (char **)((char *)cfg + config_offsets[k]);
+}
+
+static int *int_field(jc_config *cfg, int k)
+{
+    return (int *)((char *)cfg + config_offsets[k]);
+}
+
+/* choice_ok tells whether value is one of the '|'-separated choices. */
+static int choice_ok(const char *choices, const char *value)
+{
+    size_t len = strlen(value);
+    const char *p = choices;
+
+    while (*p) {
+        const char *end = strchr(p, '|');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncmp(p, value, n) == 0)
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* set_string stores a copy of value into string key k. origin, such as
+ * " (file.conf:3)", ends the error message. */
+static int set_string(jc_config *cfg, int k, const char *value, const char *origin, char *errstr,
+                      size_t errstr_size)
+{
+    char **field = string_field(cfg, k);
+    char *copy;
+
+    if (config_choices[k] && !choice_ok(config_choices[k], value)) {
+        snprintf(errstr, errstr_size, "key '%s' must be one of %s, not '%s'%s",
+                 config_keys[k].name, config_choices[k], value, origin);
+        return -1;
+    }
+    copy = strdup(value);
+    if (!copy) {
+        snprintf(errstr, errstr_size, "key '%s': out of memory", config_keys[k].name);
+        return -1;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/* set_int stores v into int key k after checking its range. */
+static int set_int(jc_config *cfg, int k, long long v, const char *origin, char *errstr,
+                   size_t errstr_size)
+{
+    if (v < config_keys[k].min || v > config_keys[k].max) {
+        snprintf(errstr, errstr_size, "key '%s' = %lld is out of range %ld..%ld%s",
+                 config_keys[k].name, v, config_keys[k].min, config_keys[k].max, origin);
+        return -1;
+    }
+    *int_field(cfg, k) = (int)v;
+    return 0;
+}
+
+/* parse_int reads a whole decimal integer: no blanks, no trailing junk. */
+static int parse_int(const char *text, long long *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (!*text || isspace((unsigned char)*text))
+        return -1;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* set_text sets key k from its textual form (defaults, environment, --set). */
+static int set_text(jc_config *cfg, int k, const char *value, const char *origin, char *errstr,
+                    size_t errstr_size)
+{
+    long long v;
+
+    if (!is_int_key(k))
+        return set_string(cfg, k, value, origin, errstr, errstr_size);
+    if (parse_int(value, &v) != 0) {
+        snprintf(errstr, errstr_size, "key '%s' must be an integer, not '%s'%s",
+                 config_keys[k].name, value, origin);
+        return -1;
+    }
+    return set_int(cfg, k, v, origin, errstr, errstr_size);
+}
+
+int jc_config_init(jc_config *cfg)
+{
+    char errstr[128];
+
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (set_text(cfg, (int)i, config_keys[i].def, "", errstr, sizeof errstr) != 0) {
+            jc_config_free(cfg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* apply_setting applies one scalar libconfig setting whose dotted path is
+ * path, or explains why it cannot. */
+static int apply_setting(jc_config *cfg, const config_setting_t *s, const char *path,
+                         const char *origin, char *errstr, size_t errstr_size)
+{
+    int k = find_key(path);
+    int type = config_setting_type(s);
+
+    if (k < 0) {
+        snprintf(errstr, errstr_size, "unknown key '%s'%s", path, origin);
+        return -1;
+    }
+    if (is_int_key(k)) {
+        if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+            snprintf(errstr, errstr_size, "key '%s' must be an integer%s", path, origin);
+            return -1;
+        }
+        return set_int(cfg, k, config_setting_get_int64(s), origin, errstr, errstr_size);
+    }
+    if (type != CONFIG_TYPE_STRING) {
+        snprintf(errstr, errstr_size, "key '%s' must be a string%s", path, origin);
+        return -1;
+    }
+    return set_string(cfg, k, config_setting_get_string(s), origin, errstr, errstr_size);
+}
+
+/* has_prefix_key tells whether some key lies below the group path. */
+static int has_prefix_key(const char *path)
+{
+    size_t len = strlen(path);
+
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strncmp(config_keys[i].name, path, len) == 0 && config_keys[i].name[len] == '.')
+            return 1;
+    }
+    return 0;
+}
+
+/* walk_group applies every setting below group g, whose dotted path is
+ * prefix ("" for the root). Anything the table does not know is an error. */
+static int walk_group(jc_config *cfg, const config_setting_t *g, const char *prefix,
+                      const char *file, char *errstr, size_t errstr_size)
+{
+    int n = config_setting_length(g);
+    int rc = 0;
+
+    for (int i = 0; i < n && rc == 0; i++) {
+        const config_setting_t *s = config_setting_get_elem(g, (unsigned int)i);
+        const char *sfile = config_setting_source_file(s);
+        char path[256];
+        char origin[PATH_MAX + 32];
+        int k;
+
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
+                 config_setting_name(s) ? config_setting_name(s) : "?");
+        snprintf(origin, sizeof origin, " (%s:%u)", sfile ? sfile : file,
+                 config_setting_source_line(s));
+        k = find_key(path);
+
+        if (config_setting_is_group(s) && k < 0 && has_prefix_key(path)) {
+            rc = walk_group(cfg, s, path, file, errstr, errstr_size);
+        } else if (config_setting_is_aggregate(s)) {
+            if (k < 0)
+                snprintf(errstr, errstr_size, "unknown key '%s'%s", path, origin);
+            else
+                snprintf(errstr, errstr_size, "key '%s' must be %s, not a group or list%s",
+                         path, is_int_key(k) ? "an integer" : "a string", origin);
+            rc = -1;
+        } else {
+            rc = apply_setting(cfg, s, path, origin, errstr, errstr_size);
+        }
+    }
+    return rc;
+}
+
+int jc_config_load_file(jc_config *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    config_t lc;
+    FILE *f;
+    int rc = -1;
+
+    /* libconfig does not say why a file cannot be read: ask fopen first. */
+    f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "cannot read config file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+
+    config_init(&lc);
+    if (config_read_file(&lc, path) != CONFIG_TRUE) {
+        const char *efile = config_error_file(&lc);
+        snprintf(errstr, errstr_size, "%s:%d: %s", efile ? efile : path, config_error_line(&lc),
+                 config_error_text(&lc));
+        goto out;
+    }
+    rc = walk_group(cfg, config_root_setting(&lc), "", path, errstr, errstr_size);
+out:
+    config_destroy(&lc);
+    return rc;
+}
+
+/* env_name writes JOBCOORD_<NAME> for a key: upper case, '.' -> '_'. */
+static void env_name(const char *key, char *out, size_t out_size)
+{
+    size_t n = (size_t)snprintf(out, out_size, "JOBCOORD_");
+
+    for (const char *p = key; *p && n + 1 < out_size; p++)
+        out[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    out[n < out_size ? n : out_size - 1] = '\0';
+}
+
+int jc_config_load_env(jc_config *cfg, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char var[96];
+        char origin[128];
+        const char *value;
+
+        env_name(config_keys[i].name, var, sizeof var);
+        value = getenv(var);
+        if (!value)
+            continue;
+        snprintf(origin, sizeof origin, " (environment %s)", var);
+        if (set_text(cfg, (int)i, value, origin, errstr, errstr_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int jc_config_set(jc_config *cfg, const char *name, const char *value, char *errstr,
+                  size_t errstr_size)
+{
+    int k = find_key(name);
+
+    if (k < 0) {
+        snprintf(errstr, errstr_size, "unknown key '%s'", name);
+        return -1;
+    }
+    return set_text(cfg, k, value, "", errstr, errstr_size);
+}
+
+int jc_config_load(jc_config *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    int rc = -1;
+
+    if (jc_config_init(cfg) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    if (!path || !*path)
+        path = getenv("JOBCOORD_CONFIG");
+    if (path && *path && jc_config_load_file(cfg, path, errstr, errstr_size) != 0)
+        goto out;
+    if (jc_config_load_env(cfg, errstr, errstr_size) != 0)
+        goto out;
+    rc = 0;
+out:
+    /* On failure cfg is left empty: freeing it again is harmless. */
+    if (rc != 0)
+        jc_config_free(cfg);
+    return rc;
+}
+
+void jc_config_topic(const jc_config *cfg, const char *name, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s%s", cfg->topic_prefix ? cfg->topic_prefix : "", name);
+}
+
+void jc_config_free(jc_config *cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (!is_int_key((int)i)) {
+            char **field = string_field(cfg, (int)i);
+            free(*field);
+            *field = NULL;
+        }
+    }
+    memset(cfg, 0, sizeof *cfg);
+}

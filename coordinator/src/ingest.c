@@ -1,0 +1,832 @@
+/*
+ * ingest.c - the ingest loop.
+ *
+ * Exactly-once application rests on one rule: the effects of the messages
+ * of a batch and the consumer positions after them (consumer_offsets) are
+ * committed in ONE PostgreSQL transaction. Kafka's own committed offsets are
+ * never used (enable.auto.commit=false, enable.auto.offset.store=false): on
+ * partition assignment we read the positions from PostgreSQL and assign
+ * those. A crash anywhere therefore replays exactly the messages whose
+ * effects were not committed.
+ *
+ * Offsets are written as a compare-and-set on the position this process
+ * last stored or read, so if two coordinators ever both believe they own a
+ * partition (a zombie after a rebalance), the second to commit fails, rolls
+ * back, and re-reads its positions instead of applying messages twice.
+ *
+ * A batch is built from rd_kafka_consumer_poll() (not consume_batch, which
+ * loses or duplicates messages around seeks and rebalances in 2.0.2) up to
+ * batch_max_messages or batch_max_ms. Checks that need no database run
+ * first; the key lookup for unknown signers is one query per batch.
+ *
+ * Failure handling: if the database connection is lost, the batch is kept
+ * and retried after reconnecting. If a statement fails on a live connection
+ * (a message the checks let through but PostgreSQL refuses), the batch is
+ * re-applied one message per transaction and the message that still fails
+ * is rejected (apply_error), so one bad message can never stall the stream.
+ */
+#include "ingest.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "apply.h"
+#include "batch.h"
+#include "buf.h"
+#include "db.h"
+#include "deadletter.h"
+#include "kconf.h"
+#include "keycache.h"
+#include "log.h"
+#include "topics.h"
+
+#define MAX_PARTITIONS 256
+#define MAX_TOPICS 1
+
+/* The topics this loop consumes, and the message type each carries. */
+static const struct {
+    const char *name;
+    jc_msg_type type;
+    jc_role role;
+} topic_table[MAX_TOPICS] = {
+    {JC_TOPIC_HEARTBEATS, JC_MSG_HEARTBEAT, JC_ROLE_WORKER},
+};
+
+struct jc_ingest {
+    const jc_config *cfg;
+    jc_runtime *rt;
+    rd_kafka_t *rk;
+    PGconn *db;
+    char db_err[512];
+    jc_keycache *kc;
+    jc_deadletter *dl;
+    char topics[MAX_TOPICS][256];
+    /* position[t][p]: the next_offset PostgreSQL holds for (t, p) as far as
+     * this process knows; -1: no row yet; -2: not assigned. */
+    int64_t position[MAX_TOPICS][MAX_PARTITIONS];
+    unsigned char at_eof[MAX_TOPICS][MAX_PARTITIONS];
+    int assigned;
+    int drop_batch; /* a rebalance happened while the batch was built */
+    jc_batch batch;
+    /* rejection log rate limit */
+    time_t log_second;
+    int logged_this_second;
+    unsigned suppressed;
+};
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void) { return (int64_t)jc_now_ms(); }
+
+void jc_inmsg_reject(jc_inmsg *m, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    m->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(m->detail, sizeof m->detail, fmt, ap);
+    va_end(ap);
+    for (char *p = m->detail; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+}
+
+static int topic_index(jc_ingest *ig, const char *name)
+{
+    for (int i = 0; i < MAX_TOPICS; i++)
+        if (strcmp(ig->topics[i], name) == 0)
+            return i;
+    return -1;
+}
+
+// log_rejection logs one rejected message, at most 20 lines a second.
+static void log_rejection(jc_ingest *ig, const jc_inmsg *m)
+{
+    time_t now = time(NULL);
+    if (now != ig->log_second) {
+        if (ig->suppressed)
+            LOG_WARN("ingest", "%u more rejections not logged in the last second", ig->suppressed);
+        ig->log_second = now;
+        ig->logged_this_second = 0;
+        ig->suppressed = 0;
+    }
+    if (ig->logged_this_second++ >= 20) {
+        ig->suppressed++;
+        return;
+    }
+    LOG_WARN("ingest", "rejected %s[%" PRId32 "]@%" PRId64 " reason=%s: %s",
+             rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset, m->reason,
+             m->detail);
+}
+
+/* ---- database connection ---- */
+
+// db_ensure (re)connects, backing off, until connected or asked to stop.
+static int db_ensure(jc_ingest *ig)
+{
+    int delay_ms = 100;
+    while (!ig->db || PQstatus(ig->db) != CONNECTION_OK) {
+        if (*ig->rt->stop)
+            return -1;
+        if (ig->db) {
+            PQfinish(ig->db);
+            ig->db = NULL;
+            atomic_store(&ig->rt->caught_up_at_ms, 0);
+        }
+        ig->db = jc_db_connect(ig->cfg->db_conninfo, ig->db_err, sizeof ig->db_err);
+        if (ig->db)
+            break;
+        LOG_ERROR("ingest", "%s (retrying in %d ms)", ig->db_err, delay_ms);
+        struct timespec ts = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (delay_ms < 5000)
+            delay_ms *= 2;
+    }
+    return 0;
+}
+
+/* ---- batch ---- */
+
+static void batch_clear(jc_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->msgs[i].decoded)
+            jc_msg_release(&b->msgs[i].msg);
+        rd_kafka_message_destroy(b->msgs[i].rkm);
+    }
+    b->n = 0;
+}
+
+/* ---- rebalance: positions come from PostgreSQL ---- */
+
+// load_positions reads stored positions for parts and sets each partition's
+// start offset. Returns 0, -1 on database trouble.
+static int load_positions(jc_ingest *ig, rd_kafka_topic_partition_list_t *parts)
+{
+    static const char sql[] = "SELECT topic, kpartition, next_offset FROM consumer_offsets"
+                              " WHERE consumer_group = $1 AND topic = ANY($2::text[])";
+    const char *params[2];
+    jc_buf topics;
+    PGresult *r;
+    int rc = -1;
+
+    jc_buf_init(&topics, 1 << 16);
+    jc_buf_addstr(&topics, "{");
+    for (int t = 0; t < MAX_TOPICS; t++)
+        jc_buf_add_array_elem(&topics, ig->topics[t], strlen(ig->topics[t]));
+    jc_buf_addstr(&topics, "}");
+    params[0] = ig->cfg->group_id;
+    params[1] = jc_buf_str(&topics);
+    r = PQexecParams(ig->db, sql, 2, NULL, params, NULL, NULL, 0);
+    if (!jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err))
+        goto out;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int t = topic_index(ig, tp->topic);
+        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (t < 0 || tp->partition < 0 || tp->partition >= MAX_PARTITIONS)
+            continue;
+        ig->position[t][tp->partition] = -1;
+        ig->at_eof[t][tp->partition] = 0;
+        for (int row = 0; row < PQntuples(r); row++) {
+            if (strcmp(PQgetvalue(r, row, 0), tp->topic) == 0 &&
+                atoi(PQgetvalue(r, row, 1)) == tp->partition) {
+                tp->offset = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+                ig->position[t][tp->partition] = tp->offset;
+            }
+        }
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    jc_buf_free(&topics);
+    return rc;
+}
+
+static void reset_positions(jc_ingest *ig)
+{
+    for (int t = 0; t < MAX_TOPICS; t++)
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+            ig->position[t][p] = -2;
+            ig->at_eof[t][p] = 0;
+        }
+    ig->assigned = 0;
+    atomic_store(&ig->rt->assigned_partitions, 0);
+    atomic_store(&ig->rt->caught_up_at_ms, 0);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    jc_ingest *ig = opaque;
+    ig->drop_batch = 1;
+    reset_positions(ig);
+    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        LOG_INFO("ingest", "partitions revoked (%d)", parts->cnt);
+        rd_kafka_assign(rk, NULL);
+        return;
+    }
+    for (;;) {
+        if (db_ensure(ig) != 0)
+            return; /* stopping */
+        if (load_positions(ig, parts) == 0)
+            break;
+        LOG_ERROR("ingest", "cannot read stored offsets: %s (retrying)", ig->db_err);
+        PQfinish(ig->db);
+        ig->db = NULL;
+    }
+    rd_kafka_assign(rk, parts);
+    ig->assigned = parts->cnt;
+    atomic_store(&ig->rt->assigned_partitions, parts->cnt);
+    LOG_INFO("ingest", "ingest ready: %d partitions assigned, positions from PostgreSQL",
+             parts->cnt);
+}
+
+/* ---- collecting a batch ---- */
+
+// note_eof records a partition at its end; when all are, ingest is caught up.
+static void note_eof(jc_ingest *ig, const rd_kafka_message_t *m)
+{
+    int t = topic_index(ig, rd_kafka_topic_name(m->rkt)), all = 1;
+    if (t < 0 || m->partition < 0 || m->partition >= MAX_PARTITIONS)
+        return;
+    ig->at_eof[t][m->partition] = 1;
+    for (int i = 0; i < MAX_TOPICS; i++)
+        for (int p = 0; p < MAX_PARTITIONS; p++)
+            if (ig->position[i][p] != -2 && !ig->at_eof[i][p])
+                all = 0;
+    if (all && ig->assigned > 0 && atomic_load(&ig->rt->caught_up_at_ms) == 0) {
+        atomic_store(&ig->rt->caught_up_at_ms, now_ms());
+        LOG_INFO("ingest", "caught up on all %d partitions", ig->assigned);
+    }
+}
+
+// collect polls until the batch is full, batch_max_ms passed since its first
+// message, or a stop was asked. Returns the number of messages.
+static size_t collect(jc_ingest *ig)
+{
+    jc_batch *b = &ig->batch;
+    int64_t deadline = 0;
+    ig->drop_batch = 0;
+    while (b->n < (size_t)ig->cfg->batch_max_messages && !*ig->rt->stop) {
+        int wait = 100;
+        rd_kafka_message_t *m;
+        if (deadline) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                break;
+            wait = (int)left;
+        }
+        m = rd_kafka_consumer_poll(ig->rk, wait);
+        if (ig->drop_batch) {
+            batch_clear(b);
+            deadline = 0;
+            ig->drop_batch = 0;
+        }
+        if (!m) {
+            if (b->n > 0)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                note_eof(ig, m);
+            else
+                LOG_WARN("ingest", "consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        {
+            int t = topic_index(ig, rd_kafka_topic_name(m->rkt));
+            if (t >= 0 && m->partition >= 0 && m->partition < MAX_PARTITIONS)
+                ig->at_eof[t][m->partition] = 0;
+        }
+        if (b->n == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 256;
+            jc_inmsg *p = realloc(b->msgs, cap * sizeof *p);
+            if (!p) {
+                /* keep what we have; this message is read again later */
+                LOG_ERROR("ingest", "out of memory growing the batch");
+                rd_kafka_message_destroy(m);
+                ig->drop_batch = 1;
+                break;
+            }
+            b->msgs = p;
+            b->cap = cap;
+        }
+        memset(&b->msgs[b->n], 0, sizeof b->msgs[b->n]);
+        b->msgs[b->n].rkm = m;
+        b->n++;
+        if (!deadline)
+            deadline = now_ms() + ig->cfg->batch_max_ms;
+    }
+    if (ig->drop_batch) {
+        batch_clear(b);
+        ig->drop_batch = 0;
+    }
+    return b->n;
+}
+
+/* ---- checks ---- */
+
+static const char *reason_of(jc_err_t e)
+{
+    switch (e) {
+    case JC_ERR_TOO_LARGE: return JC_R_TOO_LARGE;
+    case JC_ERR_LIMIT: return JC_R_LIMIT;
+    case JC_ERR_BAD_VERSION: return JC_R_BAD_VERSION;
+    case JC_ERR_BAD_SIGNATURE: return JC_R_BAD_SIGNATURE;
+    case JC_ERR_SCHEMA: return JC_R_SCHEMA;
+    default: return JC_R_MALFORMED;
+    }
+}
+
+// check_envelope runs the checks that need no key: topic, size, envelope.
+static void check_envelope(jc_ingest *ig, jc_inmsg *m, int64_t now)
+{
+    rd_kafka_timestamp_type_t tstype;
+    char err[200];
+    jc_err_t e;
+
+    m->topic = topic_index(ig, rd_kafka_topic_name(m->rkm->rkt));
+    m->broker_ts_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
+    if (m->broker_ts_ms < 0)
+        m->broker_ts_ms = now;
+    if (m->topic < 0) {
+        jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "not a topic this loop consumes");
+        return;
+    }
+    if (m->rkm->len > (size_t)ig->cfg->max_message_bytes) {
+        jc_inmsg_reject(m, JC_R_TOO_LARGE, "%zu bytes, limit %d", m->rkm->len,
+                        ig->cfg->max_message_bytes);
+        return;
+    }
+    e = jc_envelope_parse(m->rkm->payload, m->rkm->len, (size_t)ig->cfg->max_message_bytes,
+                          &m->env, err, sizeof err);
+    if (e != JC_OK) {
+        jc_inmsg_reject(m, reason_of(e), "envelope: %s", err);
+        return;
+    }
+    jc_keycache_want(ig->kc, m->env.principal, m->env.key_id, now);
+}
+
+// check_signed runs the checks that need the signer's key, then decodes.
+static void check_signed(jc_ingest *ig, jc_inmsg *m)
+{
+    const jc_key_entry *k = jc_keycache_get(ig->kc, m->env.principal, m->env.key_id);
+    char err[200];
+    jc_err_t e;
+
+    if (!k || k->status == JC_KEY_UNKNOWN_PRINCIPAL) {
+        jc_inmsg_reject(m, JC_R_UNKNOWN_PRINCIPAL, "principal '%.*s' does not exist",
+                        (int)m->env.principal.n, (const char *)m->env.principal.p);
+        return;
+    }
+    if (k->status != JC_KEY_FOUND) {
+        jc_inmsg_reject(m, JC_R_UNKNOWN_KEY, "principal '%s' has no usable key '%s'",
+                        k->principal, k->key_id);
+        return;
+    }
+    if (k->disabled) {
+        jc_inmsg_reject(m, JC_R_DISABLED, "principal '%s' is disabled", k->principal);
+        return;
+    }
+    if (k->valid_until_ms <= m->broker_ts_ms) {
+        jc_inmsg_reject(m, JC_R_KEY_EXPIRED,
+                        "key '%s' of '%s' was rotated out; valid until %" PRId64
+                        " ms, record time %" PRId64,
+                        k->key_id, k->principal, k->valid_until_ms, m->broker_ts_ms);
+        return;
+    }
+    if (jc_envelope_verify(&m->env, k->key) != JC_OK) {
+        jc_inmsg_reject(m, JC_R_BAD_SIGNATURE, "MAC does not verify with key '%s' of '%s'",
+                        k->key_id, k->principal);
+        return;
+    }
+    e = jc_msg_decode(&m->env, &m->msg, err, sizeof err);
+    if (e != JC_OK) {
+        jc_inmsg_reject(m, reason_of(e), "payload: %s", err);
+        return;
+    }
+    m->decoded = 1;
+    m->signer = k;
+    if (m->msg.type != topic_table[m->topic].type) {
+        jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "a %s message on topic %s",
+                        jc_msg_type_name(m->msg.type), ig->topics[m->topic]);
+        return;
+    }
+    if (k->role != topic_table[m->topic].role) {
+        jc_inmsg_reject(m, JC_R_WRONG_ROLE, "%s messages come from role %s; '%s' is %s",
+                        jc_msg_type_name(m->msg.type), jc_role_name(topic_table[m->topic].role),
+                        k->principal, jc_role_name(k->role));
+        return;
+    }
+    if (m->msg.type == JC_MSG_HEARTBEAT) {
+        int64_t ts = (int64_t)m->msg.ts_ms;
+        if (ts < m->broker_ts_ms - (int64_t)ig->cfg->heartbeat_max_age_s * 1000) {
+            jc_inmsg_reject(m, JC_R_STALE,
+                            "heartbeat signed at %" PRId64 ", %" PRId64 " ms before its record",
+                            ts, m->broker_ts_ms - ts);
+            return;
+        }
+        if (ts > m->broker_ts_ms + (int64_t)ig->cfg->heartbeat_max_future_s * 1000) {
+            jc_inmsg_reject(m, JC_R_FUTURE,
+                            "heartbeat signed at %" PRId64 ", %" PRId64 " ms after its record",
+                            ts, ts - m->broker_ts_ms);
+            return;
+        }
+    }
+}
+
+/* ---- the transaction ---- */
+
+// store_offsets writes the positions after b->msgs[from, to) as
+// compare-and-set on the known positions. Returns 0, -1 on SQL error, -2 if
+// another consumer moved a position (we lost the partition).
+static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][MAX_PARTITIONS])
+{
+    static const char update_sql[] =
+        "UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now()"
+        "  FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS u(t, p, e, n)"
+        " WHERE c.consumer_group = $1 AND c.topic = u.t AND c.kpartition = u.p"
+        "   AND c.next_offset = u.e";
+    static const char insert_sql[] =
+        "INSERT INTO consumer_offsets (consumer_group, topic, kpartition, next_offset)"
+        " SELECT $1, u.t, u.p, u.n FROM unnest($2::text[], $3::int[], $4::bigint[])"
+        "   AS u(t, p, n) ON CONFLICT DO NOTHING";
+    jc_buf a[4], ins[3];
+    int n_upd = 0, n_ins = 0, rc = -1;
+    PGresult *r = NULL;
+    const char *params[5];
+
+    for (int i = 0; i < 4; i++) {
+        jc_buf_init(&a[i], 1 << 20);
+        jc_buf_addstr(&a[i], "{");
+    }
+    for (int i = 0; i < 3; i++) {
+        jc_buf_init(&ins[i], 1 << 20);
+        jc_buf_addstr(&ins[i], "{");
+    }
+    for (int t = 0; t < MAX_TOPICS; t++)
+        for (int p = 0; p < MAX_PARTITIONS; p++)
+            next[t][p] = -1;
+    for (size_t i = from; i < to; i++) {
+        const rd_kafka_message_t *m = ig->batch.msgs[i].rkm;
+        int t = topic_index(ig, rd_kafka_topic_name(m->rkt));
+        if (t >= 0 && m->partition >= 0 && m->partition < MAX_PARTITIONS &&
+            m->offset + 1 > next[t][m->partition])
+            next[t][m->partition] = m->offset + 1;
+    }
+    for (int t = 0; t < MAX_TOPICS; t++)
+        for (int p = 0; p < MAX_PARTITIONS; p++) {
+            char num[32];
+            if (next[t][p] < 0)
+                continue;
+            if (ig->position[t][p] >= 0) {
+                jc_buf_add_array_elem(&a[0], ig->topics[t], strlen(ig->topics[t]));
+                snprintf(num, sizeof num, "%d", p);
+                jc_buf_add_array_elem(&a[1], num, strlen(num));
+                snprintf(num, sizeof num, "%" PRId64, ig->position[t][p]);
+                jc_buf_add_array_elem(&a[2], num, strlen(num));
+                snprintf(num, sizeof num, "%" PRId64, next[t][p]);
+                jc_buf_add_array_elem(&a[3], num, strlen(num));
+                n_upd++;
+            } else {
+                jc_buf_add_array_elem(&ins[0], ig->topics[t], strlen(ig->topics[t]));
+                snprintf(num, sizeof num, "%d", p);
+                jc_buf_add_array_elem(&ins[1], num, strlen(num));
+                snprintf(num, sizeof num, "%" PRId64, next[t][p]);
+                jc_buf_add_array_elem(&ins[2], num, strlen(num));
+                n_ins++;
+            }
+        }
+    for (int i = 0; i < 4; i++)
+        jc_buf_addstr(&a[i], "}");
+    for (int i = 0; i < 3; i++)
+        jc_buf_addstr(&ins[i], "}");
+    params[0] = ig->cfg->group_id;
+    if (n_upd) {
+        for (int i = 0; i < 4; i++)
+            params[i + 1] = jc_buf_str(&a[i]);
+        r = PQexecParams(ig->db, update_sql, 5, NULL, params, NULL, NULL, 0);
+        if (!jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err))
+            goto out;
+        if (atoi(PQcmdTuples(r)) != n_upd) {
+            rc = -2;
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (n_ins) {
+        for (int i = 0; i < 3; i++)
+            params[i + 1] = jc_buf_str(&ins[i]);
+        r = PQexecParams(ig->db, insert_sql, 4, NULL, params, NULL, NULL, 0);
+        if (!jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err))
+            goto out;
+        if (atoi(PQcmdTuples(r)) != n_ins) {
+            rc = -2;
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    for (int i = 0; i < 4; i++)
+        jc_buf_free(&a[i]);
+    for (int i = 0; i < 3; i++)
+        jc_buf_free(&ins[i]);
+    return rc;
+}
+
+// store_rejections adds this range's rejections to the rejections table.
+static int store_rejections(jc_ingest *ig, size_t from, size_t to)
+{
+    static const char sql[] =
+        "INSERT INTO rejections AS r (topic, reason, count, last_at, last_detail)"
+        " SELECT u.t, u.r, count(*), now(), max(u.d)"
+        "   FROM unnest($1::text[], $2::text[], $3::text[]) AS u(t, r, d) GROUP BY u.t, u.r"
+        " ON CONFLICT (topic, reason) DO UPDATE SET count = r.count + excluded.count,"
+        "   last_at = now(), last_detail = excluded.last_detail";
+    jc_buf a[3];
+    const char *params[3];
+    PGresult *r;
+    int n = 0, rc;
+
+    for (int i = 0; i < 3; i++) {
+        jc_buf_init(&a[i], 16u << 20);
+        jc_buf_addstr(&a[i], "{");
+    }
+    for (size_t i = from; i < to; i++) {
+        const jc_inmsg *m = &ig->batch.msgs[i];
+        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
+        if (!m->reason)
+            continue;
+        jc_buf_add_array_elem(&a[0], topic, strlen(topic));
+        jc_buf_add_array_elem(&a[1], m->reason, strlen(m->reason));
+        jc_buf_add_array_elem(&a[2], m->detail, strlen(m->detail));
+        n++;
+    }
+    for (int i = 0; i < 3; i++) {
+        jc_buf_addstr(&a[i], "}");
+        params[i] = jc_buf_str(&a[i]);
+    }
+    rc = 0;
+    if (n) {
+        r = PQexecParams(ig->db, sql, 3, NULL, params, NULL, NULL, 0);
+        rc = jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err) ? 0 : -1;
+        PQclear(r);
+    }
+    for (int i = 0; i < 3; i++)
+        jc_buf_free(&a[i]);
+    return rc;
+}
+
+// dead_letter copies this range's rejected messages to the dead-letter
+// topic and waits for them, before the transaction commits.
+static void dead_letter(jc_ingest *ig, size_t from, size_t to)
+{
+    int queued = 0, failed;
+    for (size_t i = from; i < to; i++) {
+        jc_inmsg *m = &ig->batch.msgs[i];
+        if (!m->reason || m->dead_lettered)
+            continue;
+        log_rejection(ig, m);
+        if (jc_deadletter_send(ig->dl, m->rkm, m->reason, m->detail) == 0)
+            queued++;
+        m->dead_lettered = 1;
+    }
+    if (queued && (failed = jc_deadletter_flush(ig->dl, 10000)) > 0)
+        LOG_ERROR("ingest", "%d of %d dead-letter copies were not delivered", failed, queued);
+}
+
+static void rollback(jc_ingest *ig)
+{
+    char ignored[128];
+    if (PQstatus(ig->db) == CONNECTION_OK)
+        jc_db_exec(ig->db, "ROLLBACK", ignored, sizeof ignored);
+}
+
+// apply_range applies b->msgs[from, to) and its positions in one
+// transaction. Returns 0 committed, -1 SQL error on a live connection,
+// -2 connection trouble, -3 lost a partition to another consumer.
+static int apply_range(jc_ingest *ig, size_t from, size_t to)
+{
+    int64_t next[MAX_TOPICS][MAX_PARTITIONS];
+    int rc;
+
+    if (jc_db_exec(ig->db, "BEGIN", ig->db_err, sizeof ig->db_err) != 0)
+        goto fail;
+    if (jc_apply_heartbeats(ig->db, &ig->batch, from, to, ig->db_err, sizeof ig->db_err) < 0)
+        goto fail;
+    rc = store_offsets(ig, from, to, next);
+    if (rc == -2) {
+        rollback(ig);
+        return -3;
+    }
+    if (rc != 0 || store_rejections(ig, from, to) != 0)
+        goto fail;
+    dead_letter(ig, from, to);
+    if (jc_db_exec(ig->db, "COMMIT", ig->db_err, sizeof ig->db_err) != 0)
+        goto fail;
+    for (int t = 0; t < MAX_TOPICS; t++)
+        for (int p = 0; p < MAX_PARTITIONS; p++)
+            if (next[t][p] >= 0)
+                ig->position[t][p] = next[t][p];
+    return 0;
+fail:
+    rollback(ig);
+    return PQstatus(ig->db) == CONNECTION_OK ? -1 : -2;
+}
+
+// apply_one_by_one isolates a message PostgreSQL refuses: each message gets
+// its own transaction, and one that fails alone is rejected (apply_error).
+// *done counts the messages committed so far; a retry starts from there.
+static int apply_one_by_one(jc_ingest *ig, size_t *done)
+{
+    for (size_t i = *done; i < ig->batch.n; i++) {
+        int rc = apply_range(ig, i, i + 1);
+        if (rc == -1 && !ig->batch.msgs[i].reason) {
+            jc_inmsg_reject(&ig->batch.msgs[i], JC_R_APPLY_ERROR, "%s", ig->db_err);
+            rc = apply_range(ig, i, i + 1);
+        }
+        if (rc != 0)
+            return rc;
+        *done = i + 1;
+    }
+    return 0;
+}
+
+// process checks and applies the batch in hand, retrying through database
+// outages. Returns 0 when done (applied or to be re-read), -1 when stopping.
+static int process(jc_ingest *ig)
+{
+    jc_batch *b = &ig->batch;
+    int64_t now = now_ms();
+    size_t applied = 0, rejected = 0, done = 0;
+    int rc, delay_ms = 100;
+
+    jc_keycache_begin_batch(ig->kc);
+    for (size_t i = 0; i < b->n; i++)
+        check_envelope(ig, &b->msgs[i], now);
+    for (;;) {
+        if (db_ensure(ig) != 0)
+            return -1;
+        if (jc_keycache_fetch(ig->kc, ig->db, now, ig->db_err, sizeof ig->db_err) == 0)
+            break;
+        LOG_ERROR("ingest", "%s", ig->db_err);
+        PQfinish(ig->db);
+        ig->db = NULL;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->msgs[i].reason)
+            check_signed(ig, &b->msgs[i]);
+
+    for (;;) {
+        rc = apply_range(ig, done, b->n);
+        if (rc == -1) {
+            LOG_WARN("ingest", "batch of %zu failed (%s); applying one message at a time",
+                     b->n - done, ig->db_err);
+            rc = apply_one_by_one(ig, &done);
+        }
+        if (rc == 0)
+            break;
+        if (rc == -3) {
+            LOG_WARN("ingest", "another consumer moved our stored offsets; re-reading positions");
+            rd_kafka_topic_partition_list_t *parts = NULL;
+            if (rd_kafka_assignment(ig->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (db_ensure(ig) == 0 && load_positions(ig, parts) == 0)
+                    rd_kafka_assign(ig->rk, parts);
+                rd_kafka_topic_partition_list_destroy(parts);
+            }
+            return 0; /* drop the batch: its messages are read again */
+        }
+        LOG_ERROR("ingest", "batch of %zu not applied: %s (retrying in %d ms)", b->n, ig->db_err,
+                  delay_ms);
+        atomic_store(&ig->rt->caught_up_at_ms, 0);
+        if (*ig->rt->stop)
+            return -1;
+        struct timespec ts = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (delay_ms < 5000)
+            delay_ms *= 2;
+        if (db_ensure(ig) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->msgs[i].reason)
+            rejected++;
+        else
+            applied++;
+    }
+    atomic_fetch_add(&ig->rt->applied, applied);
+    atomic_fetch_add(&ig->rt->rejected, rejected);
+    atomic_fetch_add(&ig->rt->batches, 1);
+    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected", applied, rejected);
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_keyring *kr,
+                         jc_runtime *rt, char *errstr, size_t errstr_size)
+{
+    jc_ingest *ig = calloc(1, sizeof *ig);
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *subs = NULL;
+    char kerr[256], num[32];
+    rd_kafka_resp_err_t err;
+
+    if (!ig) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    ig->cfg = cfg;
+    ig->rt = rt;
+    reset_positions(ig);
+    for (int t = 0; t < MAX_TOPICS; t++)
+        jc_config_topic(cfg, topic_table[t].name, ig->topics[t], sizeof ig->topics[t]);
+    ig->kc = jc_keycache_new(kr, cfg->key_cache_ttl_ms);
+    if (!ig->kc) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    ig->db = jc_db_connect(cfg->db_conninfo, errstr, errstr_size);
+    if (!ig->db)
+        goto fail;
+    ig->dl = jc_deadletter_new(cfg, brokers, errstr, errstr_size);
+    if (!ig->dl)
+        goto fail;
+
+    conf = jc_kafka_conf(cfg, brokers, errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    snprintf(num, sizeof num, "%d", cfg->session_timeout_ms);
+    if (jc_kafka_set(conf, "group.id", cfg->group_id, errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "enable.auto.commit", "false", errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "enable.partition.eof", "true", errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "session.timeout.ms", num, errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "client.id", "jobcoord-ingest", errstr, errstr_size) != 0)
+        goto fail;
+    rd_kafka_conf_set_opaque(conf, ig);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    ig->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
+    if (!ig->rk) {
+        snprintf(errstr, errstr_size, "consumer: %s", kerr);
+        goto fail;
+    }
+    conf = NULL;
+    rd_kafka_poll_set_consumer(ig->rk);
+    subs = rd_kafka_topic_partition_list_new(MAX_TOPICS);
+    for (int t = 0; t < MAX_TOPICS; t++)
+        rd_kafka_topic_partition_list_add(subs, ig->topics[t], RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(ig->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        goto fail;
+    }
+    return ig;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    jc_ingest_free(ig);
+    return NULL;
+}
+
+int jc_ingest_run(jc_ingest *ig)
+{
+    while (!*ig->rt->stop) {
+        if (collect(ig) == 0)
+            continue;
+        if (process(ig) != 0)
+            break;
+        batch_clear(&ig->batch);
+    }
+    batch_clear(&ig->batch);
+    LOG_INFO("ingest", "stopping: leaving the consumer group");
+    rd_kafka_consumer_close(ig->rk);
+    return 0;
+}
+
+void jc_ingest_free(jc_ingest *ig)
+{
+    if (!ig)
+        return;
+    batch_clear(&ig->batch);
+    free(ig->batch.msgs);
+    if (ig->rk)
+        rd_kafka_destroy(ig->rk);
+    jc_deadletter_free(ig->dl);
+    if (ig->db)
+        PQfinish(ig->db);
+    jc_keycache_free(ig->kc);
+    free(ig);
+}

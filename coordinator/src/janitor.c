@@ -1,0 +1,216 @@
+/*
+ * janitor.c - the timer thread.
+ *
+ * Offline detection must not confuse an outage of the coordinator with an
+ * outage of the fleet: after a restart, or a database outage, the backlog
+ * of heartbeats in Kafka has not been applied yet and every worker looks
+ * silent. So each live instance records in coordinator_instances when its
+ * ingest caught up with all its partitions (caught_up_at, cleared whenever
+ * it falls behind: reassignment, database trouble), and a worker is marked
+ * offline only when it has been silent for the threshold AND every live
+ * instance has been caught up for at least the threshold. A worker that is
+ * alive has then certainly had a heartbeat applied.
+ */
+#include "janitor.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "jobcoord/jobcoord.h"
+#include "log.h"
+
+#define PRUNE_EVERY_MS 60000
+#define PRUNE_BATCH 10000
+
+struct jc_janitor {
+    const jc_config *cfg;
+    jc_runtime *rt;
+    pthread_t thread;
+    PGconn *db;
+    char err[512];
+    int64_t last_prune_ms;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// register_instance upserts this instance's liveness and caught-up time.
+static int register_instance(jc_janitor *j)
+{
+    static const char sql[] =
+        "INSERT INTO coordinator_instances AS i"
+        "   (id, host, pid, version, started_at, last_seen_at, caught_up_at)"
+        " VALUES ($1, $2, $3::int, $4, to_timestamp($5::bigint / 1000.0), now(),"
+        "         CASE WHEN $6::bigint = 0 THEN NULL ELSE to_timestamp($6::bigint / 1000.0) END)"
+        " ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), pid = excluded.pid,"
+        "   started_at = excluded.started_at, caught_up_at = excluded.caught_up_at";
+    char host[256] = "", pid[16], started[32], caught[32];
+    const char *params[6];
+    PGresult *r;
+    int ok;
+
+    gethostname(host, sizeof host - 1);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    snprintf(started, sizeof started, "%lld", (long long)j->rt->started_at_ms);
+    snprintf(caught, sizeof caught, "%lld", (long long)atomic_load(&j->rt->caught_up_at_ms));
+    params[0] = j->rt->instance_id;
+    params[1] = host;
+    params[2] = pid;
+    params[3] = JC_VERSION_STR;
+    params[4] = started;
+    params[5] = caught;
+    r = PQexecParams(j->db, sql, 6, NULL, params, NULL, NULL, 0);
+    ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+// mark_offline marks silent workers offline (see the comment at the top).
+static int mark_offline(jc_janitor *j)
+{
+    static const char sql[] =
+        "UPDATE workers SET status = 'offline', status_changed_at = now()"
+        " WHERE status <> 'offline'"
+        "   AND last_seen_at < now() - make_interval(secs => $1::int)"
+        "   AND NOT EXISTS (SELECT 1 FROM coordinator_instances i"
+        "                    WHERE i.last_seen_at > now() - make_interval(secs => $2::int)"
+        "                      AND (i.caught_up_at IS NULL"
+        "                           OR i.caught_up_at > now() - make_interval(secs => $1::int)))"
+        " RETURNING id, (extract(epoch FROM now() - last_seen_at))::bigint";
+    char threshold[16], live[16];
+    const char *params[2];
+    PGresult *r;
+    int ok;
+
+    snprintf(threshold, sizeof threshold, "%d", j->cfg->worker_offline_after_s);
+    /* an instance that has not checked in for 3 janitor periods (at least
+     * 10 s) is not live */
+    snprintf(live, sizeof live, "%d",
+             j->cfg->janitor_interval_ms * 3 / 1000 > 10 ? j->cfg->janitor_interval_ms * 3 / 1000
+                                                          : 10);
+    params[0] = threshold;
+    params[1] = live;
+    r = PQexecParams(j->db, sql, 2, NULL, params, NULL, NULL, 0);
+    ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
+    if (ok)
+        for (int i = 0; i < PQntuples(r); i++)
+            LOG_INFO("janitor", "worker %s is offline (silent for %s s)", PQgetvalue(r, i, 0),
+                     PQgetvalue(r, i, 1));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+// prune deletes heartbeats past retention, in bounded batches.
+static int prune(jc_janitor *j)
+{
+    static const char sql[] =
+        "DELETE FROM heartbeats WHERE ctid = ANY (ARRAY(SELECT ctid FROM heartbeats"
+        "   WHERE received_at < now() - make_interval(secs => $1::int) LIMIT $2::int))";
+    static const char instances_sql[] =
+        "DELETE FROM coordinator_instances WHERE last_seen_at < now() - interval '1 day'";
+    char retention[16], limit[16];
+    const char *params[2];
+    long total = 0;
+
+    snprintf(retention, sizeof retention, "%d", j->cfg->heartbeat_retention_s);
+    snprintf(limit, sizeof limit, "%d", PRUNE_BATCH);
+    params[0] = retention;
+    params[1] = limit;
+    for (;;) {
+        PGresult *r = PQexecParams(j->db, sql, 2, NULL, params, NULL, NULL, 0);
+        long n;
+        if (!jc_db_ok(j->db, r, j->err, sizeof j->err)) {
+            PQclear(r);
+            return -1;
+        }
+        n = atol(PQcmdTuples(r));
+        PQclear(r);
+        total += n;
+        if (n < PRUNE_BATCH || *j->rt->stop)
+            break;
+    }
+    if (total)
+        LOG_INFO("janitor", "pruned %ld heartbeats older than %d s", total,
+                 j->cfg->heartbeat_retention_s);
+    return jc_db_exec(j->db, instances_sql, j->err, sizeof j->err);
+}
+
+static void sleep_ms(jc_janitor *j, int ms)
+{
+    while (ms > 0 && !*j->rt->stop) {
+        int step = ms < 100 ? ms : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+static void *run(void *arg)
+{
+    jc_janitor *j = arg;
+    while (!*j->rt->stop) {
+        if (!j->db || PQstatus(j->db) != CONNECTION_OK) {
+            if (j->db)
+                PQfinish(j->db);
+            j->db = jc_db_connect(j->cfg->db_conninfo, j->err, sizeof j->err);
+            if (!j->db) {
+                LOG_ERROR("janitor", "%s", j->err);
+                sleep_ms(j, 1000);
+                continue;
+            }
+        }
+        if (register_instance(j) != 0 || mark_offline(j) != 0) {
+            LOG_ERROR("janitor", "%s", j->err);
+        } else if (now_ms() - j->last_prune_ms >= PRUNE_EVERY_MS) {
+            j->last_prune_ms = now_ms();
+            if (prune(j) != 0)
+                LOG_ERROR("janitor", "prune: %s", j->err);
+        }
+        sleep_ms(j, j->cfg->janitor_interval_ms);
+    }
+    /* leave the fleet's judgement to the other instances */
+    if (j->db && PQstatus(j->db) == CONNECTION_OK) {
+        const char *params[1] = {j->rt->instance_id};
+        PGresult *r = PQexecParams(j->db, "DELETE FROM coordinator_instances WHERE id = $1", 1,
+                                   NULL, params, NULL, NULL, 0);
+        PQclear(r);
+    }
+    return NULL;
+}
+
+jc_janitor *jc_janitor_start(const jc_config *cfg, jc_runtime *rt, char *errstr,
+                             size_t errstr_size)
+{
+    jc_janitor *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    j->cfg = cfg;
+    j->rt = rt;
+    if (pthread_create(&j->thread, NULL, run, j) != 0) {
+        snprintf(errstr, errstr_size, "cannot start the janitor thread");
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void jc_janitor_stop(jc_janitor *j)
+{
+    if (!j)
+        return;
+    pthread_join(j->thread, NULL);
+    if (j->db)
+        PQfinish(j->db);
+    free(j);
+}

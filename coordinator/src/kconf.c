@@ -1,0 +1,51 @@
+/* kconf.c - librdkafka configuration from the coordinator's config. */
+#include "kconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int jc_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                 size_t errstr_size)
+{
+    char kerr[256];
+    if (rd_kafka_conf_set(conf, name, value, kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka property %s: %s", name, kerr);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
+                               size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char *props = NULL, *save = NULL, *item;
+
+    if (jc_kafka_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0)
+        goto fail;
+    if (cfg->kafka_properties && *cfg->kafka_properties) {
+        props = strdup(cfg->kafka_properties);
+        if (!props) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto fail;
+        }
+        for (item = strtok_r(props, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(item, '=');
+            if (!eq) {
+                snprintf(errstr, errstr_size,
+                         "kafka.properties: '%s' is not of the form name=value", item);
+                goto fail;
+            }
+            *eq = '\0';
+            if (jc_kafka_set(conf, item, eq + 1, errstr, errstr_size) != 0)
+                goto fail;
+        }
+    }
+    free(props);
+    return conf;
+fail:
+    free(props);
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}

@@ -1,0 +1,21 @@
+/* kconf.h - librdkafka configuration built from the coordinator's config. */
+#ifndef JC_KCONF_H
+#define JC_KCONF_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+/* jc_kafka_conf returns a new rd_kafka_conf_t with bootstrap.servers set to
+ * brokers and every kafka.properties entry applied; NULL with errstr naming
+ * the bad property. */
+rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
+                               size_t errstr_size);
+
+/* jc_kafka_set sets one property or fills errstr; returns 0 or -1. */
+int jc_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                 size_t errstr_size);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * runtime.h - the little state the daemon's threads share. Everything here
+ * is an atomic written by one owner; other threads only read it.
+ */
+#ifndef JC_RUNTIME_H
+#define JC_RUNTIME_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct jc_runtime {
+    volatile sig_atomic_t *stop;         /* set by the signal handler */
+    atomic_int_fast64_t caught_up_at_ms; /* ingest: 0 until every assigned partition hit EOF */
+    atomic_int assigned_partitions;      /* ingest */
+    atomic_uint_fast64_t applied;        /* ingest: messages applied */
+    atomic_uint_fast64_t rejected;       /* ingest: messages rejected */
+    atomic_uint_fast64_t batches;        /* ingest: transactions committed */
+    char instance_id[160];
+    int64_t started_at_ms;
+} jc_runtime;
+
+#endif

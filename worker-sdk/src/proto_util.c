@@ -1,0 +1,285 @@
+/*
+ * proto_util.c - the small vocabulary of the wire protocol: the names of
+ * message types, event and command kinds and the topics they travel on,
+ * slices, the name rule for principals, key ids and job types, 16-byte ids
+ * in their UUID text form, the clock, and the error text and UTF-8 helpers
+ * the other proto_*.c files share.
+ *
+ * Every table here is indexed by its enum, so adding a type means adding a
+ * row, and a wire name can never map to two values.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "proto.h"
+
+static const char *const msg_type_names[JC_MSG__COUNT] = {
+    [JC_MSG_HEARTBEAT] = "heartbeat",   [JC_MSG_JOB_SUBMIT] = "job.submit",
+    [JC_MSG_JOB_CANCEL] = "job.cancel", [JC_MSG_JOB_EVENT] = "job.event",
+    [JC_MSG_COMMAND] = "command",       [JC_MSG_COMMAND_ACK] = "command.ack",
+    [JC_MSG_JOB_UPDATE] = "job.update", [JC_MSG_WORKER_EVENT] = "worker.event",
+};
+
+static const char *const msg_type_topics[JC_MSG__COUNT] = {
+    [JC_MSG_HEARTBEAT] = "heartbeats",    [JC_MSG_JOB_SUBMIT] = "job-requests",
+    [JC_MSG_JOB_CANCEL] = "job-requests", [JC_MSG_JOB_EVENT] = "job-events",
+    [JC_MSG_COMMAND] = "commands",        [JC_MSG_COMMAND_ACK] = "command-acks",
+    [JC_MSG_JOB_UPDATE] = "job-updates",  [JC_MSG_WORKER_EVENT] = "worker-events",
+};
+
+static const char *const job_event_kind_names[JC_EV__COUNT] = {
+    [JC_EV_ACCEPTED] = "accepted", [JC_EV_STARTED] = "started",     [JC_EV_PROGRESS] = "progress",
+    [JC_EV_LOG] = "log",           [JC_EV_SUCCEEDED] = "succeeded", [JC_EV_FAILED] = "failed",
+    [JC_EV_CANCELED] = "canceled",
+};
+
+static const char *const command_kind_names[JC_CMD__COUNT] = {
+    [JC_CMD_ASSIGN] = "assign",   [JC_CMD_CANCEL] = "cancel", [JC_CMD_DRAIN] = "drain",
+    [JC_CMD_UNDRAIN] = "undrain", [JC_CMD_CONFIG] = "config",
+};
+
+/* name_lookup returns the index of s[0..n) in names[1..count), or 0. */
+static int name_lookup(const char *const *names, int count, const uint8_t *s, size_t n)
+{
+    int found = 0;
+
+    if (s == NULL && n > 0)
+        goto out;
+    for (int i = 1; i < count; i++) {
+        if (names[i] != NULL && strlen(names[i]) == n && memcmp(names[i], s, n) == 0) {
+            found = i;
+            goto out;
+        }
+    }
+out:
+    return found;
+}
+
+const char *jc_msg_type_name(jc_msg_type t)
+{
+    return (t > JC_MSG_NONE && t < JC_MSG__COUNT) ? msg_type_names[t] : NULL;
+}
+
+jc_msg_type jc_msg_type_parse(const uint8_t *s, size_t n)
+{
+    return (jc_msg_type)name_lookup(msg_type_names, JC_MSG__COUNT, s, n);
+}
+
+const char *jc_msg_type_topic(jc_msg_type t)
+{
+    return (t > JC_MSG_NONE && t < JC_MSG__COUNT) ? msg_type_topics[t] : NULL;
+}
+
+const char *jc_job_event_kind_name(jc_job_event_kind k)
+{
+    return (k > JC_EV_NONE && k < JC_EV__COUNT) ? job_event_kind_names[k] : NULL;
+}
+
+jc_job_event_kind jc_job_event_kind_parse(const uint8_t *s, size_t n)
+{
+    return (jc_job_event_kind)name_lookup(job_event_kind_names, JC_EV__COUNT, s, n);
+}
+
+const char *jc_command_kind_name(jc_command_kind k)
+{
+    return (k > JC_CMD_NONE && k < JC_CMD__COUNT) ? command_kind_names[k] : NULL;
+}
+
+jc_command_kind jc_command_kind_parse(const uint8_t *s, size_t n)
+{
+    return (jc_command_kind)name_lookup(command_kind_names, JC_CMD__COUNT, s, n);
+}
+
+const char *jc_err_reason(jc_err_t err)
+{
+    switch (err) {
+    case JC_ERR_TOO_LARGE: return "too_large";
+    case JC_ERR_MALFORMED: return "malformed";
+    case JC_ERR_LIMIT: return "limit";
+    case JC_ERR_BAD_VERSION: return "bad_version";
+    case JC_ERR_BAD_SIGNATURE: return "bad_signature";
+    case JC_ERR_SCHEMA: return "schema";
+    default: return NULL;
+    }
+}
+
+jc_slice jc_slice_str(const char *s)
+{
+    jc_slice sl = {NULL, 0};
+
+    if (s != NULL) {
+        sl.p = (const uint8_t *)s;
+        sl.n = (uint32_t)strlen(s);
+    }
+    return sl;
+}
+
+int jc_slice_eq(jc_slice a, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (a.n != n)
+        return 0;
+    return n == 0 || memcmp(a.p, s, n) == 0;
+}
+
+int jc_name_valid(const uint8_t *p, size_t n, size_t max_len)
+{
+    if (p == NULL || n == 0 || n > max_len)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+void jc_id_random(uint8_t id[JC_ID_LEN])
+{
+    /* sodium_init picks the best random source once; it is idempotent and
+     * thread-safe, and randombytes_buf works (aborting on a broken system
+     * source) even if it failed, so its result is not needed. */
+    int rc = sodium_init();
+
+    (void)rc;
+    randombytes_buf(id, JC_ID_LEN);
+}
+
+void jc_id_format(const uint8_t id[JC_ID_LEN], char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (int i = 0; i < JC_ID_LEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[id[i] >> 4];
+        out[o++] = hex[id[i] & 0x0f];
+    }
+    out[o] = '\0';
+}
+
+/* hex_val returns the value of hex digit c (either case), or -1. */
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int jc_id_parse(const char *s, uint8_t id[JC_ID_LEN])
+{
+    uint8_t tmp[JC_ID_LEN];
+    size_t o = 0;
+    int rc = -1;
+
+    if (s == NULL || strlen(s) != 36)
+        goto out;
+    for (int i = 0; i < JC_ID_LEN; i++) {
+        int hi, lo;
+
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            if (s[o] != '-')
+                goto out;
+            o++;
+        }
+        hi = hex_val(s[o]);
+        lo = hex_val(s[o + 1]);
+        if (hi < 0 || lo < 0)
+            goto out;
+        tmp[i] = (uint8_t)(hi << 4 | lo);
+        o += 2;
+    }
+    memcpy(id, tmp, JC_ID_LEN);
+    rc = 0;
+out:
+    return rc;
+}
+
+uint64_t jc_now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void jc_proto_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errstr == NULL || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+void jc_proto_repr(const void *p, size_t n, char *out, size_t out_size)
+{
+    const uint8_t *b = p;
+    size_t room = out_size - 1;
+    size_t k = 0;
+
+    if (n > room)
+        room -= 3; /* leave space for "..." */
+    for (; k < n && k < room; k++)
+        out[k] = (b[k] >= 0x20 && b[k] <= 0x7e && b[k] != '\'') ? (char)b[k] : '?';
+    if (k < n) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+}
+
+int jc_utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        uint8_t c = p[i];
+        uint32_t cp;
+        size_t need;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07u;
+        } else {
+            return 0; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF */
+        }
+        if (need > n - i - 1)
+            return 0;
+        for (size_t k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3fu);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}

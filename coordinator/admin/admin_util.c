@@ -377,16 +377,17 @@ void admin_table_free(admin_table *t)
     free(t);
 }
 
-/* cell_text gives the text form of a result cell: "-" for NULL, arrays
- * comma-separated. *owned is set when the caller must free it. */
+/* cell_text gives the text form of a result cell: "-" for NULL or empty
+ * (so that columns stay countable), arrays comma-separated. *owned is set
+ * when the caller must free it. */
 static const char *cell_text(const PGresult *r, int i, int c, char **owned)
 {
     *owned = NULL;
-    if (PQgetisnull(r, i, c))
+    if (PQgetisnull(r, i, c) || PQgetlength(r, i, c) == 0)
         return "-";
     if (PQftype(r, c) == OID_TEXT_ARRAY) {
         *owned = text_array_csv(PQgetvalue(r, i, c));
-        return *owned ? *owned : "?";
+        return !*owned ? "?" : **owned ? *owned : "-";
     }
     return PQgetvalue(r, i, c);
 }

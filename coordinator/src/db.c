@@ -12,10 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "migrations.h"
 
 /* An arbitrary constant: the advisory lock key of the migration runner. */
 #define JC_MIGRATE_LOCK 0x6a6f62636f6f7264LL
+
+// on_notice sends the server's notices (NOTICE, WARNING) to our log rather
+// than to stderr unformatted.
+static void on_notice(void *arg, const char *message)
+{
+    char line[1024];
+    (void)arg;
+    snprintf(line, sizeof line, "%s", message);
+    line[strcspn(line, "\n")] = '\0';
+    LOG_DEBUG("db", "server: %s", line);
+}
 
 PGconn *jc_db_connect(const char *conninfo, char *errstr, size_t errstr_size)
 {
@@ -31,6 +43,7 @@ PGconn *jc_db_connect(const char *conninfo, char *errstr, size_t errstr_size)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, on_notice, NULL);
     return c;
 }
 

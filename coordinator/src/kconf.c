@@ -1,6 +1,8 @@
 /* kconf.c - librdkafka configuration from the coordinator's config. */
 #include "kconf.h"
 
+#include "log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +18,26 @@ int jc_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, cha
     return 0;
 }
 
+void jc_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const char *name = rk ? rd_kafka_name(rk) : "kafka";
+    if (level <= 3)
+        LOG_ERROR("kafka", "%s %s: %s", name, fac, buf);
+    else if (level == 4)
+        LOG_WARN("kafka", "%s %s: %s", name, fac, buf);
+    else if (level <= 6)
+        LOG_INFO("kafka", "%s %s: %s", name, fac, buf);
+    else
+        LOG_DEBUG("kafka", "%s %s: %s", name, fac, buf);
+}
+
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
                                size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char *props = NULL, *save = NULL, *item;
 
+    rd_kafka_conf_set_log_cb(conf, jc_kafka_log);
     if (jc_kafka_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0)
         goto fail;
     if (cfg->kafka_properties && *cfg->kafka_properties) {

@@ -14,6 +14,9 @@
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
                                size_t errstr_size);
 
+/* jc_kafka_log is a librdkafka log callback that writes to our log. */
+void jc_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
 /* jc_kafka_set sets one property or fills errstr; returns 0 or -1. */
 int jc_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                  size_t errstr_size);

@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "kconf.h"
 #include "topics.h"
 
 struct jc_mockkafka {
@@ -59,8 +60,12 @@ jc_mockkafka *jc_mockkafka_start(int brokers, int partitions, const char *topic_
         return NULL;
     }
     conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, jc_kafka_log);
+    /* this handle only hosts the cluster: it has no brokers of its own to
+     * talk to, which librdkafka would warn about */
     if (rd_kafka_conf_set(conf, "client.id", "jobcoord-mock-kafka", kerr, sizeof kerr) !=
-        RD_KAFKA_CONF_OK) {
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "log_level", "3", kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
         snprintf(errstr, errstr_size, "mock kafka: %s", kerr);
         goto fail;
     }

@@ -14,7 +14,7 @@ start_coordinator "${COORD_ARGS[@]}"
 
 TOTAL=${CRASH_MESSAGES:-8000}
 "$BIN/tests/jctest-kafka" produce --brokers "$JOBCOORD_KAFKA_BROKERS" --keys-file "$T/keys" \
-    --count "$TOTAL" --rate 1000 --ids-file "$T/ids" >"$T/delivered" 2>>"$T/produce.log" &
+    --count "$TOTAL" --rate 400 --ids-file "$T/ids" >"$T/delivered" 2>>"$T/produce.log" &
 PRODUCER=$!
 JC_PIDS+=("$PRODUCER")
 

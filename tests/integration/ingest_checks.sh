@@ -44,7 +44,7 @@ expect_applied=$((expect_applied + 1))
 # stale and future timestamps
 send w2 --ts-offset-ms -600000
 send w2 --ts-offset-ms 600000
-# envelope names another principal than the signed payload
+# a payload that claims to come from w2, in an envelope correctly signed by w1
 send w1 --forge principal-mismatch --other w2
 # a job submission on the heartbeats topic
 send c1 --type job.submit
@@ -63,8 +63,9 @@ check_eq "replay counted" 1 "$(rej replay)"
 check_eq "stale counted" 1 "$(rej stale)"
 check_eq "future counted" 1 "$(rej future)"
 check_eq "wrong_topic counted (job.submit and worker.event)" 2 "$(rej wrong_topic)"
-check_eq "malformed input counted (6 kinds)" 6 "$(sql "SELECT coalesce(sum(count),0) FROM rejections WHERE reason IN ('malformed','limit')")"
-check_eq "principal mismatch counted as schema" 1 "$(rej schema)"
+check_eq "malformed input counted (5 kinds)" 5 "$(sql "SELECT coalesce(sum(count),0) FROM rejections WHERE reason IN ('malformed','limit')")"
+check_eq "principal mismatch and a bare integer envelope counted as schema" 2 "$(rej schema)"
+check "principal mismatch named" grep -q "reason=schema: payload: signed 'p' differs" "$T/coordinator.log"
 check "coordinator still running" kill -0 "$COORD_PID"
 
 # key rotation: inside the grace period the old key still works ...

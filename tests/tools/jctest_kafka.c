@@ -7,7 +7,7 @@
  *       --type T            message type to sign (default heartbeat)
  *       --count N           messages (default 1); --rate N per second (0: as fast as possible)
  *       --ts-offset-ms X    signed timestamp = now + X
- *       --forge WHAT        mac | principal-mismatch (sign as P, envelope names --other)
+ *       --forge WHAT        mac | principal-mismatch (payload claims --other, envelope and MAC are P's)
  *       --other ID          see above
  *       --raw-hex HEX       send these bytes as they are (no signing)
  *       --oversize N        pad: send a signed heartbeat followed by N junk bytes
@@ -280,12 +280,14 @@ static int cmd_produce(int argc, char **argv)
         build_message(&m, t, id, ts_offset, caps, payload);
         msgpack_sbuffer_init(&sb);
         if (forge && strcmp(forge, "principal-mismatch") == 0) {
-            /* payload names us, the envelope names --other, MAC with our key */
+            /* the payload claims to come from --other; the envelope names
+             * us and carries our valid MAC */
             msgpack_sbuffer body;
-            jc_slice other_p = jc_slice_str(other ? other : "someone-else");
+            jc_slice me = jc_slice_str(id->principal);
+            m.principal = jc_slice_str(other ? other : "someone-else");
             msgpack_sbuffer_init(&body);
             if (jc_msg_encode_signed(&m, &body, err, sizeof err) != JC_OK ||
-                jc_envelope_seal(&other_p, &kid, id->key, (const uint8_t *)body.data, body.size,
+                jc_envelope_seal(&me, &kid, id->key, (const uint8_t *)body.data, body.size,
                                  &sb) != JC_OK) {
                 fprintf(stderr, "encode: %s\n", err);
                 return 111;

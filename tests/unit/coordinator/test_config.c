@@ -271,6 +271,41 @@ static void test_set(void)
     jc_config_free(&cfg);
 }
 
+/* test_example loads config/jobcoord.conf.example (tests run from the
+ * repository root): it must parse, leave the defaults, and mention every key
+ * of the table inside its group. */
+static void test_example(void)
+{
+    jc_config cfg;
+    char err[512], *text = NULL;
+    size_t n = 0, len = 0;
+    const jc_config_key *keys = jc_config_keys(&n);
+    FILE *f = fopen("config/jobcoord.conf.example", "r");
+
+    CHECK_MSG(f != NULL, "config/jobcoord.conf.example not found (run from the repository root)");
+    if (!f)
+        return;
+    text = calloc(1, 65536);
+    if (text)
+        len = fread(text, 1, 65535, f);
+    fclose(f);
+    CHECK(text && len > 0 && len < 65535);
+    CHECK_EQ_INT(jc_config_load(&cfg, "config/jobcoord.conf.example", err, sizeof err), 0);
+    CHECK_EQ_INT(cfg.batch_max_messages, 1000);
+    jc_config_free(&cfg);
+    for (size_t i = 0; text && i < n; i++) {
+        const char *dot = strchr(keys[i].name, '.');
+        char group[64], leaf[80];
+        const char *g;
+        snprintf(group, sizeof group, "\n%.*s = {", (int)(dot - keys[i].name), keys[i].name);
+        snprintf(leaf, sizeof leaf, "# %s = ", dot + 1);
+        g = strstr(text, group);
+        CHECK_MSG(g && strstr(g, leaf) && strstr(g, leaf) < strstr(g, "};"),
+                  "example lacks %s", keys[i].name);
+    }
+    free(text);
+}
+
 /* clear_env removes the JOBCOORD_* variables of the table, so that the
  * caller's environment cannot change the results. */
 static void clear_env(void)
@@ -304,6 +339,7 @@ int main(void)
     test_env();
     test_precedence();
     test_set();
+    test_example();
     unlink(write_file("t.conf", ""));
     unlink(write_file("p.conf", ""));
     unlink(write_file("bad.conf", ""));

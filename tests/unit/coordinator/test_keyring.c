@@ -185,6 +185,39 @@ static void test_bad_files(void)
     CHECK_MSG(strstr(err, "/nonexistent/keys.conf") != NULL, "%s", err);
 }
 
+/* test_example checks config/keys.conf.example: as shipped it holds no key
+ * (so it cannot be used by mistake); with its example line uncommented it
+ * loads. */
+static void test_example(void)
+{
+    char err[512], line[512], *text = calloc(1, 65536);
+    size_t len = 0;
+    FILE *f = fopen("config/keys.conf.example", "r");
+    jc_keyring *kr;
+
+    CHECK_MSG(f != NULL, "config/keys.conf.example not found (run from the repository root)");
+    if (!f || !text) {
+        free(text);
+        if (f)
+            fclose(f);
+        return;
+    }
+    kr = jc_keyring_load("config/keys.conf.example", "kexample_do_not_use", err, sizeof err);
+    CHECK(kr == NULL);
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "# kexample_do_not_use = ");
+        if (p)
+            memmove(line + (p - line), p + 2, strlen(p + 2) + 1);
+        len += (size_t)snprintf(text + len, 65536 - len, "%s", line);
+    }
+    fclose(f);
+    kr = jc_keyring_load(write_file("example.conf", text), "kexample_do_not_use", err, sizeof err);
+    CHECK_MSG(kr != NULL, "%s", err);
+    jc_keyring_free(kr);
+    unlink(write_file("example.conf", ""));
+    free(text);
+}
+
 int main(void)
 {
     char a[128], b[128];
@@ -198,6 +231,7 @@ int main(void)
     test_seal_open(a, b);
     test_principal_ad();
     test_bad_files();
+    test_example();
     unlink(write_file("keys.conf", ""));
     unlink(write_file("bad.conf", ""));
     rmdir(tmpdir);

@@ -62,6 +62,7 @@ static const admin_cmd db_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 
+/* db_cmds is the table of the `db` group (only `migrate`, kept here). */
 static const admin_cmd *db_cmds(void)
 {
     return db_commands;
@@ -74,12 +75,12 @@ static const table_fn tables[] = {admin_user_commands, admin_worker_commands,
 
 static const char global_help[] =
     "Global options:\n"
-    "  -c, --config FILE  configuration file (default: $JOBCOORD_CONFIG, else none:\n"
-    "                     built-in defaults and JOBCOORD_* variables)\n"
-    "  --set KEY=VALUE    override one configuration key (repeatable)\n"
-    "  --json             machine-readable output\n"
-    "  -h, --help         show help (of the command given before it)\n"
-    "  --version          show the version\n";
+    "  -c, --config FILE      configuration file (default: $JOBCOORD_CONFIG, else\n"
+    "                         none: built-in defaults and JOBCOORD_* variables)\n"
+    "  --set KEY=VALUE        override one configuration key (repeatable)\n"
+    "  --json                 machine-readable output\n"
+    "  -h, --help             show help (of the command given before it)\n"
+    "  --version              show the version\n";
 
 static const char exit_help[] =
     "Exit codes: 0 ok, 1 refused (not found, already exists, invalid value),\n"
@@ -111,6 +112,7 @@ static int is_group(const char *word)
     return 0;
 }
 
+/* print_cmd_line prints a command's words and summary for the overview. */
 static void print_cmd_line(FILE *f, const admin_cmd *c)
 {
     char words[64];
@@ -123,8 +125,8 @@ static void print_cmd_line(FILE *f, const admin_cmd *c)
 /* print_main_help lists every command (of group, or all when NULL). */
 static void print_main_help(FILE *f, const char *group)
 {
-    fprintf(f, "Usage: jobcoord-admin [global options] %s [arguments] [options]\n\n",
-            group ? group : "COMMAND");
+    fprintf(f, "Usage: jobcoord-admin [global options] %s%s [arguments] [options]\n\n",
+            group ? group : "", group ? " COMMAND" : "COMMAND");
     fprintf(f, "Manage a jobcoord installation: principals and their keys, workers, status,\n"
                "encryption of secrets at rest, and the database schema.\n\nCommands:\n");
     for (size_t t = 0; t < N_TABLES; t++) {
@@ -137,6 +139,7 @@ static void print_main_help(FILE *f, const char *group)
             global_help, exit_help);
 }
 
+/* print_cmd_help prints a command's --help, generated from its table row. */
 static void print_cmd_help(FILE *f, const admin_cmd *c)
 {
     fprintf(f, "Usage: jobcoord-admin %s%s%s %s\n\n%s\n", c->group ? c->group : "",

@@ -68,6 +68,8 @@ static void print_counts(const admin_ctx *ctx, const char *target, const jc_reen
     }
 }
 
+/* cmd_reencrypt validates the options, resolves the target key and runs
+ * jc_principal_reencrypt. */
 static int cmd_reencrypt(admin_ctx *ctx, const admin_args *a)
 {
     const char *client = admin_opt_value(a, "client-id"), *from = admin_opt_value(a, "from-key-id");

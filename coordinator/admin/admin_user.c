@@ -110,6 +110,7 @@ static const char *key_status(const jc_principal_key *k)
     return k->current ? "current" : k->expired ? "expired" : "valid";
 }
 
+/* json_principal writes p and its keys as one JSON object. */
 static void json_principal(const jc_principal *p)
 {
     char b64[B64_KEY_LEN];
@@ -226,11 +227,13 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
     return ADMIN_OK;
 }
 
+/* cmd_list lists every principal. */
 static int cmd_list(admin_ctx *ctx, const admin_args *a)
 {
     return list_principals(ctx, a, NULL);
 }
 
+/* cmd_show shows one principal with all its keys. */
 static int cmd_show(admin_ctx *ctx, const admin_args *a)
 {
     return list_principals(ctx, a, a->pos[0]);
@@ -266,6 +269,7 @@ static int cmd_rotate_key(admin_ctx *ctx, const admin_args *a)
     return ADMIN_OK;
 }
 
+/* cmd_delete deletes a principal; its keys and worker row go with it. */
 static int cmd_delete(admin_ctx *ctx, const admin_args *a)
 {
     char err[512];

@@ -41,6 +41,7 @@ static int window_arg(const admin_args *a, const char **text)
     return admin_parse_long("--window", *text, 1, WINDOW_MAX, &w);
 }
 
+/* cmd_worker_list lists workers, optionally only those seen recently. */
 static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
 {
     const char *window = NULL;
@@ -73,6 +74,7 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
     return ADMIN_OK;
 }
 
+/* cmd_worker_show prints a worker's row and its last 10 heartbeats. */
 static int cmd_worker_show(admin_ctx *ctx, const admin_args *a)
 {
     PGresult *w = NULL, *hb = NULL;
@@ -166,6 +168,7 @@ static const struct {
      " FROM coordinator_instances ORDER BY id"},
 };
 
+/* cmd_status summarizes the installation from one snapshot. */
 static int cmd_status(admin_ctx *ctx, const admin_args *a)
 {
     const char *window = NULL;

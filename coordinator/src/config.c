@@ -98,11 +98,13 @@ static int find_key(const char *name)
     return -1;
 }
 
+/* is_int_key tells whether key k holds an integer (else a string). */
 static int is_int_key(int k)
 {
     return strcmp(config_keys[k].type, "int") == 0;
 }
 
+/* string_field and int_field locate key k's member of cfg. */
 static char **string_field(jc_config *cfg, int k)
 {
     return (char **)((char *)cfg + config_offsets[k]);

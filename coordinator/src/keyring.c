@@ -46,6 +46,7 @@ static int valid_id(const char *id)
     return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-") == n;
 }
 
+/* find_key returns the key named id, or NULL (also for a NULL keyring). */
 static const keyring_key *find_key(const jc_keyring *kr, const char *id)
 {
     if (!kr || !id)

@@ -420,12 +420,13 @@ jc_err_t jc_msg_decode_reason(const jc_envelope *env, jc_msg *m, const char **re
     int mismatch = 0;
     jc_err_t err = JC_OK;
 
+    if (m != NULL)
+        memset(m, 0, sizeof(*m));
     if (env == NULL || m == NULL || env->signed_bytes.p == NULL) {
         jc_proto_errf(errstr, errstr_size, "jc_msg_decode: NULL argument");
         err = JC_ERR_INVALID_ARG;
         goto out;
     }
-    memset(m, 0, sizeof(*m));
     err = jc_guard(env->signed_bytes.p, env->signed_bytes.n, JC_MAX_DEPTH, JC_MAX_ELEMENTS, errstr,
                    errstr_size);
     if (err)

@@ -46,7 +46,7 @@
       "Consumer group session timeout in milliseconds.")                                       \
     X("kafka.properties", "string", kafka_properties, "", 0, 0, NULL,                          \
       "Extra librdkafka properties, comma-separated k=v pairs.")                               \
-    X("ingest.batch_max_messages", "int", batch_max_messages, "1000", 1, 100000, NULL,         \
+    X("ingest.batch_max_messages", "int", batch_max_messages, "1000", 1, 10000, NULL,          \
       "Most messages applied in one PostgreSQL transaction.")                                  \
     X("ingest.batch_max_ms", "int", batch_max_ms, "20", 1, 10000, NULL,                        \
       "Longest time in milliseconds a batch waits to fill before it is applied.")              \

@@ -55,12 +55,35 @@ static void usage(FILE *out)
             "      --log-format FMT     text or json\n"
             "      --check-config       validate the configuration and exit\n"
             "      --migrate-only       apply database migrations and exit\n"
+            "      --config-reference   print the table of configuration keys (Markdown)\n"
             "      --version            print the version and exit\n"
             "  -h, --help               this text\n\n"
             "Every key can also be set from the environment: JOBCOORD_<KEY>, upper case, dots\n"
             "as underscores (JOBCOORD_DATABASE_CONNINFO). Precedence: flags, environment,\n"
             "file, defaults. Keys are listed in docs/configuration.md.\n\n"
             "Exit codes: 0 clean stop, 100 usage or configuration error, 111 system error.\n");
+}
+
+// print_reference prints the configuration keys as the Markdown table that
+// docs/configuration.md carries (a test checks the two agree).
+static void print_reference(void)
+{
+    size_t n;
+    const jc_config_key *k = jc_config_keys(&n);
+    printf("| key | type | default | range | environment | meaning |\n");
+    printf("| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < n; i++) {
+        char env[128], range[64] = "";
+        size_t j = 0;
+        j += (size_t)snprintf(env, sizeof env, "JOBCOORD_");
+        for (const char *p = k[i].name; *p && j + 1 < sizeof env; p++)
+            env[j++] = *p == '.' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        env[j] = '\0';
+        if (strcmp(k[i].type, "int") == 0)
+            snprintf(range, sizeof range, "%ld..%ld", k[i].min, k[i].max);
+        printf("| `%s` | %s | `%s` | %s | `%s` | %s |\n", k[i].name, k[i].type, k[i].def, range,
+               env, k[i].doc);
+    }
 }
 
 // connect_and_migrate connects to PostgreSQL, retrying until stopped, and
@@ -95,7 +118,9 @@ static int connect_and_migrate(const jc_config *cfg)
 
 int main(int argc, char **argv)
 {
-    enum { O_SET = 1000, O_DB, O_BROKERS, O_BOOT, O_LEVEL, O_FORMAT, O_CHECK, O_MIGRATE, O_VER };
+    enum {
+        O_SET = 1000, O_DB, O_BROKERS, O_BOOT, O_LEVEL, O_FORMAT, O_CHECK, O_MIGRATE, O_VER, O_REF
+    };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},   {"set", required_argument, NULL, O_SET},
         {"db", required_argument, NULL, O_DB},      {"kafka-brokers", required_argument, NULL, O_BROKERS},
@@ -104,6 +129,7 @@ int main(int argc, char **argv)
         {"log-format", required_argument, NULL, O_FORMAT},
         {"check-config", no_argument, NULL, O_CHECK},
         {"migrate-only", no_argument, NULL, O_MIGRATE},
+        {"config-reference", no_argument, NULL, O_REF},
         {"version", no_argument, NULL, O_VER},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config_path = NULL;
@@ -146,6 +172,7 @@ int main(int argc, char **argv)
         case O_CHECK: check_only = 1; break;
         case O_MIGRATE: migrate_only = 1; break;
         case O_VER: printf("jobcoord %s\n", JC_VERSION_STR); free(sets); return 0;
+        case O_REF: print_reference(); free(sets); return 0;
         case 'h': usage(stdout); free(sets); return 0;
         default: usage(stderr); free(sets); return EXIT_USAGE;
         }

@@ -270,12 +270,12 @@ static void fixed_inputs(void)
 /* build fills the vectors; returns their number. */
 static int build(vec *v)
 {
-    static const jc_job_event_kind kinds[] = {JC_EV_ACCEPTED, JC_EV_STARTED, JC_EV_PROGRESS,
+    static const jc_job_event_kind kinds[] = {JC_EV_ACCEPTED, JC_EV_STARTED,   JC_EV_PROGRESS,
                                               JC_EV_LOG,      JC_EV_SUCCEEDED, JC_EV_FAILED,
                                               JC_EV_CANCELED};
     static const char *const kind_files[] = {
-        "job_event_accepted", "job_event_started", "job_event_progress", "job_event_log",
-        "job_event_succeeded", "job_event_failed", "job_event_canceled"};
+        "job_event_accepted",  "job_event_started", "job_event_progress", "job_event_log",
+        "job_event_succeeded", "job_event_failed",  "job_event_canceled"};
     static const jc_command_kind cmds[] = {JC_CMD_ASSIGN, JC_CMD_CANCEL, JC_CMD_DRAIN,
                                            JC_CMD_UNDRAIN, JC_CMD_CONFIG};
     static const char *const cmd_files[] = {"command_assign", "command_cancel", "command_drain",

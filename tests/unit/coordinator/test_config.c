@@ -193,7 +193,7 @@ static void test_env(void)
     CHECK_MSG(strstr(err, "ingest.batch_max_messages") != NULL, "%s", err);
     setenv("JOBCOORD_INGEST_BATCH_MAX_MESSAGES", "0", 1);
     CHECK_EQ_INT(jc_config_load_env(&cfg, err, sizeof err), -1);
-    CHECK_MSG(strstr(err, "out of range 1..100000") != NULL, "%s", err);
+    CHECK_MSG(strstr(err, "out of range 1..10000") != NULL, "%s", err);
     unsetenv("JOBCOORD_INGEST_BATCH_MAX_MESSAGES");
     unsetenv("JOBCOORD_DATABASE_CONNINFO");
     jc_config_free(&cfg);

@@ -12,9 +12,10 @@ const uint8_t sample_key[JC_KEY_LEN] = {
     0x5a, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
     0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0xa5};
 
-static const uint8_t job_id[JC_ID_LEN] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4,
+static const uint8_t job_id[JC_ID_LEN] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
                                           5,    6,    7,    8,    9, 10, 11, 12};
-static const uint8_t cmd_id[JC_ID_LEN] = {0xc0, 0xff, 0xee, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+static const uint8_t cmd_id[JC_ID_LEN] = {0xc0, 0xff, 0xee, 0, 1, 2,  3,  4,
+                                          5,    6,    7,    8, 9, 10, 11, 12};
 static const uint8_t payload[] = {0x00, 0x01, 0xfe, 0xff, 'j', 's', 'o', 'n'};
 
 static jc_slice caps[3];
@@ -184,14 +185,14 @@ static const struct {
     const char *name;
     int minimal;
 } sample_info[] = {
-    {"heartbeat.full", 0},       {"heartbeat.minimal", 1},     {"job.submit.full", 0},
-    {"job.submit.minimal", 1},   {"job.cancel.full", 0},       {"job.cancel.minimal", 1},
-    {"job.event.accepted", 0},   {"job.event.started", 1},     {"job.event.progress", 0},
-    {"job.event.log", 0},        {"job.event.succeeded", 0},   {"job.event.failed", 0},
-    {"job.event.canceled", 1},   {"command.assign", 1},        {"command.cancel", 0},
-    {"command.drain", 1},        {"command.undrain", 1},       {"command.config", 1},
-    {"command.ack.error", 0},    {"command.ack.ok", 1},        {"job.update.full", 0},
-    {"job.update.minimal", 1},   {"worker.event.full", 0},     {"worker.event.minimal", 1},
+    {"heartbeat.full", 0},     {"heartbeat.minimal", 1},   {"job.submit.full", 0},
+    {"job.submit.minimal", 1}, {"job.cancel.full", 0},     {"job.cancel.minimal", 1},
+    {"job.event.accepted", 0}, {"job.event.started", 1},   {"job.event.progress", 0},
+    {"job.event.log", 0},      {"job.event.succeeded", 0}, {"job.event.failed", 0},
+    {"job.event.canceled", 1}, {"command.assign", 1},      {"command.cancel", 0},
+    {"command.drain", 1},      {"command.undrain", 1},     {"command.config", 1},
+    {"command.ack.error", 0},  {"command.ack.ok", 1},      {"job.update.full", 0},
+    {"job.update.minimal", 1}, {"worker.event.full", 0},   {"worker.event.minimal", 1},
 };
 
 int sample_count(void)

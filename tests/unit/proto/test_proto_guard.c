@@ -52,8 +52,7 @@ static jc_err_t decode_signed(const uint8_t *sig, size_t n)
     msgpack_sbuffer_init(&env);
     err = jc_envelope_seal(&p, &kid, sample_key, sig, n, &env);
     if (!err)
-        err = jc_envelope_parse((const uint8_t *)env.data, env.size, 0, &e, errstr,
-                                sizeof(errstr));
+        err = jc_envelope_parse((const uint8_t *)env.data, env.size, 0, &e, errstr, sizeof(errstr));
     if (!err)
         err = jc_envelope_verify(&e, sample_key);
     if (!err)
@@ -75,15 +74,15 @@ static const struct {
     {"nil", "\xc0", 1},
     {"false", "\xc2", 1},
     {"true", "\xc3", 1},
-    {"fixmap", "\x81\xa1k\x01", 4},
+    {"fixmap", "\x81\xa1\x6b\x01", 4},
     {"empty fixmap", "\x80", 1},
     {"fixarray", "\x92\x01\x02", 3},
     {"empty fixarray", "\x90", 1},
-    {"fixstr", "\xa3" "abc", 4},
+    {"fixstr", "\xa3\x61\x62\x63", 4},
     {"empty fixstr", "\xa0", 1},
-    {"str8", "\xd9\x02" "ab", 4},
-    {"str16", "\xda\x00\x02" "ab", 5},
-    {"str32", "\xdb\x00\x00\x00\x02" "ab", 7},
+    {"str8", "\xd9\x02\x61\x62", 4},
+    {"str16", "\xda\x00\x02\x61\x62", 5},
+    {"str32", "\xdb\x00\x00\x00\x02\x61\x62", 7},
     {"bin8", "\xc4\x02\x00\x01", 4},
     {"bin16", "\xc5\x00\x01\x00", 4},
     {"bin32", "\xc6\x00\x00\x00\x01\x00", 6},
@@ -180,8 +179,8 @@ static void test_nesting(void)
     b[2] = 0xe8; /* array16 of 1000 empty arrays */
     memset(b + 3, 0x90, 1000);
     CHECK_EQ_INT(guard(b, 1003), JC_OK);
-    CHECK_EQ_INT(jc_guard(b, 1003, 1, 1000, NULL, 0), JC_ERR_LIMIT);  /* 1001 objects */
-    CHECK_EQ_INT(jc_guard(b, 1003, 1, 1001, NULL, 0), JC_ERR_LIMIT);  /* depth 2 */
+    CHECK_EQ_INT(jc_guard(b, 1003, 1, 1000, NULL, 0), JC_ERR_LIMIT); /* 1001 objects */
+    CHECK_EQ_INT(jc_guard(b, 1003, 1, 1001, NULL, 0), JC_ERR_LIMIT); /* depth 2 */
     CHECK_EQ_INT(jc_guard(b, 1003, 2, 1001, NULL, 0), JC_OK);
     free(b);
 }
@@ -261,9 +260,9 @@ static uint32_t rng(uint32_t bound)
  * new length. */
 static size_t mutate(uint8_t *buf, size_t n, size_t cap)
 {
-    static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0,
-                                          0xc1, 0xc4, 0xc6, 0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
-                                          0xff};
+    static const uint8_t interesting[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+                                          0xbf, 0xc0, 0xc1, 0xc4, 0xc6, 0xd9, 0xdb,
+                                          0xdc, 0xdd, 0xde, 0xdf, 0xff};
     int edits = 1 + (int)rng(4);
 
     for (int k = 0; k < edits; k++) {

@@ -187,15 +187,15 @@ static void test_fields(void)
                 char name[64];
                 jc_err_t err;
 
-                snprintf(name, sizeof(name), "%s %s.%.*s", sample_get(s, &m),
-                         body ? "b" : "top", (int)k->via.str.size, k->via.str.ptr);
+                snprintf(name, sizeof(name), "%s %s.%.*s", sample_get(s, &m), body ? "b" : "top",
+                         (int)k->via.str.size, k->via.str.ptr);
                 for (size_t r = 0; r < sizeof(repl) / sizeof(repl[0]); r++) {
                     if (repl[r].type == v->type || (is_prio && r == 2))
                         continue;
                     rebuild(&sig, body, OP_REPLACE, i, nil, repl[r], &out);
                     err = run_signed(out.data, out.size, p, NULL);
-                    CHECK_MSG(err == JC_ERR_SCHEMA, "%s as type %d: %d", name,
-                              (int)repl[r].type, (int)err);
+                    CHECK_MSG(err == JC_ERR_SCHEMA, "%s as type %d: %d", name, (int)repl[r].type,
+                              (int)err);
                 }
                 if (!body || sample_minimal(s)) {
                     rebuild(&sig, body, OP_REMOVE, i, nil, nil, &out);
@@ -223,7 +223,6 @@ static void test_fields(void)
 static jc_err_t add_field(int s, const char *key, msgpack_object val)
 {
     msgpack_sbuffer sig, out;
-    msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
     jc_msg m;
     jc_err_t err;
 
@@ -231,7 +230,6 @@ static jc_err_t add_field(int s, const char *key, msgpack_object val)
     msgpack_sbuffer_init(&out);
     sample_signed(s, &m, &sig);
     rebuild(&sig, 1, OP_ADD, 0, str_obj(key, strlen(key)), val, &out);
-    (void)nil;
     err = run_signed(out.data, out.size, (const char *)m.principal.p, NULL);
     msgpack_sbuffer_destroy(&sig);
     msgpack_sbuffer_destroy(&out);
@@ -317,8 +315,7 @@ static void test_values(void)
     CHECK_EQ_INT(set_field(2, "type", str_obj(big, JC_MAX_NAME_LEN + 1)), JC_ERR_TOO_LARGE);
     CHECK_EQ_INT(set_field(2, "type", str_obj("a b", 3)), JC_ERR_SCHEMA);
     CHECK_EQ_INT(set_field(2, "type", str_obj("", 0)), JC_ERR_SCHEMA);
-    CHECK_EQ_INT(set_field(2, "payload", bin_obj(big, JC_MAX_PAYLOAD_BYTES + 1)),
-                 JC_ERR_TOO_LARGE);
+    CHECK_EQ_INT(set_field(2, "payload", bin_obj(big, JC_MAX_PAYLOAD_BYTES + 1)), JC_ERR_TOO_LARGE);
     CHECK_EQ_INT(set_field(2, "payload", bin_obj(big, JC_MAX_PAYLOAD_BYTES)), JC_OK);
     CHECK_EQ_INT(set_field(2, "att", uint_obj(0)), JC_ERR_SCHEMA);
     CHECK_EQ_INT(set_field(2, "att", uint_obj(101)), JC_ERR_SCHEMA);
@@ -408,14 +405,14 @@ static void test_encoder_refuses(void)
     char errstr[256];
     jc_msg m;
 
-#define REFUSE(sample, change, expect)                                                   \
-    do {                                                                                 \
-        sample_get(sample, &m);                                                          \
-        change;                                                                          \
-        errstr[0] = '\0';                                                                \
-        CHECK_EQ_INT(jc_msg_encode_signed(&m, &out, errstr, sizeof(errstr)), expect);    \
-        CHECK(errstr[0] != '\0');                                                        \
-        CHECK_EQ_INT(out.size, 0);                                                       \
+#define REFUSE(sample, change, expect)                                                             \
+    do {                                                                                           \
+        sample_get(sample, &m);                                                                    \
+        change;                                                                                    \
+        errstr[0] = '\0';                                                                          \
+        CHECK_EQ_INT(jc_msg_encode_signed(&m, &out, errstr, sizeof(errstr)), expect);              \
+        CHECK(errstr[0] != '\0');                                                                  \
+        CHECK_EQ_INT(out.size, 0);                                                                 \
     } while (0)
 
     msgpack_sbuffer_init(&out);
@@ -456,8 +453,7 @@ static void test_encoder_refuses(void)
     REFUSE(13, m.u.cmd.kind = JC_CMD__COUNT, JC_ERR_SCHEMA);
     REFUSE(13, m.u.cmd.timeout_ms = 0, JC_ERR_SCHEMA);
     REFUSE(14, m.u.cmd.attempt = 0, JC_ERR_SCHEMA);
-    REFUSE(17, (m.u.cmd.settings = kv, m.u.cmd.n_settings = JC_MAX_SETTINGS + 1),
-           JC_ERR_TOO_LARGE);
+    REFUSE(17, (m.u.cmd.settings = kv, m.u.cmd.n_settings = JC_MAX_SETTINGS + 1), JC_ERR_TOO_LARGE);
     REFUSE(17, (m.u.cmd.settings = kv, m.u.cmd.n_settings = 2), JC_ERR_SCHEMA);
     REFUSE(18, m.u.ack.error = jc_slice_str("\xc3("), JC_ERR_SCHEMA);
     REFUSE(20, m.u.update.state = jc_slice_str("lost"), JC_ERR_SCHEMA);
@@ -577,11 +573,11 @@ static void test_envelope(void)
     {
         uint8_t *huge = calloc(1, JC_MAX_MESSAGE_BYTES + 1);
 
-        CHECK_EQ_INT(jc_envelope_parse(huge, JC_MAX_MESSAGE_BYTES + 1, 0, &e, errstr,
-                                       sizeof(errstr)),
-                     JC_ERR_TOO_LARGE);
-        CHECK_EQ_INT(jc_envelope_parse(huge, JC_MAX_MESSAGE_BYTES + 1, 4 * JC_MAX_MESSAGE_BYTES,
-                                       &e, errstr, sizeof(errstr)),
+        CHECK_EQ_INT(
+            jc_envelope_parse(huge, JC_MAX_MESSAGE_BYTES + 1, 0, &e, errstr, sizeof(errstr)),
+            JC_ERR_TOO_LARGE);
+        CHECK_EQ_INT(jc_envelope_parse(huge, JC_MAX_MESSAGE_BYTES + 1, 4 * JC_MAX_MESSAGE_BYTES, &e,
+                                       errstr, sizeof(errstr)),
                      JC_ERR_TOO_LARGE);
         free(huge);
     }

@@ -59,8 +59,8 @@ static void test_canonical(void)
         msgpack_sbuffer_init(&b);
         CHECK_EQ_INT(jc_msg_encode_signed(&in, &a, errstr, sizeof(errstr)), JC_OK);
         CHECK_EQ_INT(seal_sample(&in, &b), JC_OK);
-        CHECK(jc_envelope_parse((const uint8_t *)b.data, b.size, 0, &env, errstr,
-                                sizeof(errstr)) == JC_OK);
+        CHECK(jc_envelope_parse((const uint8_t *)b.data, b.size, 0, &env, errstr, sizeof(errstr)) ==
+              JC_OK);
         CHECK(env.signed_bytes.n == a.size && memcmp(env.signed_bytes.p, a.data, a.size) == 0);
         if (jc_msg_decode(&env, &out, errstr, sizeof(errstr)) == JC_OK) {
             msgpack_sbuffer c;

@@ -290,14 +290,14 @@ static int set_body(vecfile *vf, jc_msg *m, const char *f, const char *v, int *o
         else if (IS("payload"))
             s->payload = parse_bin(vf, v, ok);
         else if (IS("prio"))
-            s->priority = (int32_t)(v[0] == '-' ? -(int64_t)parse_u64(v + 1, ok)
-                                                : (int64_t)parse_u64(v, ok));
+            s->priority =
+                (int32_t)(v[0] == '-' ? -(int64_t)parse_u64(v + 1, ok) : (int64_t)parse_u64(v, ok));
         else if (IS("att"))
             s->max_attempts = (uint32_t)parse_u64(v, ok);
         else if (IS("after"))
-            s->has_run_after = 1, s->run_after_ms = parse_u64(v, ok);
+            s->run_after_ms = parse_u64(v, ok);
         else if (IS("timeout"))
-            s->has_timeout = 1, s->timeout_ms = (uint32_t)parse_u64(v, ok);
+            s->timeout_ms = (uint32_t)parse_u64(v, ok);
         else if (IS("ikey"))
             s->ikey = jc_slice_str(v);
         else
@@ -319,7 +319,7 @@ static int set_body(vecfile *vf, jc_msg *m, const char *f, const char *v, int *o
         else if (IS("kind"))
             e->kind = jc_job_event_kind_parse((const uint8_t *)v, strlen(v));
         else if (IS("pct"))
-            e->has_progress = 1, e->progress = (uint32_t)parse_u64(v, ok);
+            e->progress = (uint32_t)parse_u64(v, ok);
         else if (IS("text"))
             e->text = jc_slice_str(v);
         else if (IS("stream"))
@@ -329,7 +329,7 @@ static int set_body(vecfile *vf, jc_msg *m, const char *f, const char *v, int *o
         else if (IS("retry"))
             e->retryable = parse_bool(v, ok);
         else if (IS("cmd"))
-            e->has_command = 1, parse_id(v, e->command, ok);
+            parse_id(v, e->command, ok);
         else
             known = 0;
         break;
@@ -424,9 +424,20 @@ static int build_msg(vecfile *vf, jc_msg *m, uint8_t key[JC_KEY_LEN], const char
     if (m->type == JC_MSG_JOB_SUBMIT)
         m->u.submit.max_attempts = 3; /* the default when "att" is absent */
     for (int i = 0; i < vf->n; i++) {
+        const char *field = vf->names[i] + 5;
+
         if (strncmp(vf->names[i], "body.", 5) != 0)
             continue;
-        if (!set_body(vf, m, vf->names[i] + 5, vf->values[i], &ok)) {
+        /* Presence flags of optional fields the struct marks with has_. */
+        if (m->type == JC_MSG_JOB_SUBMIT && strcmp(field, "after") == 0)
+            m->u.submit.has_run_after = 1;
+        if (m->type == JC_MSG_JOB_SUBMIT && strcmp(field, "timeout") == 0)
+            m->u.submit.has_timeout = 1;
+        if (m->type == JC_MSG_JOB_EVENT && strcmp(field, "pct") == 0)
+            m->u.event.has_progress = 1;
+        if (m->type == JC_MSG_JOB_EVENT && strcmp(field, "cmd") == 0)
+            m->u.event.has_command = 1;
+        if (!set_body(vf, m, field, vf->values[i], &ok)) {
             fprintf(stderr, "%s: unknown input %s\n", name, vf->names[i]);
             ok = 0;
         }
@@ -479,8 +490,8 @@ static void check_vector(const char *path, const char *name)
               name);
     crypto_auth_hmacsha256(mac, (const uint8_t *)sig.data, sig.size, key);
     CHECK_MSG(same_hex(mac, sizeof(mac), vec_get(&vf, "mac")), "%s: mac differs", name);
-    CHECK_MSG(jc_msg_seal(&m, &kid, key, &envbuf, errstr, sizeof(errstr)) == JC_OK,
-              "%s: seal: %s", name, errstr);
+    CHECK_MSG(jc_msg_seal(&m, &kid, key, &envbuf, errstr, sizeof(errstr)) == JC_OK, "%s: seal: %s",
+              name, errstr);
     CHECK_MSG(same_hex(envbuf.data, envbuf.size, vec_get(&vf, "envelope")), "%s: envelope differs",
               name);
 

@@ -679,7 +679,7 @@ static int process(jc_ingest *ig)
             return -1;
         if (jc_keycache_fetch(ig->kc, ig->db, now, ig->db_err, sizeof ig->db_err) == 0)
             break;
-        LOG_ERROR("ingest", "%s", ig->db_err);
+        LOG_ERROR("ingest", "key lookup: %s", ig->db_err);
         PQfinish(ig->db);
         ig->db = NULL;
     }

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "db.h"
 #include "log.h"
 
 /* A batch holds at most 10000 messages (config.c caps it), so after the
@@ -231,10 +232,8 @@ int jc_keycache_fetch(jc_keycache *kc, PGconn *db, int64_t now_ms, char *errstr,
     params[0] = jc_buf_str(&ps);
     params[1] = jc_buf_str(&ks);
     r = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errstr_size, "key lookup: %s", PQresultErrorMessage(r));
+    if (!jc_db_ok(db, r, errstr, errstr_size))
         goto out;
-    }
     for (int row = 0; row < PQntuples(r); row++) {
         jc_slice p = jc_slice_str(PQgetvalue(r, row, 0));
         jc_slice k = jc_slice_str(PQgetvalue(r, row, 1));

@@ -26,6 +26,7 @@
 #define JC_R_DISABLED "disabled_principal"
 #define JC_R_BAD_SIGNATURE "bad_signature"
 #define JC_R_SCHEMA "schema"
+#define JC_R_PRINCIPAL_MISMATCH "principal_mismatch"
 #define JC_R_WRONG_TOPIC "wrong_topic"
 #define JC_R_WRONG_ROLE "wrong_role"
 #define JC_R_STALE "stale"

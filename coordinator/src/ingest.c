@@ -334,16 +334,11 @@ static size_t collect(jc_ingest *ig)
 
 /* ---- checks ---- */
 
+// reason_of maps a codec error to its dead-letter reason (proto.h).
 static const char *reason_of(jc_err_t e)
 {
-    switch (e) {
-    case JC_ERR_TOO_LARGE: return JC_R_TOO_LARGE;
-    case JC_ERR_LIMIT: return JC_R_LIMIT;
-    case JC_ERR_BAD_VERSION: return JC_R_BAD_VERSION;
-    case JC_ERR_BAD_SIGNATURE: return JC_R_BAD_SIGNATURE;
-    case JC_ERR_SCHEMA: return JC_R_SCHEMA;
-    default: return JC_R_MALFORMED;
-    }
+    const char *r = jc_err_reason(e);
+    return r ? r : JC_R_MALFORMED;
 }
 
 // check_envelope runs the checks that need no key: topic, size, envelope.
@@ -379,6 +374,7 @@ static void check_envelope(jc_ingest *ig, jc_inmsg *m, int64_t now)
 static void check_signed(jc_ingest *ig, jc_inmsg *m)
 {
     const jc_key_entry *k = jc_keycache_get(ig->kc, m->env.principal, m->env.key_id);
+    const char *reason = NULL;
     char err[200];
     jc_err_t e;
 
@@ -408,9 +404,9 @@ static void check_signed(jc_ingest *ig, jc_inmsg *m)
                         k->key_id, k->principal);
         return;
     }
-    e = jc_msg_decode(&m->env, &m->msg, err, sizeof err);
+    e = jc_msg_decode_reason(&m->env, &m->msg, &reason, err, sizeof err);
     if (e != JC_OK) {
-        jc_inmsg_reject(m, reason_of(e), "payload: %s", err);
+        jc_inmsg_reject(m, reason ? reason : reason_of(e), "payload: %s", err);
         return;
     }
     m->decoded = 1;

@@ -64,8 +64,9 @@ check_eq "stale counted" 1 "$(rej stale)"
 check_eq "future counted" 1 "$(rej future)"
 check_eq "wrong_topic counted (job.submit and worker.event)" 2 "$(rej wrong_topic)"
 check_eq "malformed input counted (5 kinds)" 5 "$(sql "SELECT coalesce(sum(count),0) FROM rejections WHERE reason IN ('malformed','limit')")"
-check_eq "principal mismatch and a bare integer envelope counted as schema" 2 "$(rej schema)"
-check "principal mismatch named" grep -q "reason=schema: payload: signed 'p' differs" "$T/coordinator.log"
+check_eq "a bare integer envelope counted as schema" 1 "$(rej schema)"
+check_eq "principal mismatch counted" 1 "$(rej principal_mismatch)"
+check "principal mismatch explained" grep -q "reason=principal_mismatch: payload: signed 'p' differs" "$T/coordinator.log"
 check "coordinator still running" kill -0 "$COORD_PID"
 
 # key rotation: inside the grace period the old key still works ...

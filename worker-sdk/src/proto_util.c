@@ -253,6 +253,8 @@ int jc_utf8_valid(const uint8_t *p, size_t n)
         uint32_t cp;
         size_t need;
 
+        if (c == 0)
+            return 0; /* U+0000: not storable as text by consumers like PostgreSQL */
         if (c < 0x80) {
             i++;
             continue;

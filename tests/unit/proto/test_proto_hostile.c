@@ -422,6 +422,8 @@ static void test_encoder_refuses(void)
     for (int i = 0; i <= JC_MAX_SETTINGS; i++)
         kv[i] = (jc_kv){jc_slice_str("same"), jc_slice_str("v")};
     REFUSE(0, m.type = JC_MSG_NONE, JC_ERR_SCHEMA);
+    /* U+0000 inside text: valid UTF-8, but no text column can store it */
+    REFUSE(0, m.u.hb.host = ((jc_slice){(const uint8_t *)"a\0b", 3}), JC_ERR_SCHEMA);
     REFUSE(0, m.principal = jc_slice_str("bad principal"), JC_ERR_SCHEMA);
     REFUSE(0, m.u.hb.slots = JC_MAX_SLOTS + 1, JC_ERR_SCHEMA);
     REFUSE(0, (m.u.hb.caps = many_caps, m.u.hb.n_caps = JC_MAX_CAPS + 1), JC_ERR_TOO_LARGE);

@@ -10,24 +10,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpfiles.h"
 #include "config.h"
 
 static char tmpdir[] = "/tmp/jc-test-config-XXXXXX";
 
-/* write_file writes text to a file of the test's folder; returns its path
- * (static storage, overwritten by the next call). */
 static const char *write_file(const char *name, const char *text)
 {
-    static char path[256];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    if (!f)
-        return path;
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return tmp_write(tmpdir, name, text);
 }
 
 /* load_text loads text as a config file over the defaults; returns the

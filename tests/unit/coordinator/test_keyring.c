@@ -9,22 +9,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpfiles.h"
 #include "keyring.h"
 
 static char tmpdir[] = "/tmp/jc-test-keyring-XXXXXX";
 
 static const char *write_file(const char *name, const char *text)
 {
-    static char path[256];
-    FILE *f;
-
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    if (!f)
-        return path;
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return tmp_write(tmpdir, name, text);
 }
 
 /* A fixed key: 32 bytes 0x00..0x1f. */

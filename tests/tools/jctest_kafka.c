@@ -326,6 +326,8 @@ static int cmd_produce(int argc, char **argv)
     if (ids_file)
         fclose(ids_file);
     rd_kafka_destroy(rk);
+    if (idents != &single)
+        free(idents);
     return failed == 0 ? 0 : 1;
 }
 

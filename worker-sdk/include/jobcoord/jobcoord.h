@@ -141,6 +141,134 @@ JC_EXPORT jc_err_t jc_worker_stop(jc_worker_t *w, int timeout_ms);
 /* jc_worker_destroy stops the worker if needed and frees it. NULL allowed. */
 JC_EXPORT void jc_worker_destroy(jc_worker_t *w);
 
+
+/*
+ * Running jobs. A worker registers a handler per job type before
+ * jc_worker_start; the coordinator's assign commands then run on a pool of
+ * `slots` threads (never on the Kafka poll thread). The worker reads only
+ * its own partition of the commands topic, verifies each command's
+ * signature, drops duplicates by command id and acknowledges every command.
+ *
+ * A handler reports through its jc_job_t and must end the job with exactly
+ * one of jc_job_succeed or jc_job_fail; a handler that returns without
+ * either is reported as failed (retryable) with the error "handler returned
+ * without a result". The jc_job_t is valid until the handler returns.
+ */
+typedef struct jc_job_s jc_job_t;
+
+/* jc_job_handler_fn runs one job on a pool thread. */
+typedef void (*jc_job_handler_fn)(jc_job_t *job, void *opaque);
+
+/* jc_worker_handle registers handler for job_type (a name, added to the
+ * worker's capabilities). Call before jc_worker_start, from the creating
+ * thread. Registering a type twice replaces the handler. */
+JC_EXPORT jc_err_t jc_worker_handle(jc_worker_t *w, const char *job_type,
+                                    jc_job_handler_fn handler, void *opaque);
+
+/* jc_worker_on_config sets a callback that receives each new configuration
+ * the coordinator sends (settings as n key/value pairs, valid during the
+ * call), on the worker's command thread; heartbeats then report its
+ * version. Call before jc_worker_start. */
+typedef void (*jc_config_fn)(uint64_t version, const char *const *keys,
+                             const char *const *values, size_t n, void *opaque);
+JC_EXPORT jc_err_t jc_worker_on_config(jc_worker_t *w, jc_config_fn cb, void *opaque);
+
+/* jc_worker_event publishes an event that belongs to no job (level: debug,
+ * info, warn or error; kind: a name like "disk.low"; meta: n key/value
+ * pairs, may be 0). Any thread. */
+JC_EXPORT jc_err_t jc_worker_event(jc_worker_t *w, const char *level, const char *kind,
+                                   const char *text, const char *const *meta_keys,
+                                   const char *const *meta_values, size_t n_meta);
+
+/* jc_worker_shutdown is the graceful stop (what SIGTERM should trigger):
+ * take no new jobs, let running handlers finish for up to grace_ms, hand
+ * back (fail as retryable) those still running, then stop like
+ * jc_worker_stop. Call from the creating thread. */
+JC_EXPORT jc_err_t jc_worker_shutdown(jc_worker_t *w, int grace_ms);
+
+/* jc_worker_jobs_running returns how many handlers are running. Any thread. */
+JC_EXPORT int jc_worker_jobs_running(const jc_worker_t *w);
+
+/* Accessors of a running job; strings and payload live as long as the job. */
+JC_EXPORT const char *jc_job_id(const jc_job_t *job); /* UUID text form */
+JC_EXPORT const char *jc_job_type(const jc_job_t *job);
+JC_EXPORT uint32_t jc_job_attempt(const jc_job_t *job);
+JC_EXPORT const void *jc_job_payload(const jc_job_t *job, size_t *len);
+
+/* jc_job_progress reports progress (0..100). Handler thread. */
+JC_EXPORT jc_err_t jc_job_progress(jc_job_t *job, int percent);
+
+/* jc_job_log reports one log line (stream: "stdout" or "stderr"; line cut
+ * at 4096 bytes). Handler thread. */
+JC_EXPORT jc_err_t jc_job_log(jc_job_t *job, const char *stream, const char *line);
+
+/* jc_job_succeed ends the job successfully with an optional result (up to
+ * 256 KiB, copied). Handler thread; at most once per job. */
+JC_EXPORT jc_err_t jc_job_succeed(jc_job_t *job, const void *result, size_t len);
+
+/* jc_job_fail ends the job with an error; retryable asks the coordinator to
+ * retry it (with backoff) while attempts remain. Handler thread. */
+JC_EXPORT jc_err_t jc_job_fail(jc_job_t *job, int retryable, const char *error);
+
+/* jc_job_canceled returns 1 once the coordinator asked to cancel the job (or
+ * the worker is shutting down past its grace period). Any thread. A
+ * handler that notices it should stop and return; the SDK then reports the
+ * job canceled unless it already ended. */
+JC_EXPORT int jc_job_canceled(const jc_job_t *job);
+
+/* jc_job_on_cancel sets a callback called once (on the command thread)
+ * when cancellation is requested; if it already was, it is called at once
+ * on the calling thread. */
+typedef void (*jc_cancel_fn)(jc_job_t *job, void *opaque);
+JC_EXPORT void jc_job_on_cancel(jc_job_t *job, jc_cancel_fn cb, void *opaque);
+
+/*
+ * Client handle: submits and cancels jobs, and learns their outcome from the
+ * coordinator's signed job updates (no database access needed).
+ * Required keys as for a worker (principal with role client, key, key.id,
+ * Kafka bootstrap).
+ */
+typedef struct jc_client_s jc_client_t;
+
+/* jc_client_new creates a client; takes ownership of conf on success. */
+JC_EXPORT jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size);
+
+/* Submission options: a conf-like key/value set ("priority", "max_attempts",
+ * "delay_ms", "run_at_ms", "timeout_ms", "idempotency_key"). NULL for
+ * defaults. */
+typedef struct jc_submit_opts_s jc_submit_opts_t;
+JC_EXPORT jc_submit_opts_t *jc_submit_opts_new(void);
+JC_EXPORT jc_err_t jc_submit_opts_set(jc_submit_opts_t *o, const char *name, const char *value,
+                                      char *errstr, size_t errstr_size);
+JC_EXPORT void jc_submit_opts_destroy(jc_submit_opts_t *o);
+
+/* jc_client_submit sends a job.submit and waits (up to timeout_ms) until
+ * Kafka acknowledged it. job_id_out receives the job id (37 bytes, UUID
+ * text). The same idempotency key from the same client yields one job: the
+ * coordinator answers with the existing job's id in a job update. */
+JC_EXPORT jc_err_t jc_client_submit(jc_client_t *c, const char *job_type, const void *payload,
+                                    size_t len, const jc_submit_opts_t *opts, char job_id_out[37],
+                                    int timeout_ms, char *errstr, size_t errstr_size);
+
+/* jc_client_cancel asks the coordinator to cancel job_id. */
+JC_EXPORT jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const char *reason,
+                                    int timeout_ms, char *errstr, size_t errstr_size);
+
+/* jc_client_wait waits up to timeout_ms for a final state (succeeded,
+ * failed, canceled) of job_id, reading the client's job updates. state_out
+ * (16 bytes) gets the state; *result_out (malloc'd, caller frees with
+ * jc_free) and *result_len the result; error_out (up to error_size bytes)
+ * the error text. JC_ERR_TIMED_OUT if no final state came in time. */
+JC_EXPORT jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeout_ms,
+                                  char state_out[16], void **result_out, size_t *result_len,
+                                  char *error_out, size_t error_size);
+
+/* jc_free frees memory the library returned. */
+JC_EXPORT void jc_free(void *p);
+
+/* jc_client_destroy flushes and frees the client. NULL allowed. */
+JC_EXPORT void jc_client_destroy(jc_client_t *c);
+
 #ifdef __cplusplus
 }
 #endif

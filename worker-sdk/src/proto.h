@@ -203,13 +203,13 @@ typedef struct jc_job_update {
     jc_slice result, error, ikey;
 } jc_job_update;
 
-typedef struct jc_worker_event {
+typedef struct jc_worker_event_body {
     jc_slice level; /* debug|info|warn|error */
     jc_slice kind;
     jc_slice text;
     jc_kv *meta;
     uint32_t n_meta;
-} jc_worker_event;
+} jc_worker_event_body;
 
 /* jc_msg is one decoded (or to-be-encoded) signed payload. */
 typedef struct jc_msg {
@@ -225,7 +225,7 @@ typedef struct jc_msg {
         jc_command cmd;
         jc_command_ack ack;
         jc_job_update update;
-        jc_worker_event wevent;
+        jc_worker_event_body wevent;
     } u;
     msgpack_zone *zone_; /* owned; freed by jc_msg_release */
     msgpack_zone zone_storage_;

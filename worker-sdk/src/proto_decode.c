@@ -373,7 +373,7 @@ enum { WE_LEVEL, WE_KIND, WE_TEXT, WE_META, WE__N };
 static const char *const wevent_fields[WE__N] = {"level", "kind", "text", "meta"};
 
 /* decode_wevent reads a worker.event body. */
-static jc_err_t decode_wevent(jc_rd *d, const msgpack_object *b, jc_worker_event *w)
+static jc_err_t decode_wevent(jc_rd *d, const msgpack_object *b, jc_worker_event_body *w)
 {
     const msgpack_object *v[WE__N];
     jc_err_t err = jc_rd_fields(d, b, wevent_fields, WE__N, v);

@@ -299,7 +299,7 @@ static void put_update(enc *e, const jc_job_update *u)
 }
 
 /* put_wevent writes a worker.event body. */
-static void put_wevent(enc *e, const jc_worker_event *w)
+static void put_wevent(enc *e, const jc_worker_event_body *w)
 {
     put_map(e, 3u + (w->n_meta > 0));
     put_key(e, "level");

@@ -343,7 +343,7 @@ static jc_err_t validate_update(vctx *v, const jc_job_update *u)
 }
 
 /* validate_wevent checks a worker.event body. */
-static jc_err_t validate_wevent(vctx *v, const jc_worker_event *w)
+static jc_err_t validate_wevent(vctx *v, const jc_worker_event_body *w)
 {
     jc_err_t err = check_enum(v, w->level, "level", levels);
 

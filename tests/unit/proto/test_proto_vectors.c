@@ -276,7 +276,7 @@ static int set_body(vecfile *vf, jc_msg *m, const char *f, const char *v, int *o
     jc_job_event *e = &m->u.event;
     jc_command *c = &m->u.cmd;
     jc_job_update *u = &m->u.update;
-    jc_worker_event *w = &m->u.wevent;
+    jc_worker_event_body *w = &m->u.wevent;
     int known = 1;
 
 #define IS(name) (strcmp(f, name) == 0)

@@ -19,4 +19,21 @@
 int jc_apply_heartbeats(PGconn *db, jc_batch *b, size_t from, size_t to, char *errstr,
                         size_t errstr_size);
 
+/* jc_apply_jobs applies the accepted job submissions and cancels, job
+ * events, command acks and worker events of b->msgs[from, to), and
+ * reconciles the running-job lists of the newest heartbeat of each worker.
+ * Changes go through jw (flushed here). *schedule is set when capacity or
+ * pending work may have changed. Returns 0, or -1 with errstr. */
+struct jc_jobwrite;
+int jc_apply_jobs(PGconn *db, struct jc_jobwrite *jw, jc_batch *b, size_t from, size_t to,
+                  int *schedule, char *errstr, size_t errstr_size);
+
+/* jc_schedule assigns pending jobs whose time has come to online,
+ * non-draining workers with the capability and free slots (counted from the
+ * jobs they hold), by priority then age, at most max; FOR UPDATE SKIP LOCKED
+ * on workers and jobs, so several coordinators can schedule at once. The
+ * changes are recorded in jw (flushed here). *assigned gets the count. */
+int jc_schedule(PGconn *db, struct jc_jobwrite *jw, int max, int *assigned, char *errstr,
+                size_t errstr_size);
+
 #endif

@@ -33,6 +33,10 @@
 #define JC_R_FUTURE "future"
 #define JC_R_REPLAY "replay"
 #define JC_R_APPLY_ERROR "apply_error"
+#define JC_R_UNKNOWN_JOB "unknown_job"
+#define JC_R_STALE_ATTEMPT "stale_attempt"
+#define JC_R_INVALID_TRANSITION "invalid_transition"
+#define JC_R_NOT_OWNER "not_owner"
 
 typedef struct jc_inmsg {
     rd_kafka_message_t *rkm;

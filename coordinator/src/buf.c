@@ -92,6 +92,20 @@ int jc_buf_add_array_elem(jc_buf *b, const char *p, size_t n)
     return jc_buf_add(b, "\"", 1);
 }
 
+int jc_buf_add_array_null(jc_buf *b)
+{
+    if (b->len > 0 && b->data[b->len - 1] != '{' && jc_buf_add(b, ",", 1) != 0)
+        return -1;
+    return jc_buf_add(b, "NULL", 4);
+}
+
+int jc_buf_add_array_num(jc_buf *b, long long v)
+{
+    char t[32];
+    int n = snprintf(t, sizeof t, "%lld", v);
+    return jc_buf_add_array_elem(b, t, (size_t)n);
+}
+
 const char *jc_buf_str(const jc_buf *b) { return b->data ? b->data : ""; }
 
 void jc_buf_free(jc_buf *b)

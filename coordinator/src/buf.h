@@ -26,6 +26,10 @@ int jc_buf_printf(jc_buf *b, const char *fmt, ...) __attribute__((format(printf,
  * ("{a,b}") as a quoted, escaped string, with a leading comma unless it is
  * the first element after '{'. */
 int jc_buf_add_array_elem(jc_buf *b, const char *p, size_t n);
+/* jc_buf_add_array_null appends a NULL element to an array literal. */
+int jc_buf_add_array_null(jc_buf *b);
+/* jc_buf_add_array_num appends a decimal integer element. */
+int jc_buf_add_array_num(jc_buf *b, long long v);
 /* jc_buf_str returns the contents as a C string ("" when empty). */
 const char *jc_buf_str(const jc_buf *b);
 void jc_buf_free(jc_buf *b);

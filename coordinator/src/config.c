@@ -64,6 +64,26 @@
       "Seconds without a heartbeat after which a worker is marked offline.")                   \
     X("janitor.heartbeat_retention_s", "int", heartbeat_retention_s, "604800", 60, 31536000,   \
       NULL, "Seconds applied heartbeats are kept in the heartbeats table.")                    \
+    X("jobs.default_timeout_ms", "int", default_timeout_ms, "3600000", 1, 86400000, NULL,      \
+      "Timeout of a job whose submission names none: longest time without progress.")        \
+    X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \
+      "An assigned job not started within this many milliseconds is requeued.")              \
+    X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,         \
+      "A canceling job the worker does not confirm within this time is canceled anyway.")    \
+    X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,              \
+      "Delay before the first retry of a retryable failure; doubles each attempt, +-50%.")   \
+    X("jobs.retry_backoff_max_ms", "int", retry_backoff_max_ms, "300000", 0, 86400000, NULL,   \
+      "Longest delay between retries.")                                                       \
+    X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,               \
+      "Finished jobs and their history are deleted this many seconds after they finished.")  \
+    X("scheduler.batch", "int", schedule_batch, "1000", 1, 10000, NULL,                        \
+      "Most jobs assigned in one scheduling pass.")                                           \
+    X("outbox.resend_ms", "int", outbox_resend_ms, "2000", 10, 600000, NULL,                   \
+      "A command not acknowledged within this time is sent again (doubling, up to 60 s).")   \
+    X("outbox.max_tries", "int", outbox_max_tries, "8", 1, 1000, NULL,                         \
+      "A command sent this many times without an acknowledgement is marked failed.")         \
+    X("outbox.batch", "int", outbox_batch, "1000", 1, 10000, NULL,                             \
+      "Most outbox rows the relay produces per round.")                                       \
     X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                               \
       "Keys file sealing secrets at rest; empty stores them in plain text.")                   \
     X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,               \

@@ -38,6 +38,18 @@ typedef struct jc_config {
     int janitor_interval_ms;
     int worker_offline_after_s;
     int heartbeat_retention_s;
+    /* jobs */
+    int default_timeout_ms;
+    int assign_timeout_ms;
+    int cancel_timeout_ms;
+    int retry_backoff_ms;
+    int retry_backoff_max_ms;
+    int job_retention_s;
+    /* scheduler and outbox */
+    int schedule_batch;
+    int outbox_resend_ms;
+    int outbox_max_tries;
+    int outbox_batch;
     /* security */
     char *keys_file;
     char *encryption_key_id;

@@ -38,6 +38,7 @@
 
 #include "apply.h"
 #include "batch.h"
+#include "jobwrite.h"
 #include "buf.h"
 #include "db.h"
 #include "deadletter.h"
@@ -47,15 +48,23 @@
 #include "topics.h"
 
 #define MAX_PARTITIONS 256
-#define MAX_TOPICS 1
+#define MAX_TOPICS 5
 
-/* The topics this loop consumes, and the message type each carries. */
+#define T(x) (1u << JC_MSG_##x)
+#define R(x) (1u << JC_ROLE_##x)
+
+/* The topics this loop consumes, the message types each carries, and the
+ * roles that may send them (PROTOCOL.md, sections 2 and 10). */
 static const struct {
     const char *name;
-    jc_msg_type type;
-    jc_role role;
+    unsigned types;
+    unsigned roles;
 } topic_table[MAX_TOPICS] = {
-    {JC_TOPIC_HEARTBEATS, JC_MSG_HEARTBEAT, JC_ROLE_WORKER},
+    {JC_TOPIC_HEARTBEATS, T(HEARTBEAT), R(WORKER)},
+    {JC_TOPIC_JOB_REQUESTS, T(JOB_SUBMIT) | T(JOB_CANCEL), R(CLIENT) | R(ADMIN)},
+    {JC_TOPIC_JOB_EVENTS, T(JOB_EVENT), R(WORKER)},
+    {JC_TOPIC_COMMAND_ACKS, T(COMMAND_ACK), R(WORKER)},
+    {JC_TOPIC_WORKER_EVENTS, T(WORKER_EVENT), R(WORKER)},
 };
 
 struct jc_ingest {
@@ -66,6 +75,7 @@ struct jc_ingest {
     char db_err[512];
     jc_keycache *kc;
     jc_deadletter *dl;
+    jc_jobwrite jw;
     char topics[MAX_TOPICS][256];
     /* position[t][p]: the next_offset PostgreSQL holds for (t, p) as far as
      * this process knows; -1: no row yet; -2: not assigned. */
@@ -411,15 +421,14 @@ static void check_signed(jc_ingest *ig, jc_inmsg *m)
     }
     m->decoded = 1;
     m->signer = k;
-    if (m->msg.type != topic_table[m->topic].type) {
+    if (!(topic_table[m->topic].types & (1u << m->msg.type))) {
         jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "a %s message on topic %s",
                         jc_msg_type_name(m->msg.type), ig->topics[m->topic]);
         return;
     }
-    if (k->role != topic_table[m->topic].role) {
-        jc_inmsg_reject(m, JC_R_WRONG_ROLE, "%s messages come from role %s; '%s' is %s",
-                        jc_msg_type_name(m->msg.type), jc_role_name(topic_table[m->topic].role),
-                        k->principal, jc_role_name(k->role));
+    if (!(topic_table[m->topic].roles & (1u << k->role))) {
+        jc_inmsg_reject(m, JC_R_WRONG_ROLE, "%s messages may not come from '%s' (role %s)",
+                        jc_msg_type_name(m->msg.type), k->principal, jc_role_name(k->role));
         return;
     }
     if (m->msg.type == JC_MSG_HEARTBEAT) {
@@ -614,11 +623,18 @@ static void rollback(jc_ingest *ig)
 static int apply_range(jc_ingest *ig, size_t from, size_t to)
 {
     int64_t next[MAX_TOPICS][MAX_PARTITIONS];
-    int rc;
+    int rc, schedule, assigned = 0;
 
     if (jc_db_exec(ig->db, "BEGIN", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
     if (jc_apply_heartbeats(ig->db, &ig->batch, from, to, ig->db_err, sizeof ig->db_err) < 0)
+        goto fail;
+    schedule = 0;
+    if (jc_apply_jobs(ig->db, &ig->jw, &ig->batch, from, to, &schedule, ig->db_err,
+                      sizeof ig->db_err) != 0)
+        goto fail;
+    if (schedule && jc_schedule(ig->db, &ig->jw, ig->cfg->schedule_batch, &assigned, ig->db_err,
+                                sizeof ig->db_err) != 0)
         goto fail;
     rc = store_offsets(ig, from, to, next);
     if (rc == -2) {
@@ -744,6 +760,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     }
     ig->cfg = cfg;
     ig->rt = rt;
+    jw_init(&ig->jw, cfg);
     reset_positions(ig);
     for (int t = 0; t < MAX_TOPICS; t++)
         jc_config_topic(cfg, topic_table[t].name, ig->topics[t], sizeof ig->topics[t]);
@@ -824,5 +841,6 @@ void jc_ingest_free(jc_ingest *ig)
     if (ig->db)
         PQfinish(ig->db);
     jc_keycache_free(ig->kc);
+    jw_free(&ig->jw);
     free(ig);
 }

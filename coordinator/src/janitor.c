@@ -20,8 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "db.h"
 #include "jobcoord/jobcoord.h"
+#include "jobwrite.h"
 #include "log.h"
 
 #define PRUNE_EVERY_MS 60000
@@ -32,6 +34,7 @@ struct jc_janitor {
     jc_runtime *rt;
     pthread_t thread;
     PGconn *db;
+    jc_jobwrite jw;
     char err[512];
     int64_t last_prune_ms;
 };
@@ -74,8 +77,9 @@ static int register_instance(jc_janitor *j)
     return ok ? 0 : -1;
 }
 
-// mark_offline marks silent workers offline (see the comment at the top).
-static int mark_offline(jc_janitor *j)
+// mark_offline marks silent workers offline (see the comment at the top)
+// and adds their ids to gone (an array literal being built).
+static int mark_offline(jc_janitor *j, jc_buf *gone)
 {
     static const char sql[] =
         "UPDATE workers SET status = 'offline', status_changed_at = now()"
@@ -102,9 +106,11 @@ static int mark_offline(jc_janitor *j)
     r = PQexecParams(j->db, sql, 2, NULL, params, NULL, NULL, 0);
     ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
     if (ok)
-        for (int i = 0; i < PQntuples(r); i++)
+        for (int i = 0; i < PQntuples(r); i++) {
             LOG_INFO("janitor", "worker %s is offline (silent for %s s)", PQgetvalue(r, i, 0),
                      PQgetvalue(r, i, 1));
+            jc_buf_add_array_elem(gone, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
+        }
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -144,6 +150,100 @@ static int prune(jc_janitor *j)
     return jc_db_exec(j->db, instances_sql, j->err, sizeof j->err);
 }
 
+// requeue_jobs takes back the jobs of workers that went offline and the
+// jobs whose lease expired: requeued while attempts remain, else failed;
+// canceling jobs end canceled. A running job that timed out also gets a
+// cancel command, so its worker stops it.
+static int requeue_jobs(jc_janitor *j, jc_buf *gone)
+{
+    static const char offline_tail[] =
+        "WHERE worker_id = ANY($1::text[]) AND state IN ('assigned', 'running', 'canceling')"
+        " ORDER BY id FOR UPDATE";
+    static const char expired_tail[] =
+        "WHERE state IN ('assigned', 'running', 'canceling') AND lease_expires_at < now()"
+        " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
+    const char *params[1];
+    size_t n_offline;
+
+    jw_reset(&j->jw);
+    jc_buf_addstr(gone, "}");
+    params[0] = jc_buf_str(gone);
+    if (gone->len > 2 && jw_load(&j->jw, j->db, offline_tail, 1, params, j->err, sizeof j->err) < 0)
+        return -1;
+    n_offline = j->jw.n;
+    if (jw_load(&j->jw, j->db, expired_tail, 0, NULL, j->err, sizeof j->err) < 0)
+        return -1;
+    for (size_t i = 0; i < j->jw.n; i++) {
+        jc_jobrow *row = &j->jw.rows[i];
+        jc_job_input_args args;
+        char worker[JC_MAX_PRINCIPAL_LEN + 1];
+        jc_job_state was = row->state;
+        memset(&args, 0, sizeof args);
+        snprintf(worker, sizeof worker, "%s", row->worker);
+        args.text = jc_slice_str(i < n_offline            ? "the worker went offline"
+                                 : was == JS_ASSIGNED      ? "not started within jobs.assign_timeout_ms"
+                                 : was == JS_RUNNING       ? "no progress within the job's timeout"
+                                                           : "the worker did not confirm the cancel");
+        if (jw_apply(&j->jw, row, JI_REQUEUE, &args) == JS_INVALID)
+            continue;
+        LOG_INFO("janitor", "job %s (attempt %d, %s on %s): %s -> %s", row->idtext, row->attempt,
+                 jc_job_state_name(was), worker, (const char *)args.text.p,
+                 jc_job_state_name(row->state));
+        if (was == JS_RUNNING && i >= n_offline)
+            jw_command(&j->jw, "cancel", worker, row->idtext, row->attempt, NULL,
+                       "timed out: no progress within the job's timeout");
+    }
+    return jw_flush(&j->jw, j->db, j->err, sizeof j->err);
+}
+
+// prune_jobs deletes finished jobs past retention with their history and
+// outbox rows, in bounded batches.
+static int prune_jobs(jc_janitor *j)
+{
+    static const char sql[] =
+        "WITH d AS (DELETE FROM jobs WHERE id = ANY (ARRAY("
+        "             SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'canceled')"
+        "                AND finished_at < now() - make_interval(secs => $1::int) LIMIT 5000))"
+        "           RETURNING id),"
+        "     e AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d))"
+        " DELETE FROM commands WHERE job_id IN (SELECT id FROM d)"
+        "    OR (job_id IS NULL AND status IN ('acked', 'failed', 'done')"
+        "        AND created_at < now() - make_interval(secs => $1::int))";
+    char retention[16];
+    const char *params[1] = {retention};
+    PGresult *r;
+    int ok;
+    snprintf(retention, sizeof retention, "%d", j->cfg->job_retention_s);
+    r = PQexecParams(j->db, sql, 1, NULL, params, NULL, NULL, 0);
+    ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+// pass is one janitor round, in one transaction.
+static int pass(jc_janitor *j)
+{
+    jc_buf gone;
+    int assigned = 0, rc = -1;
+    jc_buf_init(&gone, 16u << 20);
+    jc_buf_addstr(&gone, "{");
+    if (jc_db_exec(j->db, "BEGIN", j->err, sizeof j->err) != 0)
+        goto out;
+    if (register_instance(j) != 0 || mark_offline(j, &gone) != 0 || requeue_jobs(j, &gone) != 0 ||
+        jc_schedule(j->db, &j->jw, j->cfg->schedule_batch, &assigned, j->err, sizeof j->err) != 0 ||
+        jc_db_exec(j->db, "COMMIT", j->err, sizeof j->err) != 0) {
+        char ignored[64];
+        jc_db_exec(j->db, "ROLLBACK", ignored, sizeof ignored);
+        goto out;
+    }
+    if (assigned)
+        LOG_DEBUG("janitor", "scheduled %d jobs", assigned);
+    rc = 0;
+out:
+    jc_buf_free(&gone);
+    return rc;
+}
+
 static void sleep_ms(jc_janitor *j, int ms)
 {
     while (ms > 0 && !*j->rt->stop) {
@@ -168,11 +268,11 @@ static void *run(void *arg)
                 continue;
             }
         }
-        if (register_instance(j) != 0 || mark_offline(j) != 0) {
+        if (pass(j) != 0) {
             LOG_ERROR("janitor", "%s", j->err);
         } else if (now_ms() - j->last_prune_ms >= PRUNE_EVERY_MS) {
             j->last_prune_ms = now_ms();
-            if (prune(j) != 0)
+            if (prune(j) != 0 || prune_jobs(j) != 0)
                 LOG_ERROR("janitor", "prune: %s", j->err);
         }
         sleep_ms(j, j->cfg->janitor_interval_ms);
@@ -197,8 +297,10 @@ jc_janitor *jc_janitor_start(const jc_config *cfg, jc_runtime *rt, char *errstr,
     }
     j->cfg = cfg;
     j->rt = rt;
+    jw_init(&j->jw, cfg);
     if (pthread_create(&j->thread, NULL, run, j) != 0) {
         snprintf(errstr, errstr_size, "cannot start the janitor thread");
+        jw_free(&j->jw);
         free(j);
         return NULL;
     }
@@ -212,5 +314,6 @@ void jc_janitor_stop(jc_janitor *j)
     pthread_join(j->thread, NULL);
     if (j->db)
         PQfinish(j->db);
+    jw_free(&j->jw);
     free(j);
 }

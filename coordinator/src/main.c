@@ -26,6 +26,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "mockkafka.h"
+#include "outbox.h"
 #include "proto.h"
 #include "runtime.h"
 
@@ -141,6 +142,7 @@ int main(int argc, char **argv)
     jc_mockkafka *mk = NULL;
     jc_janitor *janitor = NULL;
     jc_ingest *ig = NULL;
+    jc_outbox *outbox = NULL;
     jc_runtime rt;
     const char *brokers;
     struct sigaction sa;
@@ -268,6 +270,12 @@ int main(int argc, char **argv)
         LOG_ERROR("main", "%s", err);
         goto out;
     }
+    outbox = jc_outbox_start(&cfg, brokers, kr, &rt, err, sizeof err);
+    if (!outbox) {
+        LOG_ERROR("main", "outbox: %s", err);
+        stop_requested = 1;
+        goto out;
+    }
     ig = jc_ingest_new(&cfg, brokers, kr, &rt, err, sizeof err);
     if (!ig) {
         LOG_ERROR("main", "ingest: %s", err);
@@ -278,6 +286,7 @@ int main(int argc, char **argv)
     stop_requested = 1;
 out:
     jc_ingest_free(ig);
+    jc_outbox_stop(outbox);
     jc_janitor_stop(janitor);
     jc_mockkafka_stop(mk);
     LOG_INFO("main", "stopped: %llu messages applied, %llu rejected in %llu batches",

@@ -7,29 +7,7 @@
 . "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup admin_cli
 
-# run ARGS...: runs jobcoord-admin; stdout in $OUT, stderr in $ERR, status in $RC.
-run() {
-    OUT=$("$ADMIN" "$@" 2>"$T/stderr")
-    RC=$?
-    ERR=$(cat "$T/stderr")
-}
-# field NAME: the value of a "NAME  value" line of $OUT.
-field() { awk -v k="$1" '$1 == k { print $2; exit }' <<<"$OUT"; }
-# js EXPR: evaluates a Python expression over the JSON of $OUT (as d).
-# A tuple prints as its items separated by spaces.
-js() {
-    python3 -c "import json, sys
-d = json.load(sys.stdin)
-r = ($1)
-print(' '.join(map(str, r)) if isinstance(r, tuple) else r)" <<<"$OUT"
-}
-# rc_is DESCRIPTION EXPECTED: checks $RC, showing stderr when it differs.
-rc_is() {
-    [ "$RC" = "$2" ] || echo "# stderr: $ERR"
-    check_eq "$1 (exit code)" "$2" "$RC"
-}
-contains() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
-not() { ! "$@"; }
+. "$JC_SOURCE_DIR/tests/lib/adminlib.sh"
 b64len() { printf '%s' "$1" | base64 -d 2>/dev/null | wc -c; }
 
 LATEST=$(ls "$JC_SOURCE_DIR"/schemas/sql/[0-9][0-9][0-9]_*.sql | sed 's|.*/||' | sort | tail -1 | cut -c1-3 | sed 's/^0*//')

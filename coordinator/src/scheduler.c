@@ -1,0 +1,118 @@
+/*
+ * scheduler.c - assigning pending jobs to workers (see jc_schedule in
+ * apply.h).
+ *
+ * Two queries and one flush per pass, whatever the number of jobs: lock the
+ * workers that can take work (online, not draining, free slots counted from
+ * the jobs they hold, not from what they claim) with SKIP LOCKED; lock the
+ * best pending jobs of the types those workers can run, by priority then
+ * age, again with SKIP LOCKED; match them in memory, spreading jobs over the
+ * workers with the most free slots; write the assignments and their assign
+ * commands through jobwrite. Another coordinator running the same pass at
+ * the same time skips what this one locked, so nothing is assigned twice
+ * and no worker gets more than its slots.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "db.h"
+#include "jobwrite.h"
+
+typedef struct free_worker {
+    char id[JC_MAX_PRINCIPAL_LEN + 1];
+    char caps[4096]; /* ",a,b," for cheap matching */
+    int free;
+} free_worker;
+
+static int has_cap(const free_worker *w, const char *type)
+{
+    char needle[JC_MAX_NAME_LEN + 3];
+    snprintf(needle, sizeof needle, ",%s,", type);
+    return strstr(w->caps, needle) != NULL;
+}
+
+int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errstr,
+                size_t errstr_size)
+{
+    static const char workers_sql[] =
+        "SELECT w.id, array_to_string(w.capabilities, ','), w.slots - coalesce(l.n, 0)"
+        "  FROM workers w LEFT JOIN (SELECT worker_id, count(*) AS n FROM jobs"
+        "                             WHERE state IN ('assigned', 'running', 'canceling')"
+        "                               AND worker_id IS NOT NULL GROUP BY worker_id) l"
+        "       ON l.worker_id = w.id"
+        " WHERE w.status = 'online' AND NOT w.drain_requested AND w.slots > coalesce(l.n, 0)"
+        " FOR UPDATE OF w SKIP LOCKED";
+    static const char jobs_tail[] =
+        "WHERE state = 'pending' AND run_after <= now() AND type = ANY($1::text[])"
+        " ORDER BY priority DESC, created_at LIMIT $2::int FOR UPDATE SKIP LOCKED";
+    free_worker *ws = NULL;
+    PGresult *r = NULL;
+    jc_buf types;
+    const char *params[2];
+    char limit[16];
+    int n_ws = 0, total_free = 0, rc = -1;
+
+    *assigned = 0;
+    jw_reset(jw);
+    jc_buf_init(&types, 1 << 20);
+    r = PQexec(db, workers_sql);
+    if (!jc_db_ok(db, r, errstr, errstr_size))
+        goto out;
+    if (PQntuples(r) == 0) {
+        rc = 0;
+        goto out;
+    }
+    ws = calloc((size_t)PQntuples(r), sizeof *ws);
+    if (!ws) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    jc_buf_addstr(&types, "{");
+    for (int i = 0; i < PQntuples(r); i++) {
+        free_worker *w = &ws[n_ws];
+        char *save = NULL, *tok, caps[4096];
+        snprintf(w->id, sizeof w->id, "%s", PQgetvalue(r, i, 0));
+        snprintf(w->caps, sizeof w->caps, ",%s,", PQgetvalue(r, i, 1));
+        w->free = atoi(PQgetvalue(r, i, 2));
+        if (w->free <= 0)
+            continue;
+        snprintf(caps, sizeof caps, "%s", PQgetvalue(r, i, 1));
+        for (tok = strtok_r(caps, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            jc_buf_add_array_elem(&types, tok, strlen(tok));
+        total_free += w->free;
+        n_ws++;
+    }
+    jc_buf_addstr(&types, "}");
+    if (n_ws == 0) {
+        rc = 0;
+        goto out;
+    }
+    snprintf(limit, sizeof limit, "%d", total_free < max ? total_free : max);
+    params[0] = jc_buf_str(&types);
+    params[1] = limit;
+    if (jw_load(jw, db, jobs_tail, 2, params, errstr, errstr_size) < 0)
+        goto out;
+    for (size_t j = 0; j < jw->n; j++) {
+        jc_jobrow *row = &jw->rows[j];
+        free_worker *best = NULL;
+        for (int i = 0; i < n_ws; i++)
+            if (ws[i].free > 0 && has_cap(&ws[i], row->type) && (!best || ws[i].free > best->free))
+                best = &ws[i];
+        if (!best)
+            continue; /* its lock is released at commit; another pass takes it */
+        jw_assign(jw, row, best->id);
+        best->free--;
+        (*assigned)++;
+    }
+    if (jw_flush(jw, db, errstr, errstr_size) != 0)
+        goto out;
+    rc = 0;
+out:
+    PQclear(r);
+    free(ws);
+    jc_buf_free(&types);
+    return rc;
+}

@@ -4,10 +4,11 @@
  * Each command is a row of a table (admin_cmd): its words, synopsis,
  * options and handler. admin_main.c parses the command line against these
  * tables and generates every --help from them; the handlers live in one file
- * per command group (admin_user.c, admin_worker.c, admin_security.c) and
- * share the helpers of admin_util.c: database connection with the schema
- * check, keyring loading, strict number parsing, JSON string escaping and
- * aligned tables.
+ * per command group, views apart from changes (admin_user.c, admin_worker.c,
+ * admin_worker_control.c, admin_job.c, admin_job_control.c,
+ * admin_security.c) and share the helpers of admin_util.c: database
+ * connection with the schema check, transactions, keyring loading, strict
+ * number parsing, JSON string escaping and aligned tables.
  *
  * Exit codes (s6 convention): 0 ok, 1 refused (not found, already exists,
  * invalid value), 100 usage error, 111 system error (configuration,
@@ -30,9 +31,17 @@
 
 #define ADMIN_MAX_POS 4
 #define ADMIN_MAX_OPTS 8
+#define ADMIN_MAX_GIVEN 64 /* options on one command line, repeats included */
 
-/* ADMIN_TS formats a timestamptz column as ISO 8601 in UTC. */
+/* ADMIN_TS formats a timestamptz column as ISO 8601 in UTC; ADMIN_TS_MS
+ * with milliseconds, for events. */
 #define ADMIN_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define ADMIN_TS_MS(col) \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* ADMIN_ONE_LINE is a text column on one line (control characters as
+ * spaces), for tables. */
+#define ADMIN_ONE_LINE(col) "regexp_replace(" col ", '[[:cntrl:]]', ' ', 'g')"
 
 typedef struct admin_opt {
     const char *name; /* long name without dashes: "grace" */
@@ -53,7 +62,12 @@ typedef struct admin_args {
     const admin_cmd *cmd;
     const char *pos[ADMIN_MAX_POS]; /* positional arguments after the command words */
     int npos;
-    const char *val[ADMIN_MAX_OPTS]; /* by index in cmd->opts; a flag given is "" */
+    const char *val[ADMIN_MAX_OPTS]; /* by index in cmd->opts, the last given; a flag is "" */
+    struct {
+        int opt;           /* index in cmd->opts */
+        const char *value; /* "" for a flag */
+    } given[ADMIN_MAX_GIVEN]; /* every option in command-line order, for repeatable ones */
+    int ngiven;
 } admin_args;
 
 struct admin_cmd {
@@ -70,6 +84,9 @@ struct admin_cmd {
 /* Command tables, each ending with an entry whose name is NULL. */
 const admin_cmd *admin_user_commands(void);
 const admin_cmd *admin_worker_commands(void);
+const admin_cmd *admin_worker_control_commands(void);
+const admin_cmd *admin_job_commands(void);
+const admin_cmd *admin_job_control_commands(void);
 const admin_cmd *admin_security_commands(void);
 
 /* admin_opt_value returns the value of option name, NULL if not given. */
@@ -89,6 +106,25 @@ int admin_parse_long(const char *what, const char *text, long min, long max, lon
 /* admin_db connects to database.conninfo and checks that the schema is
  * migrated (unless check_schema is 0). Returns an exit code. */
 int admin_db(admin_ctx *ctx, int check_schema);
+
+/* admin_exec runs a statement without parameters (BEGIN, COMMIT, NOTIFY...).
+ * Returns an exit code, printing the server's message on error. */
+int admin_exec(admin_ctx *ctx, const char *sql);
+
+/* admin_end_tx ends the transaction open on ctx->db, if any: commits when
+ * rc is ADMIN_OK (returning the commit's exit code), else rolls back and
+ * returns rc. */
+int admin_end_tx(admin_ctx *ctx, int rc);
+
+/* admin_snapshot starts the read-only REPEATABLE READ transaction of a view,
+ * so that the numbers it prints belong together. */
+int admin_snapshot(admin_ctx *ctx);
+
+/* admin_uuid_valid tells whether s is a UUID in its canonical text form. */
+int admin_uuid_valid(const char *s);
+
+/* admin_text_valid tells whether s is valid UTF-8 of at most max bytes. */
+int admin_text_valid(const char *s, size_t max);
 
 /* admin_keyring loads security.keys_file with default_id (NULL: the
  * configured security.encryption_key_id). Returns an exit code. */
@@ -123,7 +159,13 @@ void admin_table_free(admin_table *t);
 /* admin_print_result prints a result as a table (headers from the column
  * names, NULL as "-", arrays comma-separated), or "(none)". */
 void admin_print_result(FILE *f, const PGresult *r);
+/* admin_print_rows prints a result as JSON rows or as a table. */
+void admin_print_rows(const admin_ctx *ctx, const PGresult *r);
 /* admin_print_record prints row i as "name  value" lines. */
 void admin_print_record(FILE *f, const PGresult *r, int i);
+/* admin_record_width is the width of admin_print_record's name column;
+ * admin_print_field prints one more line aligned with it. */
+int admin_record_width(const PGresult *r);
+void admin_print_field(FILE *f, int width, const char *name, const char *value);
 
 #endif

@@ -5,8 +5,10 @@
  * The command line is `jobcoord-admin [global options] GROUP COMMAND
  * [args] [options]` (or a one-word command such as `status`). Global
  * options (-c/--config, --set, --json, -h/--help, --version) are accepted
- * before the command words and among the command's own options. Options are
- * looked up in the command's table, which also produces its --help, so a
+ * before the command words and among the command's own options; a command's
+ * own option wins over a global one of the same name (`worker config --set`),
+ * so such a global option must then come before the command words. Options
+ * are looked up in the command's table, which also produces its --help, so a
  * command cannot accept an option it does not document.
  *
  * Configuration is the daemon's: defaults, then the file (-c, else
@@ -69,8 +71,10 @@ static const admin_cmd *db_cmds(void)
 }
 
 typedef const admin_cmd *(*table_fn)(void);
-static const table_fn tables[] = {admin_user_commands, admin_worker_commands,
-                                  admin_security_commands, db_cmds};
+static const table_fn tables[] = {admin_user_commands,        admin_worker_commands,
+                                  admin_worker_control_commands, admin_job_commands,
+                                  admin_job_control_commands, admin_security_commands,
+                                  db_cmds};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 static const char global_help[] =
@@ -127,8 +131,8 @@ static void print_main_help(FILE *f, const char *group)
 {
     fprintf(f, "Usage: jobcoord-admin [global options] %s%s [arguments] [options]\n\n",
             group ? group : "", group ? " COMMAND" : "COMMAND");
-    fprintf(f, "Manage a jobcoord installation: principals and their keys, workers, status,\n"
-               "encryption of secrets at rest, and the database schema.\n\nCommands:\n");
+    fprintf(f, "Manage a jobcoord installation: principals and their keys, workers, jobs,\n"
+               "status, encryption of secrets at rest, and the database schema.\n\nCommands:\n");
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const admin_cmd *c = tables[t](); c->name; c++) {
             if (!group || (c->group && strcmp(c->group, group) == 0))
@@ -208,6 +212,46 @@ static int parse_global(global_opts *g, int argc, char **argv, int *i)
     return 1;
 }
 
+/* parse_cmd_opt handles argv[*i] if it is one of the command's options:
+ * 1 handled, 0 not one of them, -1 usage error (printed). */
+static int parse_cmd_opt(admin_args *a, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+
+    if (arg[1] != '-')
+        return 0;
+    for (int o = 0; o < ADMIN_MAX_OPTS && a->cmd->opts[o].name; o++) {
+        const admin_opt *opt = &a->cmd->opts[o];
+
+        if (strlen(opt->name) != len || strncmp(arg + 2, opt->name, len) != 0)
+            continue;
+        if (!opt->arg) {
+            if (eq) {
+                admin_usage(a, "option --%s takes no value", opt->name);
+                return -1;
+            }
+            a->val[o] = "";
+        } else {
+            a->val[o] = take_value(eq, argc, argv, i);
+            if (!a->val[o]) {
+                admin_usage(a, "option --%s needs a %s", opt->name, opt->arg);
+                return -1;
+            }
+        }
+        if (a->ngiven == ADMIN_MAX_GIVEN) {
+            admin_usage(a, "more than %d options", ADMIN_MAX_GIVEN);
+            return -1;
+        }
+        a->given[a->ngiven].opt = o;
+        a->given[a->ngiven].value = a->val[o];
+        a->ngiven++;
+        return 1;
+    }
+    return 0;
+}
+
 /* parse_cmd_args parses what follows the command words. Returns 0 or
  * ADMIN_USAGE (printed). */
 static int parse_cmd_args(global_opts *g, admin_args *a, int argc, char **argv, int i)
@@ -216,7 +260,7 @@ static int parse_cmd_args(global_opts *g, admin_args *a, int argc, char **argv, 
 
     for (; i < argc; i++) {
         const char *arg = argv[i];
-        int handled, found = 0;
+        int handled;
 
         if (!only_pos && strcmp(arg, "--") == 0) {
             only_pos = 1;
@@ -228,30 +272,12 @@ static int parse_cmd_args(global_opts *g, admin_args *a, int argc, char **argv, 
             a->pos[a->npos++] = arg;
             continue;
         }
-        handled = parse_global(g, argc, argv, &i);
+        handled = parse_cmd_opt(a, argc, argv, &i);
+        if (handled == 0)
+            handled = parse_global(g, argc, argv, &i);
         if (handled < 0)
             return ADMIN_USAGE;
-        if (handled)
-            continue;
-        for (int o = 0; o < ADMIN_MAX_OPTS && a->cmd->opts[o].name && !found; o++) {
-            const admin_opt *opt = &a->cmd->opts[o];
-            const char *eq = strchr(arg, '=');
-            size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-
-            if (arg[1] != '-' || strlen(opt->name) != len || strncmp(arg + 2, opt->name, len))
-                continue;
-            found = 1;
-            if (!opt->arg) {
-                if (eq)
-                    return admin_usage(a, "option --%s takes no value", opt->name);
-                a->val[o] = "";
-            } else {
-                a->val[o] = take_value(eq, argc, argv, &i);
-                if (!a->val[o])
-                    return admin_usage(a, "option --%s needs a %s", opt->name, opt->arg);
-            }
-        }
-        if (!found)
+        if (!handled)
             return admin_usage(a, "unknown option '%s'", arg);
     }
     return 0;

@@ -116,6 +116,71 @@ int admin_db(admin_ctx *ctx, int check_schema)
     return ADMIN_OK;
 }
 
+int admin_exec(admin_ctx *ctx, const char *sql)
+{
+    char err[512];
+
+    if (jc_db_exec(ctx->db, sql, err, sizeof err) != 0)
+        return admin_fail(ADMIN_SYSERR, "%s", err);
+    return ADMIN_OK;
+}
+
+int admin_end_tx(admin_ctx *ctx, int rc)
+{
+    if (!ctx->db || PQtransactionStatus(ctx->db) == PQTRANS_IDLE)
+        return rc;
+    if (rc == ADMIN_OK)
+        return admin_exec(ctx, "COMMIT");
+    admin_exec(ctx, "ROLLBACK");
+    return rc;
+}
+
+int admin_snapshot(admin_ctx *ctx)
+{
+    return admin_exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+}
+
+int admin_uuid_valid(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return i == 36;
+}
+
+int admin_text_valid(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+
+    if (len > max)
+        return 0;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+                               : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        unsigned long cp;
+
+        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
+            return 0;
+        cp = n ? *p & (0x3f >> n) : *p;
+        for (int k = 1; k <= n; k++) {
+            if ((p[k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[k] & 0x3f);
+        }
+        /* overlong three- and four-byte forms, surrogates, beyond U+10FFFF */
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
 int admin_keyring(admin_ctx *ctx, const char *default_id)
 {
     char err[512];
@@ -426,7 +491,17 @@ void admin_print_result(FILE *f, const PGresult *r)
         free(headers[c]);
 }
 
-void admin_print_record(FILE *f, const PGresult *r, int i)
+void admin_print_rows(const admin_ctx *ctx, const PGresult *r)
+{
+    if (ctx->json) {
+        admin_json_rows(stdout, r);
+        fputc('\n', stdout);
+    } else {
+        admin_print_result(stdout, r);
+    }
+}
+
+int admin_record_width(const PGresult *r)
 {
     int width = 0;
 
@@ -435,9 +510,21 @@ void admin_print_record(FILE *f, const PGresult *r, int i)
         if (n > width)
             width = n;
     }
+    return width;
+}
+
+void admin_print_field(FILE *f, int width, const char *name, const char *value)
+{
+    fprintf(f, "%-*s  %s\n", width, name, value);
+}
+
+void admin_print_record(FILE *f, const PGresult *r, int i)
+{
+    int width = admin_record_width(r);
+
     for (int c = 0; c < PQnfields(r); c++) {
         char *owned;
-        fprintf(f, "%-*s  %s\n", width, PQfname(r, c), cell_text(r, i, c, &owned));
+        admin_print_field(f, width, PQfname(r, c), cell_text(r, i, c, &owned));
         free(owned);
     }
 }

@@ -2,10 +2,11 @@
  * admin_worker.c - `jobcoord-admin worker ...` and `status`: read-only views
  * of the fleet and of the coordinator, straight from the tables the daemon
  * writes (workers, heartbeats, rejections, consumer_offsets,
- * coordinator_instances).
+ * coordinator_instances, jobs, commands).
  *
- * Each command reads in one REPEATABLE READ snapshot, so the numbers it
- * prints belong together. Output is generated from the query results (see
+ * Each command reads in one REPEATABLE READ snapshot (admin_snapshot), so
+ * the numbers it prints belong together. The commands that change workers
+ * are in admin_worker_control.c. Output is generated from the query results (see
  * admin_util.c), so a column added to a query shows up in text and JSON
  * alike.
  */
@@ -18,17 +19,6 @@
 
 #define WINDOW_MAX 31536000L
 #define STATUS_WINDOW_DEFAULT "300"
-
-/* snapshot starts the read-only transaction of a view. */
-static int snapshot(admin_ctx *ctx)
-{
-    char err[512];
-
-    if (jc_db_exec(ctx->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
-                   sizeof err) != 0)
-        return admin_fail(ADMIN_SYSERR, "%s", err);
-    return ADMIN_OK;
-}
 
 /* window_arg validates --window; *text stays NULL when it is not given. */
 static int window_arg(const admin_args *a, const char **text)
@@ -64,12 +54,7 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
                     1, &window);
     if (!r)
         return ADMIN_SYSERR;
-    if (ctx->json) {
-        admin_json_rows(stdout, r);
-        fputc('\n', stdout);
-    } else {
-        admin_print_result(stdout, r);
-    }
+    admin_print_rows(ctx, r);
     PQclear(r);
     return ADMIN_OK;
 }
@@ -83,7 +68,7 @@ static int cmd_worker_show(admin_ctx *ctx, const admin_args *a)
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
-    rc = snapshot(ctx);
+    rc = admin_snapshot(ctx);
     if (rc)
         return rc;
     rc = ADMIN_SYSERR;
@@ -149,6 +134,29 @@ static void print_counts(const admin_ctx *ctx, const PGresult *r)
     fputs(ctx->json ? "}" : "\n", stdout);
 }
 
+/* The count lines of `status`: label, JSON name, and a query that counts
+ * every possible value (zeros included, in the order of the list). */
+static const struct {
+    const char *label, *json_name, *sql;
+} status_counts[] = {
+    {"workers", "workers",
+     "SELECT s.v, count(w.id) FROM unnest(ARRAY['online', 'offline', 'draining'])"
+     " WITH ORDINALITY AS s(v, n) LEFT JOIN workers w ON w.status = s.v"
+     " GROUP BY s.v, s.n ORDER BY s.n"},
+    {"principals", "principals",
+     "SELECT s.v, count(p.id) FROM unnest(ARRAY['client', 'worker', 'admin'])"
+     " WITH ORDINALITY AS s(v, n) LEFT JOIN principals p ON p.role = s.v"
+     " GROUP BY s.v, s.n ORDER BY s.n"},
+    {"jobs", "jobs",
+     "SELECT s.v, count(j.id) FROM unnest(ARRAY['pending', 'assigned', 'running', 'succeeded',"
+     " 'failed', 'canceling', 'canceled']) WITH ORDINALITY AS s(v, n)"
+     " LEFT JOIN jobs j ON j.state = s.v GROUP BY s.v, s.n ORDER BY s.n"},
+    {"commands", "commands",
+     "SELECT s.v, count(c.id) FROM unnest(ARRAY['pending', 'sent', 'acked', 'failed', 'done'])"
+     " WITH ORDINALITY AS s(v, n) LEFT JOIN commands c ON c.status = s.v"
+     " GROUP BY s.v, s.n ORDER BY s.n"},
+};
+
 /* The sections of `status` that are plain listings: title, JSON name, query. */
 static const struct {
     const char *title, *json_name, *sql;
@@ -172,7 +180,7 @@ static const struct {
 static int cmd_status(admin_ctx *ctx, const admin_args *a)
 {
     const char *window = NULL;
-    PGresult *workers = NULL, *roles = NULL, *hb = NULL, *list = NULL;
+    PGresult *hb = NULL, *r = NULL;
     int rc, version, latest = jc_db_latest_version();
 
     rc = window_arg(a, &window);
@@ -184,65 +192,56 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
     if (rc)
         return rc;
     version = jc_db_schema_version(ctx->db);
-    rc = snapshot(ctx);
+    rc = admin_snapshot(ctx);
     if (rc)
         return rc;
     rc = ADMIN_SYSERR;
-    workers = admin_query(ctx,
-                          "SELECT s.status, count(w.id) FROM unnest(ARRAY['online', 'offline',"
-                          " 'draining']) WITH ORDINALITY AS s(status, n)"
-                          " LEFT JOIN workers w ON w.status = s.status"
-                          " GROUP BY s.status, s.n ORDER BY s.n",
-                          0, NULL);
-    roles = admin_query(ctx,
-                        "SELECT s.role, count(p.id) FROM unnest(ARRAY['client', 'worker',"
-                        " 'admin']) WITH ORDINALITY AS s(role, n)"
-                        " LEFT JOIN principals p ON p.role = s.role"
-                        " GROUP BY s.role, s.n ORDER BY s.n",
-                        0, NULL);
     hb = admin_query(ctx,
                      "SELECT count(*) FROM heartbeats"
                      " WHERE received_at >= now() - $1::bigint * interval '1 s'",
                      1, &window);
-    if (!workers || !roles || !hb)
+    if (!hb)
         goto out;
-    if (ctx->json) {
-        printf("{\"schema_version\":%d,\"latest_schema_version\":%d,\"workers\":", version,
-               latest);
-        print_counts(ctx, workers);
-        fputs(",\"principals\":", stdout);
-        print_counts(ctx, roles);
-        printf(",\"window_s\":%s,\"heartbeats_applied\":%s", window, PQgetvalue(hb, 0, 0));
-    } else {
-        printf("schema version      %d (this program: %d)\nworkers             ", version,
-               latest);
-        print_counts(ctx, workers);
-        printf("principals          ");
-        print_counts(ctx, roles);
-        printf("heartbeats applied  %s in the last %s s\n", PQgetvalue(hb, 0, 0), window);
+    if (ctx->json)
+        printf("{\"schema_version\":%d,\"latest_schema_version\":%d", version, latest);
+    else
+        printf("schema version      %d (this program: %d)\n", version, latest);
+    for (size_t i = 0; i < sizeof status_counts / sizeof status_counts[0]; i++) {
+        r = admin_query(ctx, status_counts[i].sql, 0, NULL);
+        if (!r)
+            goto out;
+        if (ctx->json)
+            printf(",\"%s\":", status_counts[i].json_name);
+        else
+            printf("%-20s", status_counts[i].label);
+        print_counts(ctx, r);
+        PQclear(r);
+        r = NULL;
     }
+    if (ctx->json)
+        printf(",\"window_s\":%s,\"heartbeats_applied\":%s", window, PQgetvalue(hb, 0, 0));
+    else
+        printf("heartbeats applied  %s in the last %s s\n", PQgetvalue(hb, 0, 0), window);
     for (size_t i = 0; i < sizeof status_lists / sizeof status_lists[0]; i++) {
-        list = admin_query(ctx, status_lists[i].sql, 0, NULL);
-        if (!list)
+        r = admin_query(ctx, status_lists[i].sql, 0, NULL);
+        if (!r)
             goto out;
         if (ctx->json) {
             printf(",\"%s\":", status_lists[i].json_name);
-            admin_json_rows(stdout, list);
+            admin_json_rows(stdout, r);
         } else {
             printf("\n%s:\n", status_lists[i].title);
-            admin_print_result(stdout, list);
+            admin_print_result(stdout, r);
         }
-        PQclear(list);
-        list = NULL;
+        PQclear(r);
+        r = NULL;
     }
     if (ctx->json)
         fputs("}\n", stdout);
     rc = ADMIN_OK;
 out:
-    PQclear(workers);
-    PQclear(roles);
     PQclear(hb);
-    PQclear(list);
+    PQclear(r);
     return rc;
 }
 
@@ -257,9 +256,10 @@ static const admin_cmd worker_commands[] = {
      {{NULL, NULL, NULL}}, cmd_worker_show},
     {NULL, "status", "[--window SECONDS]",
      "Show the state of the installation.",
-     "Schema version, workers by status, principals by role, heartbeats applied in the\n"
-     "window, rejected messages by topic and reason, consumer offsets stored in\n"
-     "PostgreSQL, and the coordinator instances.",
+     "Schema version, workers by status, principals by role, jobs by state, commands\n"
+     "(the outbox) by status, heartbeats applied in the window, rejected messages by\n"
+     "topic and reason, consumer offsets stored in PostgreSQL, and the coordinator\n"
+     "instances.",
      0, {WINDOW_OPT("window for the heartbeat count (default 300)")}, cmd_status},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };

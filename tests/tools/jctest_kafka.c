@@ -15,6 +15,9 @@
  *       --ids-file F        append the UUID of every delivered message to F
  *       --worker-prefix W --workers N  cycle over principals W0..W(N-1), keys from
  *                           --keys-file (lines "principal key_id base64key")
+ *   job fields: --job-id UUID --ikey K --attempt N --kind KIND (job.event kind)
+ *       --text T --result T --retry --progress N --cmd UUID --running UUID@ATT[,..]
+ *       --reason T --timeout-ms N --max-attempts N --job-type T --ack-ok 0|1
  *   jctest-kafka consume --brokers B --topic NAME [--timeout-ms T] [--max N]
  *       prints one line per record: key, then each header as name=value, tab-separated
  *
@@ -42,6 +45,12 @@ typedef struct ident {
 } ident;
 
 static long delivered, failed;
+
+/* job fields for the message types this tool builds */
+static struct {
+    const char *job_id, *ikey, *kind, *text, *result, *cmd, *running, *reason, *job_type;
+    int attempt, retry, progress, timeout_ms, max_attempts, ack_ok;
+} jf = {NULL, NULL, "started", NULL, NULL, NULL, NULL, NULL, "test", 1, 0, -1, 0, 0, 1};
 static FILE *ids_file;
 static volatile sig_atomic_t stop;
 
@@ -133,6 +142,18 @@ static void produce_bytes(rd_kafka_t *rk, const char *topic, const char *key, co
 }
 
 // build_message fills m as a valid message of type t signed by id.
+static void set_job_id(uint8_t out[JC_ID_LEN])
+{
+    if (!jf.job_id)
+        jc_id_random(out);
+    else if (jc_id_parse(jf.job_id, out) != 0) {
+        fprintf(stderr, "bad --job-id\n");
+        exit(100);
+    }
+}
+
+static jc_running_job running_jobs[64];
+
 static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset, jc_slice *caps,
                           uint8_t *payload)
 {
@@ -154,12 +175,69 @@ static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset
         m->u.hb.version = jc_slice_str("jctest");
         m->u.hb.host = jc_slice_str("localhost");
         m->u.hb.seq = ++id->seq;
+        caps[0] = jc_slice_str(jf.job_type);
+        if (jf.running) {
+            char buf[4096], *save = NULL, *tok;
+            snprintf(buf, sizeof buf, "%s", jf.running);
+            for (tok = strtok_r(buf, ",", &save); tok && m->u.hb.n_running < 64;
+                 tok = strtok_r(NULL, ",", &save)) {
+                char *at = strchr(tok, '@');
+                if (!at)
+                    continue;
+                *at = '\0';
+                if (jc_id_parse(tok, running_jobs[m->u.hb.n_running].job) != 0)
+                    continue;
+                running_jobs[m->u.hb.n_running++].attempt = (uint32_t)atoi(at + 1);
+            }
+            m->u.hb.running = running_jobs;
+        }
         break;
     case JC_MSG_JOB_SUBMIT:
-        jc_id_random(m->u.submit.job);
-        m->u.submit.type = jc_slice_str("test");
+        set_job_id(m->u.submit.job);
+        m->u.submit.type = jc_slice_str(jf.job_type);
         m->u.submit.payload = (jc_slice){payload, 4};
-        m->u.submit.max_attempts = 3;
+        m->u.submit.max_attempts = jf.max_attempts ? (uint32_t)jf.max_attempts : 3;
+        if (jf.ikey)
+            m->u.submit.ikey = jc_slice_str(jf.ikey);
+        if (jf.timeout_ms) {
+            m->u.submit.has_timeout = 1;
+            m->u.submit.timeout_ms = (uint32_t)jf.timeout_ms;
+        }
+        break;
+    case JC_MSG_JOB_CANCEL:
+        set_job_id(m->u.cancel.job);
+        if (jf.reason)
+            m->u.cancel.reason = jc_slice_str(jf.reason);
+        break;
+    case JC_MSG_JOB_EVENT: {
+        jc_job_event *e = &m->u.event;
+        set_job_id(e->job);
+        e->attempt = (uint32_t)jf.attempt;
+        e->kind = jc_job_event_kind_parse((const uint8_t *)jf.kind, strlen(jf.kind));
+        if (jf.text)
+            e->text = jc_slice_str(jf.text);
+        if (e->kind == JC_EV_LOG)
+            e->stream = jc_slice_str("stdout");
+        if (jf.result)
+            e->result = jc_slice_str(jf.result);
+        e->retryable = jf.retry;
+        if (jf.progress >= 0) {
+            e->has_progress = 1;
+            e->progress = (uint32_t)jf.progress;
+        }
+        if (jf.cmd) {
+            e->has_command = 1;
+            if (jc_id_parse(jf.cmd, e->command) != 0)
+                exit(100);
+        }
+        break;
+    }
+    case JC_MSG_COMMAND_ACK:
+        if (!jf.cmd || jc_id_parse(jf.cmd, m->u.ack.command) != 0)
+            exit(100);
+        m->u.ack.ok = jf.ack_ok;
+        if (!jf.ack_ok)
+            m->u.ack.error = jc_slice_str("refused by test");
         break;
     case JC_MSG_WORKER_EVENT:
         m->u.wevent.level = jc_slice_str("info");
@@ -201,7 +279,13 @@ static int cmd_produce(int argc, char **argv)
         {"count", 1, 0, 'n'},   {"rate", 1, 0, 'r'},      {"ts-offset-ms", 1, 0, 'o'},
         {"forge", 1, 0, 'f'},   {"other", 1, 0, 'O'},     {"raw-hex", 1, 0, 'x'},
         {"oversize", 1, 0, 's'}, {"repeat", 1, 0, 'R'},   {"ids-file", 1, 0, 'i'},
-        {"keys-file", 1, 0, 'F'}, {"prefix", 1, 0, 'P'},  {0, 0, 0, 0}};
+        {"keys-file", 1, 0, 'F'}, {"prefix", 1, 0, 'P'},
+        {"job-id", 1, 0, 1001},   {"ikey", 1, 0, 1002},   {"attempt", 1, 0, 1003},
+        {"kind", 1, 0, 1004},     {"text", 1, 0, 1005},   {"result", 1, 0, 1006},
+        {"retry", 0, 0, 1007},    {"progress", 1, 0, 1008}, {"cmd", 1, 0, 1009},
+        {"running", 1, 0, 1010},  {"reason", 1, 0, 1011}, {"timeout-ms", 1, 0, 1012},
+        {"max-attempts", 1, 0, 1013}, {"job-type", 1, 0, 1014}, {"ack-ok", 1, 0, 1015},
+        {0, 0, 0, 0}};
     const char *brokers = NULL, *topic = "heartbeats", *type = "heartbeat", *forge = NULL,
                *other = NULL, *raw = NULL, *prefix = "jobcoord.", *keys_file = NULL;
     ident single, *idents = &single;
@@ -237,6 +321,21 @@ static int cmd_produce(int argc, char **argv)
         case 'i': ids_file = fopen(optarg, "a"); break;
         case 'F': keys_file = optarg; break;
         case 'P': prefix = optarg; break;
+        case 1001: jf.job_id = optarg; break;
+        case 1002: jf.ikey = optarg; break;
+        case 1003: jf.attempt = atoi(optarg); break;
+        case 1004: jf.kind = optarg; break;
+        case 1005: jf.text = optarg; break;
+        case 1006: jf.result = optarg; break;
+        case 1007: jf.retry = 1; break;
+        case 1008: jf.progress = atoi(optarg); break;
+        case 1009: jf.cmd = optarg; break;
+        case 1010: jf.running = optarg; break;
+        case 1011: jf.reason = optarg; break;
+        case 1012: jf.timeout_ms = atoi(optarg); break;
+        case 1013: jf.max_attempts = atoi(optarg); break;
+        case 1014: jf.job_type = optarg; break;
+        case 1015: jf.ack_ok = atoi(optarg); break;
         default: return 100;
         }
     }

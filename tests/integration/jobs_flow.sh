@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# jobs_flow: the job lifecycle through the real coordinator, driven by
+# scripted workers and clients that speak the wire protocol (signed
+# messages through a real Kafka protocol implementation), checked in
+# PostgreSQL: every state, retries with backoff, timeouts, cancellation,
+# idempotent submission, the attempt as fencing token against a zombie
+# worker, forged and replayed job messages, heartbeat reconciliation, and
+# that no transition is ever applied twice.
+source "$JC_SOURCE_DIR/tests/lib/testlib.sh"
+jc_setup jobs_flow
+
+start_mock_kafka 2
+"$ADMIN" db migrate >/dev/null || exit 1
+for p in w1 w2; do add_principal "$p" worker; done
+for p in c1 c2; do add_principal "$p" client; done
+start_coordinator --set janitor.interval_ms=200 --set jobs.assign_timeout_ms=1500 \
+    --set jobs.retry_backoff_ms=200 --set janitor.worker_offline_after_s=600
+
+uuid() { cat /proc/sys/kernel/random/uuid; }
+submit() { local j=$1; shift; produce_as c1 --topic job-requests --type job.submit --job-id "$j" "$@" >/dev/null; }
+event() { local w=$1 j=$2 a=$3 k=$4; shift 4; produce_as "$w" --topic job-events --type job.event --job-id "$j" --attempt "$a" --kind "$k" "$@" >/dev/null; }
+hb() { local w=$1; shift; produce_as "$w" "$@" >/dev/null; }
+state() { sql "SELECT state || ' ' || attempt || ' ' || coalesce(worker_id, '-') FROM jobs WHERE id = '$1'"; }
+wait_state() { wait_for "${3:-20}" "job $1 $2" sql_is "$2" "SELECT state || ' ' || attempt || ' ' || coalesce(worker_id, '-') FROM jobs WHERE id = '$1'"; }
+assign_cmd() { sql "SELECT id FROM commands WHERE kind = 'assign' AND job_id = '$1' AND attempt = $2"; }
+rej() { sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE reason = '$1'"; }
+
+# --- success, with progress, a log line and a result; the event carrying
+#     the assign command id acknowledges it
+J1=$(uuid)
+submit "$J1" --job-type t1 --ikey key-1
+wait_for 10 "J1 pending" sql_is pending "SELECT state FROM jobs WHERE id = '$J1'"
+check_eq "a job with no capable worker waits" "pending 0 -" "$(state "$J1")"
+hb w1 --job-type t1
+wait_state "$J1" "assigned 1 w1" || exit 1
+check_eq "assigned to the capable worker" "assigned 1 w1" "$(state "$J1")"
+CMD=$(assign_cmd "$J1" 1)
+wait_for 10 "assign command sent" sql_is sent "SELECT status FROM commands WHERE id = '$CMD'"
+check_eq "assign command relayed to Kafka" sent "$(sql "SELECT status FROM commands WHERE id = '$CMD'")"
+event w1 "$J1" 1 started --cmd "$CMD"
+event w1 "$J1" 1 progress --progress 50
+event w1 "$J1" 1 log --text "hello from w1"
+event w1 "$J1" 1 succeeded --result "the result"
+wait_state "$J1" "succeeded 1 w1" || exit 1
+check_eq "job succeeded" "succeeded 1 w1" "$(state "$J1")"
+check_eq "result stored" "the result" "$(sql "SELECT convert_from(result, 'UTF8') FROM jobs WHERE id = '$J1'")"
+check_eq "the started event acknowledged the assign command" acked "$(sql "SELECT status FROM commands WHERE id = '$CMD'")"
+check_eq "history: every transition once" "pending>assigned,assigned>running,running>succeeded" \
+    "$(sql "SELECT string_agg(from_state || '>' || to_state, ',' ORDER BY id) FROM job_events WHERE job_id = '$J1' AND kind = 'state'")"
+check_eq "log line and progress kept" "log:hello from w1,progress:50" \
+    "$(sql "SELECT string_agg(kind || ':' || coalesce(text, progress::text), ',' ORDER BY kind) FROM job_events WHERE job_id = '$J1' AND kind IN ('log','progress')")"
+wait_for 10 "job update sent" sql_is done "SELECT status FROM commands WHERE job_id = '$J1' AND kind = 'job.update'"
+check_eq "job update to the submitter sent" "c1 succeeded done" \
+    "$(sql "SELECT recipient || ' ' || state || ' ' || status FROM commands WHERE job_id = '$J1' AND kind = 'job.update'")"
+
+# --- replays and forgeries of job messages change nothing
+before=$(sql "SELECT count(*) FROM job_events")
+event w1 "$J1" 1 succeeded --result "again"
+event w1 "$J1" 1 succeeded --result "forged" --forge mac
+produce_as w1 --topic job-events --raw-hex 81a17601 >/dev/null
+event w1 "$(uuid)" 1 started
+submit "$J1" --job-type t1
+sleep 1.5
+check_eq "replayed/forged/unknown job messages applied nothing" "$before" "$(sql "SELECT count(*) FROM job_events")"
+check_eq "result unchanged" "the result" "$(sql "SELECT convert_from(result, 'UTF8') FROM jobs WHERE id = '$J1'")"
+check "event for a finished job rejected" [ "$(rej invalid_transition)" -ge 1 ]
+check_eq "forged event rejected" 1 "$(rej bad_signature)"
+check_eq "event for an unknown job rejected" 1 "$(rej unknown_job)"
+check "replayed submission of a known job id rejected" [ "$(rej replay)" -ge 1 ]
+
+# --- same idempotency key, new job id: one job, and the client is told
+J1B=$(uuid)
+submit "$J1B" --job-type t1 --ikey key-1
+sleep 1
+check_eq "duplicate submission creates no job" 0 "$(sql "SELECT count(*) FROM jobs WHERE id = '$J1B'")"
+check_eq "one job for the idempotency key" 1 "$(sql "SELECT count(*) FROM jobs WHERE submitter = 'c1' AND ikey = 'key-1'")"
+check "the client got a job update for the existing job" \
+    [ "$(sql "SELECT count(*) FROM commands WHERE job_id = '$J1' AND kind = 'job.update'")" -ge 2 ]
+
+# --- retryable failure, then success on the next attempt (after backoff)
+J2=$(uuid)
+submit "$J2" --job-type t1
+wait_state "$J2" "assigned 1 w1" || exit 1
+event w1 "$J2" 1 started
+event w1 "$J2" 1 failed --retry --text "transient"
+wait_state "$J2" "assigned 2 w1" || exit 1
+check_eq "retryable failure retried as attempt 2" "assigned 2 w1" "$(state "$J2")"
+check_eq "retry waited for the backoff" t "$(sql "SELECT run_after > created_at FROM jobs WHERE id = '$J2'")"
+event w1 "$J2" 2 started
+event w1 "$J2" 2 succeeded
+wait_state "$J2" "succeeded 2 w1" || exit 1
+check_eq "then succeeded" "succeeded 2 w1" "$(state "$J2")"
+
+# --- permanent failure keeps its error
+J3=$(uuid)
+submit "$J3" --job-type t1
+wait_state "$J3" "assigned 1 w1" || exit 1
+event w1 "$J3" 1 failed --text "bad input"
+wait_state "$J3" "failed 1 w1" || exit 1
+check_eq "non-retryable failure is final" "failed|bad input" "$(sql "SELECT state || '|' || error FROM jobs WHERE id = '$J3'")"
+
+# --- retryable failure out of attempts fails for good
+J4=$(uuid)
+submit "$J4" --job-type t1 --max-attempts 1
+wait_state "$J4" "assigned 1 w1" || exit 1
+event w1 "$J4" 1 failed --retry --text "still broken"
+wait_state "$J4" "failed 1 w1" || exit 1
+check_eq "no attempts left: failed with the last error" "failed|still broken" "$(sql "SELECT state || '|' || error FROM jobs WHERE id = '$J4'")"
+
+# --- cancel while pending (and only by its submitter)
+J5=$(uuid)
+submit "$J5" --job-type nobody-runs-this
+wait_for 10 "J5 pending" sql_is pending "SELECT state FROM jobs WHERE id = '$J5'"
+produce_as c2 --topic job-requests --type job.cancel --job-id "$J5" >/dev/null
+produce_as c1 --topic job-requests --type job.cancel --job-id "$J5" --reason "no longer needed" >/dev/null
+wait_state "$J5" "canceled 0 -" || exit 1
+check_eq "pending job canceled at once" "canceled 0 -" "$(state "$J5")"
+check_eq "another client may not cancel it" 1 "$(rej not_owner)"
+
+# --- cancel while running: canceling, cancel command, worker confirms
+J6=$(uuid)
+submit "$J6" --job-type t1
+wait_state "$J6" "assigned 1 w1" || exit 1
+event w1 "$J6" 1 started
+wait_state "$J6" "running 1 w1" || exit 1
+produce_as c1 --topic job-requests --type job.cancel --job-id "$J6" >/dev/null
+wait_state "$J6" "canceling 1 w1" || exit 1
+check_eq "running job goes to canceling" "canceling 1 w1" "$(state "$J6")"
+check_eq "the worker is told" "cancel w1" "$(sql "SELECT kind || ' ' || recipient FROM commands WHERE job_id = '$J6' AND kind = 'cancel'")"
+event w1 "$J6" 1 canceled
+wait_state "$J6" "canceled 1 w1" || exit 1
+check_eq "canceled when the worker confirms" "canceled 1 w1" "$(state "$J6")"
+
+# --- timeout: a running job without progress is taken back
+J7=$(uuid)
+submit "$J7" --job-type t1 --timeout-ms 1000 --max-attempts 1
+wait_state "$J7" "assigned 1 w1" || exit 1
+event w1 "$J7" 1 started
+wait_state "$J7" "failed 1 w1" 20 || exit 1
+check_eq "timed-out job failed (no attempts left)" "failed" "$(sql "SELECT state FROM jobs WHERE id = '$J7'")"
+check_eq "and its worker told to stop it" 1 "$(sql "SELECT count(*) FROM commands WHERE job_id = '$J7' AND kind = 'cancel'")"
+
+# --- zombie: w1 loses the job (never starts it), w2 gets attempt 2; w1's
+#     late events for attempt 1 are rejected and w2's result stands
+J8=$(uuid)
+hb w1 --job-type zz
+wait_for 10 "w1 takes zz" sql_is '{zz}' "SELECT capabilities FROM workers WHERE id = 'w1'"
+submit "$J8" --job-type zz
+wait_state "$J8" "assigned 1 w1" || exit 1
+hb w1 --job-type t1
+hb w2 --job-type zz
+wait_state "$J8" "assigned 2 w2" 20 || exit 1
+check_eq "requeued after the assign timeout, reassigned as attempt 2" "assigned 2 w2" "$(state "$J8")"
+event w1 "$J8" 1 started
+event w1 "$J8" 1 succeeded --result "zombie result"
+event w2 "$J8" 2 started
+event w2 "$J8" 2 succeeded --result "real result"
+wait_state "$J8" "succeeded 2 w2" || exit 1
+check_eq "zombie events rejected" 2 "$(rej stale_attempt)"
+check_eq "the new attempt's result stands" "real result" "$(sql "SELECT convert_from(result, 'UTF8') FROM jobs WHERE id = '$J8'")"
+
+# --- reconciliation: a job the worker runs but does not hold gets a cancel
+hb w2 --job-type zz --running "$J1@1"
+wait_for 10 "reconcile cancel" sql_is 1 "SELECT count(*) FROM commands WHERE job_id = '$J1' AND kind = 'cancel' AND recipient = 'w2'"
+check_eq "cancel command for a job the worker does not hold" 1 "$(sql "SELECT count(*) FROM commands WHERE job_id = '$J1' AND kind = 'cancel' AND recipient = 'w2'")"
+# ... and a running job it no longer lists is requeued
+J9=$(uuid)
+submit "$J9" --job-type zz
+wait_state "$J9" "assigned 1 w2" || exit 1
+event w2 "$J9" 1 started
+wait_state "$J9" "running 1 w2" || exit 1
+sleep 1.2
+hb w2 --job-type t2
+wait_state "$J9" "pending 1 -" || exit 1
+check_eq "a running job its worker no longer reports is requeued" "pending 1 -" "$(state "$J9")"
+
+# --- refused assignment goes back to pending
+J10=$(uuid)
+hb w1 --job-type rr
+submit "$J10" --job-type rr
+wait_state "$J10" "assigned 1 w1" || exit 1
+produce_as w1 --topic command-acks --type command.ack --cmd "$(assign_cmd "$J10" 1)" --ack-ok 0 >/dev/null
+hb w1 --job-type t1
+wait_state "$J10" "pending 1 -" || exit 1
+check_eq "refused assignment requeued" "pending 1 -" "$(state "$J10")"
+check_eq "and its command marked failed" failed "$(sql "SELECT status FROM commands WHERE id = '$(assign_cmd "$J10" 1)'")"
+
+# --- exactly once: no (job, attempt, transition) recorded twice
+check_eq "no transition applied twice" 0 "$(sql "SELECT count(*) FROM (SELECT job_id, attempt, from_state, to_state FROM job_events WHERE kind = 'state' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d")"
+check "coordinator still running" kill -0 "$COORD_PID"
+jc_done

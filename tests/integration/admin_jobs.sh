@@ -53,7 +53,7 @@ sql "INSERT INTO jobs (id, submitter, type, payload, priority, max_attempts, att
    now() - interval '4 min', now(), NULL, now()),
  ('$J_FAIL', 'bob',   'thumb',     'p',                        0, 3, 3, 'failed',    60000, 'w2', 70, 'partial',
    E'$LONG_ERR\\nsecond line', now() - interval '5 min', now(), NULL, now()),
- ('$J_CING', 'alice', 'thumb',     'p',                        0, 3, 1, 'canceling', 60000, 'w1', NULL, NULL, NULL,
+ ('$J_CING', 'alice', 'thumb',     E'say \"hi\"\\n',                      0, 3, 1, 'canceling', 60000, 'w1', NULL, NULL, NULL,
    now() - interval '6 min', now(), now() + interval '20 s', NULL),
  ('$J_CAN',  'bob',   'thumb',     'p',                        0, 3, 1, 'canceled',  60000, NULL, NULL, NULL, NULL,
    now() - interval '7 min', now(), NULL, now()),
@@ -108,6 +108,8 @@ check "job show cuts a long payload" grep -q "^payload *100 bytes: \"x\{64\}\"\.
 check_eq "job show progress" 40 "$(field progress)"
 run job show "$J_SUCC"
 check "job show previews the result" grep -q '^result *4 bytes: "done"$' <<<"$OUT"
+run job show "$J_CING"
+check_eq "job show escapes quotes and newlines" 'payload           9 bytes: "say \"hi\"\n"' "$(grep '^payload' <<<"$OUT")"
 run --json job show "$J_ASSN"
 rc_is "job show --json" 0
 check_eq "job show --json: payload in base64, sizes, worker" "AP8Q 3 None None w1 1 []" \

@@ -4,6 +4,11 @@
  * coordinator (kill -9 of the daemon) and for trying workers against a
  * cluster the coordinator does not host. Runs until SIGTERM or SIGINT.
  *
+ * Fault injection for tests: with --control-file F, the file is read and
+ * removed whenever it appears; each line "produce-errors N ERROR_NAME" makes
+ * the next N Produce requests fail with that Kafka error (rd_kafka_err2name
+ * names, e.g. TOPIC_AUTHORIZATION_FAILED), whoever sends them.
+ *
  * Exit codes: 0 stopped by signal, 100 usage, 111 system error.
  */
 #include <getopt.h>
@@ -13,8 +18,48 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "jobcoord/jobcoord.h"
 #include "mockkafka.h"
+
+/* The Kafka protocol's ApiKey of Produce requests. */
+#define KAFKA_API_PRODUCE 0
+
+// err_by_name maps a Kafka error name to its code; -1 if unknown.
+static int err_by_name(const char *name)
+{
+    for (int code = 1; code < 200; code++)
+        if (strcmp(rd_kafka_err2name((rd_kafka_resp_err_t)code), name) == 0)
+            return code;
+    return -1;
+}
+
+// apply_control reads and removes the control file, applying its lines.
+static void apply_control(jc_mockkafka *mk, const char *path)
+{
+    char line[256];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        char what[64], name[128];
+        int n, code;
+        if (sscanf(line, "%63s %d %127s", what, &n, name) != 3 ||
+            strcmp(what, "produce-errors") != 0 || n < 1 || n > 1000 ||
+            (code = err_by_name(name)) < 0) {
+            fprintf(stderr, "jobcoord-mock-kafka: ignored control line: %s", line);
+            continue;
+        }
+        for (int i = 0; i < n; i++)
+            rd_kafka_mock_push_request_errors(jc_mockkafka_cluster(mk), KAFKA_API_PRODUCE, 1,
+                                              (rd_kafka_resp_err_t)code);
+        fprintf(stderr, "jobcoord-mock-kafka: next %d Produce requests fail with %s\n", n, name);
+    }
+    fclose(f);
+    unlink(path);
+}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -33,6 +78,7 @@ static void usage(FILE *out)
             "  --partitions N         partitions per topic (default 4)\n"
             "  --brokers N            number of mock brokers (default 1)\n"
             "  --topic-prefix P       topic name prefix (default \"jobcoord.\")\n"
+            "  --control-file F       fault injection: see the top of mockkafka_main.c\n"
             "  --version              print the version and exit\n"
             "  --help                 this text\n\n"
             "Exit codes: 0 stopped by signal, 100 usage error, 111 system error.\n");
@@ -44,10 +90,11 @@ int main(int argc, char **argv)
                                          {"partitions", required_argument, NULL, 'p'},
                                          {"brokers", required_argument, NULL, 'n'},
                                          {"topic-prefix", required_argument, NULL, 't'},
+                                         {"control-file", required_argument, NULL, 'C'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *bootstrap_file = NULL, *prefix = "jobcoord.";
+    const char *bootstrap_file = NULL, *prefix = "jobcoord.", *control = NULL;
     int partitions = 4, brokers = 1, opt;
     char errstr[512];
     jc_mockkafka *mk;
@@ -59,6 +106,7 @@ int main(int argc, char **argv)
         case 'p': partitions = atoi(optarg); break;
         case 'n': brokers = atoi(optarg); break;
         case 't': prefix = optarg; break;
+        case 'C': control = optarg; break;
         case 'V': printf("jobcoord-mock-kafka %s\n", JC_VERSION_STR); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 100;
@@ -80,8 +128,11 @@ int main(int argc, char **argv)
     }
     printf("mock kafka at %s\n", jc_mockkafka_bootstraps(mk));
     fflush(stdout);
-    while (!stop_requested)
-        pause();
+    while (!stop_requested) {
+        if (control)
+            apply_control(mk, control);
+        usleep(100000);
+    }
     jc_mockkafka_stop(mk);
     return 0;
 }

@@ -18,6 +18,7 @@
  *   job fields: --job-id UUID --ikey K --attempt N --kind KIND (job.event kind)
  *       --text T --result T --retry --progress N --cmd UUID --running UUID@ATT[,..]
  *       --reason T --timeout-ms N --max-attempts N --job-type T --ack-ok 0|1
+ *       --payload TEXT
  *   jctest-kafka consume --brokers B --topic NAME [--timeout-ms T] [--max N]
  *       prints one line per record: key, then each header as name=value, tab-separated
  *
@@ -48,9 +49,9 @@ static long delivered, failed;
 
 /* job fields for the message types this tool builds */
 static struct {
-    const char *job_id, *ikey, *kind, *text, *result, *cmd, *running, *reason, *job_type;
+    const char *job_id, *ikey, *kind, *text, *result, *cmd, *running, *reason, *job_type, *payload;
     int attempt, retry, progress, timeout_ms, max_attempts, ack_ok;
-} jf = {NULL, NULL, "started", NULL, NULL, NULL, NULL, NULL, "test", 1, 0, -1, 0, 0, 1};
+} jf = {NULL, NULL, "started", NULL, NULL, NULL, NULL, NULL, "test", NULL, 1, 0, -1, 0, 0, 1};
 static FILE *ids_file;
 static volatile sig_atomic_t stop;
 
@@ -195,7 +196,7 @@ static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset
     case JC_MSG_JOB_SUBMIT:
         set_job_id(m->u.submit.job);
         m->u.submit.type = jc_slice_str(jf.job_type);
-        m->u.submit.payload = (jc_slice){payload, 4};
+        m->u.submit.payload = jf.payload ? jc_slice_str(jf.payload) : (jc_slice){payload, 4};
         m->u.submit.max_attempts = jf.max_attempts ? (uint32_t)jf.max_attempts : 3;
         if (jf.ikey)
             m->u.submit.ikey = jc_slice_str(jf.ikey);
@@ -285,6 +286,7 @@ static int cmd_produce(int argc, char **argv)
         {"retry", 0, 0, 1007},    {"progress", 1, 0, 1008}, {"cmd", 1, 0, 1009},
         {"running", 1, 0, 1010},  {"reason", 1, 0, 1011}, {"timeout-ms", 1, 0, 1012},
         {"max-attempts", 1, 0, 1013}, {"job-type", 1, 0, 1014}, {"ack-ok", 1, 0, 1015},
+        {"payload", 1, 0, 1016},
         {0, 0, 0, 0}};
     const char *brokers = NULL, *topic = "heartbeats", *type = "heartbeat", *forge = NULL,
                *other = NULL, *raw = NULL, *prefix = "jobcoord.", *keys_file = NULL;
@@ -336,6 +338,7 @@ static int cmd_produce(int argc, char **argv)
         case 1013: jf.max_attempts = atoi(optarg); break;
         case 1014: jf.job_type = optarg; break;
         case 1015: jf.ack_ok = atoi(optarg); break;
+        case 1016: jf.payload = optarg; break;
         default: return 100;
         }
     }

@@ -153,7 +153,9 @@ jc_worker_t *jc_worker_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
     if (jc_sdk_kafka_conf(conf, &rconf, errstr, errstr_size) != JC_OK)
         goto fail;
     if (rd_kafka_conf_set(rconf, "enable.idempotence", "true", kerr, sizeof kerr) ||
-        rd_kafka_conf_set(rconf, "linger.ms", "5", kerr, sizeof kerr)) {
+        rd_kafka_conf_set(rconf, "linger.ms", "5", kerr, sizeof kerr) ||
+        (!jc_conf_get(conf, "kafka.partitioner") && /* PROTOCOL.md section 2 */
+         rd_kafka_conf_set(rconf, "partitioner", "murmur2_random", kerr, sizeof kerr))) {
         snprintf(errstr, errstr_size, "kafka: %s", kerr);
         goto fail;
     }

@@ -133,13 +133,22 @@ JC_EXPORT jc_err_t jc_worker_heartbeat_now(jc_worker_t *w);
  * delivered. Any thread. */
 JC_EXPORT uint64_t jc_worker_heartbeats_sent(const jc_worker_t *w);
 
-/* jc_worker_stop stops the background thread, flushing what was produced for
- * up to timeout_ms. Safe to call from a signal-driven main loop (not from a
- * signal handler). Idempotent. */
+/* jc_worker_stop stops the worker at once: no new jobs, running jobs are
+ * handed back as by jc_worker_shutdown(w, 0) (their handlers must then
+ * return: it waits for them), the background threads stop, a last
+ * heartbeat goes out, and what was produced is flushed for up to
+ * timeout_ms. A stopped worker cannot be started again. Safe to call from a
+ * signal-driven main loop (not from a signal handler). Idempotent. */
 JC_EXPORT jc_err_t jc_worker_stop(jc_worker_t *w, int timeout_ms);
 
 /* jc_worker_destroy stops the worker if needed and frees it. NULL allowed. */
 JC_EXPORT void jc_worker_destroy(jc_worker_t *w);
+
+/* jc_worker_commands_dropped returns how many records of the worker's
+ * commands partition were not acted upon: not verifiable with the worker's
+ * key, addressed to another worker, or duplicates of a command already
+ * seen. Any thread. */
+JC_EXPORT uint64_t jc_worker_commands_dropped(const jc_worker_t *w);
 
 
 /*
@@ -151,8 +160,11 @@ JC_EXPORT void jc_worker_destroy(jc_worker_t *w);
  *
  * A handler reports through its jc_job_t and must end the job with exactly
  * one of jc_job_succeed or jc_job_fail; a handler that returns without
- * either is reported as failed (retryable) with the error "handler returned
- * without a result". The jc_job_t is valid until the handler returns.
+ * either is reported as canceled if cancellation was asked, else as failed
+ * (retryable) with the error "handler returned without a result". The
+ * jc_job_t is valid until the handler returns. Threads: a handler runs on
+ * one pool thread; the command thread runs cancel and config callbacks,
+ * so keep those short.
  */
 typedef struct jc_job_s jc_job_t;
 
@@ -161,7 +173,9 @@ typedef void (*jc_job_handler_fn)(jc_job_t *job, void *opaque);
 
 /* jc_worker_handle registers handler for job_type (a name, added to the
  * worker's capabilities). Call before jc_worker_start, from the creating
- * thread. Registering a type twice replaces the handler. */
+ * thread (JC_ERR_STATE after). Registering a type twice replaces the
+ * handler; JC_ERR_LIMIT beyond 64 job types. An assign for a job type
+ * without a handler is refused. */
 JC_EXPORT jc_err_t jc_worker_handle(jc_worker_t *w, const char *job_type,
                                     jc_job_handler_fn handler, void *opaque);
 
@@ -174,40 +188,52 @@ typedef void (*jc_config_fn)(uint64_t version, const char *const *keys,
 JC_EXPORT jc_err_t jc_worker_on_config(jc_worker_t *w, jc_config_fn cb, void *opaque);
 
 /* jc_worker_event publishes an event that belongs to no job (level: debug,
- * info, warn or error; kind: a name like "disk.low"; meta: n key/value
- * pairs, may be 0). Any thread. */
+ * info, warn or error; kind: a name like "disk.low"; text: up to 4096 bytes
+ * of UTF-8, may be NULL; meta: n key/value pairs, may be 0, up to 64, keys
+ * names, values up to 1024 bytes). JC_ERR_SCHEMA or JC_ERR_TOO_LARGE for
+ * values outside those limits. Any thread. */
 JC_EXPORT jc_err_t jc_worker_event(jc_worker_t *w, const char *level, const char *kind,
                                    const char *text, const char *const *meta_keys,
                                    const char *const *meta_values, size_t n_meta);
 
 /* jc_worker_shutdown is the graceful stop (what SIGTERM should trigger):
- * take no new jobs, let running handlers finish for up to grace_ms, hand
- * back (fail as retryable) those still running, then stop like
- * jc_worker_stop. Call from the creating thread. */
+ * take no new jobs (assigns are refused, heartbeats say the worker
+ * drains), let running handlers finish for up to grace_ms, hand back those
+ * still running (reported failed, retryable, "worker shutting down"; they
+ * are marked canceled and their cancel callbacks run on this thread), then
+ * stop like jc_worker_stop (flushing for up to 5 s). Call from the creating
+ * thread. */
 JC_EXPORT jc_err_t jc_worker_shutdown(jc_worker_t *w, int grace_ms);
 
 /* jc_worker_jobs_running returns how many handlers are running. Any thread. */
 JC_EXPORT int jc_worker_jobs_running(const jc_worker_t *w);
 
-/* Accessors of a running job; strings and payload live as long as the job. */
+/* Accessors of a running job; strings and payload live as long as the job.
+ * The payload is followed by a NUL byte that len does not count, so a text
+ * payload can be used as a C string. */
 JC_EXPORT const char *jc_job_id(const jc_job_t *job); /* UUID text form */
 JC_EXPORT const char *jc_job_type(const jc_job_t *job);
 JC_EXPORT uint32_t jc_job_attempt(const jc_job_t *job);
 JC_EXPORT const void *jc_job_payload(const jc_job_t *job, size_t *len);
 
-/* jc_job_progress reports progress (0..100). Handler thread. */
+/* jc_job_progress reports progress (0..100). Handler thread. Like every
+ * report below: JC_ERR_STATE once the job ended (it succeeded, failed, or
+ * was handed back at shutdown). */
 JC_EXPORT jc_err_t jc_job_progress(jc_job_t *job, int percent);
 
 /* jc_job_log reports one log line (stream: "stdout" or "stderr"; line cut
- * at 4096 bytes). Handler thread. */
+ * at 4096 bytes on a character boundary, invalid UTF-8 bytes replaced by
+ * '?'). Handler thread. */
 JC_EXPORT jc_err_t jc_job_log(jc_job_t *job, const char *stream, const char *line);
 
 /* jc_job_succeed ends the job successfully with an optional result (up to
- * 256 KiB, copied). Handler thread; at most once per job. */
+ * 256 KiB, copied; JC_ERR_TOO_LARGE beyond, and the job has not ended).
+ * Handler thread; at most once per job. */
 JC_EXPORT jc_err_t jc_job_succeed(jc_job_t *job, const void *result, size_t len);
 
-/* jc_job_fail ends the job with an error; retryable asks the coordinator to
- * retry it (with backoff) while attempts remain. Handler thread. */
+/* jc_job_fail ends the job with an error (cut and cleaned like a log line;
+ * may be NULL); retryable asks the coordinator to retry it (with backoff)
+ * while attempts remain. Handler thread. */
 JC_EXPORT jc_err_t jc_job_fail(jc_job_t *job, int retryable, const char *error);
 
 /* jc_job_canceled returns 1 once the coordinator asked to cancel the job (or
@@ -216,9 +242,11 @@ JC_EXPORT jc_err_t jc_job_fail(jc_job_t *job, int retryable, const char *error);
  * job canceled unless it already ended. */
 JC_EXPORT int jc_job_canceled(const jc_job_t *job);
 
-/* jc_job_on_cancel sets a callback called once (on the command thread)
- * when cancellation is requested; if it already was, it is called at once
- * on the calling thread. */
+/* jc_job_on_cancel sets a callback called once (on the command thread, or
+ * on the thread that stops the worker) when cancellation is requested; if
+ * it already was, it is called at once on the calling thread. It is never
+ * called after the handler returned: the SDK waits for a call in progress
+ * before it lets the job go. */
 typedef void (*jc_cancel_fn)(jc_job_t *job, void *opaque);
 JC_EXPORT void jc_job_on_cancel(jc_job_t *job, jc_cancel_fn cb, void *opaque);
 
@@ -226,16 +254,25 @@ JC_EXPORT void jc_job_on_cancel(jc_job_t *job, jc_cancel_fn cb, void *opaque);
  * Client handle: submits and cancels jobs, and learns their outcome from the
  * coordinator's signed job updates (no database access needed).
  * Required keys as for a worker (principal with role client, key, key.id,
- * Kafka bootstrap).
+ * Kafka bootstrap). Every function below may be called from any thread.
  */
 typedef struct jc_client_s jc_client_t;
 
-/* jc_client_new creates a client; takes ownership of conf on success. */
+/* jc_client_new creates a client; takes ownership of conf on success. It
+ * reaches Kafka before it returns (up to 10 s): it starts reading its job
+ * updates from the end of its partition, so no update produced after
+ * jc_client_new returned is missed. */
 JC_EXPORT jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size);
 
-/* Submission options: a conf-like key/value set ("priority", "max_attempts",
- * "delay_ms", "run_at_ms", "timeout_ms", "idempotency_key"). NULL for
- * defaults. */
+/* Submission options: a conf-like key/value set. NULL for defaults.
+ *   priority         -1000..1000, higher runs first (default 0)
+ *   max_attempts     1..100 (default 3)
+ *   delay_ms         do not run before now + delay_ms (exclusive with run_at_ms)
+ *   run_at_ms        do not run before this time, ms since the epoch
+ *   timeout_ms       1..86400000, limit on one attempt's run time
+ *   idempotency_key  1..128 bytes of UTF-8: one job per client and key
+ * jc_submit_opts_set returns JC_ERR_UNKNOWN_CONF for another name and
+ * JC_ERR_INVALID_CONF for a bad value, with errstr. */
 typedef struct jc_submit_opts_s jc_submit_opts_t;
 JC_EXPORT jc_submit_opts_t *jc_submit_opts_new(void);
 JC_EXPORT jc_err_t jc_submit_opts_set(jc_submit_opts_t *o, const char *name, const char *value,
@@ -244,21 +281,30 @@ JC_EXPORT void jc_submit_opts_destroy(jc_submit_opts_t *o);
 
 /* jc_client_submit sends a job.submit and waits (up to timeout_ms) until
  * Kafka acknowledged it. job_id_out receives the job id (37 bytes, UUID
- * text). The same idempotency key from the same client yields one job: the
- * coordinator answers with the existing job's id in a job update. */
+ * text), chosen by the client. job_type is a name; payload up to 256 KiB.
+ * The same idempotency key from the same client yields one job: the
+ * coordinator answers with the existing job's id in a job update, and
+ * jc_client_wait on the new id follows it. JC_ERR_TIMED_OUT means the
+ * outcome is unknown: the job may still arrive (submit again with the
+ * same idempotency key to be safe). */
 JC_EXPORT jc_err_t jc_client_submit(jc_client_t *c, const char *job_type, const void *payload,
                                     size_t len, const jc_submit_opts_t *opts, char job_id_out[37],
                                     int timeout_ms, char *errstr, size_t errstr_size);
 
-/* jc_client_cancel asks the coordinator to cancel job_id. */
+/* jc_client_cancel asks the coordinator to cancel job_id (UUID text),
+ * giving reason (up to 4096 bytes of UTF-8, may be NULL), and waits up to
+ * timeout_ms until Kafka acknowledged the request. */
 JC_EXPORT jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const char *reason,
                                     int timeout_ms, char *errstr, size_t errstr_size);
 
 /* jc_client_wait waits up to timeout_ms for a final state (succeeded,
- * failed, canceled) of job_id, reading the client's job updates. state_out
- * (16 bytes) gets the state; *result_out (malloc'd, caller frees with
- * jc_free) and *result_len the result; error_out (up to error_size bytes)
- * the error text. JC_ERR_TIMED_OUT if no final state came in time. */
+ * failed, canceled) of job_id, reading the client's job updates (the last
+ * 65536 jobs' are kept). state_out (16 bytes) gets the state; *result_out
+ * (malloc'd, caller frees with jc_free; NULL when there is none) and
+ * *result_len the result; error_out (up to error_size bytes, cut) the
+ * error text. Any output pointer may be NULL. If job_id was submitted with
+ * an idempotency key that named an existing job, the existing job's final
+ * state is returned. JC_ERR_TIMED_OUT if no final state came in time. */
 JC_EXPORT jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeout_ms,
                                   char state_out[16], void **result_out, size_t *result_len,
                                   char *error_out, size_t error_size);
@@ -266,7 +312,12 @@ JC_EXPORT jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeou
 /* jc_free frees memory the library returned. */
 JC_EXPORT void jc_free(void *p);
 
-/* jc_client_destroy flushes and frees the client. NULL allowed. */
+/* jc_client_updates_dropped returns how many records of the client's job
+ * updates partition were ignored: not verifiable with the client's key or
+ * addressed to another principal. */
+JC_EXPORT uint64_t jc_client_updates_dropped(const jc_client_t *c);
+
+/* jc_client_destroy flushes (up to 5 s) and frees the client. NULL allowed. */
 JC_EXPORT void jc_client_destroy(jc_client_t *c);
 
 #ifdef __cplusplus

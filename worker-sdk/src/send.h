@@ -1,0 +1,40 @@
+/*
+ * send.h - signing and producing the SDK's own messages (heartbeats, job
+ * events, command acks, worker events, job submissions and cancels).
+ */
+#ifndef JC_SDK_SEND_H
+#define JC_SDK_SEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka.h"
+#include "proto.h"
+
+/* jc_sender is what signs and produces: an idempotent producer and the
+ * principal's identity. Both are owned by the handle that made it. */
+typedef struct jc_sender {
+    rd_kafka_t *rk;
+    const jc_identity *id;
+} jc_sender;
+
+/* jc_clock_next_ms returns the timestamp of the next message this process
+ * signs: max(wall clock, previous + 1). Any thread. */
+uint64_t jc_clock_next_ms(void);
+
+/* jc_send gives m a fresh message id, the next timestamp and the sender's
+ * principal, seals it with the sender's key and produces it to topic under
+ * key (copied). msg_opaque is handed to the delivery report callback. When
+ * librdkafka's queue is full it polls and retries for up to a second.
+ *
+ * Order: the coordinator wants the messages of one record key to carry
+ * increasing timestamps in partition order. jc_send takes the timestamp
+ * just before producing, so callers that send several messages under one
+ * key from several threads must hold a lock of their own across jc_send
+ * (jobs.c holds the job's mutex; heartbeats come from one thread). */
+jc_err_t jc_send(const jc_sender *s, const char *topic, const char *key, size_t key_len,
+                 jc_msg *m, void *msg_opaque, char *errstr, size_t errstr_size);
+
+#endif

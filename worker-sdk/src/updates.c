@@ -1,0 +1,305 @@
+/*
+ * updates.c - the client's table of job updates.
+ *
+ * Entries sit on a list from least to most recently heard of (evicted from
+ * the old end) and in two chained hash tables: by job id, and by
+ * idempotency key for the entries that have one. A duplicate submission is
+ * answered by an update about ANOTHER job (the one the key first created)
+ * carrying the key; the key index is how a wait for the new id finds it.
+ * Count and bytes are both bounded, so neither many jobs nor large results
+ * can grow the table without limit.
+ */
+#include "updates.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry {
+    uint8_t job[JC_ID_LEN];
+    char *ikey; /* NULL when none */
+    int has_state;
+    char state[16];
+    uint8_t *result;
+    size_t result_len;
+    char *error; /* NULL when none */
+    size_t bytes;
+    struct entry *older, *newer;
+    struct entry *next_job, *next_ikey; /* hash chains */
+} entry;
+
+struct jc_updates {
+    entry **by_job, **by_ikey;
+    uint32_t mask;
+    entry *oldest, *newest;
+    uint32_t n, max_jobs;
+    size_t bytes, max_bytes;
+};
+
+// hash is FNV-1a.
+static uint32_t hash(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+jc_updates *jc_updates_new(uint32_t max_jobs, size_t max_bytes)
+{
+    jc_updates *t = calloc(1, sizeof *t);
+    uint32_t n_buckets = 1;
+
+    if (!t || max_jobs == 0 || max_jobs > (1u << 24))
+        goto fail;
+    while (n_buckets < max_jobs)
+        n_buckets <<= 1;
+    t->mask = n_buckets - 1;
+    t->max_jobs = max_jobs;
+    t->max_bytes = max_bytes;
+    t->by_job = calloc(n_buckets, sizeof *t->by_job);
+    t->by_ikey = calloc(n_buckets, sizeof *t->by_ikey);
+    if (!t->by_job || !t->by_ikey)
+        goto fail;
+    return t;
+fail:
+    jc_updates_destroy(t);
+    return NULL;
+}
+
+// find returns the entry of job, or NULL.
+static entry *find(const jc_updates *t, const uint8_t job[JC_ID_LEN])
+{
+    entry *e = t->by_job[hash(job, JC_ID_LEN) & t->mask];
+
+    while (e && memcmp(e->job, job, JC_ID_LEN) != 0)
+        e = e->next_job;
+    return e;
+}
+
+// unlink_age takes e off the age list.
+static void unlink_age(jc_updates *t, entry *e)
+{
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        t->oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        t->newest = e->older;
+    e->older = e->newer = NULL;
+}
+
+// push_newest puts e at the recent end of the age list.
+static void push_newest(jc_updates *t, entry *e)
+{
+    e->older = t->newest;
+    e->newer = NULL;
+    if (t->newest)
+        t->newest->newer = e;
+    else
+        t->oldest = e;
+    t->newest = e;
+}
+
+// unlink_ikey takes e out of the key index.
+static void unlink_ikey(jc_updates *t, entry *e)
+{
+    entry **link;
+
+    if (!e->ikey)
+        return;
+    link = &t->by_ikey[hash(e->ikey, strlen(e->ikey)) & t->mask];
+    while (*link && *link != e)
+        link = &(*link)->next_ikey;
+    if (*link)
+        *link = e->next_ikey;
+    e->next_ikey = NULL;
+}
+
+// set_ikey replaces e's key (n bytes, may be 0 for none) and re-indexes it.
+// -1 when out of memory.
+static int set_ikey(jc_updates *t, entry *e, const void *ikey, size_t n)
+{
+    char *copy = NULL;
+    entry **bucket;
+
+    if (n > 0) {
+        copy = malloc(n + 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, ikey, n);
+        copy[n] = '\0';
+    }
+    unlink_ikey(t, e);
+    if (e->ikey) {
+        t->bytes -= strlen(e->ikey);
+        e->bytes -= strlen(e->ikey);
+    }
+    free(e->ikey);
+    e->ikey = copy;
+    if (!copy)
+        return 0;
+    t->bytes += n;
+    e->bytes += n;
+    bucket = &t->by_ikey[hash(copy, n) & t->mask];
+    e->next_ikey = *bucket;
+    *bucket = e;
+    return 0;
+}
+
+// drop removes e from the table and frees it.
+static void drop(jc_updates *t, entry *e)
+{
+    entry **link = &t->by_job[hash(e->job, JC_ID_LEN) & t->mask];
+
+    while (*link && *link != e)
+        link = &(*link)->next_job;
+    if (*link)
+        *link = e->next_job;
+    unlink_ikey(t, e);
+    unlink_age(t, e);
+    t->bytes -= e->bytes;
+    t->n--;
+    free(e->ikey);
+    free(e->result);
+    free(e->error);
+    free(e);
+}
+
+// evict forgets the least recently heard-of jobs until the table is within
+// its bounds, sparing keep.
+static void evict(jc_updates *t, const entry *keep)
+{
+    while ((t->n > t->max_jobs || t->bytes > t->max_bytes) && t->oldest && t->oldest != keep)
+        drop(t, t->oldest);
+}
+
+// get returns the entry of job, made (and counted) if new; NULL when out of
+// memory.
+static entry *get(jc_updates *t, const uint8_t job[JC_ID_LEN])
+{
+    entry *e = find(t, job);
+    entry **bucket;
+
+    if (e) {
+        unlink_age(t, e);
+        push_newest(t, e);
+        return e;
+    }
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    memcpy(e->job, job, JC_ID_LEN);
+    bucket = &t->by_job[hash(job, JC_ID_LEN) & t->mask];
+    e->next_job = *bucket;
+    *bucket = e;
+    push_newest(t, e);
+    t->n++;
+    return e;
+}
+
+jc_err_t jc_updates_submitted(jc_updates *t, const uint8_t job[JC_ID_LEN], const char *ikey)
+{
+    entry *e = get(t, job);
+
+    if (!e)
+        return JC_ERR_NOMEM;
+    if (ikey && *ikey && set_ikey(t, e, ikey, strlen(ikey)) != 0)
+        return JC_ERR_NOMEM;
+    evict(t, e);
+    return JC_OK;
+}
+
+jc_err_t jc_updates_put(jc_updates *t, const jc_job_update *u)
+{
+    entry *e = get(t, u->job);
+    uint8_t *result = NULL;
+    char *error = NULL;
+
+    if (!e)
+        return JC_ERR_NOMEM;
+    if (u->result.n > 0)
+        result = malloc(u->result.n);
+    if (u->error.n > 0)
+        error = malloc((size_t)u->error.n + 1);
+    if ((u->result.n > 0 && !result) || (u->error.n > 0 && !error) ||
+        (u->ikey.n > 0 && set_ikey(t, e, u->ikey.p, u->ikey.n) != 0)) {
+        free(result);
+        free(error);
+        return JC_ERR_NOMEM;
+    }
+    if (result)
+        memcpy(result, u->result.p, u->result.n);
+    if (error) {
+        memcpy(error, u->error.p, u->error.n);
+        error[u->error.n] = '\0';
+    }
+    t->bytes -= e->result_len + (e->error ? strlen(e->error) : 0);
+    e->bytes -= e->result_len + (e->error ? strlen(e->error) : 0);
+    free(e->result);
+    free(e->error);
+    e->result = result;
+    e->result_len = u->result.n;
+    e->error = error;
+    t->bytes += (size_t)u->result.n + u->error.n;
+    e->bytes += (size_t)u->result.n + u->error.n;
+    e->has_state = 1;
+    memcpy(e->state, u->state.p, u->state.n < sizeof e->state ? u->state.n : sizeof e->state - 1);
+    e->state[u->state.n < sizeof e->state ? u->state.n : sizeof e->state - 1] = '\0';
+    evict(t, e);
+    return JC_OK;
+}
+
+// is_final says whether e holds a final state.
+static int is_final(const entry *e)
+{
+    return e->has_state && (strcmp(e->state, "succeeded") == 0 ||
+                            strcmp(e->state, "failed") == 0 || strcmp(e->state, "canceled") == 0);
+}
+
+// view fills out from e.
+static void view(const entry *e, jc_update_view *out)
+{
+    out->state = e->state;
+    out->result = e->result;
+    out->result_len = e->result_len;
+    out->error = e->error ? e->error : "";
+}
+
+int jc_updates_final(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view *out)
+{
+    const entry *e = find(t, job), *k;
+
+    if (!e)
+        return 0;
+    if (is_final(e)) {
+        view(e, out);
+        return 1;
+    }
+    if (!e->ikey)
+        return 0;
+    for (k = t->by_ikey[hash(e->ikey, strlen(e->ikey)) & t->mask]; k; k = k->next_ikey)
+        if (k != e && strcmp(k->ikey, e->ikey) == 0 && is_final(k)) {
+            view(k, out);
+            return 1;
+        }
+    return 0;
+}
+
+uint32_t jc_updates_count(const jc_updates *t) { return t->n; }
+
+void jc_updates_destroy(jc_updates *t)
+{
+    if (!t)
+        return;
+    while (t->oldest)
+        drop(t, t->oldest);
+    free(t->by_job);
+    free(t->by_ikey);
+    free(t);
+}

@@ -22,7 +22,7 @@ wait_for 30 "workers online" sql_is 2 "SELECT count(*) FROM workers WHERE status
 
 N=${CRASH_JOBS:-300}
 produce_as c1 --topic job-requests --type job.submit --job-type sleep --payload 100 \
-    --count "$N" --rate 25 >"$T/delivered" &
+    --count "$N" --rate 15 >"$T/delivered" &
 PRODUCER=$!
 JC_PIDS+=("$PRODUCER")
 kills=0

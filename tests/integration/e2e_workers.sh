@@ -25,7 +25,7 @@ done
 
 wait_for 30 "three workers online" sql_is 3 "SELECT count(*) FROM workers WHERE status = 'online'"
 check_eq "three workers online" 3 "$(sql "SELECT count(*) FROM workers WHERE status = 'online'")"
-check_eq "capabilities and slots from the heartbeat" "{echo,sleep} 2 e2e-1" \
+check_eq "capabilities and slots from the heartbeat" "{echo,sleep,fail} 2 e2e-1" \
     "$(sql "SELECT capabilities::text || ' ' || slots || ' ' || version FROM workers WHERE id = 'w1'")"
 
 kill -KILL "${WPID[w2]}"

@@ -33,9 +33,10 @@ jc_setup() {
 }
 
 jc_cleanup() {
-    local p
-    for p in "${JC_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.2
+    local p i
+    # newest first, so Kafka (started first) outlives its clients
+    for ((i = ${#JC_PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${JC_PIDS[$i]}" 2>/dev/null; done
+    sleep 0.5
     for p in "${JC_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
     wait 2>/dev/null
 }

@@ -180,9 +180,15 @@ static void handle_record(jc_cmdloop *cl, const rd_kafka_message_t *rec)
         return;
     }
     /* the decoder already insists that "worker" equals the signed "p" */
-    if (!jc_slice_eq(m.u.cmd.worker, cl->sender->id->principal) ||
-        !jc_idset_add(cl->seen, m.u.cmd.command)) {
+    if (!jc_slice_eq(m.u.cmd.worker, cl->sender->id->principal)) {
         atomic_fetch_add(&cl->dropped, 1);
+        goto out;
+    }
+    if (!jc_idset_add(cl->seen, m.u.cmd.command)) {
+        /* a re-sent command: the coordinator has not seen our answer (it
+         * may have been lost), so answer again, without acting twice */
+        atomic_fetch_add(&cl->dropped, 1);
+        send_ack(cl, m.u.cmd.command, 1, NULL);
         goto out;
     }
     dispatch(cl, &m.u.cmd);

@@ -121,8 +121,10 @@ typedef struct jc_worker_s jc_worker_t;
  * jc_worker_start. */
 JC_EXPORT jc_worker_t *jc_worker_new(jc_conf_t *conf, char *errstr, size_t errstr_size);
 
-/* jc_worker_start starts the background thread that sends heartbeats. Call
- * once, from the thread that created the worker. */
+/* jc_worker_start starts the background threads: heartbeats, commands (its
+ * consumer is created here: JC_ERR_KAFKA with errstr if it cannot be) and
+ * `slots` job threads. Call once, from the thread that created the worker;
+ * JC_ERR_STATE on a started or stopped worker. */
 JC_EXPORT jc_err_t jc_worker_start(jc_worker_t *w, char *errstr, size_t errstr_size);
 
 /* jc_worker_heartbeat_now sends one heartbeat at once (and resets the
@@ -156,7 +158,8 @@ JC_EXPORT uint64_t jc_worker_commands_dropped(const jc_worker_t *w);
  * jc_worker_start; the coordinator's assign commands then run on a pool of
  * `slots` threads (never on the Kafka poll thread). The worker reads only
  * its own partition of the commands topic, verifies each command's
- * signature, drops duplicates by command id and acknowledges every command.
+ * signature, drops duplicates by command id (acknowledging them again, without
+ * acting twice) and acknowledges every command.
  *
  * A handler reports through its jc_job_t and must end the job with exactly
  * one of jc_job_succeed or jc_job_fail; a handler that returns without

@@ -38,6 +38,8 @@
 
 #include "apply.h"
 #include "batch.h"
+#include "checks.h"
+#include "rejects.h"
 #include "jobwrite.h"
 #include "buf.h"
 #include "db.h"
@@ -48,24 +50,7 @@
 #include "topics.h"
 
 #define MAX_PARTITIONS 256
-#define MAX_TOPICS 5
-
-#define T(x) (1u << JC_MSG_##x)
-#define R(x) (1u << JC_ROLE_##x)
-
-/* The topics this loop consumes, the message types each carries, and the
- * roles that may send them (PROTOCOL.md, sections 2 and 10). */
-static const struct {
-    const char *name;
-    unsigned types;
-    unsigned roles;
-} topic_table[MAX_TOPICS] = {
-    {JC_TOPIC_HEARTBEATS, T(HEARTBEAT), R(WORKER)},
-    {JC_TOPIC_JOB_REQUESTS, T(JOB_SUBMIT) | T(JOB_CANCEL), R(CLIENT) | R(ADMIN)},
-    {JC_TOPIC_JOB_EVENTS, T(JOB_EVENT), R(WORKER)},
-    {JC_TOPIC_COMMAND_ACKS, T(COMMAND_ACK), R(WORKER)},
-    {JC_TOPIC_WORKER_EVENTS, T(WORKER_EVENT), R(WORKER)},
-};
+#define MAX_TOPICS JC_INGEST_TOPICS
 
 struct jc_ingest {
     const jc_config *cfg;
@@ -84,27 +69,12 @@ struct jc_ingest {
     int assigned;
     int drop_batch; /* a rebalance happened while the batch was built */
     jc_batch batch;
-    /* rejection log rate limit */
-    time_t log_second;
-    int logged_this_second;
-    unsigned suppressed;
+    jc_rejects rejects;
 };
 
 /* ---- small helpers ---- */
 
 static int64_t now_ms(void) { return (int64_t)jc_now_ms(); }
-
-void jc_inmsg_reject(jc_inmsg *m, const char *reason, const char *fmt, ...)
-{
-    va_list ap;
-    m->reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(m->detail, sizeof m->detail, fmt, ap);
-    va_end(ap);
-    for (char *p = m->detail; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-            *p = '?';
-}
 
 static int topic_index(jc_ingest *ig, const char *name)
 {
@@ -112,26 +82,6 @@ static int topic_index(jc_ingest *ig, const char *name)
         if (strcmp(ig->topics[i], name) == 0)
             return i;
     return -1;
-}
-
-// log_rejection logs one rejected message, at most 20 lines a second.
-static void log_rejection(jc_ingest *ig, const jc_inmsg *m)
-{
-    time_t now = time(NULL);
-    if (now != ig->log_second) {
-        if (ig->suppressed)
-            LOG_WARN("ingest", "%u more rejections not logged in the last second", ig->suppressed);
-        ig->log_second = now;
-        ig->logged_this_second = 0;
-        ig->suppressed = 0;
-    }
-    if (ig->logged_this_second++ >= 20) {
-        ig->suppressed++;
-        return;
-    }
-    LOG_WARN("ingest", "rejected %s[%" PRId32 "]@%" PRId64 " reason=%s: %s",
-             rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset, m->reason,
-             m->detail);
 }
 
 /* ---- database connection ---- */
@@ -342,112 +292,6 @@ static size_t collect(jc_ingest *ig)
     return b->n;
 }
 
-/* ---- checks ---- */
-
-// reason_of maps a codec error to its dead-letter reason (proto.h).
-static const char *reason_of(jc_err_t e)
-{
-    const char *r = jc_err_reason(e);
-    return r ? r : JC_R_MALFORMED;
-}
-
-// check_envelope runs the checks that need no key: topic, size, envelope.
-static void check_envelope(jc_ingest *ig, jc_inmsg *m, int64_t now)
-{
-    rd_kafka_timestamp_type_t tstype;
-    char err[200];
-    jc_err_t e;
-
-    m->topic = topic_index(ig, rd_kafka_topic_name(m->rkm->rkt));
-    m->broker_ts_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
-    if (m->broker_ts_ms < 0)
-        m->broker_ts_ms = now;
-    if (m->topic < 0) {
-        jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "not a topic this loop consumes");
-        return;
-    }
-    if (m->rkm->len > (size_t)ig->cfg->max_message_bytes) {
-        jc_inmsg_reject(m, JC_R_TOO_LARGE, "%zu bytes, limit %d", m->rkm->len,
-                        ig->cfg->max_message_bytes);
-        return;
-    }
-    e = jc_envelope_parse(m->rkm->payload, m->rkm->len, (size_t)ig->cfg->max_message_bytes,
-                          &m->env, err, sizeof err);
-    if (e != JC_OK) {
-        jc_inmsg_reject(m, reason_of(e), "envelope: %s", err);
-        return;
-    }
-    jc_keycache_want(ig->kc, m->env.principal, m->env.key_id, now);
-}
-
-// check_signed runs the checks that need the signer's key, then decodes.
-static void check_signed(jc_ingest *ig, jc_inmsg *m)
-{
-    const jc_key_entry *k = jc_keycache_get(ig->kc, m->env.principal, m->env.key_id);
-    const char *reason = NULL;
-    char err[200];
-    jc_err_t e;
-
-    if (!k || k->status == JC_KEY_UNKNOWN_PRINCIPAL) {
-        jc_inmsg_reject(m, JC_R_UNKNOWN_PRINCIPAL, "principal '%.*s' does not exist",
-                        (int)m->env.principal.n, (const char *)m->env.principal.p);
-        return;
-    }
-    if (k->status != JC_KEY_FOUND) {
-        jc_inmsg_reject(m, JC_R_UNKNOWN_KEY, "principal '%s' has no usable key '%s'",
-                        k->principal, k->key_id);
-        return;
-    }
-    if (k->disabled) {
-        jc_inmsg_reject(m, JC_R_DISABLED, "principal '%s' is disabled", k->principal);
-        return;
-    }
-    if (k->valid_until_ms <= m->broker_ts_ms) {
-        jc_inmsg_reject(m, JC_R_KEY_EXPIRED,
-                        "key '%s' of '%s' was rotated out; valid until %" PRId64
-                        " ms, record time %" PRId64,
-                        k->key_id, k->principal, k->valid_until_ms, m->broker_ts_ms);
-        return;
-    }
-    if (jc_envelope_verify(&m->env, k->key) != JC_OK) {
-        jc_inmsg_reject(m, JC_R_BAD_SIGNATURE, "MAC does not verify with key '%s' of '%s'",
-                        k->key_id, k->principal);
-        return;
-    }
-    e = jc_msg_decode_reason(&m->env, &m->msg, &reason, err, sizeof err);
-    if (e != JC_OK) {
-        jc_inmsg_reject(m, reason ? reason : reason_of(e), "payload: %s", err);
-        return;
-    }
-    m->decoded = 1;
-    m->signer = k;
-    if (!(topic_table[m->topic].types & (1u << m->msg.type))) {
-        jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "a %s message on topic %s",
-                        jc_msg_type_name(m->msg.type), ig->topics[m->topic]);
-        return;
-    }
-    if (!(topic_table[m->topic].roles & (1u << k->role))) {
-        jc_inmsg_reject(m, JC_R_WRONG_ROLE, "%s messages may not come from '%s' (role %s)",
-                        jc_msg_type_name(m->msg.type), k->principal, jc_role_name(k->role));
-        return;
-    }
-    if (m->msg.type == JC_MSG_HEARTBEAT) {
-        int64_t ts = (int64_t)m->msg.ts_ms;
-        if (ts < m->broker_ts_ms - (int64_t)ig->cfg->heartbeat_max_age_s * 1000) {
-            jc_inmsg_reject(m, JC_R_STALE,
-                            "heartbeat signed at %" PRId64 ", %" PRId64 " ms before its record",
-                            ts, m->broker_ts_ms - ts);
-            return;
-        }
-        if (ts > m->broker_ts_ms + (int64_t)ig->cfg->heartbeat_max_future_s * 1000) {
-            jc_inmsg_reject(m, JC_R_FUTURE,
-                            "heartbeat signed at %" PRId64 ", %" PRId64 " ms after its record",
-                            ts, ts - m->broker_ts_ms);
-            return;
-        }
-    }
-}
-
 /* ---- the transaction ---- */
 
 // store_offsets writes the positions after b->msgs[from, to) as
@@ -549,67 +393,6 @@ out:
     return rc;
 }
 
-// store_rejections adds this range's rejections to the rejections table.
-static int store_rejections(jc_ingest *ig, size_t from, size_t to)
-{
-    static const char sql[] =
-        "INSERT INTO rejections AS r (topic, reason, count, last_at, last_detail)"
-        " SELECT u.t, u.r, count(*), now(), max(u.d)"
-        "   FROM unnest($1::text[], $2::text[], $3::text[]) AS u(t, r, d) GROUP BY u.t, u.r"
-        " ON CONFLICT (topic, reason) DO UPDATE SET count = r.count + excluded.count,"
-        "   last_at = now(), last_detail = excluded.last_detail";
-    jc_buf a[3];
-    const char *params[3];
-    PGresult *r;
-    int n = 0, rc;
-
-    for (int i = 0; i < 3; i++) {
-        jc_buf_init(&a[i], 16u << 20);
-        jc_buf_addstr(&a[i], "{");
-    }
-    for (size_t i = from; i < to; i++) {
-        const jc_inmsg *m = &ig->batch.msgs[i];
-        const char *topic = rd_kafka_topic_name(m->rkm->rkt);
-        if (!m->reason)
-            continue;
-        jc_buf_add_array_elem(&a[0], topic, strlen(topic));
-        jc_buf_add_array_elem(&a[1], m->reason, strlen(m->reason));
-        jc_buf_add_array_elem(&a[2], m->detail, strlen(m->detail));
-        n++;
-    }
-    for (int i = 0; i < 3; i++) {
-        jc_buf_addstr(&a[i], "}");
-        params[i] = jc_buf_str(&a[i]);
-    }
-    rc = 0;
-    if (n) {
-        r = PQexecParams(ig->db, sql, 3, NULL, params, NULL, NULL, 0);
-        rc = jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err) ? 0 : -1;
-        PQclear(r);
-    }
-    for (int i = 0; i < 3; i++)
-        jc_buf_free(&a[i]);
-    return rc;
-}
-
-// dead_letter copies this range's rejected messages to the dead-letter
-// topic and waits for them, before the transaction commits.
-static void dead_letter(jc_ingest *ig, size_t from, size_t to)
-{
-    int queued = 0, failed;
-    for (size_t i = from; i < to; i++) {
-        jc_inmsg *m = &ig->batch.msgs[i];
-        if (!m->reason || m->dead_lettered)
-            continue;
-        log_rejection(ig, m);
-        if (jc_deadletter_send(ig->dl, m->rkm, m->reason, m->detail) == 0)
-            queued++;
-        m->dead_lettered = 1;
-    }
-    if (queued && (failed = jc_deadletter_flush(ig->dl, 10000)) > 0)
-        LOG_ERROR("ingest", "%d of %d dead-letter copies were not delivered", failed, queued);
-}
-
 static void rollback(jc_ingest *ig)
 {
     char ignored[128];
@@ -641,9 +424,10 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
         rollback(ig);
         return -3;
     }
-    if (rc != 0 || store_rejections(ig, from, to) != 0)
+    if (rc != 0 ||
+        jc_rejects_store(ig->db, &ig->batch, from, to, ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
-    dead_letter(ig, from, to);
+    jc_rejects_dead_letter(&ig->rejects, &ig->batch, from, to);
     if (jc_db_exec(ig->db, "COMMIT", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
     for (int t = 0; t < MAX_TOPICS; t++)
@@ -684,8 +468,10 @@ static int process(jc_ingest *ig)
     int rc, delay_ms = 100;
 
     jc_keycache_begin_batch(ig->kc);
-    for (size_t i = 0; i < b->n; i++)
-        check_envelope(ig, &b->msgs[i], now);
+    for (size_t i = 0; i < b->n; i++) {
+        b->msgs[i].topic = topic_index(ig, rd_kafka_topic_name(b->msgs[i].rkm->rkt));
+        jc_check_envelope(ig->cfg, ig->kc, &b->msgs[i], now);
+    }
     for (;;) {
         if (db_ensure(ig) != 0)
             return -1;
@@ -697,7 +483,7 @@ static int process(jc_ingest *ig)
     }
     for (size_t i = 0; i < b->n; i++)
         if (!b->msgs[i].reason)
-            check_signed(ig, &b->msgs[i]);
+            jc_check_signed(ig->cfg, ig->kc, &b->msgs[i], ig->topics[b->msgs[i].topic]);
 
     for (;;) {
         rc = apply_range(ig, done, b->n);
@@ -763,7 +549,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     jw_init(&ig->jw, cfg);
     reset_positions(ig);
     for (int t = 0; t < MAX_TOPICS; t++)
-        jc_config_topic(cfg, topic_table[t].name, ig->topics[t], sizeof ig->topics[t]);
+        jc_config_topic(cfg, jc_ingest_topic(t), ig->topics[t], sizeof ig->topics[t]);
     ig->kc = jc_keycache_new(kr, cfg->key_cache_ttl_ms);
     if (!ig->kc) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -775,6 +561,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     ig->dl = jc_deadletter_new(cfg, brokers, errstr, errstr_size);
     if (!ig->dl)
         goto fail;
+    ig->rejects.dl = ig->dl;
 
     conf = jc_kafka_conf(cfg, brokers, errstr, errstr_size);
     if (!conf)

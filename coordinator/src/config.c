@@ -44,6 +44,8 @@
       "Partitions of each topic the embedded cluster creates.")                                \
     X("kafka.session_timeout_ms", "int", session_timeout_ms, "10000", 1000, 300000, NULL,      \
       "Consumer group session timeout in milliseconds.")                                       \
+    X("kafka.fetch_wait_max_ms", "int", fetch_wait_max_ms, "100", 1, 10000, NULL,            \
+      "Longest time the consumer's fetch waits at the broker for data (fetch.wait.max.ms).") \
     X("kafka.properties", "string", kafka_properties, "", 0, 0, NULL,                          \
       "Extra librdkafka properties, comma-separated k=v pairs.")                               \
     X("ingest.batch_max_messages", "int", batch_max_messages, "1000", 1, 10000, NULL,          \

@@ -26,6 +26,7 @@ typedef struct jc_config {
     char *bootstrap_file;
     int kafka_partitions; /* topics created by the embedded cluster */
     int session_timeout_ms;
+    int fetch_wait_max_ms;
     char *kafka_properties; /* "k=v,k=v" passed to librdkafka */
     /* ingest */
     int batch_max_messages;

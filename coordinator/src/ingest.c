@@ -226,8 +226,12 @@ static void note_eof(jc_ingest *ig, const rd_kafka_message_t *m)
     }
 }
 
-// collect polls until the batch is full, batch_max_ms passed since its first
-// message, or a stop was asked. Returns the number of messages.
+// collect builds a batch: it waits for a first message, then takes what is
+// already fetched (poll with no wait) until the local queue is empty, the
+// batch is full, batch_max_ms passed since its first message, or a stop was
+// asked. So an idle coordinator applies a lone message at once, and a busy
+// one applies bigger batches (the work of one batch is the time in which the
+// next one gathers). Returns the number of messages.
 static size_t collect(jc_ingest *ig)
 {
     jc_batch *b = &ig->batch;
@@ -237,10 +241,9 @@ static size_t collect(jc_ingest *ig)
         int wait = 100;
         rd_kafka_message_t *m;
         if (deadline) {
-            int64_t left = deadline - now_ms();
-            if (left <= 0)
+            if (deadline - now_ms() <= 0)
                 break;
-            wait = (int)left;
+            wait = 0;
         }
         m = rd_kafka_consumer_poll(ig->rk, wait);
         if (ig->drop_batch) {
@@ -525,7 +528,8 @@ static int process(jc_ingest *ig)
     atomic_fetch_add(&ig->rt->applied, applied);
     atomic_fetch_add(&ig->rt->rejected, rejected);
     atomic_fetch_add(&ig->rt->batches, 1);
-    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected", applied, rejected);
+    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected in %lld ms", applied, rejected,
+              (long long)(now_ms() - now));
     return 0;
 }
 
@@ -537,7 +541,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     jc_ingest *ig = calloc(1, sizeof *ig);
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *subs = NULL;
-    char kerr[256], num[32];
+    char kerr[256], num[32], fetch_wait[32];
     rd_kafka_resp_err_t err;
 
     if (!ig) {
@@ -567,12 +571,14 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     if (!conf)
         goto fail;
     snprintf(num, sizeof num, "%d", cfg->session_timeout_ms);
+    snprintf(fetch_wait, sizeof fetch_wait, "%d", cfg->fetch_wait_max_ms);
     if (jc_kafka_set(conf, "group.id", cfg->group_id, errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "enable.auto.commit", "false", errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "enable.partition.eof", "true", errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "session.timeout.ms", num, errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "fetch.wait.max.ms", fetch_wait, errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "client.id", "jobcoord-ingest", errstr, errstr_size) != 0)
         goto fail;
     rd_kafka_conf_set_opaque(conf, ig);

@@ -398,6 +398,8 @@ static int round_once(jc_outbox *o)
         jc_db_exec(o->db, "COMMIT", o->err, sizeof o->err) != 0)
         goto rollback;
     rc = n;
+    LOG_DEBUG("outbox", "round: %d rows, %d produced in %lld ms", n, produced,
+              (long long)((int64_t)jc_now_ms() - now));
     goto out;
 rollback:
     if (PQstatus(o->db) == CONNECTION_OK) {

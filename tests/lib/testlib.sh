@@ -106,7 +106,8 @@ start_mock_kafka() {
 start_coordinator() {
     local before
     before=$(grep -c 'ingest ready' "$T/coordinator.log" 2>/dev/null || true)
-    jc_bg "$T/coordinator.log" "$BIN/coordinator/jobcoord" --bootstrap-file "$T/kafka.bootstrap" "$@"
+    jc_bg "$T/coordinator.log" "$BIN/coordinator/jobcoord" --bootstrap-file "$T/kafka.bootstrap" \
+        --set kafka.fetch_wait_max_ms=10 "$@"
     COORD_PID=$JC_LAST_PID
     wait_for 60 "coordinator ready" sh -c "[ \$(grep -c 'ingest ready' '$T/coordinator.log') -gt ${before:-0} ]" || {
         tail -20 "$T/coordinator.log"

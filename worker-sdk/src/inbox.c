@@ -102,6 +102,12 @@ jc_inbox *jc_inbox_new(const jc_conf_t *conf, const jc_identity *id, const char 
         set_kafka(rconf, "auto.offset.reset", "latest", errstr, errstr_size) ||
         set_kafka(rconf, "enable.partition.eof", "false", errstr, errstr_size))
         goto fail;
+    /* commands and job updates are latency-sensitive: do not let a fetch
+     * sit at the broker for librdkafka's default 500 ms (brokers that
+     * answer early are unaffected), unless the user chose a value */
+    if (!jc_conf_get(conf, "kafka.fetch.wait.max.ms") &&
+        set_kafka(rconf, "fetch.wait.max.ms", "50", errstr, errstr_size))
+        goto fail;
     ib->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, kerr, sizeof kerr);
     if (!ib->rk) {
         snprintf(errstr, errstr_size, "kafka: %s", kerr);

@@ -96,6 +96,9 @@ wait_for 5 "fault armed" sh -c "! test -e '$T/kafka.control'"
 wait_final "$D" 60 || exit 1
 check_eq "the job completed despite refused deliveries" succeeded "$(final "$D")"
 check "Kafka refused some deliveries" grep -q "TOPIC_AUTHORIZATION_FAILED\|delivery failed" "$T/coordinator.log"
+# the worker's own ack may have been refused too: the re-sent command is
+# acknowledged again
+wait_for 60 "undrain acked" sql_is acked "SELECT status FROM commands WHERE kind = 'undrain' AND recipient = 'w1'"
 check_eq "the undrain command was acknowledged" acked "$(sql "SELECT status FROM commands WHERE kind = 'undrain' AND recipient = 'w1'")"
 
 check_eq "no transition applied twice" 0 "$(sql "SELECT count(*) FROM (SELECT job_id, attempt, from_state, to_state FROM job_events WHERE kind = 'state' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d")"

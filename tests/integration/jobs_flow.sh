@@ -179,8 +179,9 @@ J10=$(uuid)
 hb w1 --job-type rr
 submit "$J10" --job-type rr
 wait_state "$J10" "assigned 1 w1" || exit 1
+hb w1 --job-type t1   # so that no worker can take it again
+wait_for 10 "w1 no longer runs rr" sql_is '{t1}' "SELECT capabilities FROM workers WHERE id = 'w1'"
 produce_as w1 --topic command-acks --type command.ack --cmd "$(assign_cmd "$J10" 1)" --ack-ok 0 >/dev/null
-hb w1 --job-type t1
 wait_state "$J10" "pending 1 -" || exit 1
 check_eq "refused assignment requeued" "pending 1 -" "$(state "$J10")"
 check_eq "and its command marked failed" failed "$(sql "SELECT status FROM commands WHERE id = '$(assign_cmd "$J10" 1)'")"

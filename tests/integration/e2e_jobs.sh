@@ -101,5 +101,13 @@ check "Kafka refused some deliveries" grep -q "TOPIC_AUTHORIZATION_FAILED\|deliv
 wait_for 60 "undrain acked" sql_is acked "SELECT status FROM commands WHERE kind = 'undrain' AND recipient = 'w1'"
 check_eq "the undrain command was acknowledged" acked "$(sql "SELECT status FROM commands WHERE kind = 'undrain' AND recipient = 'w1'")"
 
+# worker settings: stored, sent as a config command, applied by the SDK and
+# reported back in heartbeats
+"$ADMIN" worker config w2 --set color=blue --set batch=7 >/dev/null
+Q="SELECT config_version = desired_config_version AND desired_config_version > 0 FROM workers WHERE id = 'w2'"
+wait_for 30 "w2 applied its config" sql_is t "$Q"
+check_eq "the worker reports the configuration it applied" t "$(sql "$Q")"
+check_eq "the config command was acknowledged" acked "$(sql "SELECT status FROM commands WHERE kind = 'config' AND recipient = 'w2'")"
+
 check_eq "no transition applied twice" 0 "$(sql "SELECT count(*) FROM (SELECT job_id, attempt, from_state, to_state FROM job_events WHERE kind = 'state' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d")"
 jc_done

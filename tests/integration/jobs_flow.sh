@@ -60,13 +60,26 @@ event w1 "$J1" 1 succeeded --result "forged" --forge mac
 produce_as w1 --topic job-events --raw-hex 81a17601 >/dev/null
 event w1 "$(uuid)" 1 started
 submit "$J1" --job-type t1
+produce_as c1 --topic job-requests --raw-hex dc0003a1 >/dev/null
+produce_as c1 --topic job-requests --type job.submit --job-type t1 --forge mac >/dev/null
+produce_as w1 --topic job-requests --type job.submit --job-type t1 >/dev/null
 sleep 1.5
 check_eq "replayed/forged/unknown job messages applied nothing" "$before" "$(sql "SELECT count(*) FROM job_events")"
 check_eq "result unchanged" "the result" "$(sql "SELECT convert_from(result, 'UTF8') FROM jobs WHERE id = '$J1'")"
 check "event for a finished job rejected" [ "$(rej invalid_transition)" -ge 1 ]
-check_eq "forged event rejected" 1 "$(rej bad_signature)"
+check_eq "forged event rejected" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-events' AND reason = 'bad_signature'")"
 check_eq "event for an unknown job rejected" 1 "$(rej unknown_job)"
 check "replayed submission of a known job id rejected" [ "$(rej replay)" -ge 1 ]
+check_eq "malformed job request rejected" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-requests' AND reason IN ('malformed', 'limit')")"
+check_eq "forged job request rejected" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-requests' AND reason = 'bad_signature'")"
+check_eq "a worker may not submit jobs" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-requests' AND reason = 'wrong_role'")"
+check_eq "no job created by them" 1 "$(sql "SELECT count(*) FROM jobs")"
+
+# --- worker events are stored and listed
+produce_as w1 --topic worker-events --type worker.event >/dev/null
+wait_for 10 "worker event stored" sql_is 1 "SELECT count(*) FROM worker_events WHERE worker_id = 'w1'"
+check_eq "worker event stored" "info test.event hello" "$(sql "SELECT level || ' ' || kind || ' ' || text FROM worker_events WHERE worker_id = 'w1'")"
+check "and listed by the admin CLI" sh -c "'$ADMIN' worker events w1 | grep -q test.event"
 
 # --- same idempotency key, new job id: one job, and the client is told
 J1B=$(uuid)

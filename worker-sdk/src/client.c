@@ -419,6 +419,21 @@ jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const char *reason
     return send_and_wait(c, &m, timeout_ms, errstr, errstr_size);
 }
 
+jc_err_t jc_client_job_of(jc_client_t *c, const char *job_id, char out[37])
+{
+    uint8_t job[JC_ID_LEN];
+    jc_update_view v;
+    int found;
+    if (!c || !job_id || !out || jc_id_parse(job_id, job) != 0)
+        return JC_ERR_INVALID_ARG;
+    pthread_mutex_lock(&c->mu);
+    found = jc_updates_final(c->updates, job, &v);
+    if (found)
+        jc_id_format(v.job, out);
+    pthread_mutex_unlock(&c->mu);
+    return found ? JC_OK : JC_ERR_STATE;
+}
+
 jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeout_ms, char state_out[16],
                         void **result_out, size_t *result_len, char *error_out,
                         size_t error_size)

@@ -265,6 +265,7 @@ static int is_final(const entry *e)
 // view fills out from e.
 static void view(const entry *e, jc_update_view *out)
 {
+    out->job = e->job;
     out->state = e->state;
     out->result = e->result;
     out->result_len = e->result_len;

@@ -16,6 +16,8 @@ typedef struct jc_updates jc_updates;
 /* jc_update_view is a final state found by jc_updates_final. Its pointers
  * belong to the table and stay valid until the table changes. */
 typedef struct jc_update_view {
+    const uint8_t *job; /* the job the update is about (another one than asked
+                         * for when a repeated idempotency key answered) */
     const char *state;
     const uint8_t *result; /* NULL when none */
     size_t result_len;

@@ -258,7 +258,22 @@ static int wait_one(jc_client_t *c, const options *o, const char *id, int64_t de
         fprintf(stderr, "jobcoord-submit: cannot wait for %s: %s\n", id, jc_err2str(e));
         return EXIT_SYSTEM;
     }
-    outcome_print(o->json, id, state, result, result ? result_len : 0, error);
+    {
+        /* a repeated idempotency key is answered by the existing job: report
+         * that job's id, which is the one the coordinator knows */
+        char actual[37];
+        if (jc_client_job_of(c, id, actual) == JC_OK && strcmp(actual, id) != 0) {
+            if (!o->json)
+                fprintf(stderr,
+                        "jobcoord-submit: %s repeated the idempotency key of job %s; "
+                        "that job's outcome follows\n",
+                        id, actual);
+            id = actual;
+            outcome_print(o->json, id, state, result, result ? result_len : 0, error);
+        } else {
+            outcome_print(o->json, id, state, result, result ? result_len : 0, error);
+        }
+    }
     rc = strcmp(state, "succeeded") == 0 ? 0 : EXIT_FAILED;
     jc_free(result);
     return rc;

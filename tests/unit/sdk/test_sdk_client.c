@@ -224,6 +224,14 @@ int main(void)
                  JC_OK);
     CHECK_EQ_STR(state, "failed");
     CHECK_EQ_STR(error, "boom");
+    {
+        char actual[37];
+        CHECK_EQ_INT(jc_client_job_of(c, id2, actual), JC_OK);
+        CHECK_EQ_STR(actual, other_id); /* the job the key first made */
+        CHECK_EQ_INT(jc_client_job_of(c, id1, actual), JC_OK);
+        CHECK_EQ_STR(actual, id1);
+        CHECK_EQ_INT(jc_client_job_of(c, "not-an-id", actual), JC_ERR_INVALID_ARG);
+    }
     CHECK(result == NULL && result_len == 0);
     /* the other key's job is not an answer for this one */
     CHECK_EQ_INT(jc_client_wait(c, id3, 200, state, NULL, NULL, NULL, 0), JC_ERR_TIMED_OUT);

@@ -312,6 +312,12 @@ JC_EXPORT jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeou
                                   char state_out[16], void **result_out, size_t *result_len,
                                   char *error_out, size_t error_size);
 
+/* jc_client_job_of writes to out (37 bytes) the id of the job whose final
+ * state answers job_id: job_id itself, or, when its submission repeated an
+ * idempotency key, the existing job the coordinator reported instead.
+ * JC_ERR_STATE until jc_client_wait has seen that final state. Any thread. */
+JC_EXPORT jc_err_t jc_client_job_of(jc_client_t *c, const char *job_id, char out[37]);
+
 /* jc_free frees memory the library returned. */
 JC_EXPORT void jc_free(void *p);
 

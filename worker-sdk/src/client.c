@@ -154,8 +154,7 @@ static void *update_main(void *arg)
 jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
 {
     jc_client_t *c;
-    rd_kafka_conf_t *rconf = NULL;
-    char kerr[256], updates_topic[256];
+    char updates_topic[256];
 
     if (!conf) {
         snprintf(errstr, errstr_size, "conf is NULL");
@@ -177,23 +176,9 @@ jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    if (jc_sdk_kafka_conf(conf, &rconf, errstr, errstr_size) != JC_OK)
+    c->rk = jc_sdk_producer(conf, "1", c, on_delivery, errstr, errstr_size);
+    if (!c->rk)
         goto fail;
-    if (rd_kafka_conf_set(rconf, "enable.idempotence", "true", kerr, sizeof kerr) ||
-        rd_kafka_conf_set(rconf, "linger.ms", "1", kerr, sizeof kerr) ||
-        (!jc_conf_get(conf, "kafka.partitioner") && /* PROTOCOL.md section 2 */
-         rd_kafka_conf_set(rconf, "partitioner", "murmur2_random", kerr, sizeof kerr))) {
-        snprintf(errstr, errstr_size, "kafka: %s", kerr);
-        goto fail;
-    }
-    rd_kafka_conf_set_opaque(rconf, c);
-    rd_kafka_conf_set_dr_msg_cb(rconf, on_delivery);
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rconf, kerr, sizeof kerr);
-    if (!c->rk) {
-        snprintf(errstr, errstr_size, "kafka: %s", kerr);
-        goto fail;
-    }
-    rconf = NULL;
     c->sender.rk = c->rk;
     c->sender.id = &c->id;
     c->inbox = jc_inbox_new(conf, &c->id, updates_topic, JC_INBOX_FROM_END, "jobcoord-client-",
@@ -208,8 +193,6 @@ jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
     c->conf = conf; /* ownership taken: nothing can fail any more */
     return c;
 fail:
-    if (rconf)
-        rd_kafka_conf_destroy(rconf);
     jc_inbox_destroy(c->inbox);
     if (c->rk)
         rd_kafka_destroy(c->rk);

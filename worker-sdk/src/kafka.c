@@ -122,6 +122,34 @@ jc_err_t jc_sdk_kafka_conf(const jc_conf_t *conf, rd_kafka_conf_t **out, char *e
     return JC_OK;
 }
 
+rd_kafka_t *jc_sdk_producer(const jc_conf_t *conf, const char *linger_ms, void *opaque,
+                            void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *rconf = NULL;
+    rd_kafka_t *rk;
+    char kerr[256];
+
+    if (jc_sdk_kafka_conf(conf, &rconf, errstr, errstr_size) != JC_OK)
+        return NULL;
+    if (rd_kafka_conf_set(rconf, "enable.idempotence", "true", kerr, sizeof kerr) ||
+        rd_kafka_conf_set(rconf, "linger.ms", linger_ms, kerr, sizeof kerr) ||
+        (!jc_conf_get(conf, "kafka.partitioner") &&
+         rd_kafka_conf_set(rconf, "partitioner", "murmur2_random", kerr, sizeof kerr))) {
+        snprintf(errstr, errstr_size, "kafka: %s", kerr);
+        rd_kafka_conf_destroy(rconf);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(rconf, opaque);
+    rd_kafka_conf_set_dr_msg_cb(rconf, dr_cb);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, rconf, kerr, sizeof kerr);
+    if (!rk) {
+        snprintf(errstr, errstr_size, "kafka: %s", kerr);
+        rd_kafka_conf_destroy(rconf);
+    }
+    return rk;
+}
+
 void jc_sdk_topic(const jc_conf_t *conf, const char *name, char *out, size_t out_size)
 {
     const char *prefix = jc_conf_get(conf, "topic.prefix");

@@ -28,6 +28,14 @@ jc_err_t jc_sdk_identity(const jc_conf_t *conf, jc_identity *id, char *errstr,
 jc_err_t jc_sdk_kafka_conf(const jc_conf_t *conf, rd_kafka_conf_t **out, char *errstr,
                            size_t errstr_size);
 
+/* jc_sdk_producer makes the idempotent producer every SDK handle signs
+ * through: the conf's kafka.* keys, murmur2 partitioning (PROTOCOL.md
+ * section 2) unless kafka.partitioner is set, the given linger.ms, delivery
+ * reports to dr_cb with opaque. NULL with errstr on failure. */
+rd_kafka_t *jc_sdk_producer(const jc_conf_t *conf, const char *linger_ms, void *opaque,
+                            void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                            char *errstr, size_t errstr_size);
+
 /* jc_sdk_topic writes topic.prefix (default "jobcoord.") + name into out. */
 void jc_sdk_topic(const jc_conf_t *conf, const char *name, char *out, size_t out_size);
 

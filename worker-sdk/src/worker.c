@@ -118,9 +118,8 @@ static jc_err_t parse_caps(jc_worker_t *w, const char *caps, char *errstr, size_
 jc_worker_t *jc_worker_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
 {
     jc_worker_t *w;
-    rd_kafka_conf_t *rconf = NULL;
     const char *v;
-    char kerr[256], job_events[256];
+    char job_events[256];
 
     if (!conf) {
         snprintf(errstr, errstr_size, "conf is NULL");
@@ -150,23 +149,9 @@ jc_worker_t *jc_worker_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
     jc_sdk_topic(conf, JC_TOPIC_HEARTBEATS, w->topic, sizeof w->topic);
     jc_sdk_topic(conf, JC_TOPIC_WORKER_EVENTS, w->events_topic, sizeof w->events_topic);
 
-    if (jc_sdk_kafka_conf(conf, &rconf, errstr, errstr_size) != JC_OK)
+    w->rk = jc_sdk_producer(conf, "5", w, on_delivery, errstr, errstr_size);
+    if (!w->rk)
         goto fail;
-    if (rd_kafka_conf_set(rconf, "enable.idempotence", "true", kerr, sizeof kerr) ||
-        rd_kafka_conf_set(rconf, "linger.ms", "5", kerr, sizeof kerr) ||
-        (!jc_conf_get(conf, "kafka.partitioner") && /* PROTOCOL.md section 2 */
-         rd_kafka_conf_set(rconf, "partitioner", "murmur2_random", kerr, sizeof kerr))) {
-        snprintf(errstr, errstr_size, "kafka: %s", kerr);
-        goto fail;
-    }
-    rd_kafka_conf_set_opaque(rconf, w);
-    rd_kafka_conf_set_dr_msg_cb(rconf, on_delivery);
-    w->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rconf, kerr, sizeof kerr);
-    if (!w->rk) {
-        snprintf(errstr, errstr_size, "kafka: %s", kerr);
-        goto fail;
-    }
-    rconf = NULL;
     w->sender.rk = w->rk;
     w->sender.id = &w->id;
     jc_sdk_topic(conf, JC_TOPIC_JOB_EVENTS, job_events, sizeof job_events);
@@ -180,8 +165,6 @@ jc_worker_t *jc_worker_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
     w->conf = conf; /* ownership taken: nothing can fail any more */
     return w;
 fail:
-    if (rconf)
-        rd_kafka_conf_destroy(rconf);
     jc_jobs_destroy(w->jobs);
     free(w->running);
     if (w->rk)

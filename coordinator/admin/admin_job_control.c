@@ -15,25 +15,12 @@
  * count (the fencing token) and gaining one attempt if it had none left.
  */
 #include "admin.h"
+#include "jobstate.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define REASON_MAX 1024
-/* How long a canceling job waits for its worker's confirmation before the
- * janitor cancels it anyway (its lease is cut to this). */
-#define CANCEL_CONFIRM_S "30"
-
-/* What cancel does in each state where it is allowed, and the outbox row
- * that tells it: a pending job is canceled at once and its submitter told;
- * a job a worker holds waits for the worker, which is sent a cancel. */
-static const struct {
-    const char *from, *to, *command;
-} cancel_moves[] = {
-    {"pending", "canceled", "job.update"},
-    {"assigned", "canceling", "cancel"},
-    {"running", "canceling", "cancel"},
-};
 
 static const char *const retry_from[] = {"failed", "canceled"};
 
@@ -149,7 +136,9 @@ static int cmd_job_cancel(admin_ctx *ctx, const admin_args *a)
     const char *from, *to, *recipient, *attempt;
     char text[REASON_MAX + 64], cmd_id[64];
     PGresult *job = NULL;
-    size_t m, n_moves = sizeof cancel_moves / sizeof cancel_moves[0];
+    const char *command;
+    char confirm_ms[16];
+    jc_job_state next;
     int rc;
 
     if (reason && (!*reason || !admin_text_valid(reason, REASON_MAX)))
@@ -159,11 +148,11 @@ static int cmd_job_cancel(admin_ctx *ctx, const admin_args *a)
         goto out;
     from = PQgetvalue(job, 0, COL_STATE);
     attempt = PQgetvalue(job, 0, COL_ATTEMPT);
-    for (m = 0; m < n_moves; m++) {
-        if (strcmp(cancel_moves[m].from, from) == 0)
-            break;
-    }
-    if (m == n_moves) {
+    /* the daemon's transition table decides (jobstate.c): a pending job is
+     * canceled at once and its submitter told; a job a worker holds waits for
+     * the worker, which is sent a cancel */
+    next = jc_job_next(jc_job_state_parse(from), JI_CANCEL);
+    if (next == JS_INVALID) {
         rc = strcmp(from, "canceling") == 0
                  ? admin_fail(ADMIN_REFUSED, "job %s is already being canceled", id)
                  : admin_fail(ADMIN_REFUSED,
@@ -172,8 +161,10 @@ static int cmd_job_cancel(admin_ctx *ctx, const admin_args *a)
                               id, from);
         goto out;
     }
-    to = cancel_moves[m].to;
-    recipient = strcmp(cancel_moves[m].command, "cancel") == 0
+    to = jc_job_state_name(next);
+    command = next == JS_CANCELING ? "cancel" : "job.update";
+    snprintf(confirm_ms, sizeof confirm_ms, "%d", ctx->cfg.cancel_timeout_ms);
+    recipient = strcmp(command, "cancel") == 0
                     ? (PQgetisnull(job, 0, COL_WORKER) ? NULL : PQgetvalue(job, 0, COL_WORKER))
                     : PQgetvalue(job, 0, COL_SUBMITTER);
     if (!recipient) {
@@ -181,13 +172,13 @@ static int cmd_job_cancel(admin_ctx *ctx, const admin_args *a)
         goto out;
     }
     {
-        const char *p[6] = {id, from, attempt, to, reason, CANCEL_CONFIRM_S};
+        const char *p[6] = {id, from, attempt, to, reason, confirm_ms};
         rc = update_job(ctx,
                         "UPDATE jobs SET state = $4::text, cancel_reason = $5, updated_at = now(),"
                         " finished_at = CASE WHEN $4::text = 'canceled' THEN now()"
                         "  ELSE finished_at END,"
                         " lease_expires_at = CASE WHEN $4::text = 'canceling'"
-                        "  THEN now() + $6::integer * interval '1 s' END"
+                        "  THEN now() + $6::integer * interval '1 ms' END"
                         " WHERE id = $1 AND state = $2 AND attempt = $3::integer",
                         6, p);
     }
@@ -199,8 +190,8 @@ static int cmd_job_cancel(admin_ctx *ctx, const admin_args *a)
     if (rc)
         goto out;
     {
-        int is_cancel = strcmp(cancel_moves[m].command, "cancel") == 0;
-        const char *p[6] = {cancel_moves[m].command, recipient, id, attempt,
+        int is_cancel = strcmp(command, "cancel") == 0;
+        const char *p[6] = {command, recipient, id, attempt,
                             is_cancel ? NULL : to, is_cancel ? reason : NULL};
         rc = queue_command(ctx, p, cmd_id, sizeof cmd_id);
     }
@@ -209,10 +200,10 @@ static int cmd_job_cancel(admin_ctx *ctx, const admin_args *a)
     rc = admin_end_tx(ctx, ADMIN_OK);
     if (rc)
         goto out;
-    print_move(ctx, id, from, to, job, cancel_moves[m].command, cmd_id, recipient,
+    print_move(ctx, id, from, to, job, command, cmd_id, recipient,
                strcmp(to, "canceling") == 0
-                   ? " (canceled when the worker confirms, or by the janitor after "
-                     CANCEL_CONFIRM_S " s)"
+                   ? " (canceled when the worker confirms, or by the janitor after"
+                     " jobs.cancel_timeout_ms)"
                    : "");
 out:
     rc = admin_end_tx(ctx, rc);
@@ -273,7 +264,7 @@ static const admin_cmd job_control_commands[] = {
      "A pending job is canceled at once and its submitter is sent a job update. A job\n"
      "a worker holds (assigned or running) becomes canceling and the worker is sent a\n"
      "cancel command; the job is canceled when the worker confirms, or by the janitor\n"
-     "once its lease, cut to " CANCEL_CONFIRM_S " s, expires. Refused (exit 1) for a job "
+     "once its lease, cut to jobs.cancel_timeout_ms, expires. Refused (exit 1) for a job "
      "already\ncanceling, succeeded, failed or canceled.",
      1, {{"reason", "TEXT", "why (stored in cancel_reason, sent to the worker)"}},
      cmd_job_cancel},

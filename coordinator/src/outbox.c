@@ -63,14 +63,23 @@ struct jc_outbox {
     recipient_key *keys;
     size_t n_keys;
     char *delivered; /* per row of the round: delivery confirmed */
+    uint32_t round;  /* tags each message, so a late report of an earlier
+                      * round never marks a row of this one */
 };
+
+/* A message's opaque: its round in the high half, its row in the low. */
+static void *tag(uint32_t round, int row)
+{
+    return (void *)(intptr_t)(((uint64_t)round << 32) | (uint32_t)row);
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     jc_outbox *o = opaque;
+    uint64_t t = (uint64_t)(intptr_t)m->_private;
     (void)rk;
-    if (!m->err && o->delivered)
-        o->delivered[(intptr_t)m->_private] = 1;
+    if (!m->err && o->delivered && (uint32_t)(t >> 32) == o->round)
+        o->delivered[(uint32_t)t] = 1;
     else if (m->err)
         LOG_WARN("outbox", "delivery failed: %s (will retry)", rd_kafka_err2str(m->err));
 }
@@ -341,6 +350,7 @@ static int round_once(jc_outbox *o)
     o->delivered = calloc((size_t)n, 1);
     if (!o->delivered)
         goto rollback;
+    o->round++;
     for (int i = 0; i < n; i++) {
         const char *kind = PQgetvalue(r, i, C_KIND), *to = PQgetvalue(r, i, C_RECIPIENT);
         recipient_key *k = key_find(o, to);
@@ -375,7 +385,7 @@ static int round_once(jc_outbox *o)
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 o->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(to, strlen(to)),
                 RD_KAFKA_V_VALUE(sb.data, sb.size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
+                RD_KAFKA_V_OPAQUE(tag(o->round, i)), RD_KAFKA_V_END);
             if (e)
                 LOG_WARN("outbox", "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
             else

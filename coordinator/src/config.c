@@ -86,6 +86,18 @@
       "A command sent this many times without an acknowledgement is marked failed.")         \
     X("outbox.batch", "int", outbox_batch, "1000", 1, 10000, NULL,                             \
       "Most outbox rows the relay produces per round.")                                       \
+    X("http.listen", "string", http_listen, "", 0, 0, NULL,                                   \
+      "IPv4 address:port of the HTTP surface (health, readiness, metrics); empty: off.")     \
+    X("http.threads", "int", http_threads, "2", 1, 64, NULL,                                  \
+      "Threads serving HTTP requests.")                                                       \
+    X("http.connection_timeout_s", "int", http_timeout_s, "10", 1, 3600, NULL,                \
+      "An idle HTTP connection is closed after this many seconds.")                          \
+    X("http.max_connections", "int", http_max_connections, "256", 1, 65536, NULL,             \
+      "Most HTTP connections at once.")                                                       \
+    X("http.max_connections_per_ip", "int", http_max_per_ip, "32", 1, 65536, NULL,           \
+      "Most HTTP connections at once from one IP address.")                                  \
+    X("http.connection_memory_limit", "int", http_memory_limit, "65536", 4096, 16777216, NULL, \
+      "Bytes of memory one HTTP connection may use (request line and headers).")            \
     X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                               \
       "Keys file sealing secrets at rest; empty stores them in plain text.")                   \
     X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,               \

@@ -51,6 +51,13 @@ typedef struct jc_config {
     int outbox_resend_ms;
     int outbox_max_tries;
     int outbox_batch;
+    /* http */
+    char *http_listen;
+    int http_threads;
+    int http_timeout_s;
+    int http_max_connections;
+    int http_max_per_ip;
+    int http_memory_limit;
     /* security */
     char *keys_file;
     char *encryption_key_id;

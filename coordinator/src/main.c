@@ -26,6 +26,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "mockkafka.h"
+#include "http.h"
 #include "outbox.h"
 #include "proto.h"
 #include "runtime.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
     jc_janitor *janitor = NULL;
     jc_ingest *ig = NULL;
     jc_outbox *outbox = NULL;
+    jc_http *http = NULL;
     jc_runtime rt;
     const char *brokers;
     struct sigaction sa;
@@ -276,6 +278,14 @@ int main(int argc, char **argv)
         stop_requested = 1;
         goto out;
     }
+    if (cfg.http_listen && *cfg.http_listen) {
+        http = jc_http_start(&cfg, &rt, err, sizeof err);
+        if (!http) {
+            LOG_ERROR("main", "http: %s", err);
+            stop_requested = 1;
+            goto out;
+        }
+    }
     ig = jc_ingest_new(&cfg, brokers, kr, &rt, err, sizeof err);
     if (!ig) {
         LOG_ERROR("main", "ingest: %s", err);
@@ -285,6 +295,7 @@ int main(int argc, char **argv)
     rc = jc_ingest_run(ig) == 0 ? 0 : EXIT_SYSTEM;
     stop_requested = 1;
 out:
+    jc_http_stop(http);
     jc_ingest_free(ig);
     jc_outbox_stop(outbox);
     jc_janitor_stop(janitor);

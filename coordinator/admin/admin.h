@@ -130,6 +130,13 @@ int admin_text_valid(const char *s, size_t max);
  * configured security.encryption_key_id). Returns an exit code. */
 int admin_keyring(admin_ctx *ctx, const char *default_id);
 
+/* admin_lock_row connects, starts a transaction and runs sql (one $1 = id,
+ * ending in FOR UPDATE) into *row (caller PQclears). No row: refused with
+ * "no <what> '<id>'". Returns an exit code; the transaction stays open in
+ * every case (admin_end_tx closes it). */
+int admin_lock_row(admin_ctx *ctx, const char *sql, const char *id, const char *what,
+                   PGresult **row);
+
 /* admin_query runs a parameterized query; on error it prints the server's
  * message and returns NULL. The caller PQclears the result. */
 PGresult *admin_query(admin_ctx *ctx, const char *sql, int nparams, const char *const *params);

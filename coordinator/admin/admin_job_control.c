@@ -32,26 +32,13 @@ enum { COL_STATE, COL_ATTEMPT, COL_WORKER, COL_SUBMITTER };
  * the transaction still open in every case (admin_end_tx closes it). */
 static int lock_job(admin_ctx *ctx, const char *id, PGresult **job)
 {
-    int rc;
-
     *job = NULL;
     if (!admin_uuid_valid(id))
         return admin_fail(ADMIN_REFUSED, "invalid job id '%s' (a UUID)", id);
-    rc = admin_db(ctx, 1);
-    if (rc)
-        return rc;
-    rc = admin_exec(ctx, "BEGIN");
-    if (rc)
-        return rc;
-    *job = admin_query(ctx,
-                       "SELECT state, attempt, worker_id, submitter FROM jobs WHERE id = $1"
-                       " FOR UPDATE",
-                       1, &id);
-    if (!*job)
-        return ADMIN_SYSERR;
-    if (PQntuples(*job) == 0)
-        return admin_fail(ADMIN_REFUSED, "no job '%s'", id);
-    return ADMIN_OK;
+    return admin_lock_row(ctx,
+                          "SELECT state, attempt, worker_id, submitter FROM jobs WHERE id = $1"
+                          " FOR UPDATE",
+                          id, "job", job);
 }
 
 /* update_job runs a compare-and-set UPDATE whose WHERE ends with the

@@ -528,3 +528,23 @@ void admin_print_record(FILE *f, const PGresult *r, int i)
         free(owned);
     }
 }
+
+int admin_lock_row(admin_ctx *ctx, const char *sql, const char *id, const char *what,
+                   PGresult **row)
+{
+    int rc;
+
+    *row = NULL;
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    rc = admin_exec(ctx, "BEGIN");
+    if (rc)
+        return rc;
+    *row = admin_query(ctx, sql, 1, &id);
+    if (!*row)
+        return ADMIN_SYSERR;
+    if (PQntuples(*row) == 0)
+        return admin_fail(ADMIN_REFUSED, "no %s '%s'", what, id);
+    return ADMIN_OK;
+}

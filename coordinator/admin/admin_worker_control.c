@@ -36,24 +36,10 @@ enum { COL_STATUS, COL_DRAIN, COL_DESIRED };
  * stays open in every case (admin_end_tx closes it). */
 static int lock_worker(admin_ctx *ctx, const char *id, PGresult **w)
 {
-    int rc;
-
-    *w = NULL;
-    rc = admin_db(ctx, 1);
-    if (rc)
-        return rc;
-    rc = admin_exec(ctx, "BEGIN");
-    if (rc)
-        return rc;
-    *w = admin_query(ctx,
-                     "SELECT status, drain_requested, desired_config_version FROM workers"
-                     " WHERE id = $1 FOR UPDATE",
-                     1, &id);
-    if (!*w)
-        return ADMIN_SYSERR;
-    if (PQntuples(*w) == 0)
-        return admin_fail(ADMIN_REFUSED, "no worker '%s'", id);
-    return ADMIN_OK;
+    return admin_lock_row(ctx,
+                          "SELECT status, drain_requested, desired_config_version FROM workers"
+                          " WHERE id = $1 FOR UPDATE",
+                          id, "worker", w);
 }
 
 /* run_cas runs a compare-and-set statement; refuses when no row matched. */

@@ -98,6 +98,36 @@
       "Most HTTP connections at once from one IP address.")                                  \
     X("http.connection_memory_limit", "int", http_memory_limit, "65536", 4096, 16777216, NULL, \
       "Bytes of memory one HTTP connection may use (request line and headers).")            \
+    X("http.max_body_bytes", "int", http_max_body, "16384", 256, 1048576, NULL,                \
+      "Largest request body accepted (token and revoke forms); larger gets 413.")             \
+    X("http.public_url", "string", http_public_url, "", 0, 0, NULL,                            \
+      "Base URL clients reach the HTTP surface at; empty: http://<http.listen>.")             \
+    X("tokens.issuer", "string", token_issuer, "", 0, 0, NULL,                                  \
+      "iss of issued access tokens; empty: http.public_url.")                                 \
+    X("tokens.audience", "string", token_audience, "jobcoord", 0, 0, NULL,                     \
+      "aud of issued access tokens (checked on every bearer token).")                         \
+    X("tokens.access_ttl_s", "int", access_ttl_s, "900", 10, 86400, NULL,                      \
+      "Lifetime of access tokens, seconds.")                                                  \
+    X("tokens.refresh_ttl_s", "int", refresh_ttl_s, "1209600", 60, 31536000, NULL,             \
+      "Lifetime of refresh tokens (password logins), seconds.")                               \
+    X("tokens.assertion_max_lifetime_s", "int", assertion_max_lifetime_s, "300", 10, 3600,     \
+      NULL, "Longest exp - iat a client_secret_jwt assertion may have, seconds.")             \
+    X("tokens.clock_skew_s", "int", clock_skew_s, "30", 0, 600, NULL,                          \
+      "Clock skew tolerated when checking exp, iat and nbf, seconds.")                        \
+    X("tokens.signing_key_grace_s", "int", signing_key_grace_s, "3600", 0, 31536000, NULL,      \
+      "Default time a rotated-out signing key still verifies (at least tokens.access_ttl_s).") \
+    X("tokens.key_reload_ms", "int", key_reload_ms, "5000", 100, 600000, NULL,                 \
+      "How often the HTTP surface re-reads signing keys (to see rotations).")                \
+    X("auth.login_max_failures", "int", login_max_failures, "5", 1, 1000, NULL,                \
+      "Consecutive failed password logins that lock an account.")                             \
+    X("auth.lockout_s", "int", lockout_s, "900", 1, 86400, NULL,                               \
+      "How long a locked account stays locked, seconds.")                                     \
+    X("auth.max_concurrent_hashes", "int", max_concurrent_hashes, "2", 1, 64, NULL,            \
+      "Password hashes (Argon2id, 64 MiB each) computed at once; more requests wait.")       \
+    X("auth.bootstrap_admin", "string", bootstrap_admin, "admin", 0, 0, NULL,                  \
+      "At first start with no admin: the admin to create (needs auth.bootstrap_password).")  \
+    X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                 \
+      "Password of that first admin (prefer JOBCOORD_AUTH_BOOTSTRAP_PASSWORD).")              \
     X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                               \
       "Keys file sealing secrets at rest; empty stores them in plain text.")                   \
     X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,               \

@@ -58,6 +58,21 @@ typedef struct jc_config {
     int http_max_connections;
     int http_max_per_ip;
     int http_memory_limit;
+    int http_max_body;
+    char *http_public_url;
+    char *token_issuer;
+    char *token_audience;
+    int access_ttl_s;
+    int refresh_ttl_s;
+    int assertion_max_lifetime_s;
+    int clock_skew_s;
+    int signing_key_grace_s;
+    int key_reload_ms;
+    int login_max_failures;
+    int lockout_s;
+    int max_concurrent_hashes;
+    char *bootstrap_admin;
+    char *bootstrap_password;
     /* security */
     char *keys_file;
     char *encryption_key_id;

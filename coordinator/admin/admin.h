@@ -4,9 +4,9 @@
  * Each command is a row of a table (admin_cmd): its words, synopsis,
  * options and handler. admin_main.c parses the command line against these
  * tables and generates every --help from them; the handlers live in one file
- * per command group, views apart from changes (admin_user.c, admin_worker.c,
- * admin_worker_control.c, admin_job.c, admin_job_control.c,
- * admin_security.c) and share the helpers of admin_util.c: database
+ * per command group, views apart from changes (admin_user.c,
+ * admin_credentials.c, admin_worker.c, admin_worker_control.c, admin_job.c,
+ * admin_job_control.c, admin_security.c) and share the helpers of admin_util.c: database
  * connection with the schema check, transactions, keyring loading, strict
  * number parsing, JSON string escaping and aligned tables.
  *
@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "keyring.h"
+#include "principals.h"
 
 #define ADMIN_OK 0
 #define ADMIN_REFUSED 1
@@ -83,6 +84,7 @@ struct admin_cmd {
 
 /* Command tables, each ending with an entry whose name is NULL. */
 const admin_cmd *admin_user_commands(void);
+const admin_cmd *admin_credentials_commands(void);
 const admin_cmd *admin_worker_commands(void);
 const admin_cmd *admin_worker_control_commands(void);
 const admin_cmd *admin_job_commands(void);
@@ -98,6 +100,10 @@ int admin_usage(const admin_args *a, const char *fmt, ...) __attribute__((format
 
 /* admin_fail prints "jobcoord-admin: <message>" and returns code. */
 int admin_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* admin_pr_exit maps a data-layer status to an exit code, printing err
+ * unless the status is JC_PR_OK. */
+int admin_pr_exit(jc_pr_status st, const char *err);
 
 /* admin_parse_long reads a whole decimal number in min..max; on error it
  * prints why, naming what, and returns ADMIN_REFUSED. */

@@ -1,8 +1,8 @@
 /*
- * admin_job.c - `jobcoord-admin job list|show|logs`: read-only views of the
- * jobs table, of a job's history (job_events) and of the commands sent about
- * it (the outbox). The commands that change a job are in
- * admin_job_control.c.
+ * admin_job.c - `jobcoord-admin job list|show|logs|stats`: read-only views
+ * of the jobs table, of a job's history (job_events), of the commands sent
+ * about it (the outbox), and per-type statistics of finished jobs
+ * (jobstats.c). The commands that change a job are in admin_job_control.c.
  *
  * Payloads and results are opaque bytes. The text output shows their size
  * and a short preview (as text when the first bytes are printable ASCII,
@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobstats.h"
+
 #define LIMIT_DEFAULT "50"
 #define LIMIT_MAX 10000L
 #define WINDOW_MAX 31536000L
+#define STATS_WINDOW_DEFAULT 3600L
 #define PREVIEW_TEXT 64 /* bytes shown as text */
 #define PREVIEW_HEX 32  /* bytes shown in hex */
 
@@ -277,6 +280,91 @@ out:
     return rc;
 }
 
+/* json_ms writes a duration in ms, or null when there is none. */
+static void json_ms(const char *name, int has, double ms)
+{
+    if (has)
+        printf(",\"%s\":%.3f", name, ms);
+    else
+        printf(",\"%s\":null", name);
+}
+
+/* cmd_job_stats prints per-type outcomes and durations of the jobs that
+ * finished within the window. */
+static int cmd_job_stats(admin_ctx *ctx, const admin_args *a)
+{
+    static const char *const hdr[] = {"TYPE",   "SUCCEEDED", "FAILED", "CANCELED", "TOTAL",
+                                      "SUCCESS", "P50_MS",   "P90_MS", "P99_MS"};
+    const char *window_text = admin_opt_value(a, "window");
+    long window = STATS_WINDOW_DEFAULT;
+    jc_jobstats_row *rows = NULL;
+    size_t n = 0;
+    char err[512];
+    int rc;
+
+    if (window_text && admin_parse_long("--window", window_text, 1, JC_JOBSTATS_WINDOW_MAX,
+                                        &window))
+        return ADMIN_REFUSED;
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    if (jc_jobstats_query(ctx->db, window, &rows, &n, err, sizeof err) != 0)
+        return admin_fail(ADMIN_SYSERR, "%s", err);
+    if (ctx->json) {
+        printf("{\"window_s\":%ld,\"types\":[", window);
+        for (size_t i = 0; i < n; i++) {
+            const jc_jobstats_row *s = &rows[i];
+            fputs(i ? ",{" : "{", stdout);
+            admin_json_kv(stdout, 1, "type", s->type);
+            printf(",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld",
+                   s->succeeded, s->failed, s->canceled, s->total);
+            if (s->success_rate >= 0)
+                printf(",\"success_rate\":%.6f", s->success_rate);
+            else
+                fputs(",\"success_rate\":null", stdout);
+            json_ms("p50_ms", s->has_durations, s->p50_ms);
+            json_ms("p90_ms", s->has_durations, s->p90_ms);
+            json_ms("p99_ms", s->has_durations, s->p99_ms);
+            fputc('}', stdout);
+        }
+        fputs("]}\n", stdout);
+    } else if (n == 0) {
+        printf("(no job finished in the last %ld s)\n", window);
+    } else {
+        admin_table *t = admin_table_new(9, hdr);
+
+        printf("jobs finished in the last %ld s, durations from creation to end:\n", window);
+        for (size_t i = 0; i < n; i++) {
+            const jc_jobstats_row *s = &rows[i];
+            char num[4][24], rate[16], p[3][32];
+            const char *cells[9];
+
+            snprintf(num[0], sizeof num[0], "%lld", s->succeeded);
+            snprintf(num[1], sizeof num[1], "%lld", s->failed);
+            snprintf(num[2], sizeof num[2], "%lld", s->canceled);
+            snprintf(num[3], sizeof num[3], "%lld", s->total);
+            snprintf(rate, sizeof rate, "%.1f%%", 100.0 * s->success_rate);
+            snprintf(p[0], sizeof p[0], "%.1f", s->p50_ms);
+            snprintf(p[1], sizeof p[1], "%.1f", s->p90_ms);
+            snprintf(p[2], sizeof p[2], "%.1f", s->p99_ms);
+            cells[0] = s->type;
+            cells[1] = num[0];
+            cells[2] = num[1];
+            cells[3] = num[2];
+            cells[4] = num[3];
+            cells[5] = s->success_rate >= 0 ? rate : NULL;
+            cells[6] = s->has_durations ? p[0] : NULL;
+            cells[7] = s->has_durations ? p[1] : NULL;
+            cells[8] = s->has_durations ? p[2] : NULL;
+            admin_table_add(t, cells);
+        }
+        admin_table_print(stdout, t);
+        admin_table_free(t);
+    }
+    free(rows);
+    return ADMIN_OK;
+}
+
 static const admin_cmd job_commands[] = {
     {"job", "list",
      "[--state S] [--type T] [--worker W] [--window SECONDS] [--limit N]",
@@ -302,6 +390,14 @@ static const admin_cmd job_commands[] = {
      "(from -> to for a transition, stream: text for a log line, the percentage for\n"
      "progress). --json gives the raw columns.",
      1, {{NULL, NULL, NULL}}, cmd_job_logs},
+    {"job", "stats", "[--window SECONDS]",
+     "Per job type: outcomes and durations of the jobs finished recently.",
+     "Over the jobs that finished (succeeded, failed or canceled) within the window:\n"
+     "the count of each outcome, the success rate (succeeded / total), and the 50th,\n"
+     "90th and 99th percentiles (continuous, interpolated) of the time from creation\n"
+     "to end in milliseconds, queueing and retries included.",
+     0, {{"window", "SECONDS", "jobs finished within the last SECONDS (default 3600)"}},
+     cmd_job_stats},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 

@@ -71,10 +71,10 @@ static const admin_cmd *db_cmds(void)
 }
 
 typedef const admin_cmd *(*table_fn)(void);
-static const table_fn tables[] = {admin_user_commands,        admin_worker_commands,
-                                  admin_worker_control_commands, admin_job_commands,
-                                  admin_job_control_commands, admin_security_commands,
-                                  db_cmds};
+static const table_fn tables[] = {admin_user_commands,        admin_credentials_commands,
+                                  admin_worker_commands,      admin_worker_control_commands,
+                                  admin_job_commands,         admin_job_control_commands,
+                                  admin_security_commands,    db_cmds};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 static const char global_help[] =
@@ -131,8 +131,9 @@ static void print_main_help(FILE *f, const char *group)
 {
     fprintf(f, "Usage: jobcoord-admin [global options] %s%s [arguments] [options]\n\n",
             group ? group : "", group ? " COMMAND" : "COMMAND");
-    fprintf(f, "Manage a jobcoord installation: principals and their keys, workers, jobs,\n"
-               "status, encryption of secrets at rest, and the database schema.\n\nCommands:\n");
+    fprintf(f, "Manage a jobcoord installation: principals, their keys and logins, workers,\n"
+               "jobs, status, token signing keys, encryption of secrets at rest, and the\n"
+               "database schema.\n\nCommands:\n");
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const admin_cmd *c = tables[t](); c->name; c++) {
             if (!group || (c->group && strcmp(c->group, group) == 0))

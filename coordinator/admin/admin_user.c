@@ -17,22 +17,6 @@
 
 #define B64_KEY_LEN sodium_base64_ENCODED_LEN(JC_PRINCIPAL_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
 
-/* pr_exit maps a data-layer status to an exit code, printing errstr. */
-static int pr_exit(jc_pr_status st, const char *err)
-{
-    switch (st) {
-    case JC_PR_OK:
-        return ADMIN_OK;
-    case JC_PR_NOT_FOUND:
-    case JC_PR_EXISTS:
-    case JC_PR_INVALID:
-        return admin_fail(ADMIN_REFUSED, "%s", err);
-    case JC_PR_ERROR:
-    default:
-        return admin_fail(ADMIN_SYSERR, "%s", err);
-    }
-}
-
 /* print_new_key shows a freshly made key, once. */
 static void print_new_key(const admin_ctx *ctx, const char *id, const char *role,
                           const jc_new_key *nk)
@@ -88,7 +72,7 @@ static int cmd_add(admin_ctx *ctx, const admin_args *a)
         return admin_fail(ADMIN_REFUSED, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
                           id);
     if (!jc_principal_role_valid(role))
-        return admin_fail(ADMIN_REFUSED, "invalid role '%s' (client, worker or admin)", role);
+        return admin_fail(ADMIN_REFUSED, "invalid role '%s' (" JC_PRINCIPAL_ROLES ")", role);
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
@@ -97,7 +81,7 @@ static int cmd_add(admin_ctx *ctx, const admin_args *a)
         return rc;
     st = jc_principal_create(ctx->db, ctx->kr, id, role, scopes, &nk, err, sizeof err);
     if (st != JC_PR_OK)
-        return pr_exit(st, err);
+        return admin_pr_exit(st, err);
     print_new_key(ctx, id, role, &nk);
     sodium_memzero(&nk, sizeof nk);
     return ADMIN_OK;
@@ -122,6 +106,11 @@ static void json_principal(const jc_principal *p)
     admin_json_list(stdout, p->scopes);
     printf(",\"disabled\":%s", p->disabled ? "true" : "false");
     admin_json_kv(stdout, 0, "created_at", p->created_at);
+    printf(",\"has_password\":%s,\"failed_logins\":%ld", p->has_password ? "true" : "false",
+           p->failed_logins);
+    admin_json_kv(stdout, 0, "locked_until", p->locked_until[0] ? p->locked_until : NULL);
+    printf(",\"locked\":%s,\"totp_enabled\":%s", p->locked ? "true" : "false",
+           p->totp_enabled ? "true" : "false");
     fputs(",\"keys\":[", stdout);
     for (size_t i = 0; i < p->n_keys; i++) {
         const jc_principal_key *k = &p->keys[i];
@@ -163,7 +152,7 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
     }
     st = jc_principal_list(ctx->db, ctx->kr, id, show_key, &list, &n, err, sizeof err);
     if (st != JC_PR_OK)
-        return pr_exit(st, err);
+        return admin_pr_exit(st, err);
     if (ctx->json && id) {
         json_principal(&list[0]);
         fputc('\n', stdout);
@@ -182,10 +171,13 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
         admin_table *t = admin_table_new(show_key ? 6 : 5, hdr);
         char b64[B64_KEY_LEN] = "";
 
-        printf("id          %s\nrole        %s\nscopes      %s\ndisabled    %s\n"
-               "created_at  %s\nkeys:\n",
+        printf("id             %s\nrole           %s\nscopes         %s\ndisabled       %s\n"
+               "created_at     %s\nhas_password   %s\nfailed_logins  %ld\n"
+               "locked_until   %s%s\ntotp_enabled   %s\nkeys:\n",
                p->id, p->role, p->scopes[0] ? p->scopes : "-", p->disabled ? "yes" : "no",
-               p->created_at);
+               p->created_at, p->has_password ? "yes" : "no", p->failed_logins,
+               p->locked_until[0] ? p->locked_until : "-", p->locked ? " (locked)" : "",
+               p->totp_enabled ? "yes" : "no");
         for (size_t i = 0; i < p->n_keys; i++) {
             const jc_principal_key *k = &p->keys[i];
             const char *cells[6] = {k->key_id, key_status(k), k->enc_key_id[0] ? k->enc_key_id : NULL,
@@ -263,7 +255,7 @@ static int cmd_rotate_key(admin_ctx *ctx, const admin_args *a)
         return rc;
     st = jc_principal_rotate_key(ctx->db, ctx->kr, a->pos[0], grace, &nk, err, sizeof err);
     if (st != JC_PR_OK)
-        return pr_exit(st, err);
+        return admin_pr_exit(st, err);
     print_new_key(ctx, a->pos[0], NULL, &nk);
     sodium_memzero(&nk, sizeof nk);
     return ADMIN_OK;
@@ -280,7 +272,7 @@ static int cmd_delete(admin_ctx *ctx, const admin_args *a)
         return rc;
     st = jc_principal_delete(ctx->db, a->pos[0], err, sizeof err);
     if (st != JC_PR_OK)
-        return pr_exit(st, err);
+        return admin_pr_exit(st, err);
     if (ctx->json) {
         fputc('{', stdout);
         admin_json_kv(stdout, 1, "id", a->pos[0]);
@@ -294,21 +286,24 @@ static int cmd_delete(admin_ctx *ctx, const admin_args *a)
 #define SHOW_KEY_OPT {"show-key", NULL, "also print keys, opened with the keys file"}
 
 static const admin_cmd user_commands[] = {
-    {"user", "add", "<id> --role client|worker|admin [--scopes LIST]",
+    {"user", "add", "<id> --role client|worker|admin|reader [--scopes LIST]",
      "Create a principal and print its new HMAC key (once).",
      "The id is 1-64 of A-Z a-z 0-9 . _ : @ -. The key is 32 random bytes, printed in\n"
      "base64 with its key id; it is stored sealed with security.encryption_key_id, or\n"
-     "in plain text when no keys file is configured.",
+     "in plain text when no keys file is configured. A reader may read the HTTP\n"
+     "status API and send nothing over Kafka; admins and readers log in with a\n"
+     "password (user set-password).",
      1,
-     {{"role", "ROLE", "client, worker or admin (required)"},
+     {{"role", "ROLE", "client, worker, admin or reader (required)"},
       {"scopes", "LIST", "comma-separated scopes"}},
      cmd_add},
     {"user", "list", "[--show-key]", "List principals with their current key.", NULL, 0,
      {SHOW_KEY_OPT}, cmd_list},
     {"user", "show", "<id> [--show-key]",
-     "Show a principal and all its keys, rotated ones included.",
+     "Show a principal, its login state and all its keys, rotated ones included.",
      "A key's status is current, valid (rotated out, still accepted until valid_until)\n"
-     "or expired.",
+     "or expired. The login state is whether a password is set, the failed logins in\n"
+     "a row, the lockout end and whether TOTP is on (never the secrets).",
      1, {SHOW_KEY_OPT}, cmd_show},
     {"user", "rotate-key", "<id> [--grace SECONDS]",
      "Give a principal a new current key and print it (once).",

@@ -70,6 +70,21 @@ int admin_fail(int code, const char *fmt, ...)
     return code;
 }
 
+int admin_pr_exit(jc_pr_status st, const char *err)
+{
+    switch (st) {
+    case JC_PR_OK:
+        return ADMIN_OK;
+    case JC_PR_NOT_FOUND:
+    case JC_PR_EXISTS:
+    case JC_PR_INVALID:
+        return admin_fail(ADMIN_REFUSED, "%s", err);
+    case JC_PR_ERROR:
+    default:
+        return admin_fail(ADMIN_SYSERR, "%s", err);
+    }
+}
+
 int admin_parse_long(const char *what, const char *text, long min, long max, long *out)
 {
     char *end = NULL;

@@ -144,7 +144,7 @@ static const struct {
      " WITH ORDINALITY AS s(v, n) LEFT JOIN workers w ON w.status = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
     {"principals", "principals",
-     "SELECT s.v, count(p.id) FROM unnest(ARRAY['client', 'worker', 'admin'])"
+     "SELECT s.v, count(p.id) FROM unnest(ARRAY['client', 'worker', 'admin', 'reader'])"
      " WITH ORDINALITY AS s(v, n) LEFT JOIN principals p ON p.role = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
     {"jobs", "jobs",

@@ -1,161 +1,479 @@
 /*
- * http.c - health, readiness and metrics over HTTP.
+ * http.c - the HTTP surface's server: libmicrohttpd with explicit limits, the
+ * route table, request bodies (forms only, bounded), answers, the access log
+ * and per-thread PostgreSQL connections. The routes themselves live in
+ * http_meta.c, http_token.c, http_status.c and http_metrics.c.
  *
  * libmicrohttpd's defaults have no connection timeout and no per-IP limit,
- * so every limit is set explicitly (connection timeout, total and per-IP
- * connections, memory per connection, thread pool). Requests with a body
- * are refused (none of these routes takes one), so nothing a client sends
- * is buffered beyond the request line and headers.
- *
- *   GET /healthz  200 while the process runs
- *   GET /readyz   200 when PostgreSQL answers and the consumer has
- *                 partitions, else 503 with the reasons
- *   GET /metrics  Prometheus text format: this instance's counters and the
- *                 fleet's gauges read from PostgreSQL
+ * so every limit is set explicitly: connection timeout, total and per-IP
+ * connections, memory per connection (request line and headers), a thread
+ * pool, and http.max_body_bytes for bodies, checked against Content-Length
+ * before anything is read and again as data arrives (413 at once, then the
+ * connection is closed). Bodies are parsed by libmicrohttpd's post
+ * processor, only for the routes that take a form.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
-#include "buf.h"
 #include "db.h"
+#include "http_int.h"
 #include "jobcoord/jobcoord.h"
 #include "log.h"
+#include "metrics.h"
+#include "tokens.h"
+
+#define FORM_FIELDS_MAX 16
+#define FORM_NAME_MAX 64
 
 struct jc_http {
     const jc_config *cfg;
     jc_runtime *rt;
+    const jc_keyring *kr;
+    jc_signkeys *keys;
     struct MHD_Daemon *d;
-    pthread_mutex_t db_mu; /* one connection, shared by the pool's threads */
-    PGconn *db;
+    pthread_key_t db_key; /* this thread's PGconn */
+    char public_url[512];
+    char issuer[512];
 };
 
-// db_get returns a live connection (reconnecting if needed) with db_mu held;
-// NULL (lock released) when PostgreSQL cannot be reached.
-static PGconn *db_get(jc_http *h)
+enum route_flags { TAKES_FORM = 1 };
+
+typedef struct route {
+    const char *method;
+    const char *pattern; /* "{id}" matches one path segment */
+    jc_route_fn fn;
+    unsigned flags;
+} route;
+
+static const route routes[] = {
+    {"GET", "/healthz", jc_http_healthz, 0},
+    {"GET", "/readyz", jc_http_readyz, 0},
+    {"GET", "/metrics", jc_http_metrics, 0},
+    {"GET", "/.well-known/jwks.json", jc_http_jwks, 0},
+    {"GET", "/v1/jwks", jc_http_jwks, 0},
+    {"GET", "/.well-known/oauth-authorization-server", jc_http_oauth_metadata, 0},
+    {"POST", "/v1/token", jc_http_token, TAKES_FORM},
+    {"POST", "/v1/revoke", jc_http_revoke, TAKES_FORM},
+    {"GET", "/v1/status", jc_http_status, 0},
+    {"GET", "/v1/workers", jc_http_workers, 0},
+    {"GET", "/v1/workers/{id}", jc_http_worker, 0},
+    {"GET", "/v1/jobs", jc_http_jobs, 0},
+    {"GET", "/v1/jobs/stats", jc_http_job_stats, 0},
+    {"GET", "/v1/jobs/{id}", jc_http_job, 0},
+    {"GET", "/v1/jobs/{id}/events", jc_http_job_events, 0},
+};
+#define ROUTES_COUNT (sizeof routes / sizeof routes[0])
+
+/* Per request state, from the first callback to the completion callback. */
+typedef struct reqstate {
+    jc_req req;
+    const route *rt;
+    char arg[256];
+    struct timespec t0;
+    struct MHD_PostProcessor *pp;
+    int nfields;
+    char names[FORM_FIELDS_MAX][FORM_NAME_MAX];
+    jc_buf values[FORM_FIELDS_MAX];
+    int form_bad; /* a name given twice, too many fields, too long */
+    size_t body_seen;
+    int too_large;
+    int answered;
+} reqstate;
+
+/* ---- accessors ---- */
+
+const jc_config *jc_http_config(const jc_http *h) { return h->cfg; }
+jc_runtime *jc_http_runtime(const jc_http *h) { return h->rt; }
+jc_signkeys *jc_http_signkeys(const jc_http *h) { return h->keys; }
+const jc_keyring *jc_http_keyring(const jc_http *h) { return h->kr; }
+const char *jc_http_issuer(const jc_http *h) { return h->issuer; }
+const char *jc_http_public_url(const jc_http *h) { return h->public_url; }
+
+static void db_close(void *p)
+{
+    PQfinish(p);
+}
+
+PGconn *jc_http_db(jc_http *h)
 {
     char err[256];
-    pthread_mutex_lock(&h->db_mu);
-    if (h->db && PQstatus(h->db) != CONNECTION_OK) {
-        PQfinish(h->db);
-        h->db = NULL;
+    PGconn *c = pthread_getspecific(h->db_key);
+    if (c && PQstatus(c) != CONNECTION_OK) {
+        PQreset(c);
+        if (PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            c = NULL;
+            pthread_setspecific(h->db_key, NULL);
+        }
     }
-    if (!h->db)
-        h->db = jc_db_connect(h->cfg->db_conninfo, err, sizeof err);
-    if (!h->db) {
-        pthread_mutex_unlock(&h->db_mu);
-        return NULL;
+    if (!c) {
+        c = jc_db_connect(h->cfg->db_conninfo, err, sizeof err);
+        if (!c) {
+            LOG_WARN("http", "PostgreSQL: %s", err);
+            return NULL;
+        }
+        pthread_setspecific(h->db_key, c);
     }
-    return h->db;
+    return c;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-                             const char *body, size_t len)
+/* ---- inputs ---- */
+
+const char *jc_req_query(jc_req *r, const char *name)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *jc_req_header(jc_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, name);
+}
+
+int jc_req_form(jc_req *r, const char *name, char *out, size_t out_size)
+{
+    reqstate *s = (reqstate *)r; /* req is the first member */
+    if (s->form_bad)
+        return -1;
+    for (int i = 0; i < s->nfields; i++)
+        if (strcmp(s->names[i], name) == 0) {
+            if (s->values[i].failed || s->values[i].len >= out_size ||
+                memchr(jc_buf_str(&s->values[i]), '\0', s->values[i].len))
+                return -1;
+            memcpy(out, jc_buf_str(&s->values[i]), s->values[i].len);
+            out[s->values[i].len] = '\0';
+            return 1;
+        }
+    return 0;
+}
+
+static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *filename, const char *content_type,
+                                  const char *transfer_encoding, const char *data, uint64_t off,
+                                  size_t size)
+{
+    reqstate *s = cls;
+    int i;
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    if (filename || strlen(key) >= FORM_NAME_MAX) {
+        s->form_bad = 1;
+        return MHD_YES;
+    }
+    for (i = 0; i < s->nfields; i++)
+        if (strcmp(s->names[i], key) == 0)
+            break;
+    if (i < s->nfields && off == 0) {
+        s->form_bad = 1; /* RFC 6749 3.1: parameters must not be included more than once */
+        return MHD_YES;
+    }
+    if (i == s->nfields) {
+        if (s->nfields == FORM_FIELDS_MAX) {
+            s->form_bad = 1;
+            return MHD_YES;
+        }
+        snprintf(s->names[i], FORM_NAME_MAX, "%s", key);
+        jc_buf_init(&s->values[i], (size_t)s->req.h->cfg->http_max_body + 1);
+        s->nfields++;
+    }
+    if (size)
+        jc_buf_add(&s->values[i], data, size);
+    return MHD_YES;
+}
+
+/* ---- answers ---- */
+
+static enum MHD_Result queue(jc_req *r, unsigned status, struct MHD_Response *resp)
+{
     enum MHD_Result ret;
-    if (!r)
+    reqstate *s = (reqstate *)r;
+    if (!resp)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    ret = MHD_queue_response(r->c, status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    s->answered = 1;
     return ret;
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *code,
-                                   const char *message)
+static struct MHD_Response *make(const char *type, const char *body, size_t len)
 {
-    char body[512];
-    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, message);
-    return reply(c, status, "application/json", body, (size_t)n);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return NULL;
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    return resp;
 }
 
-// gauge_rows appends one metric family from a query of (label, value) rows.
-static void gauge_rows(jc_buf *b, PGconn *db, const char *name, const char *help,
-                       const char *label, const char *sql)
+enum MHD_Result jc_reply(jc_req *r, unsigned status, const char *content_type, const char *body,
+                         size_t len)
 {
-    PGresult *r = PQexec(db, sql);
-    jc_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        for (int i = 0; i < PQntuples(r); i++)
-            jc_buf_printf(b, "%s{%s=\"%s\"} %s\n", name, label, PQgetvalue(r, i, 0),
-                          PQgetvalue(r, i, 1));
-    PQclear(r);
+    struct MHD_Response *resp = make(content_type, body, len);
+    if (resp && !strstr(r->path, "jwks"))
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    else if (resp)
+        MHD_add_response_header(resp, "Cache-Control", "max-age=60");
+    return queue(r, status, resp);
 }
 
-static void counter(jc_buf *b, const char *name, const char *help, unsigned long long v)
+enum MHD_Result jc_reply_json(jc_req *r, unsigned status, const jc_buf *b)
 {
-    jc_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+    if (b->failed)
+        return jc_reply_error(r, 500, "internal", "the answer does not fit");
+    return jc_reply(r, status, "application/json", jc_buf_str(b), b->len);
 }
 
-static enum MHD_Result metrics(jc_http *h, struct MHD_Connection *c)
+static enum MHD_Result reply_error_v(jc_req *r, unsigned status, const char *code, int oauth,
+                                     const char *fmt, va_list ap)
 {
+    char msg[512];
     jc_buf b;
-    PGconn *db;
+    struct MHD_Response *resp;
     enum MHD_Result ret;
 
-    jc_buf_init(&b, 4u << 20);
-    counter(&b, "jobcoord_messages_applied_total", "Messages this instance applied.",
-            (unsigned long long)atomic_load(&h->rt->applied));
-    counter(&b, "jobcoord_messages_rejected_total", "Messages this instance rejected.",
-            (unsigned long long)atomic_load(&h->rt->rejected));
-    counter(&b, "jobcoord_ingest_transactions_total", "Ingest transactions committed.",
-            (unsigned long long)atomic_load(&h->rt->batches));
-    jc_buf_printf(&b,
-                  "# HELP jobcoord_assigned_partitions Partitions this instance consumes.\n"
-                  "# TYPE jobcoord_assigned_partitions gauge\njobcoord_assigned_partitions %d\n",
-                  atomic_load(&h->rt->assigned_partitions));
-    jc_buf_printf(&b,
-                  "# HELP jobcoord_caught_up 1 when this instance has read all its partitions.\n"
-                  "# TYPE jobcoord_caught_up gauge\njobcoord_caught_up %d\n",
-                  atomic_load(&h->rt->caught_up_at_ms) != 0);
-    db = db_get(h);
-    if (db) {
-        gauge_rows(&b, db, "jobcoord_jobs", "Jobs by state.", "state",
-                   "SELECT s, (SELECT count(*) FROM jobs WHERE state = s) FROM unnest(ARRAY["
-                   "'pending','assigned','running','succeeded','failed','canceling','canceled'])"
-                   " AS s");
-        gauge_rows(&b, db, "jobcoord_workers", "Workers by status.", "status",
-                   "SELECT s, (SELECT count(*) FROM workers WHERE status = s)"
-                   " FROM unnest(ARRAY['online','offline','draining']) AS s");
-        gauge_rows(&b, db, "jobcoord_commands", "Outbox rows by status.", "status",
-                   "SELECT s, (SELECT count(*) FROM commands WHERE status = s)"
-                   " FROM unnest(ARRAY['pending','sent','acked','failed','done']) AS s");
-        gauge_rows(&b, db, "jobcoord_rejections", "Rejected messages (all instances) by reason.",
-                   "reason", "SELECT reason, sum(count) FROM rejections GROUP BY reason ORDER BY 1");
-        pthread_mutex_unlock(&h->db_mu);
-    }
-    ret = b.failed ? reply_error(c, 500, "too_large", "metrics do not fit")
-                   : reply(c, 200, "text/plain; version=0.0.4", jc_buf_str(&b), b.len);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    jc_buf_init(&b, 4096);
+    jc_buf_addstr(&b, "{\"error\":");
+    jc_json_str(&b, code);
+    jc_buf_addstr(&b, oauth ? ",\"error_description\":" : ",\"message\":");
+    jc_json_str(&b, msg);
+    jc_buf_addstr(&b, "}\n");
+    resp = make("application/json", jc_buf_str(&b), b.len);
     jc_buf_free(&b);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (oauth)
+        MHD_add_response_header(resp, "Pragma", "no-cache");
+    if (status == 401 && !oauth)
+        MHD_add_response_header(resp, "WWW-Authenticate",
+                                jc_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION)
+                                    ? "Bearer realm=\"jobcoord\", error=\"invalid_token\""
+                                    : "Bearer realm=\"jobcoord\"");
+    if (status == 401 && oauth)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"jobcoord\"");
+    if (status == 405) {
+        char allow[64] = "";
+        for (size_t i = 0; i < ROUTES_COUNT; i++) {
+            if (((reqstate *)r)->rt && routes[i].fn == ((reqstate *)r)->rt->fn &&
+                !strstr(allow, routes[i].method)) {
+                if (allow[0])
+                    strcat(allow, ", ");
+                strcat(allow, routes[i].method);
+                if (strcmp(routes[i].method, "GET") == 0)
+                    strcat(allow, ", HEAD");
+            }
+        }
+        MHD_add_response_header(resp, "Allow", allow[0] ? allow : "GET, HEAD");
+    }
+    ret = queue(r, status, resp);
     return ret;
 }
 
-static enum MHD_Result readyz(jc_http *h, struct MHD_Connection *c)
+enum MHD_Result jc_reply_error(jc_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    char body[512];
-    int db_ok = 0, assigned = atomic_load(&h->rt->assigned_partitions) > 0, n;
-    PGconn *db = db_get(h);
-    if (db) {
-        PGresult *r = PQexec(db, "SELECT 1");
-        db_ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-        PQclear(r);
-        pthread_mutex_unlock(&h->db_mu);
+    va_list ap;
+    enum MHD_Result ret;
+    va_start(ap, fmt);
+    ret = reply_error_v(r, status, code, 0, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+enum MHD_Result jc_reply_oauth_error(jc_req *r, unsigned status, const char *error,
+                                     const char *fmt, ...)
+{
+    va_list ap;
+    enum MHD_Result ret;
+    va_start(ap, fmt);
+    ret = reply_error_v(r, status, error, 1, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+int jc_caller_sees_all(const jc_caller *c)
+{
+    return c->authenticated && (strcmp(c->role, "admin") == 0 || strcmp(c->role, "reader") == 0);
+}
+
+/* ---- JSON writing ---- */
+
+void jc_json_strn(jc_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    jc_buf_add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[6];
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)ch;
+            jc_buf_add(b, esc, 2);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            jc_buf_add(b, esc, 6);
+        } else {
+            jc_buf_add(b, &s[i], 1);
+        }
     }
-    n = snprintf(body, sizeof body,
-                 "{\"status\":\"%s\",\"postgresql\":%s,\"consumer_assigned\":%s,\"version\":\"%s\"}\n",
-                 db_ok && assigned ? "ready" : "not ready", db_ok ? "true" : "false",
-                 assigned ? "true" : "false", JC_VERSION_STR);
-    return reply(c, db_ok && assigned ? 200 : 503, "application/json", body, (size_t)n);
+    jc_buf_add(b, "\"", 1);
+}
+
+void jc_json_str(jc_buf *b, const char *s)
+{
+    jc_json_strn(b, s, strlen(s));
+}
+
+void jc_json_str_or_null(jc_buf *b, const char *s)
+{
+    if (s)
+        jc_json_str(b, s);
+    else
+        jc_buf_addstr(b, "null");
+}
+
+/* pg_array_to_json turns a one-dimensional text[] literal ({a,"b c",NULL})
+ * into a JSON array of strings (NULL elements become null). */
+static void pg_array_to_json(jc_buf *b, const char *v)
+{
+    const char *p = v;
+    int first = 1;
+    jc_buf_addstr(b, "[");
+    if (*p == '{')
+        p++;
+    while (*p && *p != '}') {
+        jc_buf e;
+        jc_buf_init(&e, 1u << 20);
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    p++;
+                jc_buf_add(&e, p, 1);
+                p++;
+            }
+            if (*p == '"')
+                p++;
+            if (!first)
+                jc_buf_addstr(b, ",");
+            jc_json_strn(b, jc_buf_str(&e), e.len);
+        } else {
+            const char *st = p;
+            while (*p && *p != ',' && *p != '}')
+                p++;
+            if (!first)
+                jc_buf_addstr(b, ",");
+            if (p - st == 4 && strncmp(st, "NULL", 4) == 0)
+                jc_buf_addstr(b, "null");
+            else
+                jc_json_strn(b, st, (size_t)(p - st));
+        }
+        jc_buf_free(&e);
+        first = 0;
+        if (*p == ',')
+            p++;
+    }
+    jc_buf_addstr(b, "]");
+}
+
+void jc_json_pg(jc_buf *b, const PGresult *r, int row, int col, char kind)
+{
+    const char *v;
+    if (PQgetisnull(r, row, col)) {
+        jc_buf_addstr(b, "null");
+        return;
+    }
+    v = PQgetvalue(r, row, col);
+    switch (kind) {
+    case 'n':
+        jc_buf_addstr(b, v);
+        break;
+    case 'b':
+        jc_buf_addstr(b, v[0] == 't' ? "true" : "false");
+        break;
+    case 'a':
+        pg_array_to_json(b, v);
+        break;
+    default:
+        jc_json_str(b, v);
+    }
+}
+
+/* ---- dispatch ---- */
+
+/* match compares path with pattern; a "{id}" segment matches one non-empty
+ * segment, copied to arg. */
+static int match(const char *pattern, const char *path, char *arg, size_t arg_size)
+{
+    while (*pattern && *path) {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= arg_size)
+                return 0;
+            memcpy(arg, path, n);
+            arg[n] = '\0';
+            path += n;
+            pattern += 4;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    reqstate *s = *con_cls;
+    double secs;
+    (void)cls;
+    (void)c;
+    if (!s)
+        return;
+    secs = elapsed_s(&s->t0);
+    jc_metrics_http_request(s->req.route ? s->req.route : "other", s->req.status, secs);
+    LOG_INFO("http", "%s %s %u %.1fms principal=%s%s", s->req.method, s->req.path, s->req.status,
+             secs * 1000.0, s->req.caller.authenticated ? s->req.caller.sub : "-",
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+             : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? " (timed out)"
+                                                              : " (aborted)");
+    if (s->pp)
+        MHD_destroy_post_processor(s->pp);
+    for (int i = 0; i < s->nfields; i++) {
+        if (s->values[i].data)
+            sodium_memzero(s->values[i].data, s->values[i].cap); /* passwords, assertions */
+        jc_buf_free(&s->values[i]);
+    }
+    free(s);
+    *con_cls = NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -164,40 +482,98 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls)
 {
     jc_http *h = cls;
-    enum MHD_Result ret;
-    unsigned status = 0;
+    reqstate *s = *con_cls;
     (void)version;
-    (void)upload_data;
 
-    if (*con_cls == NULL) { /* first call: headers only */
-        *con_cls = h;
+    if (!s) { /* first call: headers only */
+        const char *cl;
+        int path_known = 0;
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return MHD_NO;
+        *con_cls = s;
+        clock_gettime(CLOCK_MONOTONIC, &s->t0);
+        s->req.h = h;
+        s->req.c = c;
+        s->req.method = method;
+        s->req.path = url;
+        for (size_t i = 0; i < ROUTES_COUNT; i++) {
+            if (!match(routes[i].pattern, url, s->arg, sizeof s->arg))
+                continue;
+            path_known = 1;
+            if (!s->rt)
+                s->rt = &routes[i]; /* for Allow */
+            if (strcmp(routes[i].method, method) == 0 ||
+                (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+                s->rt = &routes[i];
+                s->req.route = routes[i].pattern;
+                break;
+            }
+        }
+        if (s->req.route && strstr(s->req.route, "{id}"))
+            s->req.arg = s->arg;
+        if (!path_known) {
+            s->rt = NULL;
+            return jc_reply_error(&s->req, 404, "not_found", "no such route");
+        }
+        if (!s->req.route) {
+            s->req.route = s->rt->pattern;
+            return jc_reply_error(&s->req, 405, "method_not_allowed", "%s is not served here",
+                                  method);
+        }
+        cl = jc_req_header(&s->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)h->cfg->http_max_body)
+            return jc_reply_error(&s->req, 413, "payload_too_large",
+                                  "the body is larger than %d bytes", h->cfg->http_max_body);
+        if ((s->rt->flags & TAKES_FORM) && !cl &&
+            jc_req_header(&s->req, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+            /* the size must be known before reading: no chunked forms */
+            return jc_reply_error(&s->req, 411, "length_required",
+                                  "send the form with a Content-Length");
+        if (s->rt->flags & TAKES_FORM) {
+            s->pp = MHD_create_post_processor(c, 4096, form_field, s);
+            if (!s->pp)
+                return jc_reply_error(&s->req, 415, "unsupported_media_type",
+                                      "the body must be application/x-www-form-urlencoded");
+        }
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
-        *upload_data_size = 0; /* discard: no route takes a body */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (s->answered || s->too_large)
+            return MHD_YES; /* discard */
+        s->body_seen += n;
+        /* Content-Length was checked at the first call and libmicrohttpd
+         * reads no further than it: a body beyond the limit here is a
+         * protocol violation, and ends the connection */
+        if (s->body_seen > (size_t)h->cfg->http_max_body) {
+            s->too_large = 1;
+            s->req.status = 413;
+            return MHD_NO;
+        }
+        if (!(s->rt->flags & TAKES_FORM))
+            return MHD_YES; /* a body where none is expected: ignored */
+        if (MHD_post_process(s->pp, upload_data, n) != MHD_YES)
+            s->form_bad = 1;
         return MHD_YES;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        ret = reply_error(c, 405, "method_not_allowed", "only GET is served here");
-        status = 405;
-    } else if (strcmp(url, "/healthz") == 0) {
-        static const char ok[] = "{\"status\":\"alive\"}\n";
-        ret = reply(c, 200, "application/json", ok, sizeof ok - 1);
-        status = 200;
-    } else if (strcmp(url, "/readyz") == 0) {
-        ret = readyz(h, c);
-    } else if (strcmp(url, "/metrics") == 0) {
-        ret = metrics(h, c);
-    } else {
-        ret = reply_error(c, 404, "not_found", "no such route");
-        status = 404;
-    }
-    LOG_INFO("http", "%s %s -> %s", method, url,
-             status ? (status == 200 ? "200" : status == 404 ? "404" : "405") : "served");
-    return ret;
+    if (s->answered)
+        return MHD_YES;
+    return s->rt->fn(&s->req);
 }
 
-jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, char *errstr, size_t errstr_size)
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    LOG_DEBUG("http", "libmicrohttpd: %s", msg);
+}
+
+jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *kr, char *errstr,
+                       size_t errstr_size)
 {
     jc_http *h = calloc(1, sizeof *h);
     struct sockaddr_in addr;
@@ -223,7 +599,26 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, char *errstr, size_
     addr.sin_port = htons((uint16_t)port);
     h->cfg = cfg;
     h->rt = rt;
-    pthread_mutex_init(&h->db_mu, NULL);
+    h->kr = kr;
+    if (cfg->http_public_url[0])
+        snprintf(h->public_url, sizeof h->public_url, "%s", cfg->http_public_url);
+    else
+        snprintf(h->public_url, sizeof h->public_url, "http://%s", cfg->http_listen);
+    while (h->public_url[0] && h->public_url[strlen(h->public_url) - 1] == '/')
+        h->public_url[strlen(h->public_url) - 1] = '\0';
+    snprintf(h->issuer, sizeof h->issuer, "%s",
+             cfg->token_issuer[0] ? cfg->token_issuer : h->public_url);
+    if (pthread_key_create(&h->db_key, db_close) != 0) {
+        snprintf(errstr, errstr_size, "pthread_key_create failed");
+        free(h);
+        return NULL;
+    }
+    h->keys = jc_signkeys_new(cfg, kr, errstr, errstr_size);
+    if (!h->keys) {
+        pthread_key_delete(h->db_key);
+        free(h);
+        return NULL;
+    }
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -231,15 +626,23 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, char *errstr, size_
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->http_max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->http_max_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_memory_limit, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_memory_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_END);
     if (!h->d) {
         snprintf(errstr, errstr_size, "cannot listen on %s", cfg->http_listen);
-        pthread_mutex_destroy(&h->db_mu);
+        jc_signkeys_free(h->keys);
+        pthread_key_delete(h->db_key);
         free(h);
         return NULL;
     }
-    LOG_INFO("http", "listening on %s", cfg->http_listen);
+    LOG_INFO("http", "listening on %s (issuer %s)", cfg->http_listen, h->issuer);
     return h;
+}
+
+int jc_http_signing_ready(const jc_http *h)
+{
+    return h && jc_signkeys_ready(h->keys);
 }
 
 void jc_http_stop(jc_http *h)
@@ -247,8 +650,7 @@ void jc_http_stop(jc_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->d);
-    if (h->db)
-        PQfinish(h->db);
-    pthread_mutex_destroy(&h->db_mu);
+    jc_signkeys_free(h->keys);
+    pthread_key_delete(h->db_key);
     free(h);
 }

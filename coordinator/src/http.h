@@ -1,7 +1,8 @@
 /*
- * http.h - the coordinator's HTTP surface (libmicrohttpd): health,
- * readiness and Prometheus metrics. It reads; it never writes job state.
- * Its own thread pool and its own PostgreSQL connection.
+ * http.h - the coordinator's HTTP surface (libmicrohttpd): token issuance,
+ * JWKS, the status API, health, readiness and Prometheus metrics. It never
+ * changes job state. Its own thread pool, one PostgreSQL connection per
+ * pool thread (http_int.h is what the route handlers share).
  */
 #ifndef JC_HTTP_H
 #define JC_HTTP_H
@@ -9,13 +10,18 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "keyring.h"
 #include "runtime.h"
 
 typedef struct jc_http jc_http;
 
 /* jc_http_start listens on cfg->http_listen ("host:port"); NULL with errstr
  * on failure. Not called when http.listen is empty. */
-jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, char *errstr, size_t errstr_size);
+jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *kr, char *errstr,
+                       size_t errstr_size);
+
+/* jc_http_signing_ready tells whether an active signing key is loaded. */
+int jc_http_signing_ready(const jc_http *h);
 
 void jc_http_stop(jc_http *h);
 

@@ -47,6 +47,7 @@
 #include "kconf.h"
 #include "keycache.h"
 #include "log.h"
+#include "metrics.h"
 #include "topics.h"
 
 #define MAX_PARTITIONS 256
@@ -70,11 +71,19 @@ struct jc_ingest {
     int drop_batch; /* a rebalance happened while the batch was built */
     jc_batch batch;
     jc_rejects rejects;
+    int64_t lag_refreshed_ms; /* refresh_lag's last run; 0: due */
 };
 
 /* ---- small helpers ---- */
 
 static int64_t now_ms(void) { return (int64_t)jc_now_ms(); }
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int topic_index(jc_ingest *ig, const char *name)
 {
@@ -176,6 +185,7 @@ static void reset_positions(jc_ingest *ig)
             ig->at_eof[t][p] = 0;
         }
     ig->assigned = 0;
+    ig->lag_refreshed_ms = 0;
     atomic_store(&ig->rt->assigned_partitions, 0);
     atomic_store(&ig->rt->caught_up_at_ms, 0);
 }
@@ -226,6 +236,56 @@ static void note_eof(jc_ingest *ig, const rd_kafka_message_t *m)
     }
 }
 
+// refresh_lag publishes each assigned partition's consumer lag (high
+// watermark minus the consumer's position) and their sum, at most once a
+// second. Both numbers are librdkafka's local state (the watermark comes with
+// every fetch response), so this never waits on the network. A partition
+// whose watermark or position is not known yet is left out.
+static void refresh_lag(jc_ingest *ig)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    jc_metrics_lag *lags = NULL;
+    int64_t now = now_ms(), total = 0;
+    size_t n = 0;
+
+    if (ig->lag_refreshed_ms && now - ig->lag_refreshed_ms < 1000)
+        return;
+    ig->lag_refreshed_ms = now;
+    if (ig->assigned == 0 || rd_kafka_assignment(ig->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        jc_metrics_set_lag(NULL, 0);
+        atomic_store(&ig->rt->lag_at_ms, 0);
+        return;
+    }
+    rd_kafka_position(ig->rk, parts);
+    lags = calloc(parts->cnt > 0 ? (size_t)parts->cnt : 1, sizeof *lags);
+    for (int i = 0; lags && i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int t = topic_index(ig, tp->topic);
+        int64_t lo, hi, pos = tp->offset;
+        if (rd_kafka_get_watermark_offsets(ig->rk, tp->topic, tp->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+            continue;
+        if (pos < 0 && t >= 0 && tp->partition >= 0 && tp->partition < MAX_PARTITIONS) {
+            if (ig->position[t][tp->partition] >= 0)
+                pos = ig->position[t][tp->partition]; /* nothing consumed yet */
+            else if (ig->at_eof[t][tp->partition])
+                pos = hi;
+        }
+        if (pos < 0)
+            continue;
+        snprintf(lags[n].topic, sizeof lags[n].topic, "%s", tp->topic);
+        lags[n].partition = tp->partition;
+        lags[n].lag = hi > pos ? hi - pos : 0;
+        total += lags[n].lag;
+        n++;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    jc_metrics_set_lag(lags, n);
+    atomic_store(&ig->rt->lag_total, total);
+    atomic_store(&ig->rt->lag_at_ms, lags ? now : 0); /* out of memory: unknown */
+    free(lags);
+}
+
 // collect builds a batch: it waits for a first message, then takes what is
 // already fetched (poll with no wait) until the local queue is empty, the
 // batch is full, batch_max_ms passed since its first message, or a stop was
@@ -254,6 +314,7 @@ static size_t collect(jc_ingest *ig)
         if (!m) {
             if (b->n > 0)
                 break;
+            refresh_lag(ig); /* idle: the loop does not return to jc_ingest_run */
             continue;
         }
         if (m->err) {
@@ -410,6 +471,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
 {
     int64_t next[MAX_TOPICS][MAX_PARTITIONS];
     int rc, schedule, assigned = 0;
+    double started = monotonic_s();
 
     if (jc_db_exec(ig->db, "BEGIN", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
@@ -433,6 +495,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     jc_rejects_dead_letter(&ig->rejects, &ig->batch, from, to);
     if (jc_db_exec(ig->db, "COMMIT", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
+    jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
     for (int t = 0; t < MAX_TOPICS; t++)
         for (int p = 0; p < MAX_PARTITIONS; p++)
             if (next[t][p] >= 0)
@@ -468,6 +531,7 @@ static int process(jc_ingest *ig)
     jc_batch *b = &ig->batch;
     int64_t now = now_ms();
     size_t applied = 0, rejected = 0, done = 0;
+    jc_metrics_tally tally;
     int rc, delay_ms = 100;
 
     jc_keycache_begin_batch(ig->kc);
@@ -519,12 +583,16 @@ static int process(jc_ingest *ig)
         if (db_ensure(ig) != 0)
             return -1;
     }
+    memset(&tally, 0, sizeof tally);
     for (size_t i = 0; i < b->n; i++) {
-        if (b->msgs[i].reason)
+        const jc_inmsg *m = &b->msgs[i];
+        jc_metrics_tally_message(&tally, m->decoded ? m->msg.type : JC_MSG_NONE, m->reason);
+        if (m->reason)
             rejected++;
         else
             applied++;
     }
+    jc_metrics_add_tally(&tally);
     atomic_fetch_add(&ig->rt->applied, applied);
     atomic_fetch_add(&ig->rt->rejected, rejected);
     atomic_fetch_add(&ig->rt->batches, 1);
@@ -615,6 +683,7 @@ int jc_ingest_run(jc_ingest *ig)
         if (process(ig) != 0)
             break;
         batch_clear(&ig->batch);
+        refresh_lag(ig);
     }
     batch_clear(&ig->batch);
     LOG_INFO("ingest", "stopping: leaving the consumer group");

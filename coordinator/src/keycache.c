@@ -36,6 +36,7 @@ const char *jc_role_name(jc_role r)
     case JC_ROLE_CLIENT: return "client";
     case JC_ROLE_WORKER: return "worker";
     case JC_ROLE_ADMIN: return "admin";
+    case JC_ROLE_READER: return "reader";
     default: return "none";
     }
 }
@@ -48,6 +49,8 @@ static jc_role role_parse(const char *s)
         return JC_ROLE_WORKER;
     if (strcmp(s, "admin") == 0)
         return JC_ROLE_ADMIN;
+    if (strcmp(s, "reader") == 0)
+        return JC_ROLE_READER;
     return JC_ROLE_NONE;
 }
 

@@ -24,7 +24,15 @@ typedef enum jc_key_status {
     JC_KEY_UNUSABLE, /* sealed with a keys-file key we do not have, or corrupt */
 } jc_key_status;
 
-typedef enum jc_role { JC_ROLE_NONE = 0, JC_ROLE_CLIENT, JC_ROLE_WORKER, JC_ROLE_ADMIN } jc_role;
+/* A reader may only read the HTTP status API: no topic's role mask
+ * (checks.c) includes it, so everything it sends is rejected (wrong_role). */
+typedef enum jc_role {
+    JC_ROLE_NONE = 0,
+    JC_ROLE_CLIENT,
+    JC_ROLE_WORKER,
+    JC_ROLE_ADMIN,
+    JC_ROLE_READER
+} jc_role;
 
 typedef struct jc_key_entry {
     char principal[JC_MAX_PRINCIPAL_LEN + 1];

@@ -23,8 +23,10 @@
 #include "db.h"
 #include "ingest.h"
 #include "janitor.h"
+#include "credentials.h"
 #include "keyring.h"
 #include "log.h"
+#include "signing.h"
 #include "mockkafka.h"
 #include "http.h"
 #include "outbox.h"
@@ -88,12 +90,13 @@ static void print_reference(void)
     }
 }
 
-// connect_and_migrate connects to PostgreSQL, retrying until stopped, and
-// applies pending migrations.
-static int connect_and_migrate(const jc_config *cfg)
+// connect_and_migrate connects to PostgreSQL, retrying until stopped,
+// applies pending migrations, makes sure a token signing key exists, and on
+// first start creates the bootstrap admin when a password is configured.
+static int connect_and_migrate(const jc_config *cfg, const jc_keyring *kr)
 {
     char err[1024];
-    int delay = 1, applied = 0;
+    int delay = 1, applied = 0, created = 0;
     PGconn *db;
     for (;;) {
         db = jc_db_connect(cfg->db_conninfo, err, sizeof err);
@@ -114,6 +117,24 @@ static int connect_and_migrate(const jc_config *cfg)
     }
     LOG_INFO("main", "database schema at version %d (%d migrations applied now)",
              jc_db_schema_version(db), applied);
+    if (jc_signing_ensure(db, kr, &created, err, sizeof err) != 0) {
+        LOG_ERROR("main", "token signing key: %s", err);
+        PQfinish(db);
+        return -1;
+    }
+    if (created)
+        LOG_INFO("main", "created the first token signing key");
+    if (cfg->bootstrap_password && *cfg->bootstrap_password) {
+        if (jc_principal_bootstrap_admin(db, kr, cfg->bootstrap_admin, cfg->bootstrap_password,
+                                         &created, err, sizeof err) != JC_PR_OK) {
+            LOG_ERROR("main", "bootstrap admin: %s", err);
+            PQfinish(db);
+            return -1;
+        }
+        if (created)
+            LOG_INFO("main", "created admin '%s' (no admin existed; auth.bootstrap_password)",
+                     cfg->bootstrap_admin);
+    }
     PQfinish(db);
     return 0;
 }
@@ -247,7 +268,7 @@ int main(int argc, char **argv)
     }
     LOG_INFO("main", "jobcoord %s starting as instance %s", JC_VERSION_STR, rt.instance_id);
 
-    if (connect_and_migrate(&cfg) != 0)
+    if (connect_and_migrate(&cfg, kr) != 0)
         goto out_cfg;
     if (migrate_only) {
         rc = 0;
@@ -279,7 +300,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.http_listen && *cfg.http_listen) {
-        http = jc_http_start(&cfg, &rt, err, sizeof err);
+        http = jc_http_start(&cfg, &rt, kr, err, sizeof err);
         if (!http) {
             LOG_ERROR("main", "http: %s", err);
             stop_requested = 1;

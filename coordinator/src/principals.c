@@ -27,6 +27,7 @@
 #define SCOPE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/*-"
 #define SEALED_MAX (JC_PRINCIPAL_KEY_LEN + JC_KEYRING_OVERHEAD)
 #define AD_MAX (64 + 2 * JC_PRINCIPAL_ID_MAX)
+#define SECRET_MAX 64 /* the longest secret jc_secret_open opens */
 #define UTC_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 int jc_principal_id_valid(const char *id)
@@ -39,7 +40,7 @@ int jc_principal_id_valid(const char *id)
 int jc_principal_role_valid(const char *role)
 {
     return role && (strcmp(role, "client") == 0 || strcmp(role, "worker") == 0 ||
-                    strcmp(role, "admin") == 0);
+                    strcmp(role, "admin") == 0 || strcmp(role, "reader") == 0);
 }
 
 /* scopes_valid checks a comma-separated scope list: each scope 1-64 of
@@ -68,6 +69,43 @@ static void rollback(PGconn *c)
     jc_db_exec(c, "ROLLBACK", ignored, sizeof ignored);
 }
 
+int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
+                    const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len)
+{
+    if (!enc_id) {
+        memcpy(out, plain, plain_len);
+        *out_len = plain_len;
+        return 0;
+    }
+    return jc_keyring_seal(kr, enc_id, ad, ad_len, plain, plain_len, out, out_len);
+}
+
+int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
+                   const uint8_t *stored, size_t stored_len, uint8_t *out, size_t want_len)
+{
+    uint8_t plain[SECRET_MAX];
+    size_t plain_len = 0;
+    int rc = -1;
+
+    if (!enc_id || !*enc_id) {
+        if (stored_len != want_len)
+            return -1;
+        memcpy(out, stored, want_len);
+        return 0;
+    }
+    /* Exactly the sealed size of want_len bytes, so plain cannot overflow. */
+    if (want_len > SECRET_MAX || stored_len != want_len + JC_KEYRING_OVERHEAD)
+        return -1;
+    if (jc_keyring_open(kr, enc_id, ad, ad_len, stored, stored_len, plain, &plain_len) != 0 ||
+        plain_len != want_len)
+        goto out;
+    memcpy(out, plain, want_len);
+    rc = 0;
+out:
+    sodium_memzero(plain, sizeof plain);
+    return rc;
+}
+
 /* store_secret gives the stored form of key for (principal, key_id): sealed
  * with enc_id, or plain when enc_id is NULL. */
 static int store_secret(const jc_keyring *kr, const char *enc_id, const char *principal,
@@ -75,17 +113,11 @@ static int store_secret(const jc_keyring *kr, const char *enc_id, const char *pr
                         uint8_t out[SEALED_MAX], size_t *out_len)
 {
     uint8_t ad[AD_MAX];
-    size_t ad_len;
+    size_t ad_len = jc_keyring_principal_ad(principal, key_id, ad, sizeof ad);
 
-    if (!enc_id) {
-        memcpy(out, key, JC_PRINCIPAL_KEY_LEN);
-        *out_len = JC_PRINCIPAL_KEY_LEN;
-        return 0;
-    }
-    ad_len = jc_keyring_principal_ad(principal, key_id, ad, sizeof ad);
     if (ad_len == 0)
         return -1;
-    return jc_keyring_seal(kr, enc_id, ad, ad_len, key, JC_PRINCIPAL_KEY_LEN, out, out_len);
+    return jc_secret_store(kr, enc_id, ad, ad_len, key, JC_PRINCIPAL_KEY_LEN, out, out_len);
 }
 
 /* open_secret recovers the 32-byte key from its stored form (enc_id NULL
@@ -95,27 +127,12 @@ static int open_secret(const jc_keyring *kr, const char *enc_id, const char *pri
                        uint8_t key[JC_PRINCIPAL_KEY_LEN])
 {
     uint8_t ad[AD_MAX];
-    uint8_t plain[SEALED_MAX];
-    size_t ad_len, plain_len = 0;
-    int rc = -1;
+    size_t ad_len = jc_keyring_principal_ad(principal, key_id, ad, sizeof ad);
 
-    if (!enc_id || !*enc_id) {
-        if (stored_len != JC_PRINCIPAL_KEY_LEN)
-            return -1;
-        memcpy(key, stored, JC_PRINCIPAL_KEY_LEN);
-        return 0;
-    }
-    ad_len = jc_keyring_principal_ad(principal, key_id, ad, sizeof ad);
-    if (ad_len == 0 || stored_len > SEALED_MAX)
+    if (ad_len == 0)
         return -1;
-    if (jc_keyring_open(kr, enc_id, ad, ad_len, stored, stored_len, plain, &plain_len) != 0 ||
-        plain_len != JC_PRINCIPAL_KEY_LEN)
-        goto out;
-    memcpy(key, plain, JC_PRINCIPAL_KEY_LEN);
-    rc = 0;
-out:
-    sodium_memzero(plain, sizeof plain);
-    return rc;
+    return jc_secret_open(kr, enc_id, ad, ad_len, stored, stored_len, key,
+                          JC_PRINCIPAL_KEY_LEN);
 }
 
 /* new_key fills out with a random key and key id ("k" + 8 hex digits). */
@@ -168,7 +185,7 @@ out:
     return rc;
 }
 
-jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id,
+jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id,
                                  const char *role, const char *scopes, jc_new_key *out,
                                  char *errstr, size_t errstr_size)
 {
@@ -176,6 +193,7 @@ jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id
     PGresult *r = NULL;
     jc_pr_status st = JC_PR_ERROR;
 
+    memset(out, 0, sizeof *out);
     if (!scopes)
         scopes = "";
     if (!jc_principal_id_valid(id)) {
@@ -184,7 +202,7 @@ jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id
         return JC_PR_INVALID;
     }
     if (!jc_principal_role_valid(role)) {
-        snprintf(errstr, errstr_size, "invalid role '%s' (client, worker or admin)", role);
+        snprintf(errstr, errstr_size, "invalid role '%s' (" JC_PRINCIPAL_ROLES ")", role);
         return JC_PR_INVALID;
     }
     if (!scopes_valid(scopes)) {
@@ -197,8 +215,6 @@ jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id
         snprintf(errstr, errstr_size, "libsodium cannot be initialized");
         return JC_PR_ERROR;
     }
-    if (jc_db_exec(c, "BEGIN", errstr, errstr_size) != 0)
-        return JC_PR_ERROR;
     params[0] = id;
     params[1] = role;
     params[2] = scopes;
@@ -216,11 +232,26 @@ jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id
     }
     if (insert_key(c, kr, id, out, errstr, errstr_size) != 0)
         goto out;
-    if (jc_db_exec(c, "COMMIT", errstr, errstr_size) != 0)
-        goto out;
     st = JC_PR_OK;
 out:
     PQclear(r);
+    if (st != JC_PR_OK)
+        sodium_memzero(out, sizeof *out);
+    return st;
+}
+
+jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id,
+                                 const char *role, const char *scopes, jc_new_key *out,
+                                 char *errstr, size_t errstr_size)
+{
+    jc_pr_status st;
+
+    memset(out, 0, sizeof *out);
+    if (jc_db_exec(c, "BEGIN", errstr, errstr_size) != 0)
+        return JC_PR_ERROR;
+    st = jc_principal_insert(c, kr, id, role, scopes, out, errstr, errstr_size);
+    if (st == JC_PR_OK && jc_db_exec(c, "COMMIT", errstr, errstr_size) != 0)
+        st = JC_PR_ERROR;
     if (st != JC_PR_OK) {
         rollback(c);
         sodium_memzero(out, sizeof *out);
@@ -401,7 +432,9 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         return JC_PR_ERROR;
     pr = PQexecParams(c,
                       "SELECT id, role, array_to_string(scopes, ','), disabled, "
-                      UTC_TS("created_at") " FROM principals"
+                      UTC_TS("created_at") ", password_hash IS NOT NULL, failed_logins,"
+                      " coalesce(" UTC_TS("locked_until") ", ''),"
+                      " coalesce(locked_until > now(), false), totp_enabled FROM principals"
                       " WHERE $1::text IS NULL OR id = $1 ORDER BY id COLLATE \"C\"",
                       1, NULL, params, NULL, NULL, 0);
     if (!jc_db_ok(c, pr, errstr, errstr_size))
@@ -434,6 +467,11 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         p->scopes = strdup(PQgetvalue(pr, (int)i, 2));
         p->disabled = PQgetvalue(pr, (int)i, 3)[0] == 't';
         snprintf(p->created_at, sizeof p->created_at, "%s", PQgetvalue(pr, (int)i, 4));
+        p->has_password = PQgetvalue(pr, (int)i, 5)[0] == 't';
+        p->failed_logins = atol(PQgetvalue(pr, (int)i, 6));
+        snprintf(p->locked_until, sizeof p->locked_until, "%s", PQgetvalue(pr, (int)i, 7));
+        p->locked = PQgetvalue(pr, (int)i, 8)[0] == 't';
+        p->totp_enabled = PQgetvalue(pr, (int)i, 9)[0] == 't';
         if (!p->scopes) {
             snprintf(errstr, errstr_size, "out of memory");
             goto out;
@@ -585,9 +623,9 @@ out:
     return rc;
 }
 
-jc_pr_status jc_principal_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
-                                    jc_reencrypt_counts *counts, char *errstr,
-                                    size_t errstr_size)
+jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencrypt_table *t,
+                              const jc_reencrypt_opts *o, jc_reencrypt_counts *counts,
+                              char *errstr, size_t errstr_size)
 {
     memset(counts, 0, sizeof *counts);
     if (o->batch_size <= 0 || o->limit < 0) {
@@ -599,21 +637,30 @@ jc_pr_status jc_principal_reencrypt(PGconn *c, const jc_keyring *kr, const jc_re
                  o->target_key_id);
         return JC_PR_INVALID;
     }
-    for (;;) {
+    while (!o->count_only) {
         long want = o->batch_size, moved = 0;
 
         if (o->limit > 0 && o->limit - counts->moved < want)
             want = o->limit - counts->moved;
         if (want <= 0)
             break;
-        if (reencrypt_batch(c, kr, o, want, &moved, errstr, errstr_size) != 0)
+        if (t->batch(c, kr, o, want, &moved, errstr, errstr_size) != 0)
             return JC_PR_ERROR;
         if (moved == 0)
             break;
         counts->moved += moved;
         counts->batches++;
     }
-    if (count_remaining(c, o, &counts->remaining, errstr, errstr_size) != 0)
+    if (t->remaining(c, o, &counts->remaining, errstr, errstr_size) != 0)
         return JC_PR_ERROR;
     return JC_PR_OK;
+}
+
+jc_pr_status jc_principal_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
+                                    jc_reencrypt_counts *counts, char *errstr,
+                                    size_t errstr_size)
+{
+    static const jc_reencrypt_table principal_keys = {reencrypt_batch, count_remaining};
+
+    return jc_reencrypt_run(c, kr, &principal_keys, o, counts, errstr, errstr_size);
 }

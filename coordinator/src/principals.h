@@ -1,5 +1,5 @@
 /*
- * principals.h - principals (clients, workers, admins) and their HMAC keys
+ * principals.h - principals (clients, workers, admins, readers) and their HMAC keys
  * in PostgreSQL: the data layer behind `jobcoord-admin user ...` and
  * `security re-encrypt`.
  *
@@ -38,8 +38,26 @@ typedef enum jc_pr_status {
 /* jc_principal_id_valid tells whether id is a valid principal (or key) id. */
 int jc_principal_id_valid(const char *id);
 
-/* jc_principal_role_valid tells whether role is client, worker or admin. */
+/* jc_principal_role_valid tells whether role is client, worker, admin or
+ * reader (a reader may read the HTTP status API and send nothing). */
 int jc_principal_role_valid(const char *role);
+
+/* JC_PRINCIPAL_ROLES is the list for messages. */
+#define JC_PRINCIPAL_ROLES "client, worker, admin or reader"
+
+/* jc_secret_store gives the stored form of a secret: sealed with keys-file
+ * key enc_id and bound to its row by ad, or a plain copy when enc_id is
+ * NULL. out must hold plain_len + JC_KEYRING_OVERHEAD bytes. Returns 0, -1
+ * if enc_id is not in kr. Shared by every table that keeps secrets
+ * (principal keys, signing keys, TOTP secrets). */
+int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
+                    const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len);
+
+/* jc_secret_open is the inverse (enc_id NULL or "": plain): it writes
+ * exactly want_len bytes to out, or returns -1 (unknown key, wrong row,
+ * tampered, or not want_len bytes long). */
+int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
+                   const uint8_t *stored, size_t stored_len, uint8_t *out, size_t want_len);
 
 /* jc_new_key is a freshly generated key, shown to the operator once. The
  * caller wipes it (sodium_memzero) when done. */
@@ -55,6 +73,13 @@ typedef struct jc_new_key {
 /* jc_principal_create inserts principal id with role, scopes (comma-separated
  * list, NULL or "" for none) and a new current key, in one transaction. */
 jc_pr_status jc_principal_create(PGconn *c, const jc_keyring *kr, const char *id,
+                                 const char *role, const char *scopes, jc_new_key *out,
+                                 char *errstr, size_t errstr_size);
+
+/* jc_principal_insert is jc_principal_create inside the caller's open
+ * transaction (it neither begins, commits nor rolls back): for callers that
+ * create a principal together with other changes. */
+jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id,
                                  const char *role, const char *scopes, jc_new_key *out,
                                  char *errstr, size_t errstr_size);
 
@@ -85,6 +110,12 @@ typedef struct jc_principal {
     char *scopes; /* comma-separated, never NULL */
     int disabled;
     char created_at[JC_PRINCIPAL_TS_LEN];
+    /* password login (credentials.h); no secrets */
+    int has_password;
+    long failed_logins;
+    char locked_until[JC_PRINCIPAL_TS_LEN]; /* "" : never locked */
+    int locked;                             /* locked_until is in the future */
+    int totp_enabled;
     jc_principal_key *keys; /* current key first, then newest first */
     size_t n_keys;
 } jc_principal;
@@ -106,6 +137,8 @@ typedef struct jc_reencrypt_opts {
     const char *target_key_id; /* NULL: store in plain text */
     long limit;                /* most rows to move; 0: no limit */
     int batch_size;            /* rows per transaction, > 0 */
+    int count_only;            /* move nothing, only count the rows remaining
+                                * (a shared limit already used up) */
 } jc_reencrypt_opts;
 
 typedef struct jc_reencrypt_counts {
@@ -123,5 +156,24 @@ typedef struct jc_reencrypt_counts {
 jc_pr_status jc_principal_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
                                     jc_reencrypt_counts *counts, char *errstr,
                                     size_t errstr_size);
+
+/* A re-encryption of one table of secrets, for jc_reencrypt_run: batch
+ * moves up to max rows matching o in one transaction (locking them FOR
+ * UPDATE SKIP LOCKED) and sets *moved (0: nothing left that is not locked);
+ * remaining counts the rows matching o not yet on the target. Both return
+ * 0 or -1 with errstr (batch has rolled back). */
+typedef struct jc_reencrypt_table {
+    int (*batch)(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o, long max,
+                 long *moved, char *errstr, size_t errstr_size);
+    int (*remaining)(PGconn *c, const jc_reencrypt_opts *o, long *remaining, char *errstr,
+                     size_t errstr_size);
+} jc_reencrypt_table;
+
+/* jc_reencrypt_run drives a re-encryption of table t batch by batch, with
+ * the checks and the counting of jc_principal_reencrypt (which is this
+ * function over principal_keys). */
+jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencrypt_table *t,
+                              const jc_reencrypt_opts *o, jc_reencrypt_counts *counts,
+                              char *errstr, size_t errstr_size);
 
 #endif

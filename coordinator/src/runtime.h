@@ -16,6 +16,8 @@ typedef struct jc_runtime {
     atomic_uint_fast64_t applied;        /* ingest: messages applied */
     atomic_uint_fast64_t rejected;       /* ingest: messages rejected */
     atomic_uint_fast64_t batches;        /* ingest: transactions committed */
+    atomic_int_fast64_t lag_total;       /* ingest: consumer lag summed over partitions */
+    atomic_int_fast64_t lag_at_ms;       /* ingest: when lag_total was computed; 0: unknown */
     char instance_id[160];
     int64_t started_at_ms;
 } jc_runtime;

@@ -1,0 +1,292 @@
+/*
+ * admin_credentials.c - `jobcoord-admin user set-password|unlock|totp`: how
+ * admin and reader principals log in to the HTTP token service, through the
+ * data layer of credentials.c.
+ *
+ * A password never appears on the command line (where ps and shell history
+ * would keep it): it is read from stdin, one line, byte by byte so that no
+ * stdio buffer holds a copy and nothing after the first line is consumed;
+ * from a terminal it is asked twice without echo. A new TOTP secret is
+ * printed exactly once, like a new HMAC key.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "credentials.h"
+
+#define PW_BUF (JC_PASSWORD_MAX + 2)
+#define B32_LEN ((JC_TOTP_SECRET_LEN * 8 + 4) / 5 + 1)
+#define URI_MAX 512
+
+/* read_line reads one line from fd into buf (its end, "\n" or "\r\n",
+ * removed; NUL-ended). Returns its length; -1 on a read error; -2 when it
+ * is longer than JC_PASSWORD_MAX; -3 when there is no input at all. */
+static int read_line(int fd, char buf[PW_BUF])
+{
+    size_t n = 0;
+    int got_any = 0, too_long = 0;
+
+    for (;;) {
+        char ch;
+        ssize_t r = read(fd, &ch, 1);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0 || ch == '\n')
+            break;
+        got_any = 1;
+        if (n < PW_BUF - 1)
+            buf[n++] = ch;
+        else
+            too_long = 1; /* keep reading to the end of the line, keep nothing */
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    if (too_long || n > JC_PASSWORD_MAX)
+        return -2;
+    if (!got_any)
+        return -3;
+    return (int)n;
+}
+
+/* prompt_line asks for a line on the terminal at stdin without echo. */
+static int prompt_line(const char *prompt, char buf[PW_BUF])
+{
+    struct termios old, quiet;
+    int n, echo_off;
+
+    fputs(prompt, stderr);
+    fflush(stderr);
+    echo_off = tcgetattr(STDIN_FILENO, &old) == 0;
+    if (echo_off) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    }
+    n = read_line(STDIN_FILENO, buf);
+    if (echo_off)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    return n;
+}
+
+/* read_password fills pw from stdin: the first line when from_stdin, else
+ * asked twice on the terminal. Returns an exit code (refusals printed). */
+static int read_password(const char *id, int from_stdin, char pw[PW_BUF])
+{
+    char again[PW_BUF], prompt[128];
+    int n, rc = ADMIN_OK;
+
+    if (from_stdin) {
+        n = read_line(STDIN_FILENO, pw);
+    } else {
+        snprintf(prompt, sizeof prompt, "New password for %s: ", id);
+        n = prompt_line(prompt, pw);
+        if (n >= 0) {
+            int m = prompt_line("Repeat it: ", again);
+            if (m != n || sodium_memcmp(pw, again, (size_t)n) != 0)
+                rc = admin_fail(ADMIN_REFUSED, "the two passwords differ; nothing changed");
+            sodium_memzero(again, sizeof again);
+        }
+    }
+    if (n == -1)
+        rc = admin_fail(ADMIN_SYSERR, "cannot read the password: %s", strerror(errno));
+    else if (n == -2)
+        rc = admin_fail(ADMIN_REFUSED, "the password is longer than %d bytes", JC_PASSWORD_MAX);
+    else if (n == -3)
+        rc = admin_fail(ADMIN_REFUSED, "no password on stdin (give it as the first line)");
+    return rc;
+}
+
+/* cmd_set_password sets the login password of an admin or reader. */
+static int cmd_set_password(admin_ctx *ctx, const admin_args *a)
+{
+    const char *id = a->pos[0];
+    int from_stdin = admin_opt_value(a, "password-stdin") != NULL || !isatty(STDIN_FILENO);
+    char pw[PW_BUF], err[512];
+    jc_pr_status st;
+    int rc;
+
+    if (!jc_principal_id_valid(id))
+        return admin_fail(ADMIN_REFUSED, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
+                          id);
+    rc = read_password(id, from_stdin, pw);
+    if (rc)
+        goto out;
+    rc = admin_db(ctx, 1);
+    if (rc)
+        goto out;
+    st = jc_principal_set_password(ctx->db, id, pw, err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc)
+        goto out;
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        fputs(",\"password_set\":true,\"failed_logins\":0,\"locked_until\":null}\n", stdout);
+    } else {
+        printf("password set for %s (failed logins and lockout cleared)\n", id);
+    }
+out:
+    sodium_memzero(pw, sizeof pw);
+    return rc;
+}
+
+/* cmd_unlock clears a principal's failed logins and lockout. */
+static int cmd_unlock(admin_ctx *ctx, const admin_args *a)
+{
+    char err[512];
+    jc_pr_status st;
+    int rc = admin_db(ctx, 1);
+
+    if (rc)
+        return rc;
+    st = jc_principal_unlock(ctx->db, a->pos[0], err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc)
+        return rc;
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", a->pos[0]);
+        fputs(",\"unlocked\":true}\n", stdout);
+    } else {
+        printf("unlocked %s (failed logins 0, no lockout)\n", a->pos[0]);
+    }
+    return ADMIN_OK;
+}
+
+/* otpauth_uri builds the Key URI of an authenticator app (Google
+ * Authenticator's format). The id is percent-encoded in the label: ':' and
+ * '@' are allowed in ids but mean something there. */
+static void otpauth_uri(const char *id, const char *b32, char *out, size_t out_size)
+{
+    char label[3 * JC_PRINCIPAL_ID_MAX + 1];
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)id; *p && n + 4 < sizeof label; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_')
+            label[n++] = (char)*p;
+        else
+            n += (size_t)snprintf(label + n, sizeof label - n, "%%%02X", *p);
+    }
+    label[n] = '\0';
+    snprintf(out, out_size,
+             "otpauth://totp/jobcoord:%s?secret=%s&issuer=jobcoord&algorithm=SHA256&digits=%d"
+             "&period=%d",
+             label, b32, JC_TOTP_DIGITS, JC_TOTP_STEP_S);
+}
+
+/* totp_enable makes and prints (once) a new TOTP secret for id. */
+static int totp_enable(admin_ctx *ctx, const char *id)
+{
+    uint8_t secret[JC_TOTP_SECRET_LEN];
+    char b32[B32_LEN], uri[URI_MAX], err[512];
+    const char *enc_id;
+    jc_pr_status st;
+    int rc;
+
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    rc = admin_keyring(ctx, NULL);
+    if (rc)
+        return rc;
+    enc_id = jc_keyring_default_id(ctx->kr);
+    st = jc_principal_totp_enable(ctx->db, ctx->kr, id, secret, err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc)
+        return rc;
+    jc_base32_encode(secret, sizeof secret, b32, sizeof b32);
+    otpauth_uri(id, b32, uri, sizeof uri);
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        admin_json_kv(stdout, 0, "secret", b32);
+        admin_json_kv(stdout, 0, "uri", uri);
+        admin_json_kv(stdout, 0, "enc_key_id", enc_id);
+        fputs(",\"totp_enabled\":true}\n", stdout);
+    } else {
+        printf("id      %s\nsecret  %s\nuri     %s\nstored  %s%s\n", id, b32, uri,
+               enc_id ? "sealed with " : "plain text", enc_id ? enc_id : "");
+    }
+    fflush(stdout);
+    fprintf(stderr, "jobcoord-admin: this secret is shown only once: enrol it now (HMAC-SHA-256, "
+                    "%d digits, %d s steps)\n",
+            JC_TOTP_DIGITS, JC_TOTP_STEP_S);
+    sodium_memzero(secret, sizeof secret);
+    sodium_memzero(b32, sizeof b32);
+    sodium_memzero(uri, sizeof uri);
+    return ADMIN_OK;
+}
+
+/* totp_disable turns TOTP off for id and deletes its secret. */
+static int totp_disable(admin_ctx *ctx, const char *id)
+{
+    char err[512];
+    jc_pr_status st;
+    int rc = admin_db(ctx, 1);
+
+    if (rc)
+        return rc;
+    st = jc_principal_totp_disable(ctx->db, id, err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc)
+        return rc;
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        fputs(",\"totp_enabled\":false}\n", stdout);
+    } else {
+        printf("TOTP disabled for %s (secret deleted)\n", id);
+    }
+    return ADMIN_OK;
+}
+
+/* cmd_totp dispatches `user totp enable|disable <id>`. */
+static int cmd_totp(admin_ctx *ctx, const admin_args *a)
+{
+    if (strcmp(a->pos[0], "enable") == 0)
+        return totp_enable(ctx, a->pos[1]);
+    if (strcmp(a->pos[0], "disable") == 0)
+        return totp_disable(ctx, a->pos[1]);
+    return admin_usage(a, "unknown action '%s' (enable or disable)", a->pos[0]);
+}
+
+static const admin_cmd credentials_commands[] = {
+    {"user", "set-password", "<id> [--password-stdin]",
+     "Set the login password of an admin or reader principal.",
+     "The password is read from stdin, never from the command line: its first line\n"
+     "(without the line end) when stdin is not a terminal or with --password-stdin;\n"
+     "from a terminal it is asked twice without echo. 12 to 256 bytes. It is stored\n"
+     "as an Argon2id hash; failed logins and any lockout are cleared.\n"
+     "Example: printf '%s\\n' \"$PW\" | jobcoord-admin user set-password alice",
+     1, {{"password-stdin", NULL, "read the first line of stdin even from a terminal"}},
+     cmd_set_password},
+    {"user", "unlock", "<id>", "Clear a principal's failed logins and login lockout.",
+     "After auth.login_max_failures wrong passwords in a row, logins are refused\n"
+     "for auth.lockout_s seconds; this ends the lockout at once.",
+     1, {{NULL, NULL, NULL}}, cmd_unlock},
+    {"user", "totp", "enable|disable <id>",
+     "Turn TOTP (the second login factor) on or off for an admin or reader.",
+     "enable makes a new random secret (replacing any previous one) and prints it once,\n"
+     "in base32 and as an otpauth:// URI for authenticator apps (HMAC-SHA-256, 6\n"
+     "digits, 30 s steps); it is stored sealed with security.encryption_key_id, or in\n"
+     "plain text without a keys file. disable deletes the secret.",
+     2, {{NULL, NULL, NULL}}, cmd_totp},
+    {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
+};
+
+const admin_cmd *admin_credentials_commands(void)
+{
+    return credentials_commands;
+}

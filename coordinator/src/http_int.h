@@ -1,0 +1,134 @@
+/*
+ * http_int.h - what the HTTP surface's route handlers share: the request, the
+ * caller it authenticated, answers, a PostgreSQL connection per thread and
+ * the JSON writing helpers.
+ *
+ * http.c owns the libmicrohttpd daemon, the route table, body limits, the
+ * access log and per-route counters. Handlers live by subject:
+ *   http_meta.c    /healthz /readyz /metrics /.well-known/... /v1/jwks
+ *   http_token.c   POST /v1/token, POST /v1/revoke
+ *   http_status.c  /v1/status /v1/workers[/{id}] /v1/jobs[...]
+ * A handler answers exactly once through one of the jc_reply_* functions
+ * and returns what it returned.
+ */
+#ifndef JC_HTTP_INT_H
+#define JC_HTTP_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "runtime.h"
+
+typedef struct jc_http jc_http;
+typedef struct jc_signkeys jc_signkeys;
+typedef struct jc_keyring jc_keyring;
+
+/* Roles of principals (principals.role). */
+#define JC_HTTP_ROLE_MAX 16
+#define JC_HTTP_SUB_MAX 64
+#define JC_HTTP_SCOPE_MAX 512
+
+/* jc_caller is who a bearer token says the caller is. */
+typedef struct jc_caller {
+    int authenticated;
+    char sub[JC_HTTP_SUB_MAX + 1];
+    char role[JC_HTTP_ROLE_MAX];  /* client | worker | admin | reader */
+    char scope[JC_HTTP_SCOPE_MAX]; /* space-separated */
+    char jti[80];
+    int64_t exp;
+} jc_caller;
+
+typedef struct jc_req {
+    jc_http *h;
+    struct MHD_Connection *c;
+    const char *method;
+    const char *path;  /* URL path, without the query string */
+    const char *route; /* the matched pattern ("/v1/jobs/{id}"), for logs and metrics */
+    const char *arg;   /* the {id} segment of the path, NUL-terminated; NULL if none */
+    const char *body;  /* request body (NUL-terminated copy), NULL if none */
+    size_t body_len;
+    jc_caller caller;
+    unsigned status; /* set by the jc_reply_* functions */
+} jc_req;
+
+/* What the handlers can reach. */
+const jc_config *jc_http_config(const jc_http *h);
+jc_runtime *jc_http_runtime(const jc_http *h);
+jc_signkeys *jc_http_signkeys(const jc_http *h);
+const jc_keyring *jc_http_keyring(const jc_http *h);
+/* jc_http_issuer / jc_http_public_url: tokens.issuer / http.public_url, or
+ * "http://" + http.listen when empty. No trailing slash. */
+const char *jc_http_issuer(const jc_http *h);
+const char *jc_http_public_url(const jc_http *h);
+
+/* jc_http_db returns this thread's connection to PostgreSQL (opened on first
+ * use, reopened when broken), NULL when PostgreSQL cannot be reached. Never
+ * shared between threads; closed when the thread ends. */
+PGconn *jc_http_db(jc_http *h);
+
+/* Request inputs. */
+const char *jc_req_query(jc_req *r, const char *name);  /* decoded ?name=, NULL if absent */
+const char *jc_req_header(jc_req *r, const char *name); /* NULL if absent */
+/* jc_req_form finds name in an application/x-www-form-urlencoded body and
+ * decodes it into out. Returns 1 found, 0 absent, -1 malformed (bad %XX,
+ * value too long for out, or the name given twice, which RFC 6749 forbids). */
+int jc_req_form(jc_req *r, const char *name, char *out, size_t out_size);
+
+/* Answers. Each sets r->status. Bodies are copied. */
+enum MHD_Result jc_reply(jc_req *r, unsigned status, const char *content_type, const char *body,
+                         size_t len);
+enum MHD_Result jc_reply_json(jc_req *r, unsigned status, const jc_buf *b);
+/* {"error": code, "message": ...}; 401 adds WWW-Authenticate, 405 Allow. */
+enum MHD_Result jc_reply_error(jc_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* RFC 6749 section 5.2: {"error": error, "error_description": ...}. */
+enum MHD_Result jc_reply_oauth_error(jc_req *r, unsigned status, const char *error,
+                                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* jc_req_authenticate checks the bearer token (signature with a published
+ * signing key, alg pinned to EdDSA, typ, iss, aud, exp/iat with
+ * tokens.clock_skew_s, not revoked, principal not disabled) and fills
+ * r->caller. Returns 0; or -1 after answering 401 (*ret holds the answer's
+ * result, to be returned by the handler). */
+int jc_req_authenticate(jc_req *r, enum MHD_Result *ret);
+
+/* jc_caller_sees_all: admin or reader. */
+int jc_caller_sees_all(const jc_caller *c);
+
+/* JSON writing on a jc_buf. */
+void jc_json_str(jc_buf *b, const char *s);               /* "escaped" */
+void jc_json_strn(jc_buf *b, const char *s, size_t n);    /* "escaped" */
+void jc_json_str_or_null(jc_buf *b, const char *s);       /* NULL -> null */
+/* jc_json_pg appends column col of row of r: null when NULL, else as a
+ * string (kind 's'), a number copied as is ('n'), a boolean ('b', from
+ * PostgreSQL's t/f), or a text[] as a JSON array of strings ('a'). */
+void jc_json_pg(jc_buf *b, const PGresult *r, int row, int col, char kind);
+
+/* SQL expression turning a timestamptz column into the API's RFC 3339 UTC
+ * text with milliseconds, e.g. JC_SQL_TS("created_at"). */
+#define JC_SQL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Route handlers (each file's own). */
+typedef enum MHD_Result (*jc_route_fn)(jc_req *r);
+
+enum MHD_Result jc_http_healthz(jc_req *r);
+enum MHD_Result jc_http_readyz(jc_req *r);
+enum MHD_Result jc_http_metrics(jc_req *r);
+enum MHD_Result jc_http_jwks(jc_req *r);
+enum MHD_Result jc_http_oauth_metadata(jc_req *r);
+enum MHD_Result jc_http_token(jc_req *r);
+enum MHD_Result jc_http_revoke(jc_req *r);
+enum MHD_Result jc_http_status(jc_req *r);
+enum MHD_Result jc_http_workers(jc_req *r);
+enum MHD_Result jc_http_worker(jc_req *r);
+enum MHD_Result jc_http_jobs(jc_req *r);
+enum MHD_Result jc_http_job(jc_req *r);
+enum MHD_Result jc_http_job_events(jc_req *r);
+enum MHD_Result jc_http_job_stats(jc_req *r);
+
+#endif

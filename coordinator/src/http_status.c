@@ -1,0 +1,869 @@
+/*
+ * http_status.c - the read-only status API: /v1/status, /v1/workers,
+ * /v1/workers/{id}, /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/events and
+ * /v1/jobs/stats (the contract: docs/http-api.md).
+ *
+ * Every handler authenticates the bearer token first, then checks the
+ * query: an unknown, repeated or empty parameter, a malformed value or a
+ * number out of range answers 400 naming the parameter, before any SQL.
+ * Visibility is applied in SQL: admin and reader see everything; a client
+ * only the jobs it submitted, and no workers or status (403); a worker only
+ * itself and the jobs it holds (jobs.worker_id). What a caller may not see
+ * answers exactly like what does not exist (404), so ids cannot be probed.
+ * All SQL is static text with parameters. Answers are bounded: job lists
+ * by limit (1..500) and a cursor, job events by 1000, worker events by 50,
+ * and each answer by its buffer's maximum.
+ *
+ * /v1/jobs pages newest first by (created_at, id). The cursor is base64url
+ * (no padding) of a version byte, created_at in microseconds since the epoch
+ * (int64, big-endian) and the 16 bytes of the id of the page's last job; the
+ * next page starts strictly after that job, so a page never repeats or skips
+ * a job because rows were added before it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "http_int.h"
+#include "jobcoord/jobcoord.h"
+#include "jobstats.h"
+#include "log.h"
+#include "proto.h"
+
+#define ANSWER_MAX (32u << 20) /* a job's payload (1 MiB) in base64, 1000 events of 4 KiB */
+#define JOBS_LIMIT_DEFAULT 50
+#define JOBS_LIMIT_MAX 500
+#define CURSOR_VERSION 1
+#define CURSOR_BYTES 25 /* version, int64 microseconds, uuid */
+#define CURSOR_US_MAX 253402300799999999ULL /* 9999-12-31T23:59:59.999999Z */
+
+/* ---- answers ---- */
+
+// unavailable answers 503 when PostgreSQL cannot be reached.
+static enum MHD_Result unavailable(jc_req *r)
+{
+    return jc_reply_error(r, 503, "unavailable", "PostgreSQL cannot be reached");
+}
+
+// sql_failed logs a failed statement and answers 500. Clears res.
+static enum MHD_Result sql_failed(jc_req *r, PGconn *db, PGresult *res, const char *what)
+{
+    LOG_ERROR("http", "%s %s: %s: %s", r->method, r->route ? r->route : r->path, what,
+              res ? PQresultErrorMessage(res) : PQerrorMessage(db));
+    PQclear(res);
+    return jc_reply_error(r, 500, "internal", "the query failed");
+}
+
+// reply_buf answers 200 with b, or 500 when b overflowed its maximum.
+static enum MHD_Result reply_buf(jc_req *r, jc_buf *b)
+{
+    if (b->failed)
+        return jc_reply_error(r, 500, "internal", "the answer is larger than %zu bytes", b->max);
+    return jc_reply_json(r, 200, b);
+}
+
+/* ---- the query string ---- */
+
+typedef struct param_check {
+    const char *const *allowed; /* NULL-terminated */
+    const char *bad;            /* the first offending name */
+    const char *problem;
+    unsigned seen;
+} param_check;
+
+static enum MHD_Result param_seen(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    param_check *pc = cls;
+    size_t i = 0;
+    (void)kind;
+    while (pc->allowed[i] && strcmp(pc->allowed[i], key) != 0)
+        i++;
+    pc->bad = key;
+    if (!pc->allowed[i])
+        pc->problem = "is not a parameter of this route";
+    else if (pc->seen & (1u << i))
+        pc->problem = "is given more than once";
+    else if (!value || !value[0])
+        pc->problem = "needs a value";
+    else {
+        pc->seen |= 1u << i;
+        pc->bad = NULL;
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+// check_params_or_reply answers 400 when the query has a parameter that is
+// not in allowed, is repeated or is empty. Returns 0, or -1 after answering.
+static int check_params_or_reply(jc_req *r, const char *const *allowed, enum MHD_Result *ret)
+{
+    param_check pc = {allowed, NULL, NULL, 0};
+    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, param_seen, &pc);
+    if (!pc.bad)
+        return 0;
+    *ret = jc_reply_error(r, 400, "bad_request", "query parameter '%.64s' %s", pc.bad,
+                          pc.problem);
+    return -1;
+}
+
+// parse_uint reads a decimal of 1..10 digits within [lo, hi]; -1 otherwise.
+static int parse_uint(const char *s, long lo, long hi, long *out)
+{
+    long v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 10)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+// digits reads exactly n decimal digits at s.
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+// days_from_civil counts days from 1970-01-01 to y-m-d (proleptic Gregorian;
+// Howard Hinnant's algorithm).
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+// parse_since reads RFC 3339 (2026-11-22T19:51:47.123Z, an offset instead of
+// Z, up to 9 fraction digits) or epoch seconds (digits, up to 6 fraction
+// digits) into microseconds since the epoch. Returns 0 or -1.
+static int parse_since(const char *s, int64_t *us)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, sec, frac = 0, frac_digits = 0, off = 0;
+    const char *p;
+
+    if (strchr(s, '-') == NULL || strchr(s, '-') > s + 4) { /* epoch seconds */
+        int64_t v = 0;
+        size_t n = 0;
+        for (p = s; *p >= '0' && *p <= '9'; p++, n++)
+            v = v * 10 + (*p - '0');
+        if (n == 0 || n > 11)
+            return -1;
+        v *= 1000000;
+        if (*p == '.') {
+            int64_t scale = 100000;
+            for (p++; *p >= '0' && *p <= '9' && frac_digits < 6; p++, frac_digits++, scale /= 10)
+                v += (*p - '0') * scale;
+            if (frac_digits == 0)
+                return -1;
+        }
+        if (*p)
+            return -1;
+        *us = v;
+        return 0;
+    }
+    if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+        s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
+        digits(s + 17, 2, &sec))
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 ||
+        d > mdays[mo - 1] + (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
+        h > 23 || mi > 59 || sec > 59)
+        return -1;
+    p = s + 19;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, frac_digits++)
+            if (frac_digits < 6)
+                frac = frac * 10 + (*p - '0');
+        if (frac_digits == 0 || frac_digits > 9)
+            return -1;
+        for (int i = frac_digits; i < 6; i++)
+            frac *= 10;
+    }
+    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0') {
+        off = 0;
+    } else if ((p[0] == '+' || p[0] == '-' || p[0] == ' ') && strlen(p) == 6 && p[3] == ':') {
+        /* ' ': an unencoded '+' in a query string arrives as a space */
+        int oh, om;
+        if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        off = (oh * 60 + om) * (p[0] == '-' ? -1 : 1);
+    } else {
+        return -1;
+    }
+    *us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60) *
+           1000000) + frac;
+    return 0;
+}
+
+// valid_uuid: 8-4-4-4-12 hex digits.
+static int valid_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        unsigned char c = (unsigned char)s[i];
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                                (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
+static int valid_name(const char *s)
+{
+    return jc_name_valid((const uint8_t *)s, strlen(s), JC_MAX_NAME_LEN);
+}
+
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+// cursor_encode writes the cursor after the job (us, uuid text) into out.
+static void cursor_encode(int64_t us, const char *uuid, char *out, size_t out_size)
+{
+    unsigned char raw[CURSOR_BYTES];
+    uint64_t u = (uint64_t)us;
+    raw[0] = CURSOR_VERSION;
+    for (int i = 0; i < 8; i++)
+        raw[1 + i] = (unsigned char)(u >> (56 - 8 * i));
+    for (int i = 0, j = 0; i < 16; i++, j += 2) {
+        if (uuid[j] == '-')
+            j++;
+        raw[9 + i] = (unsigned char)(hexval(uuid[j]) << 4 | hexval(uuid[j + 1]));
+    }
+    sodium_bin2base64(out, out_size, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+// cursor_decode checks a cursor and gives its microseconds (as decimal
+// text) and job id (uuid text). Returns 0 or -1.
+static int cursor_decode(const char *s, char us_text[24], char uuid[37])
+{
+    unsigned char raw[CURSOR_BYTES];
+    size_t len = 0;
+    uint64_t u = 0;
+    if (strlen(s) != sodium_base64_ENCODED_LEN(CURSOR_BYTES,
+                                               sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1 ||
+        sodium_base642bin(raw, sizeof raw, s, strlen(s), NULL, &len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len != CURSOR_BYTES || raw[0] != CURSOR_VERSION)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | raw[1 + i];
+    if (u > CURSOR_US_MAX) /* keeps the SQL's timestamp arithmetic in range */
+        return -1;
+    snprintf(us_text, 24, "%lld", (long long)(int64_t)u);
+    snprintf(uuid, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", raw[9],
+             raw[10], raw[11], raw[12], raw[13], raw[14], raw[15], raw[16], raw[17], raw[18],
+             raw[19], raw[20], raw[21], raw[22], raw[23], raw[24]);
+    return 0;
+}
+
+/* ---- who sees what ---- */
+
+// scope_or_reply sets the visibility filters of the caller: *submitter for
+// a client, *worker for a worker, neither for admin and reader. Answers 403
+// and returns -1 for any other role, or when clients are not served here.
+static int scope_or_reply(jc_req *r, int clients_allowed, const char **submitter,
+                          const char **worker, enum MHD_Result *ret)
+{
+    *submitter = NULL;
+    *worker = NULL;
+    if (jc_caller_sees_all(&r->caller))
+        return 0;
+    if (strcmp(r->caller.role, "worker") == 0) {
+        *worker = r->caller.sub;
+        return 0;
+    }
+    if (clients_allowed && strcmp(r->caller.role, "client") == 0) {
+        *submitter = r->caller.sub;
+        return 0;
+    }
+    *ret = jc_reply_error(r, 403, "forbidden", "role '%s' may not read %s", r->caller.role,
+                          r->route ? r->route : r->path);
+    return -1;
+}
+
+// begin_or_reply authenticates, checks the query and connects. Returns the
+// connection, or NULL after answering.
+static PGconn *begin_or_reply(jc_req *r, const char *const *params, enum MHD_Result *ret)
+{
+    static const char *const none[] = {NULL};
+    PGconn *db;
+    if (jc_req_authenticate(r, ret) != 0)
+        return NULL;
+    if (check_params_or_reply(r, params ? params : none, ret) != 0)
+        return NULL;
+    db = jc_http_db(r->h);
+    if (!db)
+        *ret = unavailable(r);
+    return db;
+}
+
+/* ---- rows as JSON ---- */
+
+typedef struct field {
+    const char *name;
+    char kind; /* as jc_json_pg */
+} field;
+
+// put_fields appends "name":value pairs from columns col0.. of row.
+static void put_fields(jc_buf *b, const PGresult *res, int row, int col0, const field *f,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            jc_buf_addstr(b, ",");
+        jc_json_str(b, f[i].name);
+        jc_buf_addstr(b, ":");
+        jc_json_pg(b, res, row, col0 + (int)i, f[i].kind);
+    }
+}
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+#define JOB_COLS                                                                              \
+    "j.id, j.type, j.state, j.submitter, j.worker_id, j.priority, j.attempt, j.max_attempts," \
+    " j.progress, j.error, j.cancel_reason, j.ikey, " JC_SQL_TS("j.created_at") ","           \
+    " " JC_SQL_TS("j.updated_at") ", " JC_SQL_TS("j.assigned_at") ","                         \
+    " " JC_SQL_TS("j.started_at") ", " JC_SQL_TS("j.finished_at") ","                         \
+    " " JC_SQL_TS("j.run_after") ", j.timeout_ms"
+static const field job_fields[] = {
+    {"id", 's'},          {"type", 's'},          {"state", 's'},         {"submitter", 's'},
+    {"worker", 's'},      {"priority", 'n'},      {"attempt", 'n'},       {"max_attempts", 'n'},
+    {"progress", 'n'},    {"error", 's'},         {"cancel_reason", 's'}, {"idempotency_key", 's'},
+    {"created_at", 's'},  {"updated_at", 's'},    {"assigned_at", 's'},   {"started_at", 's'},
+    {"finished_at", 's'}, {"run_after", 's'},     {"timeout_ms", 'n'},
+};
+#define JOB_NCOLS ((int)N_OF(job_fields))
+
+/* The visibility of a job row j: $1 the client's id, $2 the worker's id. */
+#define JOB_VISIBLE "($1::text IS NULL OR j.submitter = $1) AND ($2::text IS NULL OR j.worker_id = $2)"
+
+#define WORKER_COLS                                                                          \
+    "w.id, w.status, w.capabilities, w.slots, w.running_jobs, w.version, w.host, w.uptime_s," \
+    " w.config_version, w.drain_requested, " JC_SQL_TS("w.first_seen_at") ","               \
+    " " JC_SQL_TS("w.last_seen_at") ", " JC_SQL_TS("w.status_changed_at")
+static const field worker_fields[] = {
+    {"id", 's'},          {"status", 's'},          {"capabilities", 'a'},
+    {"slots", 'n'},       {"running_jobs", 'n'},    {"version", 's'},
+    {"host", 's'},        {"uptime_s", 'n'},        {"config_version", 'n'},
+    {"drain_requested", 'b'}, {"first_seen_at", 's'}, {"last_seen_at", 's'},
+    {"status_changed_at", 's'},
+};
+
+/* ---- GET /v1/status ---- */
+
+static const char status_sql[] =
+    "SELECT 'jobs', state, NULL::text, count(*), NULL::text FROM jobs GROUP BY state"
+    " UNION ALL SELECT 'workers', status, NULL, count(*), NULL FROM workers GROUP BY status"
+    " UNION ALL SELECT 'commands', status, NULL, count(*), NULL FROM commands GROUP BY status"
+    " UNION ALL SELECT 'rejections', topic, reason, count, " JC_SQL_TS("last_at")
+    " FROM rejections ORDER BY 1, 2, 3";
+
+// put_counts appends "group":{"label":n,...} with every label of a fixed list.
+static void put_counts(jc_buf *b, const PGresult *res, const char *group,
+                       const char *const *labels, size_t n)
+{
+    jc_json_str(b, group);
+    jc_buf_addstr(b, ":{");
+    for (size_t i = 0; i < n; i++) {
+        const char *v = "0";
+        for (int row = 0; row < PQntuples(res); row++)
+            if (strcmp(PQgetvalue(res, row, 0), group) == 0 &&
+                strcmp(PQgetvalue(res, row, 1), labels[i]) == 0)
+                v = PQgetvalue(res, row, 3);
+        jc_buf_printf(b, "%s\"%s\":%s", i ? "," : "", labels[i], v);
+    }
+    jc_buf_addstr(b, "}");
+}
+
+enum MHD_Result jc_http_status(jc_req *r)
+{
+    static const char *const workers[] = {"online", "offline", "draining"};
+    static const char *const jobs[] = {"pending",   "assigned",  "running", "succeeded",
+                                       "failed",    "canceling", "canceled"};
+    static const char *const commands[] = {"pending", "sent", "acked", "failed", "done"};
+    const jc_runtime *rt = jc_http_runtime(r->h);
+    const char *submitter, *worker;
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGresult *res;
+    jc_buf b;
+    int first = 1;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+        return ret;
+    if (worker) /* workers see themselves, not the fleet */
+        return jc_reply_error(r, 403, "forbidden", "role 'worker' may not read /v1/status");
+    res = PQexecParams(db, status_sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return sql_failed(r, db, res, "status");
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_addstr(&b, "{\"version\":");
+    jc_json_str(&b, JC_VERSION_STR);
+    jc_buf_addstr(&b, ",\"instance\":");
+    jc_json_str(&b, rt->instance_id);
+    jc_buf_printf(&b, ",\"uptime_s\":%lld,",
+                  (long long)(((int64_t)jc_now_ms() - rt->started_at_ms) / 1000));
+    put_counts(&b, res, "workers", workers, N_OF(workers));
+    jc_buf_addstr(&b, ",");
+    put_counts(&b, res, "jobs", jobs, N_OF(jobs));
+    jc_buf_addstr(&b, ",");
+    put_counts(&b, res, "commands", commands, N_OF(commands));
+    jc_buf_printf(&b, ",\"ingest\":{\"assigned_partitions\":%d,\"caught_up\":%s,\"lag\":",
+                  atomic_load(&rt->assigned_partitions),
+                  atomic_load(&rt->caught_up_at_ms) ? "true" : "false");
+    if (atomic_load(&rt->lag_at_ms))
+        jc_buf_printf(&b, "%lld", (long long)atomic_load(&rt->lag_total));
+    else
+        jc_buf_addstr(&b, "null");
+    jc_buf_printf(&b, ",\"applied_total\":%llu,\"rejected_total\":%llu},\"rejections\":[",
+                  (unsigned long long)atomic_load(&rt->applied),
+                  (unsigned long long)atomic_load(&rt->rejected));
+    for (int row = 0; row < PQntuples(res); row++) {
+        if (strcmp(PQgetvalue(res, row, 0), "rejections") != 0)
+            continue;
+        jc_buf_addstr(&b, first ? "{\"topic\":" : ",{\"topic\":");
+        first = 0;
+        jc_json_pg(&b, res, row, 1, 's');
+        jc_buf_addstr(&b, ",\"reason\":");
+        jc_json_pg(&b, res, row, 2, 's');
+        jc_buf_addstr(&b, ",\"count\":");
+        jc_json_pg(&b, res, row, 3, 'n');
+        jc_buf_addstr(&b, ",\"last_at\":");
+        jc_json_pg(&b, res, row, 4, 's');
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "]}");
+    PQclear(res);
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+    return ret;
+}
+
+/* ---- GET /v1/workers, /v1/workers/{id} ---- */
+
+enum MHD_Result jc_http_workers(jc_req *r)
+{
+    static const char sql[] = "SELECT " WORKER_COLS " FROM workers w"
+                              " WHERE ($1::text IS NULL OR w.id = $1) ORDER BY w.id COLLATE \"C\"";
+    const char *submitter, *worker;
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGresult *res;
+    jc_buf b;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+        return ret;
+    res = PQexecParams(db, sql, 1, NULL, &worker, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return sql_failed(r, db, res, "workers");
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_addstr(&b, "{\"workers\":[");
+    for (int row = 0; row < PQntuples(res); row++) {
+        jc_buf_addstr(&b, row ? ",{" : "{");
+        put_fields(&b, res, row, 0, worker_fields, N_OF(worker_fields));
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "]}");
+    PQclear(res);
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+    return ret;
+}
+
+// read_only_tx begins (sql "BEGIN ...") or ends ("COMMIT"/"ROLLBACK") the
+// snapshot the worker's three reads share. Returns 0 or -1.
+static int read_only_tx(PGconn *db, const char *sql)
+{
+    PGresult *res = PQexecParams(db, sql, 0, NULL, NULL, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+enum MHD_Result jc_http_worker(jc_req *r)
+{
+    static const char worker_sql[] = "SELECT " WORKER_COLS " FROM workers w WHERE w.id = $1";
+    static const char jobs_sql[] =
+        "SELECT " JOB_COLS " FROM jobs j WHERE j.worker_id = $1"
+        " AND j.state IN ('assigned', 'running', 'canceling')"
+        " ORDER BY j.created_at DESC, j.id DESC LIMIT 1000";
+    static const char events_sql[] =
+        "SELECT " JC_SQL_TS("e.received_at") ", e.level, e.kind, e.text FROM"
+        " (SELECT * FROM worker_events WHERE worker_id = $1 ORDER BY id DESC LIMIT 50) e"
+        " ORDER BY e.id";
+    static const field event_fields[] = {{"at", 's'}, {"level", 's'}, {"kind", 's'}, {"text", 's'}};
+    const char *submitter, *worker, *id = r->arg;
+    PGresult *res[3] = {NULL, NULL, NULL};
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, NULL, &ret);
+    jc_buf b;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+        return ret;
+    if (!id || !valid_name(id))
+        return jc_reply_error(r, 400, "bad_request",
+                              "id: a worker id is 1..64 characters of [A-Za-z0-9._:@-]");
+    if (worker && strcmp(worker, id) != 0)
+        return jc_reply_error(r, 404, "not_found", "no such worker");
+    if (read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
+        return sql_failed(r, db, NULL, "begin");
+    res[0] = PQexecParams(db, worker_sql, 1, NULL, &id, NULL, NULL, 0);
+    res[1] = PQexecParams(db, jobs_sql, 1, NULL, &id, NULL, NULL, 0);
+    res[2] = PQexecParams(db, events_sql, 1, NULL, &id, NULL, NULL, 0);
+    read_only_tx(db, "ROLLBACK");
+    for (int i = 0; i < 3; i++)
+        if (PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
+            ret = sql_failed(r, db, res[i], "worker");
+            res[i] = NULL;
+            goto out;
+        }
+    if (PQntuples(res[0]) == 0) {
+        ret = jc_reply_error(r, 404, "not_found", "no such worker");
+        goto out;
+    }
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_addstr(&b, "{");
+    put_fields(&b, res[0], 0, 0, worker_fields, N_OF(worker_fields));
+    jc_buf_addstr(&b, ",\"jobs\":[");
+    for (int row = 0; row < PQntuples(res[1]); row++) {
+        jc_buf_addstr(&b, row ? ",{" : "{");
+        put_fields(&b, res[1], row, 0, job_fields, N_OF(job_fields));
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "],\"events\":[");
+    for (int row = 0; row < PQntuples(res[2]); row++) {
+        jc_buf_addstr(&b, row ? ",{" : "{");
+        put_fields(&b, res[2], row, 0, event_fields, N_OF(event_fields));
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "]}");
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+out:
+    for (int i = 0; i < 3; i++)
+        PQclear(res[i]);
+    return ret;
+}
+
+/* ---- GET /v1/jobs ---- */
+
+static const char jobs_sql[] =
+    "SELECT " JOB_COLS ", (extract(epoch FROM j.created_at) * 1000000)::bigint FROM jobs j"
+    " WHERE " JOB_VISIBLE
+    " AND ($3::text IS NULL OR j.state = $3) AND ($4::text IS NULL OR j.type = $4)"
+    " AND ($5::text IS NULL OR j.worker_id = $5) AND ($6::text IS NULL OR j.submitter = $6)"
+    " AND ($7::bigint IS NULL OR"
+    "      j.created_at >= 'epoch'::timestamptz + $7::bigint * interval '1 microsecond')"
+    " AND ($8::bigint IS NULL OR"
+    "      (j.created_at <= 'epoch'::timestamptz + $8::bigint * interval '1 microsecond' AND"
+    "       (j.created_at, j.id) < ('epoch'::timestamptz + $8::bigint * interval '1 microsecond',"
+    "                               $9::uuid)))"
+    " ORDER BY j.created_at DESC, j.id DESC LIMIT $10::int + 1";
+
+static int valid_state(const char *s)
+{
+    static const char *const states[] = {"pending", "assigned",  "running", "succeeded",
+                                         "failed",  "canceling", "canceled"};
+    for (size_t i = 0; i < N_OF(states); i++)
+        if (strcmp(s, states[i]) == 0)
+            return 1;
+    return 0;
+}
+
+enum MHD_Result jc_http_jobs(jc_req *r)
+{
+    static const char *const allowed[] = {"state", "type",  "worker", "submitter",
+                                          "since", "limit", "cursor", NULL};
+    const char *params[10] = {NULL};
+    const char *state, *type, *wfilter, *sfilter, *since, *limit_s, *cursor;
+    char since_text[24], cursor_us[24], cursor_id[37], limit_text[16];
+    long limit = JOBS_LIMIT_DEFAULT;
+    int64_t since_us = 0;
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, allowed, &ret);
+    PGresult *res;
+    int n;
+    jc_buf b;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+        return ret;
+    state = jc_req_query(r, "state");
+    type = jc_req_query(r, "type");
+    wfilter = jc_req_query(r, "worker");
+    sfilter = jc_req_query(r, "submitter");
+    since = jc_req_query(r, "since");
+    limit_s = jc_req_query(r, "limit");
+    cursor = jc_req_query(r, "cursor");
+    if (state && !valid_state(state))
+        return jc_reply_error(r, 400, "bad_request",
+                              "state must be one of pending, assigned, running, succeeded,"
+                              " failed, canceling, canceled");
+    if (type && !valid_name(type))
+        return jc_reply_error(r, 400, "bad_request",
+                              "type: a job type is 1..64 characters of [A-Za-z0-9._:@-]");
+    if (wfilter && !valid_name(wfilter))
+        return jc_reply_error(r, 400, "bad_request",
+                              "worker: a worker id is 1..64 characters of [A-Za-z0-9._:@-]");
+    if (sfilter && !valid_name(sfilter))
+        return jc_reply_error(r, 400, "bad_request",
+                              "submitter: a principal id is 1..64 characters of [A-Za-z0-9._:@-]");
+    if (since && parse_since(since, &since_us) != 0)
+        return jc_reply_error(r, 400, "bad_request",
+                              "since must be an RFC 3339 time or epoch seconds");
+    if (limit_s && parse_uint(limit_s, 1, JOBS_LIMIT_MAX, &limit) != 0)
+        return jc_reply_error(r, 400, "bad_request", "limit must be an integer 1..%d",
+                              JOBS_LIMIT_MAX);
+    if (cursor && cursor_decode(cursor, cursor_us, cursor_id) != 0)
+        return jc_reply_error(r, 400, "bad_request",
+                              "cursor is not one this server gave (use next_cursor as is)");
+    params[2] = state;
+    params[3] = type;
+    params[4] = wfilter;
+    params[5] = sfilter;
+    if (since) {
+        snprintf(since_text, sizeof since_text, "%lld", (long long)since_us);
+        params[6] = since_text;
+    }
+    if (cursor) {
+        params[7] = cursor_us;
+        params[8] = cursor_id;
+    }
+    snprintf(limit_text, sizeof limit_text, "%ld", limit);
+    params[9] = limit_text;
+    res = PQexecParams(db, jobs_sql, 10, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return sql_failed(r, db, res, "jobs");
+    n = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_addstr(&b, "{\"jobs\":[");
+    for (int row = 0; row < n; row++) {
+        jc_buf_addstr(&b, row ? ",{" : "{");
+        put_fields(&b, res, row, 0, job_fields, N_OF(job_fields));
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "],\"next_cursor\":");
+    if (PQntuples(res) > limit) { /* there is a next page: it starts after row n - 1 */
+        char next[64];
+        cursor_encode(strtoll(PQgetvalue(res, n - 1, JOB_NCOLS), NULL, 10),
+                      PQgetvalue(res, n - 1, 0), next, sizeof next);
+        jc_json_str(&b, next);
+    } else {
+        jc_buf_addstr(&b, "null");
+    }
+    jc_buf_addstr(&b, "}");
+    PQclear(res);
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+    return ret;
+}
+
+/* ---- GET /v1/jobs/{id}, /v1/jobs/{id}/events ---- */
+
+enum MHD_Result jc_http_job(jc_req *r)
+{
+    static const char sql[] =
+        "SELECT " JOB_COLS ", octet_length(j.payload), octet_length(j.result),"
+        " translate(encode(j.payload, 'base64'), E'\\n', ''),"
+        " translate(encode(j.result, 'base64'), E'\\n', '')"
+        " FROM jobs j WHERE j.id = $3::uuid AND " JOB_VISIBLE;
+    static const field extra[] = {{"payload_size", 'n'},
+                                  {"result_size", 'n'},
+                                  {"payload_base64", 's'},
+                                  {"result_base64", 's'}};
+    const char *params[3] = {NULL};
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGresult *res;
+    jc_buf b;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+        return ret;
+    if (!valid_uuid(r->arg))
+        return jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
+    params[2] = r->arg;
+    res = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return sql_failed(r, db, res, "job");
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return jc_reply_error(r, 404, "not_found", "no such job");
+    }
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_addstr(&b, "{");
+    put_fields(&b, res, 0, 0, job_fields, N_OF(job_fields));
+    jc_buf_addstr(&b, ",");
+    put_fields(&b, res, 0, JOB_NCOLS, extra, N_OF(extra));
+    jc_buf_addstr(&b, "}");
+    PQclear(res);
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+    return ret;
+}
+
+enum MHD_Result jc_http_job_events(jc_req *r)
+{
+    /* The job's most recent 1000 events, oldest first; no rows at all when
+     * the caller may not see the job (the first column tells them apart
+     * from a visible job without events, which every job has anyway). */
+    static const char sql[] =
+        "SELECT v.ok, e.id, " JC_SQL_TS("e.at") ", e.attempt, e.kind, e.from_state, e.to_state,"
+        " e.worker_id, e.stream, e.progress, e.text"
+        " FROM (SELECT 1 AS ok FROM jobs j WHERE j.id = $3::uuid AND " JOB_VISIBLE ") v"
+        " LEFT JOIN LATERAL (SELECT * FROM job_events WHERE job_id = $3::uuid"
+        "                    ORDER BY id DESC LIMIT 1000) e ON true"
+        " ORDER BY e.id";
+    static const field event_fields[] = {
+        {"id", 'n'},     {"at", 's'},     {"attempt", 'n'}, {"kind", 's'},     {"from", 's'},
+        {"to", 's'},     {"worker", 's'}, {"stream", 's'},  {"progress", 'n'}, {"text", 's'},
+    };
+    const char *params[3] = {NULL};
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGresult *res;
+    jc_buf b;
+    int first = 1;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+        return ret;
+    if (!valid_uuid(r->arg))
+        return jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
+    params[2] = r->arg;
+    res = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return sql_failed(r, db, res, "job events");
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return jc_reply_error(r, 404, "not_found", "no such job");
+    }
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_addstr(&b, "{\"events\":[");
+    for (int row = 0; row < PQntuples(res); row++) {
+        if (PQgetisnull(res, row, 1)) /* the job has no events */
+            continue;
+        jc_buf_addstr(&b, first ? "{" : ",{");
+        first = 0;
+        put_fields(&b, res, row, 1, event_fields, N_OF(event_fields));
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "]}");
+    PQclear(res);
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+    return ret;
+}
+
+/* ---- GET /v1/jobs/stats ---- */
+
+// put_number appends v in its shortest form that reads back exactly (93.02,
+// not 93.019999999999996), or null when it is not finite.
+static void put_number(jc_buf *b, double v)
+{
+    char num[40];
+    if (!isfinite(v)) {
+        jc_buf_addstr(b, "null");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, v);
+        if (strtod(num, NULL) == v)
+            break;
+    }
+    jc_buf_addstr(b, num);
+}
+
+enum MHD_Result jc_http_job_stats(jc_req *r)
+{
+    static const char *const allowed[] = {"window", NULL};
+    const char *submitter, *worker, *window_s;
+    jc_jobstats_row *rows = NULL;
+    size_t n = 0;
+    long window = 3600;
+    char err[256];
+    enum MHD_Result ret;
+    PGconn *db = begin_or_reply(r, allowed, &ret);
+    jc_buf b;
+
+    if (!db)
+        return ret;
+    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+        return ret;
+    if (worker)
+        return jc_reply_error(r, 403, "forbidden", "role 'worker' may not read /v1/jobs/stats");
+    window_s = jc_req_query(r, "window");
+    if (window_s && parse_uint(window_s, 1, JC_JOBSTATS_WINDOW_MAX, &window) != 0)
+        return jc_reply_error(r, 400, "bad_request", "window must be an integer 1..%ld (seconds)",
+                              JC_JOBSTATS_WINDOW_MAX);
+    if (jc_jobstats_query(db, window, &rows, &n, err, sizeof err) != 0) {
+        LOG_ERROR("http", "GET /v1/jobs/stats: %s", err);
+        return jc_reply_error(r, 500, "internal", "the query failed");
+    }
+    jc_buf_init(&b, ANSWER_MAX);
+    jc_buf_printf(&b, "{\"window_s\":%ld,\"types\":[", window);
+    for (size_t i = 0; i < n; i++) {
+        const jc_jobstats_row *s = &rows[i];
+        jc_buf_addstr(&b, i ? ",{\"type\":" : "{\"type\":");
+        jc_json_str(&b, s->type);
+        jc_buf_printf(&b, ",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld,"
+                          "\"success_rate\":",
+                      s->succeeded, s->failed, s->canceled, s->total);
+        put_number(&b, s->total > 0 ? s->success_rate : NAN);
+        jc_buf_addstr(&b, ",\"duration_ms\":");
+        if (s->has_durations) {
+            jc_buf_addstr(&b, "{\"p50\":");
+            put_number(&b, s->p50_ms);
+            jc_buf_addstr(&b, ",\"p90\":");
+            put_number(&b, s->p90_ms);
+            jc_buf_addstr(&b, ",\"p99\":");
+            put_number(&b, s->p99_ms);
+            jc_buf_addstr(&b, "}");
+        } else {
+            jc_buf_addstr(&b, "null");
+        }
+        jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "]}");
+    free(rows);
+    ret = reply_buf(r, &b);
+    jc_buf_free(&b);
+    return ret;
+}

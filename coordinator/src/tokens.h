@@ -1,0 +1,66 @@
+/*
+ * tokens.h - access tokens: the signing keys held in memory, minting and
+ * verifying JWTs (EdDSA, typ at+jwt). Used by the HTTP surface (token
+ * endpoint, bearer authentication, JWKS) and by the Kafka clients of the
+ * coordinator when they authenticate with SASL/OAUTHBEARER.
+ *
+ * The keys live in PostgreSQL (signing.c); jc_signkeys keeps a copy that
+ * is re-read every tokens.key_reload_ms, so a rotation made by
+ * `jobcoord-admin security rotate-signing-key` on any machine reaches every
+ * instance within that time. Thread-safe.
+ */
+#ifndef JC_TOKENS_H
+#define JC_TOKENS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "config.h"
+#include "keyring.h"
+
+typedef struct jc_signkeys jc_signkeys;
+
+jc_signkeys *jc_signkeys_new(const jc_config *cfg, const jc_keyring *kr, char *err,
+                             size_t err_size);
+void jc_signkeys_free(jc_signkeys *k);
+
+/* jc_signkeys_refresh re-reads the keys through c when the copy is older
+ * than tokens.key_reload_ms (or force). Returns 0, -1 when the read failed
+ * (the previous copy stays in use). */
+int jc_signkeys_refresh(jc_signkeys *k, PGconn *c, int force);
+
+/* jc_signkeys_ready: an active key is loaded. */
+int jc_signkeys_ready(const jc_signkeys *k);
+
+/* jc_signkeys_jwks appends the JWKS document (active key first). */
+void jc_signkeys_jwks(jc_signkeys *k, jc_buf *b);
+
+/* jc_token_mint signs an access token for sub with role and scope, valid
+ * ttl_s seconds, with the active key. Fills jti (>= 33 bytes) and *exp.
+ * Returns the token length, -1 when no key is loaded or out is too small. */
+int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, const char *sub,
+                  const char *role, const char *scope, int ttl_s, char *out, size_t out_size,
+                  char *jti, int64_t *exp);
+
+typedef struct jc_token_claims {
+    char sub[65];
+    char role[16];
+    char scope[512];
+    char jti[80];
+    char kid[65];
+    int64_t exp, iat;
+} jc_token_claims;
+
+/* jc_token_verify checks an access token: compact JWS, alg pinned to EdDSA,
+ * typ at+jwt, kid naming a published key, signature, iss == issuer, aud
+ * (string or array) containing audience, exp in the future and iat not in
+ * the future (both within skew_s), and the claims jobcoord needs. Returns
+ * 0, or -1 with the reason in err (safe to show the caller). */
+int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, int skew_s,
+                    const char *token, size_t len, jc_token_claims *out, char *err,
+                    size_t err_size);
+
+#endif

@@ -83,12 +83,13 @@ static int prompt_line(const char *prompt, char buf[PW_BUF])
  * asked twice on the terminal. Returns an exit code (refusals printed). */
 static int read_password(const char *id, int from_stdin, char pw[PW_BUF])
 {
-    char again[PW_BUF], prompt[128];
     int n, rc = ADMIN_OK;
 
     if (from_stdin) {
         n = read_line(STDIN_FILENO, pw);
     } else {
+        char again[PW_BUF], prompt[128];
+
         snprintf(prompt, sizeof prompt, "New password for %s: ", id);
         n = prompt_line(prompt, pw);
         if (n >= 0) {

@@ -72,6 +72,8 @@ static const route routes[] = {
     {"GET", "/v1/jobs/stats", jc_http_job_stats, 0},
     {"GET", "/v1/jobs/{id}", jc_http_job, 0},
     {"GET", "/v1/jobs/{id}/events", jc_http_job_events, 0},
+    {"GET", "/", jc_http_ui, 0},
+    {"GET", "/ui/{id}", jc_http_ui_asset, 0},
 };
 #define ROUTES_COUNT (sizeof routes / sizeof routes[0])
 
@@ -226,6 +228,17 @@ enum MHD_Result jc_reply(jc_req *r, unsigned status, const char *content_type, c
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     else if (resp)
         MHD_add_response_header(resp, "Cache-Control", "max-age=60");
+    return queue(r, status, resp);
+}
+
+enum MHD_Result jc_reply_with_headers(jc_req *r, unsigned status, const char *content_type,
+                                      const char *body, size_t len,
+                                      const char *const *headers)
+{
+    struct MHD_Response *resp = make(content_type, body, len);
+    if (resp)
+        for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+            MHD_add_response_header(resp, headers[i], headers[i + 1]);
     return queue(r, status, resp);
 }
 

@@ -8,6 +8,7 @@
  *   http_meta.c    /healthz /readyz /metrics /.well-known/... /v1/jwks
  *   http_token.c   POST /v1/token, POST /v1/revoke
  *   http_status.c  /v1/status /v1/workers[/{id}] /v1/jobs[...]
+ *   http_ui.c      / and /ui/<file>: the status dashboard (static files)
  * A handler answers exactly once through one of the jc_reply_* functions
  * and returns what it returned.
  */
@@ -83,6 +84,11 @@ int jc_req_form(jc_req *r, const char *name, char *out, size_t out_size);
 enum MHD_Result jc_reply(jc_req *r, unsigned status, const char *content_type, const char *body,
                          size_t len);
 enum MHD_Result jc_reply_json(jc_req *r, unsigned status, const jc_buf *b);
+/* jc_reply_with_headers: like jc_reply, with extra headers given as a
+ * NULL-terminated list of name, value pairs (no Cache-Control added). */
+enum MHD_Result jc_reply_with_headers(jc_req *r, unsigned status, const char *content_type,
+                                      const char *body, size_t len,
+                                      const char *const *headers);
 /* {"error": code, "message": ...}; 401 adds WWW-Authenticate, 405 Allow. */
 enum MHD_Result jc_reply_error(jc_req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -130,5 +136,7 @@ enum MHD_Result jc_http_jobs(jc_req *r);
 enum MHD_Result jc_http_job(jc_req *r);
 enum MHD_Result jc_http_job_events(jc_req *r);
 enum MHD_Result jc_http_job_stats(jc_req *r);
+enum MHD_Result jc_http_ui(jc_req *r);       /* http_ui.c: the dashboard page */
+enum MHD_Result jc_http_ui_asset(jc_req *r); /* http_ui.c: /ui/<file> */
 
 #endif

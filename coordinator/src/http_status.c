@@ -309,17 +309,22 @@ static int scope_or_reply(jc_req *r, int clients_allowed, const char **submitter
     return -1;
 }
 
-// begin_or_reply authenticates, checks the query and connects. Returns the
-// connection, or NULL after answering.
-static PGconn *begin_or_reply(jc_req *r, const char *const *params, enum MHD_Result *ret)
+// begin_or_reply authenticates and checks the query's parameter names.
+// Returns 0, or -1 after answering.
+static int begin_or_reply(jc_req *r, const char *const *params, enum MHD_Result *ret)
 {
     static const char *const none[] = {NULL};
-    PGconn *db;
     if (jc_req_authenticate(r, ret) != 0)
-        return NULL;
-    if (check_params_or_reply(r, params ? params : none, ret) != 0)
-        return NULL;
-    db = jc_http_db(r->h);
+        return -1;
+    return check_params_or_reply(r, params ? params : none, ret);
+}
+
+// db_or_reply returns this thread's connection, or NULL after answering 503.
+// Called once the request is known to be valid, so that a bad request gets
+// its 400 or 403 whatever the state of PostgreSQL.
+static PGconn *db_or_reply(jc_req *r, enum MHD_Result *ret)
+{
+    PGconn *db = jc_http_db(r->h);
     if (!db)
         *ret = unavailable(r);
     return db;
@@ -412,17 +417,19 @@ enum MHD_Result jc_http_status(jc_req *r)
     const jc_runtime *rt = jc_http_runtime(r->h);
     const char *submitter, *worker;
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGconn *db;
     PGresult *res;
     jc_buf b;
     int first = 1;
 
-    if (!db)
-        return ret;
-    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, NULL, &ret) != 0 ||
+        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
         return ret;
     if (worker) /* workers see themselves, not the fleet */
         return jc_reply_error(r, 403, "forbidden", "role 'worker' may not read /v1/status");
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
     res = PQexecParams(db, status_sql, 0, NULL, NULL, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return sql_failed(r, db, res, "status");
@@ -477,13 +484,15 @@ enum MHD_Result jc_http_workers(jc_req *r)
                               " WHERE ($1::text IS NULL OR w.id = $1) ORDER BY w.id COLLATE \"C\"";
     const char *submitter, *worker;
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGconn *db;
     PGresult *res;
     jc_buf b;
 
-    if (!db)
+    if (begin_or_reply(r, NULL, &ret) != 0 ||
+        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
         return ret;
-    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    db = db_or_reply(r, &ret);
+    if (!db)
         return ret;
     res = PQexecParams(db, sql, 1, NULL, &worker, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -527,18 +536,20 @@ enum MHD_Result jc_http_worker(jc_req *r)
     const char *submitter, *worker, *id = r->arg;
     PGresult *res[3] = {NULL, NULL, NULL};
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGconn *db;
     jc_buf b;
 
-    if (!db)
-        return ret;
-    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, NULL, &ret) != 0 ||
+        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
         return ret;
     if (!id || !valid_name(id))
         return jc_reply_error(r, 400, "bad_request",
                               "id: a worker id is 1..64 characters of [A-Za-z0-9._:@-]");
     if (worker && strcmp(worker, id) != 0)
         return jc_reply_error(r, 404, "not_found", "no such worker");
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
     if (read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
         return sql_failed(r, db, NULL, "begin");
     res[0] = PQexecParams(db, worker_sql, 1, NULL, &id, NULL, NULL, 0);
@@ -614,14 +625,13 @@ enum MHD_Result jc_http_jobs(jc_req *r)
     long limit = JOBS_LIMIT_DEFAULT;
     int64_t since_us = 0;
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, allowed, &ret);
+    PGconn *db;
     PGresult *res;
     int n;
     jc_buf b;
 
-    if (!db)
-        return ret;
-    if (scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+    if (begin_or_reply(r, allowed, &ret) != 0 ||
+        scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
         return ret;
     state = jc_req_query(r, "state");
     type = jc_req_query(r, "type");
@@ -666,6 +676,9 @@ enum MHD_Result jc_http_jobs(jc_req *r)
     }
     snprintf(limit_text, sizeof limit_text, "%ld", limit);
     params[9] = limit_text;
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
     res = PQexecParams(db, jobs_sql, 10, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return sql_failed(r, db, res, "jobs");
@@ -708,17 +721,19 @@ enum MHD_Result jc_http_job(jc_req *r)
                                   {"result_base64", 's'}};
     const char *params[3] = {NULL};
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGconn *db;
     PGresult *res;
     jc_buf b;
 
-    if (!db)
-        return ret;
-    if (scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+    if (begin_or_reply(r, NULL, &ret) != 0 ||
+        scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
         return ret;
     if (!valid_uuid(r->arg))
         return jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
     params[2] = r->arg;
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
     res = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return sql_failed(r, db, res, "job");
@@ -756,18 +771,20 @@ enum MHD_Result jc_http_job_events(jc_req *r)
     };
     const char *params[3] = {NULL};
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, NULL, &ret);
+    PGconn *db;
     PGresult *res;
     jc_buf b;
     int first = 1;
 
-    if (!db)
-        return ret;
-    if (scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+    if (begin_or_reply(r, NULL, &ret) != 0 ||
+        scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
         return ret;
     if (!valid_uuid(r->arg))
         return jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
     params[2] = r->arg;
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
     res = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return sql_failed(r, db, res, "job events");
@@ -820,12 +837,11 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     long window = 3600;
     char err[256];
     enum MHD_Result ret;
-    PGconn *db = begin_or_reply(r, allowed, &ret);
+    PGconn *db;
     jc_buf b;
 
-    if (!db)
-        return ret;
-    if (scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, allowed, &ret) != 0 ||
+        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
         return ret;
     if (worker)
         return jc_reply_error(r, 403, "forbidden", "role 'worker' may not read /v1/jobs/stats");
@@ -833,6 +849,9 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     if (window_s && parse_uint(window_s, 1, JC_JOBSTATS_WINDOW_MAX, &window) != 0)
         return jc_reply_error(r, 400, "bad_request", "window must be an integer 1..%ld (seconds)",
                               JC_JOBSTATS_WINDOW_MAX);
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
     if (jc_jobstats_query(db, window, &rows, &n, err, sizeof err) != 0) {
         LOG_ERROR("http", "GET /v1/jobs/stats: %s", err);
         return jc_reply_error(r, 500, "internal", "the query failed");

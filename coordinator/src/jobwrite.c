@@ -273,9 +273,14 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
         break;
     case JI_FAILED:
     case JI_REQUEUE:
-    case JI_CANCEL:
         if (args->text.n)
             set_error(row, args->text);
+        break;
+    case JI_CANCEL: /* the reason goes to cancel_reason, not error */
+        if (args->text.n) {
+            set_error(row, args->text);
+            add_flag(row, 'c');
+        }
         break;
     default: break;
     }
@@ -334,7 +339,9 @@ static const char update_head[] =
     "   ELSE now() + v.lease::bigint * interval '1 millisecond' END,"
     " progress = CASE WHEN v.progress < 0 THEN j.progress ELSE v.progress END,"
     " result = CASE WHEN v.has_result THEN v.result ELSE j.result END,"
-    " error = CASE WHEN v.has_error THEN v.error ELSE j.error END,"
+    " error = CASE WHEN v.has_error AND strpos(v.flags, 'c') = 0 THEN v.error ELSE j.error END,"
+    " cancel_reason = CASE WHEN v.has_error AND strpos(v.flags, 'c') > 0 THEN v.error"
+    "   ELSE j.cancel_reason END,"
     " run_after = CASE WHEN v.run_after < 0 THEN j.run_after"
     "   ELSE now() + v.run_after * interval '1 millisecond' END,"
     " assigned_at = CASE WHEN strpos(v.flags, 'a') > 0 THEN now() ELSE j.assigned_at END,"

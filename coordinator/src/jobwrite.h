@@ -41,7 +41,8 @@ typedef struct jc_jobrow {
     int has_error;
     char error[JC_MAX_TEXT_LEN + 1];
     int64_t run_after_ms; /* -1: keep; else delay from now */
-    char flags[8];        /* a: assigned_at=now, s: started_at, f: finished_at, w: worker set */
+    char flags[8]; /* a: assigned_at=now, s: started_at, f: finished_at, w: worker set,
+                      c: the error text is a cancel reason (-> cancel_reason) */
 } jc_jobrow;
 
 typedef struct jc_jobwrite {

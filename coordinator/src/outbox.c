@@ -180,7 +180,9 @@ enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C
 static const char due_sql[] =
     "SELECT c.id, c.kind, c.recipient, c.job_id, coalesce(c.attempt, 0), coalesce(c.state, ''),"
     "       coalesce(c.reason, ''), coalesce(c.config_version, 0), c.tries, j.type, j.payload,"
-    "       j.timeout_ms, j.result, j.error, j.ikey"
+    "       j.timeout_ms, j.result,"
+    "       CASE WHEN j.state IN ('canceling', 'canceled')"
+    "            THEN coalesce(j.cancel_reason, j.error) ELSE j.error END, j.ikey"
     "  FROM commands c LEFT JOIN jobs j ON j.id = c.job_id"
     " WHERE c.status IN ('pending', 'sent') AND c.next_send_at <= now()"
     " ORDER BY c.seq LIMIT $1::int FOR UPDATE OF c SKIP LOCKED";

@@ -105,6 +105,51 @@ RC=$?; ERR=$(cat "$T/stderr")
 rc_is "a short first line is refused, whatever follows" 1
 check_eq "a refusal leaves the password as it was" "$H2" "$(pw_hash root)"
 
+# From a terminal: asked twice, without echo; two different answers refuse.
+# tty_pw ANSWER1 ANSWER2 prints the exit code, then what the terminal showed.
+tty_pw() {
+    python3 - "$ADMIN" "$@" <<'PY'
+import os, pty, sys, time
+admin, answers = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(admin, [admin, "user", "set-password", "dash"])
+shown = b""
+for a in answers:
+    deadline = time.time() + 20
+    while not shown.rstrip().endswith(b":") and time.time() < deadline:
+        try:
+            shown += os.read(fd, 4096)
+        except OSError:
+            break
+    shown = shown.replace(b":", b";")  # the next prompt must be a new one
+    os.write(fd, a.encode() + b"\n")
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    shown += d
+_, st = os.waitpid(pid, 0)
+print(os.WEXITSTATUS(st))
+print(shown.decode(errors="replace").replace("\r", ""))
+PY
+}
+HD0=$(pw_hash dash)
+TTY_OUT=$(tty_pw 'terminal-password-1' 'terminal-password-1')
+check_eq "terminal: asked twice, then set" 0 "$(head -1 <<<"$TTY_OUT")"
+check "terminal: the prompts" contains "$TTY_OUT" "New password for dash"
+check "terminal: the second prompt" contains "$TTY_OUT" "Repeat it"
+check "terminal: the password is not echoed" not contains "$TTY_OUT" "terminal-password-1"
+check "terminal: a new hash" [ "$(pw_hash dash)" != "$HD0" ]
+HD0=$(pw_hash dash)
+TTY_OUT=$(tty_pw 'terminal-password-1' 'terminal-password-2')
+check_eq "terminal: two different passwords refused" 1 "$(head -1 <<<"$TTY_OUT")"
+check "terminal: the refusal says why" contains "$TTY_OUT" "the two passwords differ"
+check_eq "terminal: nothing changed" "$HD0" "$(pw_hash dash)"
+
 # set-password clears a lockout
 sql "UPDATE principals SET failed_logins = 4, locked_until = now() + interval '1 hour' WHERE id = 'root'"
 run user show root

@@ -111,7 +111,6 @@ control bad-uuid GET /v1/jobs/nope 400 application/json <<<'{"error":"bad_reques
 control forbidden GET /v1/jobs/stats 403 application/json <<<'{"error":"forbidden","message":"admins and readers only"}'
 control unknown-route GET /nope 404 application/json <<<'{"error":"not_found","message":"no such route"}'
 control wrong-method POST /healthz 405 application/json 'Cache-Control: no-store|Allow: GET, HEAD' <<<'{"error":"method_not_allowed","message":"POST is not served here"}'
-control body-to-get GET /v1/status 400 application/json <<<'{"error":"bad_request","message":"this route takes no body"}'
 control too-large GET /healthz 413 application/json <<<'{"error":"payload_too_large","message":"the body is larger than 16384 bytes"}'
 control unavailable GET /v1/jobs 503 application/json <<<'{"error":"unavailable","message":"PostgreSQL cannot be reached"}'
 node "$JS/check-answer.mjs" --spec "$SPEC" --batch "$C/good.jsonl" >"$T/good.out" 2>&1
@@ -225,10 +224,10 @@ answer oauth-metadata 200 GET /.well-known/oauth-authorization-server
 answer unknown-route 404 GET /nope
 answer wrong-method 405 POST /healthz --data x=1
 answer token-wrong-method 405 GET /v1/token
-answer body-to-get 400 GET /healthz --data x=1
 head -c 2000 /dev/zero | tr '\0' x >"$T/big.form"
+answer body-too-large-get 413 GET /v1/workers --data-binary "@$T/big.form"
 answer body-too-large 413 POST /v1/token --data-binary "@$T/big.form"
-answer body-too-large-chunked 413 POST /v1/token -H 'Transfer-Encoding: chunked' --data-binary "@$T/big.form"
+answer body-chunked-form 411 POST /v1/token -H 'Transfer-Encoding: chunked' --data-binary "@$T/big.form"
 answer token-no-grant 400 POST /v1/token --data scope=x
 answer token-bad-grant 400 POST /v1/token --data grant_type=magic
 answer token-wrong-password 400 POST /v1/token --data grant_type=password --data username=admin --data password=wrong

@@ -224,7 +224,7 @@ export class AnswerChecker {
         }
         const s = String(status);
         let key = [s, s[0] + 'XX', 'default'].find((k) => k in responses);
-        // what any route answers to a body it cannot take
+        // what any route answers to a body too large
         if (!key && fallbacks.anyRoute && s in fallbacks.anyRoute) {
             responses = fallbacks.anyRoute;
             base = '#/x-jobcoord-fallback-responses/anyRoute';

@@ -195,7 +195,7 @@ jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
 fail:
     jc_inbox_destroy(c->inbox);
     if (c->rk)
-        rd_kafka_destroy(c->rk);
+        jc_sdk_kafka_destroy(c->rk);
     jc_updates_destroy(c->updates);
     sodium_memzero(&c->id, sizeof c->id);
     pthread_mutex_destroy(&c->mu);
@@ -483,7 +483,7 @@ void jc_client_destroy(jc_client_t *c)
     /* what is left gets its delivery report now, so every wait is freed */
     rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(c->rk, 100);
-    rd_kafka_destroy(c->rk);
+    jc_sdk_kafka_destroy(c->rk);
     jc_updates_destroy(c->updates);
     jc_conf_destroy(c->conf);
     sodium_memzero(&c->id, sizeof c->id);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conf_int.h"
+#include "token.h"
 
 #define MAX_ENTRIES 256
 
@@ -23,23 +24,29 @@ struct jc_conf_s {
     int n;
 };
 
-/* Known keys; "int" keys carry a range. */
+/* Known keys; "int" keys carry a range, others may have a check. */
 static const struct {
     const char *name;
     int is_int;
     long min, max;
+    int (*check)(const char *value, char *errstr, size_t errstr_size);
 } keys[] = {
-    {"principal", 0, 0, 0},
-    {"key", 0, 0, 0},
-    {"key.file", 0, 0, 0},
-    {"key.id", 0, 0, 0},
-    {"bootstrap.file", 0, 0, 0},
-    {"topic.prefix", 0, 0, 0},
-    {"capabilities", 0, 0, 0},
-    {"slots", 1, 0, 1024},
-    {"heartbeat.interval.ms", 1, 100, 3600000},
-    {"version", 0, 0, 0},
-    {"host", 0, 0, 0},
+    {"principal", 0, 0, 0, NULL},
+    {"key", 0, 0, 0, NULL},
+    {"key.file", 0, 0, 0, NULL},
+    {"key.id", 0, 0, 0, NULL},
+    {"bootstrap.file", 0, 0, 0, NULL},
+    {"topic.prefix", 0, 0, 0, NULL},
+    {"capabilities", 0, 0, 0, NULL},
+    {"slots", 1, 0, 1024, NULL},
+    {"heartbeat.interval.ms", 1, 100, 3600000, NULL},
+    {"version", 0, 0, 0, NULL},
+    {"host", 0, 0, 0, NULL},
+    {"token.url", 0, 0, 0, jc_token_check_url},
+    {"token.scope", 0, 0, 0, jc_token_check_scope},
+    {"token.audience", 0, 0, 0, jc_token_check_audience},
+    {"token.refresh.margin.ms", 1, 0, 86400000, NULL},
+    {"token.timeout.ms", 1, 100, 600000, NULL},
 };
 
 jc_conf_t *jc_conf_new(void) { return calloc(1, sizeof(jc_conf_t)); }
@@ -66,7 +73,9 @@ static jc_err_t check_value(const char *name, const char *value, char *errstr, s
         if (strcmp(keys[i].name, name) != 0)
             continue;
         if (!keys[i].is_int)
-            return JC_OK;
+            return keys[i].check && keys[i].check(value, errstr, errstr_size) < 0
+                       ? JC_ERR_INVALID_CONF
+                       : JC_OK;
         errno = 0;
         v = strtol(value, &end, 10);
         if (errno || end == value || *end || v < keys[i].min || v > keys[i].max) {

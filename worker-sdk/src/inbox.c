@@ -82,7 +82,7 @@ jc_inbox *jc_inbox_new(const jc_conf_t *conf, const jc_identity *id, const char 
 {
     jc_inbox *ib = calloc(1, sizeof *ib);
     rd_kafka_conf_t *rconf = NULL;
-    char group[JC_MAX_PRINCIPAL_LEN + 64], kerr[256];
+    char group[JC_MAX_PRINCIPAL_LEN + 64];
     int from_stored = start == JC_INBOX_FROM_STORED;
 
     if (!ib) {
@@ -108,12 +108,10 @@ jc_inbox *jc_inbox_new(const jc_conf_t *conf, const jc_identity *id, const char 
     if (!jc_conf_get(conf, "kafka.fetch.wait.max.ms") &&
         set_kafka(rconf, "fetch.wait.max.ms", "50", errstr, errstr_size))
         goto fail;
-    ib->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rconf, kerr, sizeof kerr);
-    if (!ib->rk) {
-        snprintf(errstr, errstr_size, "kafka: %s", kerr);
+    ib->rk = jc_sdk_kafka_new(RD_KAFKA_CONSUMER, conf, rconf, NULL, NULL, errstr, errstr_size);
+    rconf = NULL; /* consumed */
+    if (!ib->rk)
         goto fail;
-    }
-    rconf = NULL; /* owned by ib->rk */
     ib->rkt = rd_kafka_topic_new(ib->rk, ib->topic, NULL);
     if (!ib->rkt) {
         snprintf(errstr, errstr_size, "kafka: topic %s: %s", ib->topic,
@@ -252,7 +250,7 @@ void jc_inbox_destroy(jc_inbox *ib)
         rd_kafka_topic_destroy(ib->rkt);
     if (ib->rk) {
         rd_kafka_consumer_close(ib->rk);
-        rd_kafka_destroy(ib->rk);
+        jc_sdk_kafka_destroy(ib->rk);
     }
     free(ib);
 }

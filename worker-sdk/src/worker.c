@@ -168,7 +168,7 @@ fail:
     jc_jobs_destroy(w->jobs);
     free(w->running);
     if (w->rk)
-        rd_kafka_destroy(w->rk);
+        jc_sdk_kafka_destroy(w->rk);
     sodium_memzero(&w->id, sizeof w->id);
     free(w->caps_buf);
     pthread_mutex_destroy(&w->mu);
@@ -439,7 +439,7 @@ void jc_worker_destroy(jc_worker_t *w)
     jc_worker_stop(w, 5000);
     jc_cmdloop_destroy(w->cmds);
     jc_jobs_destroy(w->jobs);
-    rd_kafka_destroy(w->rk);
+    jc_sdk_kafka_destroy(w->rk);
     jc_conf_destroy(w->conf);
     sodium_memzero(&w->id, sizeof w->id);
     free(w->running);

@@ -59,6 +59,7 @@ typedef enum jc_err {
     JC_ERR_STATE = 14,          /* call not valid in the handle's current state */
     JC_ERR_IO = 15,             /* file or system error (see errstr) */
     JC_ERR_TIMED_OUT = 16,      /* an operation did not finish in time; retry */
+    JC_ERR_AUTH = 17,           /* the server refused our credentials or request (see errstr) */
     JC_ERR__END
 } jc_err_t;
 
@@ -328,6 +329,73 @@ JC_EXPORT uint64_t jc_client_updates_dropped(const jc_client_t *c);
 
 /* jc_client_destroy flushes (up to 5 s) and frees the client. NULL allowed. */
 JC_EXPORT void jc_client_destroy(jc_client_t *c);
+
+/*
+ * Access tokens (OAuth 2 client credentials, RFC 6749 4.4). A token source
+ * gets access tokens for the configured principal from the coordinator's
+ * token endpoint, POST <token.url>/v1/token. It authenticates with a JWT
+ * signed with the principal's HMAC key (client_secret_jwt, RFC 7523: the
+ * key itself is never sent; each assertion lives 60 s and has a new random
+ * jti), and caches each token until it is about to expire. Use the tokens
+ * as "Authorization: Bearer <token>" on the coordinator's HTTP API. Kafka
+ * handles (worker, client) fetch and refresh their own tokens when
+ * kafka.sasl.mechanism is OAUTHBEARER: see docs/sdk.md.
+ *
+ * Keys: principal, key.id, key or key.file (as for a worker), and
+ *   token.url                http://host[:port][/prefix]: the coordinator's
+ *                            public base URL (required). Plain HTTP only:
+ *                            https:// is refused; terminate TLS in a proxy
+ *                            on the same host or network.
+ *   token.scope              space-separated scopes to ask for (default:
+ *                            the coordinator grants the principal's)
+ *   token.audience           the assertion's aud (default token.url +
+ *                            "/v1/token")
+ *   token.refresh.margin.ms  fetch a new token when less than this remains
+ *                            (at most half the token's lifetime; 60000)
+ *   token.timeout.ms         limit on one request, connect to last byte
+ *                            (100..600000; 10000; name resolution aside)
+ */
+#define JC_TOKEN_MAX_LEN 8192 /* the longest access token accepted */
+
+typedef struct jc_token_source_s jc_token_source_t;
+
+/* jc_token_source_new makes a token source from conf; conf stays the
+ * caller's (what is needed is copied). Nothing is fetched yet. On success
+ * *out is set; JC_ERR_INVALID_CONF (missing or bad key) or JC_ERR_IO
+ * (key.file unreadable) with errstr otherwise. */
+JC_EXPORT jc_err_t jc_token_source_new(const jc_conf_t *conf, jc_token_source_t **out,
+                                       char *errstr, size_t errstr_size);
+
+/* jc_token_get copies a valid access token into out (NUL-terminated; an
+ * out_size of JC_TOKEN_MAX_LEN + 1 always suffices, else JC_ERR_TOO_LARGE)
+ * and its expiry, in ms since the epoch, into *expires_at_ms (may be NULL).
+ * The cached token is returned while more than the refresh margin remains;
+ * otherwise a new one is fetched, which may block up to token.timeout.ms.
+ * If that fetch fails while the cached token is still valid for more than
+ * a second, the cached token is returned (JC_OK) and the fetch is tried
+ * again at a later call, at most once a second.
+ * Errors: JC_ERR_AUTH (the coordinator refused; errstr carries its error
+ * code and error_description), JC_ERR_TRANSPORT or JC_ERR_TIMED_OUT
+ * (retriable: connection trouble, HTTP 5xx), JC_ERR_MALFORMED (not a
+ * token answer), JC_ERR_TOO_LARGE (answer over 64 KiB, or out too small).
+ * Any thread: calls on one source are serialised, so one fetch serves
+ * every caller waiting for it. */
+JC_EXPORT jc_err_t jc_token_get(jc_token_source_t *ts, char *out, size_t out_size,
+                                int64_t *expires_at_ms, char *errstr, size_t errstr_size);
+
+/* jc_token_scope copies the scope the coordinator granted with the current
+ * token into out ("" when it named none, or before the first token).
+ * JC_ERR_TOO_LARGE when out is too small. Any thread. */
+JC_EXPORT jc_err_t jc_token_scope(jc_token_source_t *ts, char *out, size_t out_size);
+
+/* jc_token_invalidate forgets the cached token, so the next jc_token_get
+ * fetches a new one: call it when a server refused the token before its
+ * expiry (revoked, or its signing key retired). Any thread. */
+JC_EXPORT void jc_token_invalidate(jc_token_source_t *ts);
+
+/* jc_token_source_destroy wipes the cached token and frees ts. No call on
+ * ts may be in progress. NULL allowed. */
+JC_EXPORT void jc_token_source_destroy(jc_token_source_t *ts);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,52 @@
+/*
+ * kafka_oauth.h - SASL/OAUTHBEARER for the coordinator's own Kafka clients:
+ * librdkafka's token refresh callback, answered with tokens the coordinator
+ * mints itself with its signing key (no HTTP round trip to itself).
+ */
+#ifndef JC_KAFKA_OAUTH_H
+#define JC_KAFKA_OAUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+/* jc_kafka_oauth_mint_fn mints an access token for the coordinator's Kafka
+ * identity: the token into token (size bytes, NUL-terminated), its expiry
+ * in ms since the epoch into *exp_ms, the principal name the broker should
+ * see into principal (psize bytes). Returns 0, or non-zero with a reason
+ * in err. Called on whichever thread serves the handle's callbacks (see
+ * jc_kafka_oauth_background); it must be thread-safe. */
+typedef int (*jc_kafka_oauth_mint_fn)(void *opaque, char *token, size_t size, int64_t *exp_ms,
+                                      char *principal, size_t psize, char *err, size_t errsz);
+
+/* jc_kafka_oauth_setup registers the token refresh callback on conf,
+ * calling mint(opaque, ...), when conf asks for SASL/OAUTHBEARER
+ * (sasl.mechanism OAUTHBEARER, without sasl.oauthbearer.method=oidc or
+ * enable.sasl.oauthbearer.unsecure.jwt=true): call it after the sasl.*
+ * properties are set. Returns 1 when registered, 0 when conf does not ask
+ * for it (nothing changed), -1 when conf refused the setting.
+ *
+ * librdkafka hands the callback only the conf's opaque, which the
+ * coordinator's modules set for themselves after building the conf, and
+ * the sasl.oauthbearer.config string; so mint and opaque travel in that
+ * string (which is otherwise unused with a refresh callback). opaque must
+ * outlive every handle made from conf or its copies. */
+int jc_kafka_oauth_setup(rd_kafka_conf_t *conf, jc_kafka_oauth_mint_fn mint, void *opaque);
+
+/* jc_kafka_oauth_background makes rk (created from a conf set up above)
+ * run its token refreshes on librdkafka's background thread. Without it
+ * they run inside rd_kafka_poll()/rd_kafka_flush(), or
+ * rd_kafka_consumer_poll() after rd_kafka_poll_set_consumer(): a handle
+ * that is rarely polled would connect late and let its token lapse.
+ * Returns 0 (also when rk does not use jc_kafka_oauth_setup), -1 with err. */
+int jc_kafka_oauth_background(rd_kafka_t *rk, char *err, size_t err_size);
+
+/* jc_kafka_oauth_refresh is the body of the refresh callback: mint, then
+ * rd_kafka_oauthbearer_set_token (or _set_token_failure). config is the
+ * conf's sasl.oauthbearer.config. Returns 0 when librdkafka accepted the
+ * token, -1 otherwise. For tests; librdkafka calls it through the
+ * callback. */
+int jc_kafka_oauth_refresh(rd_kafka_t *rk, const char *config);
+
+#endif

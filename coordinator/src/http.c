@@ -619,8 +619,7 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *k
         snprintf(h->public_url, sizeof h->public_url, "http://%s", cfg->http_listen);
     while (h->public_url[0] && h->public_url[strlen(h->public_url) - 1] == '/')
         h->public_url[strlen(h->public_url) - 1] = '\0';
-    snprintf(h->issuer, sizeof h->issuer, "%s",
-             cfg->token_issuer[0] ? cfg->token_issuer : h->public_url);
+    jc_token_issuer(cfg, h->issuer, sizeof h->issuer);
     if (pthread_key_create(&h->db_key, db_close) != 0) {
         snprintf(errstr, errstr_size, "pthread_key_create failed");
         free(h);

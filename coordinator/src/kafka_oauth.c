@@ -56,12 +56,15 @@ static int hex_decode(const char *s, void *p, size_t n)
 static int decode_config(const char *config, jc_kafka_oauth_mint_fn *mint, void **opaque)
 {
     size_t pl = strlen(CONFIG_PREFIX), fl = 2 * sizeof *mint, ol = 2 * sizeof *opaque;
+    unsigned char fb[sizeof *mint], ob[sizeof *opaque];
     if (!config || strlen(config) != pl + fl + 1 + ol ||
         strncmp(config, CONFIG_PREFIX, pl) != 0 || config[pl + fl] != ':' ||
-        hex_decode(config + pl, mint, sizeof *mint) < 0 ||
-        hex_decode(config + pl + fl + 1, opaque, sizeof *opaque) < 0 || !*mint)
+        hex_decode(config + pl, fb, sizeof fb) < 0 ||
+        hex_decode(config + pl + fl + 1, ob, sizeof ob) < 0)
         return -1;
-    return 0;
+    memcpy(mint, fb, sizeof fb);
+    memcpy(opaque, ob, sizeof ob);
+    return *mint ? 0 : -1;
 }
 
 // conf_get reads property name of conf into v; 0 when set.
@@ -113,6 +116,7 @@ int jc_kafka_oauth_setup(rd_kafka_conf_t *conf, jc_kafka_oauth_mint_fn mint, voi
 {
     char v[64], config[sizeof CONFIG_PREFIX + 2 * (sizeof mint + sizeof opaque) + 2];
     char kerr[256];
+    unsigned char bytes[sizeof mint > sizeof opaque ? sizeof mint : sizeof opaque];
     size_t at = sizeof CONFIG_PREFIX - 1;
 
     if (conf_get(conf, "sasl.mechanisms", v, sizeof v) < 0 || strcasecmp(v, "OAUTHBEARER") != 0)
@@ -123,32 +127,15 @@ int jc_kafka_oauth_setup(rd_kafka_conf_t *conf, jc_kafka_oauth_mint_fn mint, voi
         strcmp(v, "true") == 0)
         return 0;
     memcpy(config, CONFIG_PREFIX, at);
-    hex_encode(&mint, sizeof mint, config + at);
+    memcpy(bytes, &mint, sizeof mint); /* the pointers' object representations */
+    hex_encode(bytes, sizeof mint, config + at);
     at += 2 * sizeof mint;
     config[at++] = ':';
-    hex_encode(&opaque, sizeof opaque, config + at);
+    memcpy(bytes, &opaque, sizeof opaque);
+    hex_encode(bytes, sizeof opaque, config + at);
     if (rd_kafka_conf_set(conf, "sasl.oauthbearer.config", config, kerr, sizeof kerr) !=
         RD_KAFKA_CONF_OK)
         return -1;
     rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf, refresh_cb);
     return 1;
-}
-
-int jc_kafka_oauth_background(rd_kafka_t *rk, char *err, size_t err_size)
-{
-    char v[sizeof CONFIG_PREFIX + 64];
-    size_t n = sizeof v;
-    rd_kafka_error_t *e;
-
-    if (rd_kafka_conf_get(rd_kafka_conf(rk), "sasl.oauthbearer.config", v, &n) !=
-            RD_KAFKA_CONF_OK ||
-        strncmp(v, CONFIG_PREFIX, sizeof CONFIG_PREFIX - 1) != 0)
-        return 0;
-    e = rd_kafka_sasl_background_callbacks_enable(rk);
-    if (e) {
-        snprintf(err, err_size, "kafka: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return -1;
-    }
-    return 0;
 }

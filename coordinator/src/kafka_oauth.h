@@ -15,8 +15,8 @@
  * identity: the token into token (size bytes, NUL-terminated), its expiry
  * in ms since the epoch into *exp_ms, the principal name the broker should
  * see into principal (psize bytes). Returns 0, or non-zero with a reason
- * in err. Called on whichever thread serves the handle's callbacks (see
- * jc_kafka_oauth_background); it must be thread-safe. */
+ * in err. Called on whichever thread polls the handle (see below); it must
+ * be thread-safe and quick (it runs inside the poll). */
 typedef int (*jc_kafka_oauth_mint_fn)(void *opaque, char *token, size_t size, int64_t *exp_ms,
                                       char *principal, size_t psize, char *err, size_t errsz);
 
@@ -31,16 +31,16 @@ typedef int (*jc_kafka_oauth_mint_fn)(void *opaque, char *token, size_t size, in
  * coordinator's modules set for themselves after building the conf, and
  * the sasl.oauthbearer.config string; so mint and opaque travel in that
  * string (which is otherwise unused with a refresh callback). opaque must
- * outlive every handle made from conf or its copies. */
+ * outlive every handle made from conf or its copies.
+ *
+ * The callback runs where the handle's main queue is served: in
+ * rd_kafka_poll() and rd_kafka_flush(), or in rd_kafka_consumer_poll()
+ * once rd_kafka_poll_set_consumer() was called. librdkafka asks at
+ * rd_kafka_new (and connects only once it has a token) and at 80% of each
+ * token's lifetime, so a handle must be polled for it to connect and to
+ * keep a fresh token: the ingest consumer, the relay's producer and the
+ * dead-letter producer (polled when it produces and flushes) all are. */
 int jc_kafka_oauth_setup(rd_kafka_conf_t *conf, jc_kafka_oauth_mint_fn mint, void *opaque);
-
-/* jc_kafka_oauth_background makes rk (created from a conf set up above)
- * run its token refreshes on librdkafka's background thread. Without it
- * they run inside rd_kafka_poll()/rd_kafka_flush(), or
- * rd_kafka_consumer_poll() after rd_kafka_poll_set_consumer(): a handle
- * that is rarely polled would connect late and let its token lapse.
- * Returns 0 (also when rk does not use jc_kafka_oauth_setup), -1 with err. */
-int jc_kafka_oauth_background(rd_kafka_t *rk, char *err, size_t err_size);
 
 /* jc_kafka_oauth_refresh is the body of the refresh callback: mint, then
  * rd_kafka_oauthbearer_set_token (or _set_token_failure). config is the

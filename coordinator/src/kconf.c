@@ -1,6 +1,7 @@
 /* kconf.c - librdkafka configuration from the coordinator's config. */
 #include "kconf.h"
 
+#include "kafka_oauth.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -31,6 +32,15 @@ void jc_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *
         LOG_DEBUG("kafka", "%s %s: %s", name, fac, buf);
 }
 
+static jc_kafka_oauth_mint_fn oauth_mint;
+static void *oauth_opaque;
+
+void jc_kafka_conf_set_oauth(jc_kafka_oauth_mint_fn mint, void *opaque)
+{
+    oauth_mint = mint;
+    oauth_opaque = opaque;
+}
+
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
                                size_t errstr_size)
 {
@@ -59,6 +69,16 @@ rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *
         }
     }
     free(props);
+    props = NULL;
+    if (oauth_mint) {
+        int rc = jc_kafka_oauth_setup(conf, oauth_mint, oauth_opaque);
+        if (rc < 0) {
+            snprintf(errstr, errstr_size, "kafka: cannot set up SASL/OAUTHBEARER");
+            goto fail;
+        }
+        if (rc > 0)
+            LOG_DEBUG("kafka", "SASL/OAUTHBEARER with tokens signed by this coordinator");
+    }
     return conf;
 fail:
     free(props);

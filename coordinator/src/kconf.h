@@ -11,6 +11,13 @@
 /* jc_kafka_conf returns a new rd_kafka_conf_t with bootstrap.servers set to
  * brokers and every kafka.properties entry applied; NULL with errstr naming
  * the bad property. */
+/* jc_kafka_conf_set_oauth makes every later jc_kafka_conf answer
+ * librdkafka's SASL/OAUTHBEARER token requests with mint (when
+ * kafka.properties ask for sasl.mechanism=OAUTHBEARER). Call once, before
+ * any Kafka client is made; opaque must outlive them all. */
+#include "kafka_oauth.h"
+void jc_kafka_conf_set_oauth(jc_kafka_oauth_mint_fn mint, void *opaque);
+
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
                                size_t errstr_size);
 

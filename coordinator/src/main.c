@@ -27,6 +27,8 @@
 #include "keyring.h"
 #include "log.h"
 #include "signing.h"
+#include "tokens.h"
+#include "kconf.h"
 #include "mockkafka.h"
 #include "http.h"
 #include "outbox.h"
@@ -161,6 +163,7 @@ int main(int argc, char **argv)
     char err[1024];
     jc_config cfg;
     jc_keyring *kr = NULL;
+    jc_kafka_minter minter = {0};
     jc_mockkafka *mk = NULL;
     jc_janitor *janitor = NULL;
     jc_ingest *ig = NULL;
@@ -275,6 +278,17 @@ int main(int argc, char **argv)
         goto out_cfg;
     }
 
+    /* the coordinator's own Kafka clients authenticate with tokens it signs
+     * itself when kafka.properties ask for SASL/OAUTHBEARER */
+    minter.cfg = &cfg;
+    jc_token_issuer(&cfg, minter.issuer, sizeof minter.issuer);
+    minter.keys = jc_signkeys_new(&cfg, kr, err, sizeof err);
+    if (!minter.keys) {
+        LOG_ERROR("main", "%s", err);
+        goto out_cfg;
+    }
+    jc_kafka_conf_set_oauth(jc_kafka_minter_mint, &minter);
+
     brokers = cfg.kafka_brokers;
     if (!brokers || !*brokers) {
         mk = jc_mockkafka_start(1, cfg.kafka_partitions, cfg.topic_prefix, cfg.bootstrap_file,
@@ -326,6 +340,7 @@ out:
              (unsigned long long)atomic_load(&rt.rejected),
              (unsigned long long)atomic_load(&rt.batches));
 out_cfg:
+    jc_signkeys_free(minter.keys);
     jc_keyring_free(kr);
     jc_config_free(&cfg);
 out_sets:

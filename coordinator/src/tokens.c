@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "db.h"
 #include "http_int.h"
 #include "jwt.h"
 #include "log.h"
@@ -39,13 +40,13 @@ jc_signkeys *jc_signkeys_new(const jc_config *cfg, const jc_keyring *kr, char *e
                              size_t err_size)
 {
     jc_signkeys *k = calloc(1, sizeof *k);
-    if (!k || sodium_mlock(k->keys, sizeof k->keys) != 0) {
-        /* mlock may be refused (RLIMIT_MEMLOCK); the keys are wiped on free anyway */
-    }
     if (!k) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    /* keep the secret keys out of swap; may be refused (RLIMIT_MEMLOCK), and
+     * they are wiped on free either way */
+    (void)sodium_mlock(k->keys, sizeof k->keys);
     k->cfg = cfg;
     k->kr = kr;
     pthread_rwlock_init(&k->mu, NULL);
@@ -256,4 +257,49 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
 done:
     free(j);
     return ret;
+}
+
+void jc_token_issuer(const jc_config *cfg, char *out, size_t out_size)
+{
+    size_t n;
+    if (cfg->token_issuer && cfg->token_issuer[0])
+        snprintf(out, out_size, "%s", cfg->token_issuer);
+    else if (cfg->http_public_url && cfg->http_public_url[0])
+        snprintf(out, out_size, "%s", cfg->http_public_url);
+    else if (cfg->http_listen && cfg->http_listen[0])
+        snprintf(out, out_size, "http://%s", cfg->http_listen);
+    else
+        snprintf(out, out_size, "jobcoord");
+    n = strlen(out);
+    while (n > 0 && out[n - 1] == '/')
+        out[--n] = '\0';
+}
+
+int jc_kafka_minter_mint(void *opaque, char *token, size_t size, int64_t *exp_ms,
+                         char *principal, size_t psize, char *err, size_t errsz)
+{
+    jc_kafka_minter *m = opaque;
+    char jti[40];
+    int64_t exp;
+    PGconn *db = jc_db_connect(m->cfg->db_conninfo, err, errsz);
+    if (db) {
+        jc_signkeys_refresh(m->keys, db, 1);
+        PQfinish(db);
+    }
+    if (!jc_signkeys_ready(m->keys)) {
+        if (!db)
+            return -1; /* err says why PostgreSQL could not be reached */
+        snprintf(err, errsz, "no token signing key is loaded");
+        return -1;
+    }
+    if (jc_token_mint(m->keys, m->issuer, m->cfg->token_audience, m->cfg->group_id,
+                      "coordinator", "kafka", m->cfg->access_ttl_s, token, size, jti, &exp) < 0) {
+        snprintf(err, errsz, "cannot mint a token");
+        return -1;
+    }
+    *exp_ms = exp * 1000;
+    snprintf(principal, psize, "%s", m->cfg->group_id);
+    LOG_INFO("tokens", "SASL/OAUTHBEARER token %s minted for Kafka principal '%s'", jti,
+             m->cfg->group_id);
+    return 0;
 }

@@ -63,4 +63,24 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
                     const char *token, size_t len, jc_token_claims *out, char *err,
                     size_t err_size);
 
+/* jc_token_issuer writes the issuer of this coordinator's tokens:
+ * tokens.issuer, else http.public_url, else "http://" + http.listen, else
+ * "jobcoord" (no trailing slash). */
+void jc_token_issuer(const jc_config *cfg, char *out, size_t out_size);
+
+/* The coordinator's own Kafka identity for SASL/OAUTHBEARER: tokens with
+ * sub = kafka.group_id, role "coordinator", scope "kafka", signed with the
+ * active signing key (re-read from PostgreSQL on each mint: librdkafka asks
+ * at 80% of a token's lifetime, so rarely). */
+typedef struct jc_kafka_minter {
+    const jc_config *cfg;
+    jc_signkeys *keys;
+    char issuer[512];
+} jc_kafka_minter;
+
+/* jc_kafka_minter_mint has the jc_kafka_oauth_mint_fn signature (opaque is
+ * a jc_kafka_minter). */
+int jc_kafka_minter_mint(void *opaque, char *token, size_t size, int64_t *exp_ms,
+                         char *principal, size_t psize, char *err, size_t errsz);
+
 #endif

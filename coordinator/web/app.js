@@ -38,6 +38,7 @@
     const session = {
         access: null,
         accessExpiresAt: 0, /* ms, this browser's clock */
+        lifetime: 0, /* ms, of the current access token */
         refresh: null,
         user: '',
         role: '',
@@ -283,6 +284,7 @@
         const claims = claimsOf(t.access_token); /* for display only: the server decides */
         session.access = t.access_token;
         session.accessExpiresAt = Date.now() + lifetime;
+        session.lifetime = lifetime;
         session.user = typeof claims.sub === 'string' ? claims.sub : '';
         session.role = typeof claims.role === 'string' ? claims.role : '';
         if (typeof t.refresh_token === 'string') {
@@ -294,6 +296,7 @@
             }
         }
         clearTimeout(session.renewTimer);
+        // a minute before it expires, or at 80% of a short lifetime
         const renewIn = Math.max(lifetime - RENEW_BEFORE_MS, lifetime * 0.8);
         session.renewTimer = setTimeout(() => renew().catch(() => {}), renewIn);
     }
@@ -337,7 +340,8 @@
 
     async function api(path) {
         if (!session.access) throw new ApiError(401, 'no_session', 'not signed in');
-        if (session.accessExpiresAt - Date.now() < 30000) await renew();
+        // the timer renews first; this covers a timer that slept (a laptop's lid)
+        if (session.accessExpiresAt - Date.now() < Math.min(30000, session.lifetime / 4)) await renew();
         const gen = session.generation;
         let res;
         try {

@@ -302,6 +302,11 @@ static int parse_head(const char *buf, size_t end, framing *f, char *errstr, siz
     f->chunked = f->has_length = 0;
     f->length = 0;
     line_end = strstr(p, "\r\n"); /* buf is NUL-terminated after the bytes read */
+    for (const char *c = p + 12; c < line_end; c++)
+        if ((unsigned char)*c < 0x20 && *c != '\t') {
+            snprintf(errstr, errstr_size, "control character in the answer's status line");
+            return JC_ERR_MALFORMED;
+        }
     for (p = line_end + 2; p < e; p = line_end + 2) {
         const char *colon, *v, *ve;
         line_end = strstr(p, "\r\n");

@@ -221,6 +221,7 @@ rd_kafka_t *jc_sdk_kafka_new(rd_kafka_type_t type, const jc_conf_t *conf, rd_kaf
             goto fail;
         }
         rd_kafka_conf_set_oauthbearer_token_refresh_cb(rconf, oauth_refresh);
+        rd_kafka_conf_enable_sasl_queue(rconf, 1); /* forwarded to the background below */
     }
     rd_kafka_conf_set_opaque(rconf, x);
     if (dr_cb)

@@ -297,12 +297,12 @@ static jc_err_t judge(jc_token_source_t *ts, const jc_http_answer *a, int64_t se
         clean_text(desc, 200);
         if (a->status >= 500 || a->status == 429 || a->status == 408)
             err = JC_ERR_TRANSPORT; /* the coordinator's trouble, not ours: retry */
-        else if ((code[0] && a->status >= 400) || a->status == 401 || a->status == 403)
-            err = JC_ERR_AUTH;
+        else if ((code[0] && a->status == 400) || a->status == 401 || a->status == 403)
+            err = JC_ERR_AUTH; /* RFC 6749 5.2 errors, or a proxy's refusal */
         snprintf(errstr, errstr_size, "%s (HTTP %d)%s%s%s%s%s",
                  err == JC_ERR_AUTH ? "refused" : "unexpected answer", a->status,
                  code[0] ? ": " : "", code, desc[0] ? ": " : "", desc,
-                 a->status == 404 && !code[0]
+                 a->status == 404
                      ? " (is token.url the coordinator's public base URL, with its HTTP "
                        "listener on?)"
                      : "");

@@ -48,6 +48,7 @@ static void usage(FILE *f)
             "  --out FILE           Markdown report (default docs/performance.md; '' none)\n"
             "  --setup TEXT         how the coordinator was run, quoted in the report\n"
             "  --quiet              no per-second progress on stderr\n"
+            "  --version            print the version and exit\n"
             "  --help               this text\n\n"
             "Exit codes: 0 the run completed (whatever the figures), 100 usage error,\n"
             "111 system error (Kafka, database or admin CLI unusable).\n");
@@ -112,7 +113,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, char *admin, size_t 
         {"clients", required_argument, NULL, 'c'},   {"latency-rate", required_argument, NULL, 'l'},
         {"out", required_argument, NULL, 'o'},       {"setup", required_argument, NULL, 'u'},
         {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
     int opt;
     double v;
 
@@ -151,6 +152,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, char *admin, size_t 
         case 'S': bad = parse_num(optarg, 1, JC_MAX_SLOTS, &v); o->job_slots = (int)v; break;
         case 'c': bad = parse_num(optarg, 1, 1000, &v); o->clients = (int)v; break;
         case 'h': usage(stdout); exit(0);
+        case 'V': printf("jobcoord-bench %s\n", JC_VERSION_STR); exit(0);
         default: return -1;
         }
         if (bad) {

@@ -265,6 +265,7 @@ override_service() {
     cat <<YAML
   $1:
     image: \${JOBCOORD_IMAGE:-jobcoord:0.1.0}
+    pull_policy: never
     user: "10001:10001"
     init: true
     read_only: true

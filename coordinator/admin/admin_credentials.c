@@ -58,14 +58,15 @@ static int read_line(int fd, char buf[PW_BUF])
     return (int)n;
 }
 
-/* prompt_line asks for a line on the terminal at stdin without echo. */
+/* prompt_line asks for a line on the terminal at stdin without echo. Echo
+ * goes off (discarding what was typed before) before the prompt shows, so
+ * nothing typed after the prompt is lost or echoed; it comes back without
+ * discarding anything. */
 static int prompt_line(const char *prompt, char buf[PW_BUF])
 {
     struct termios old, quiet;
     int n, echo_off;
 
-    fputs(prompt, stderr);
-    fflush(stderr);
     echo_off = tcgetattr(STDIN_FILENO, &old) == 0;
     if (echo_off) {
         quiet = old;
@@ -73,9 +74,11 @@ static int prompt_line(const char *prompt, char buf[PW_BUF])
         quiet.c_lflag |= ECHONL;
         echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
     }
+    fputs(prompt, stderr);
+    fflush(stderr);
     n = read_line(STDIN_FILENO, buf);
     if (echo_off)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &old);
     return n;
 }
 

@@ -2,7 +2,7 @@
  * http.c - the HTTP surface's server: libmicrohttpd with explicit limits, the
  * route table, request bodies (forms only, bounded), answers, the access log
  * and per-thread PostgreSQL connections. The routes themselves live in
- * http_meta.c, http_token.c, http_status.c and http_metrics.c.
+ * http_meta.c, http_token.c, http_status.c, http_metrics.c and http_ui.c.
  *
  * libmicrohttpd's defaults have no connection timeout and no per-IP limit,
  * so every limit is set explicitly: connection timeout, total and per-IP

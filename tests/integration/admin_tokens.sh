@@ -109,31 +109,38 @@ check_eq "a refusal leaves the password as it was" "$H2" "$(pw_hash root)"
 # tty_pw ANSWER1 ANSWER2 prints the exit code, then what the terminal showed.
 tty_pw() {
     python3 - "$ADMIN" "$@" <<'PY'
-import os, pty, sys, time
+import os, pty, select, signal, sys, time
 admin, answers = sys.argv[1], sys.argv[2:]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(admin, [admin, "user", "set-password", "dash"])
-shown = b""
-for a in answers:
-    deadline = time.time() + 20
-    while not shown.rstrip().endswith(b":") and time.time() < deadline:
-        try:
-            shown += os.read(fd, 4096)
-        except OSError:
-            break
-    shown = shown.replace(b":", b";")  # the next prompt must be a new one
-    os.write(fd, a.encode() + b"\n")
-while True:
+shown, deadline = b"", time.time() + 30
+
+def read_some():
+    """Reads what the terminal shows; False at its end or the deadline."""
+    global shown
+    left = deadline - time.time()
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
+        return False
     try:
         d = os.read(fd, 4096)
     except OSError:
-        break
-    if not d:
-        break
+        return False
     shown += d
+    return bool(d)
+
+for a in answers:
+    # answer each prompt only once it shows (":" ends a prompt)
+    while not shown.rstrip().endswith(b":") and read_some():
+        pass
+    shown = shown.replace(b":", b";")
+    os.write(fd, a.encode() + b"\n")
+while read_some():
+    pass
+if time.time() >= deadline:
+    os.kill(pid, signal.SIGKILL)
 _, st = os.waitpid(pid, 0)
-print(os.WEXITSTATUS(st))
+print(os.WEXITSTATUS(st) if os.WIFEXITED(st) else "killed")
 print(shown.decode(errors="replace").replace("\r", ""))
 PY
 }

@@ -247,6 +247,8 @@ def check_compose(cfg_path, src, tmp_compose, override_path=None):
         check(f"{name}: drops all capabilities", "ALL" in (svc.get("cap_drop") or []))
         check(f"{name}: no-new-privileges", any("no-new-privileges" in str(o) for o in svc.get("security_opt") or []))
         check(f"{name}: an init process reaps orphans", svc.get("init") is True)
+        if not svc.get("build"):
+            check(f"{name}: the locally built image is never pulled", svc.get("pull_policy") == "never")
 
     # -- secrets, mounts, environment
     secrets_dir = os.path.join(tmp_compose, "secrets")
@@ -642,6 +644,8 @@ for f in "$BIN/coordinator/jobcoord" "$BIN/coordinator/jobcoord-admin" "$WORKER"
         pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null)
         pkg=${pkg%%:*}
         [ -n "$pkg" ] || continue
+        # a sanitizer build (build-san) also loads the sanitizers' runtimes
+        case "$pkg" in libasan* | libubsan* | liblsan* | libtsan* | libstdc++*) continue ;; esac
         grep -qx "$pkg" <<<"$closure" || missing="$missing $(basename "$f"):$lib($pkg)"
     done
 done

@@ -50,6 +50,10 @@ sed 's/^/# /' "$T/validate.out"
 check "openapi.yaml is a valid OpenAPI 3.1 document" \
     grep -qx 'ok - openapi.yaml is a valid OpenAPI 3.1 document' "$T/validate.out"
 check_eq "validate-openapi exits 0" 0 "$rc"
+# docs/http-api.md names every operation of the spec, and no other
+node "$JS/check-docs.mjs" "$SPEC" "$JC_SOURCE_DIR/docs/http-api.md" >"$T/docs.out" 2>&1
+check_eq "docs/http-api.md agrees with openapi.yaml" 0 "$?"
+grep '^not ok' "$T/docs.out" | sed 's/^/# /'
 # control: a copy without one route of the contract and with an open object
 sed -e 's|^  /v1/jobs/stats:$|  /v1/jobs/statistics:|' \
     -e '/^    Health:$/,/^    Ready:$/{/additionalProperties: false/d}' "$SPEC" >"$T/broken.yaml"
@@ -222,6 +226,10 @@ answer jwks 200 GET /.well-known/jwks.json
 answer jwks-v1 200 GET /v1/jwks
 answer oauth-metadata 200 GET /.well-known/oauth-authorization-server
 answer unknown-route 404 GET /nope
+answer dashboard 200 GET /
+answer dashboard-css 200 GET /ui/app.css
+answer dashboard-js 200 GET /ui/app.js
+answer dashboard-missing 404 GET /ui/nope.js
 answer wrong-method 405 POST /healthz --data x=1
 answer token-wrong-method 405 GET /v1/token
 head -c 2000 /dev/zero | tr '\0' x >"$T/big.form"

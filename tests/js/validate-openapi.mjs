@@ -30,6 +30,10 @@ const ALL_ROLES = ['admin', 'reader', 'client', 'worker'];
 // statuses the route must document, the 200 answer's schema, the query
 // parameters, the roles served (bearer routes).
 const CONTRACT = [
+    { method: 'get', path: '/', auth: 'none', statuses: [200], schema: 'Html',
+      contentType: 'text/html; charset=utf-8' },
+    { method: 'get', path: '/ui/{id}', auth: 'none', statuses: [200, 404], schema: 'Asset',
+      contentType: 'text/css; charset=utf-8', pathParams: ['id'] },
     { method: 'get', path: '/healthz', auth: 'none', statuses: [200], schema: 'Health' },
     { method: 'get', path: '/readyz', auth: 'none', statuses: [200, 503], schema: 'Ready' },
     { method: 'get', path: '/metrics', auth: 'none', statuses: [200], schema: 'Metrics',

@@ -5,6 +5,7 @@
  *
  *   jobcoord-example-submit [--config FILE] [--opt name=value ...]
  *                           [--wait MS] [name=value ...] TYPE [PAYLOAD]
+ *   jobcoord-example-submit --help | --version
  *
  * e.g. jobcoord-example-submit principal=client-1 key.id=k1 key.file=c1.key \
  *          bootstrap.file=jobcoord-kafka.bootstrap --opt priority=10 sleep 2000
@@ -28,6 +29,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: jobcoord-example-submit [--config FILE] [--opt name=value ...] [--wait MS]\n"
             "                               [name=value ...] TYPE [PAYLOAD]\n"
+            "       jobcoord-example-submit --help | --version\n"
             "Keys: principal, key.id, key | key.file, bootstrap.file | "
             "kafka.bootstrap.servers, topic.prefix, kafka.*\n"
             "Options: priority, max_attempts, delay_ms, run_at_ms, timeout_ms, "
@@ -76,6 +78,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            rc = 0;
+            goto out;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("jobcoord-example-submit %s\n", jc_version());
             rc = 0;
             goto out;
         }

@@ -76,3 +76,7 @@ CREATE TABLE revoked_tokens (
     revoked_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX revoked_tokens_expires ON revoked_tokens (expires_at);
+
+-- Job statistics (GET /v1/jobs/stats, jobcoord-admin job stats) read the
+-- jobs finished within a window.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;

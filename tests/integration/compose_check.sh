@@ -19,8 +19,8 @@
 #     jobcoord-worker --check, with /run/secrets rewritten to the copy;
 #  5. they work: the coordinator runs on the compose jobcoord.conf (database
 #     and Kafka pointed at this test's), jobcoord-healthcheck answers as
-#     Docker would read it, worker-1 runs on its bootstrap-made configuration
-#     and key and comes online, demo-client runs a job through it;
+#     Docker would read it, worker-1 and worker-2 run on their bootstrap-made
+#     configurations and keys and come online, demo-client runs a job;
 #  6. kafka-init.sh against a stub of Kafka's command-line tools.
 # COMPOSE_CHECK_BUILD=1 also builds the Dockerfile's COPY set as its build
 # stage does (Release, tests off) and installs it into a staging folder.
@@ -557,9 +557,11 @@ python3 -c 'import yaml' 2>/dev/null || {
 R=$T/repo
 C=$R/compose
 mkdir -p "$R"
-cp -a "$SRC/compose" "$R/"
 # what a checkout of the repository has, not what a local deployment made
-rm -rf "$C/.env" "$C/secrets" "$C/docker-compose.override.yml" "$C/config/extra-workers"
+# (whose secrets this user may not even be able to read)
+(cd "$SRC" && tar -cf - --exclude=compose/secrets --exclude=compose/.env \
+    --exclude=compose/docker-compose.override.yml --exclude=compose/config/extra-workers compose) |
+    tar -xf - -C "$R"
 find "$C/config" -name '*.conf' ! -name jobcoord.conf -delete
 export JC_BOOTSTRAP_LOCAL=1 JC_BOOTSTRAP_ADMIN=$ADMIN
 "$C/bootstrap.sh" >"$T/bootstrap.out" 2>&1

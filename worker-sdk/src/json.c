@@ -328,7 +328,7 @@ int jc_json_string(const jc_json *doc, int i, char *out, size_t out_size)
     t = &doc->toks[i];
     s = (const unsigned char *)doc->src + t->start;
     for (uint32_t k = 0; k < t->len;) {
-        unsigned cp, lo;
+        unsigned cp = 0, lo = 0; /* escapes were validated by the parser */
         if (s[k] != '\\') {
             if (o + 1 >= out_size)
                 return -1;

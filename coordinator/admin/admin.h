@@ -136,6 +136,21 @@ int admin_text_valid(const char *s, size_t max);
  * configured security.encryption_key_id). Returns an exit code. */
 int admin_keyring(admin_ctx *ctx, const char *default_id);
 
+/* admin_db_keyring is admin_db (schema checked) then admin_keyring with the
+ * configured sealing key: what a command that seals secrets needs. Returns
+ * an exit code. */
+int admin_db_keyring(admin_ctx *ctx);
+
+/* admin_opt_grace reads --grace SECONDS (0..JC_PRINCIPAL_GRACE_MAX) into
+ * *grace when given, leaving it alone otherwise. Returns an exit code. */
+int admin_opt_grace(const admin_args *a, long *grace);
+
+/* admin_print_done reports a change to principal id: with --json the
+ * object {"id":id followed by json_rest (the other members, the closing
+ * brace and the newline), else the text line of fmt. */
+void admin_print_done(const admin_ctx *ctx, const char *id, const char *json_rest,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* admin_lock_row connects, starts a transaction and runs sql (one $1 = id,
  * ending in FOR UPDATE) into *row (caller PQclears). No row: refused with
  * "no <what> '<id>'". Returns an exit code; the transaction stays open in

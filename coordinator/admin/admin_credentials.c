@@ -133,13 +133,9 @@ static int cmd_set_password(admin_ctx *ctx, const admin_args *a)
     rc = admin_pr_exit(st, err);
     if (rc)
         goto out;
-    if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        fputs(",\"password_set\":true,\"failed_logins\":0,\"locked_until\":null}\n", stdout);
-    } else {
-        printf("password set for %s (failed logins and lockout cleared)\n", id);
-    }
+    admin_print_done(ctx, id,
+                     ",\"password_set\":true,\"failed_logins\":0,\"locked_until\":null}\n",
+                     "password set for %s (failed logins and lockout cleared)\n", id);
 out:
     sodium_memzero(pw, sizeof pw);
     return rc;
@@ -158,13 +154,8 @@ static int cmd_unlock(admin_ctx *ctx, const admin_args *a)
     rc = admin_pr_exit(st, err);
     if (rc)
         return rc;
-    if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", a->pos[0]);
-        fputs(",\"unlocked\":true}\n", stdout);
-    } else {
-        printf("unlocked %s (failed logins 0, no lockout)\n", a->pos[0]);
-    }
+    admin_print_done(ctx, a->pos[0], ",\"unlocked\":true}\n",
+                     "unlocked %s (failed logins 0, no lockout)\n", a->pos[0]);
     return ADMIN_OK;
 }
 
@@ -199,10 +190,7 @@ static int totp_enable(admin_ctx *ctx, const char *id)
     jc_pr_status st;
     int rc;
 
-    rc = admin_db(ctx, 1);
-    if (rc)
-        return rc;
-    rc = admin_keyring(ctx, NULL);
+    rc = admin_db_keyring(ctx);
     if (rc)
         return rc;
     enc_id = jc_keyring_default_id(ctx->kr);
@@ -246,13 +234,8 @@ static int totp_disable(admin_ctx *ctx, const char *id)
     rc = admin_pr_exit(st, err);
     if (rc)
         return rc;
-    if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        fputs(",\"totp_enabled\":false}\n", stdout);
-    } else {
-        printf("TOTP disabled for %s (secret deleted)\n", id);
-    }
+    admin_print_done(ctx, id, ",\"totp_enabled\":false}\n",
+                     "TOTP disabled for %s (secret deleted)\n", id);
     return ADMIN_OK;
 }
 

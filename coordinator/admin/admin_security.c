@@ -281,22 +281,16 @@ static int cmd_signing_keys(admin_ctx *ctx, const admin_args *a)
  * keeps verifying for --grace seconds. */
 static int cmd_rotate_signing_key(admin_ctx *ctx, const admin_args *a)
 {
-    const char *grace_text = admin_opt_value(a, "grace");
     long grace = ctx->cfg.signing_key_grace_s;
     jc_signing_key made, retired;
     char err[512], v[32];
     const char *until;
     int rc;
 
-    if (grace_text) {
-        rc = admin_parse_long("--grace", grace_text, 0, JC_PRINCIPAL_GRACE_MAX, &grace);
-        if (rc)
-            return rc;
-    }
-    rc = admin_db(ctx, 1);
+    rc = admin_opt_grace(a, &grace);
     if (rc)
         return rc;
-    rc = admin_keyring(ctx, NULL);
+    rc = admin_db_keyring(ctx);
     if (rc)
         return rc;
     if (jc_signing_rotate_report(ctx->db, ctx->kr, grace, &made, &retired, err, sizeof err) != 0)

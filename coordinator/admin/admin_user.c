@@ -73,10 +73,7 @@ static int cmd_add(admin_ctx *ctx, const admin_args *a)
                           id);
     if (!jc_principal_role_valid(role))
         return admin_fail(ADMIN_REFUSED, "invalid role '%s' (" JC_PRINCIPAL_ROLES ")", role);
-    rc = admin_db(ctx, 1);
-    if (rc)
-        return rc;
-    rc = admin_keyring(ctx, NULL);
+    rc = admin_db_keyring(ctx);
     if (rc)
         return rc;
     st = jc_principal_create(ctx->db, ctx->kr, id, role, scopes, &nk, err, sizeof err);
@@ -235,22 +232,16 @@ static int cmd_show(admin_ctx *ctx, const admin_args *a)
  * --grace seconds. */
 static int cmd_rotate_key(admin_ctx *ctx, const admin_args *a)
 {
-    const char *grace_text = admin_opt_value(a, "grace");
     long grace = 0;
     char err[512];
     jc_new_key nk;
     jc_pr_status st;
     int rc;
 
-    if (grace_text) {
-        rc = admin_parse_long("--grace", grace_text, 0, JC_PRINCIPAL_GRACE_MAX, &grace);
-        if (rc)
-            return rc;
-    }
-    rc = admin_db(ctx, 1);
+    rc = admin_opt_grace(a, &grace);
     if (rc)
         return rc;
-    rc = admin_keyring(ctx, NULL);
+    rc = admin_db_keyring(ctx);
     if (rc)
         return rc;
     st = jc_principal_rotate_key(ctx->db, ctx->kr, a->pos[0], grace, &nk, err, sizeof err);
@@ -273,13 +264,7 @@ static int cmd_delete(admin_ctx *ctx, const admin_args *a)
     st = jc_principal_delete(ctx->db, a->pos[0], err, sizeof err);
     if (st != JC_PR_OK)
         return admin_pr_exit(st, err);
-    if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", a->pos[0]);
-        fputs(",\"deleted\":true}\n", stdout);
-    } else {
-        printf("deleted %s\n", a->pos[0]);
-    }
+    admin_print_done(ctx, a->pos[0], ",\"deleted\":true}\n", "deleted %s\n", a->pos[0]);
     return ADMIN_OK;
 }
 

@@ -209,6 +209,40 @@ int admin_keyring(admin_ctx *ctx, const char *default_id)
     return ADMIN_OK;
 }
 
+int admin_db_keyring(admin_ctx *ctx)
+{
+    int rc = admin_db(ctx, 1);
+
+    if (rc)
+        return rc;
+    return admin_keyring(ctx, NULL);
+}
+
+int admin_opt_grace(const admin_args *a, long *grace)
+{
+    const char *text = admin_opt_value(a, "grace");
+
+    if (!text)
+        return ADMIN_OK;
+    return admin_parse_long("--grace", text, 0, JC_PRINCIPAL_GRACE_MAX, grace);
+}
+
+void admin_print_done(const admin_ctx *ctx, const char *id, const char *json_rest,
+                      const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        fputs(json_rest, stdout);
+        return;
+    }
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
 PGresult *admin_query(admin_ctx *ctx, const char *sql, int nparams, const char *const *params)
 {
     char err[512];

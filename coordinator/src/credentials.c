@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "secrets.h"
 
 /* An arbitrary constant ("jcadmin0"): the advisory lock of the first-admin
  * creation. */
@@ -430,115 +431,34 @@ out:
     " AND ($2::text IS NULL OR id = $2)"                                  \
     " AND ($3::text IS NULL OR totp_enc_key_id = $3)"
 
-/* move_totp rewrites row i (id, totp_secret, totp_enc_key_id) of a batch
- * for target. */
-static int move_totp(PGconn *c, const jc_keyring *kr, const PGresult *b, int i,
-                     const char *target, char *err, size_t errsz)
+/* id_totp_ad is totp_ad for jc_reencrypt_run. */
+static size_t id_totp_ad(const char *const *ids, uint8_t *out, size_t out_size)
 {
-    const char *id = PQgetvalue(b, i, 0);
-    const char *enc_id = PQgetisnull(b, i, 2) ? NULL : PQgetvalue(b, i, 2);
-    uint8_t secret[JC_TOTP_SECRET_LEN], ad[TOTP_AD_MAX], sealed[TOTP_SEALED_MAX];
-    unsigned char *stored = NULL;
-    size_t stored_len = 0, sealed_len = 0, ad_len = totp_ad(id, ad, sizeof ad);
-    const char *params[3];
-    int lengths[3] = {0, 0, 0}, formats[3] = {0, 1, 0};
-    PGresult *r = NULL;
-    int rc = -1;
-
-    stored = PQunescapeBytea((const unsigned char *)PQgetvalue(b, i, 1), &stored_len);
-    if (!stored) {
-        snprintf(err, errsz, "out of memory");
-        goto out;
-    }
-    if (jc_totp_secret_open(kr, id, stored, stored_len, enc_id, secret) != 0) {
-        snprintf(err, errsz, "the TOTP secret of '%s' cannot be opened with %s%s%s", id,
-                 enc_id ? "keys-file key '" : "plain storage", enc_id ? enc_id : "",
-                 enc_id ? "' (missing from the keys file, or corrupt)" : "");
-        goto out;
-    }
-    if (ad_len == 0 ||
-        jc_secret_store(kr, target, ad, ad_len, secret, sizeof secret, sealed, &sealed_len) != 0) {
-        snprintf(err, errsz, "cannot seal the TOTP secret of '%s' with '%s'", id, target);
-        goto out;
-    }
-    params[0] = id;
-    params[1] = (const char *)sealed;
-    lengths[1] = (int)sealed_len;
-    params[2] = target;
-    r = PQexecParams(c,
-                     "UPDATE principals SET totp_secret = $2, totp_enc_key_id = $3 WHERE id = $1",
-                     3, NULL, params, lengths, formats, 0);
-    if (!jc_db_ok(c, r, err, errsz))
-        goto out;
-    rc = 0;
-out:
-    PQclear(r);
-    if (stored) {
-        sodium_memzero(stored, stored_len);
-        PQfreemem(stored);
-    }
-    sodium_memzero(secret, sizeof secret);
-    sodium_memzero(sealed, sizeof sealed);
-    return rc;
+    return totp_ad(ids[0], out, out_size);
 }
 
-/* totp_batch moves up to max TOTP secrets in one transaction. */
-static int totp_batch(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o, long max,
-                      long *moved, char *err, size_t errsz)
+/* totp_name is how messages call a principal's TOTP secret. */
+static void totp_name(const char *const *ids, char *out, size_t out_size)
 {
-    char limit[32];
-    const char *params[4] = {o->target_key_id, o->principal_id, o->from_key_id, limit};
-    PGresult *b = NULL;
-    int rc = -1;
-
-    *moved = 0;
-    snprintf(limit, sizeof limit, "%ld", max);
-    if (jc_db_exec(c, "BEGIN", err, errsz) != 0)
-        return -1;
-    b = PQexecParams(c,
-                     "SELECT id, totp_secret, totp_enc_key_id FROM principals" REENCRYPT_WHERE
-                     " ORDER BY id LIMIT $4::bigint FOR UPDATE SKIP LOCKED",
-                     4, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(c, b, err, errsz))
-        goto out;
-    for (int i = 0; i < PQntuples(b); i++) {
-        if (move_totp(c, kr, b, i, o->target_key_id, err, errsz) != 0)
-            goto out;
-    }
-    if (jc_db_exec(c, "COMMIT", err, errsz) != 0)
-        goto out;
-    *moved = PQntuples(b);
-    rc = 0;
-out:
-    PQclear(b);
-    if (rc != 0)
-        rollback(c);
-    return rc;
-}
-
-/* totp_remaining counts the TOTP secrets of the filter not on the target. */
-static int totp_remaining(PGconn *c, const jc_reencrypt_opts *o, long *remaining, char *err,
-                          size_t errsz)
-{
-    const char *params[3] = {o->target_key_id, o->principal_id, o->from_key_id};
-    PGresult *r;
-    int rc = -1;
-
-    r = PQexecParams(c, "SELECT count(*) FROM principals" REENCRYPT_WHERE, 3, NULL, params,
-                     NULL, NULL, 0);
-    if (!jc_db_ok(c, r, err, errsz))
-        goto out;
-    *remaining = atol(PQgetvalue(r, 0, 0));
-    rc = 0;
-out:
-    PQclear(r);
-    return rc;
+    snprintf(out, out_size, "the TOTP secret of '%s'", ids[0]);
 }
 
 jc_pr_status jc_totp_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
                                jc_reencrypt_counts *counts, char *err, size_t errsz)
 {
-    static const jc_reencrypt_table totp_secrets = {totp_batch, totp_remaining};
+    static const jc_reencrypt_table totp_secrets = {
+        .select_sql = "SELECT id, totp_secret, totp_enc_key_id FROM principals" REENCRYPT_WHERE
+                      " ORDER BY id LIMIT $4::bigint FOR UPDATE SKIP LOCKED",
+        .count_sql = "SELECT count(*) FROM principals" REENCRYPT_WHERE,
+        .update_sql =
+            "UPDATE principals SET totp_secret = $2, totp_enc_key_id = $3 WHERE id = $1",
+        .n_ids = 1,
+        .principal_filter = 1,
+        .secret_len = JC_TOTP_SECRET_LEN,
+        .ad_max = TOTP_AD_MAX,
+        .ad = id_totp_ad,
+        .name = totp_name,
+    };
 
     return jc_reencrypt_run(c, kr, &totp_secrets, o, counts, err, errsz);
 }

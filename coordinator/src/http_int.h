@@ -8,6 +8,8 @@
  *   http_meta.c    /healthz /readyz /metrics /.well-known/... /v1/jwks
  *   http_token.c   POST /v1/token, POST /v1/revoke
  *   http_status.c  /v1/status /v1/workers[/{id}] /v1/jobs[...]
+ *   http_query.c   the status API's query strings (names, numbers, ids, the
+ *                  filters, times and cursor of /v1/jobs)
  *   http_ui.c      / and /ui/<file>: the status dashboard (static files)
  * A handler answers exactly once through one of the jc_reply_* functions
  * and returns what it returned.
@@ -114,6 +116,41 @@ void jc_json_str_or_null(jc_buf *b, const char *s);       /* NULL -> null */
  * string (kind 's'), a number copied as is ('n'), a boolean ('b', from
  * PostgreSQL's t/f), or a text[] as a JSON array of strings ('a'). */
 void jc_json_pg(jc_buf *b, const PGresult *r, int row, int col, char kind);
+
+/* Query strings (http_query.c). */
+#define JC_UUID_TEXT 37      /* a UUID as text, with its NUL */
+#define JC_CURSOR_US_TEXT 24 /* a cursor's microseconds as decimal text, with its NUL */
+/* jc_query_check_or_reply answers 400 when the query has a parameter that
+ * is not in allowed (NULL-terminated), is repeated or is empty. Returns 0,
+ * or -1 after answering (*ret holds the answer's result). */
+int jc_query_check_or_reply(jc_req *r, const char *const *allowed, enum MHD_Result *ret);
+/* jc_query_uint reads a decimal of 1..10 digits within [lo, hi] into *out;
+ * -1 otherwise. */
+int jc_query_uint(const char *s, long lo, long hi, long *out);
+/* jc_query_uuid_valid: 8-4-4-4-12 hex digits. */
+int jc_query_uuid_valid(const char *s);
+/* jc_query_name_valid: a job type, worker or principal id (1..64 of
+ * [A-Za-z0-9._:@-], as the protocol's names). */
+int jc_query_name_valid(const char *s);
+/* jc_query_cursor_encode writes the /v1/jobs cursor after the job created at
+ * us (microseconds since the epoch) with id uuid (text) into out. */
+void jc_query_cursor_encode(int64_t us, const char *uuid, char *out, size_t out_size);
+/* jc_jobs_query holds the texts jc_query_jobs_or_reply points params at. */
+typedef struct jc_jobs_query {
+    long limit;                         /* 1..500, 50 when not given */
+    char since_us[JC_CURSOR_US_TEXT];   /* microseconds since the epoch */
+    char cursor_us[JC_CURSOR_US_TEXT];
+    char cursor_id[JC_UUID_TEXT];
+    char limit_text[16];
+} jc_jobs_query;
+/* jc_query_jobs_or_reply reads the query of GET /v1/jobs into params[2..9]
+ * ($3..$10 of its statement): the filters state, type, worker, submitter,
+ * since (as microseconds), the cursor (microseconds, job id) and limit;
+ * params[0..1] are left alone, absent parameters stay as they were (NULL).
+ * q keeps the texts and must outlive params. Returns 0, or -1 after
+ * answering 400 for the first bad value. */
+int jc_query_jobs_or_reply(jc_req *r, const char *params[10], jc_jobs_query *q,
+                           enum MHD_Result *ret);
 
 /* SQL expression turning a timestamptz column into the API's RFC 3339 UTC
  * text with milliseconds, e.g. JC_SQL_TS("created_at"). */

@@ -14,9 +14,8 @@
  * by limit (1..500) and a cursor, job events by 1000, worker events by 50,
  * and each answer by its buffer's maximum.
  *
- * /v1/jobs pages newest first by (created_at, id). The cursor is base64url
- * (no padding) of a version byte, created_at in microseconds since the epoch
- * (int64, big-endian) and the 16 bytes of the id of the page's last job; the
+ * /v1/jobs pages newest first by (created_at, id). The cursor (made and read
+ * in http_query.c) holds created_at and the id of the page's last job; the
  * next page starts strictly after that job, so a page never repeats or skips
  * a job because rows were added before it.
  */
@@ -34,11 +33,6 @@
 #include "proto.h"
 
 #define ANSWER_MAX (32u << 20) /* a job's payload (1 MiB) in base64, 1000 events of 4 KiB */
-#define JOBS_LIMIT_DEFAULT 50
-#define JOBS_LIMIT_MAX 500
-#define CURSOR_VERSION 1
-#define CURSOR_BYTES 25 /* version, int64 microseconds, uuid */
-#define CURSOR_US_MAX 253402300799999999ULL /* 9999-12-31T23:59:59.999999Z */
 
 /* ---- answers ---- */
 
@@ -57,231 +51,18 @@ static enum MHD_Result sql_failed(jc_req *r, PGconn *db, PGresult *res, const ch
     return jc_reply_error(r, 500, "internal", "the query failed");
 }
 
-// reply_buf answers 200 with b, or 500 when b overflowed its maximum.
+// reply_buf answers 200 with b, or 500 when b overflowed its maximum, and
+// frees b.
 static enum MHD_Result reply_buf(jc_req *r, jc_buf *b)
 {
+    enum MHD_Result ret;
+
     if (b->failed)
-        return jc_reply_error(r, 500, "internal", "the answer is larger than %zu bytes", b->max);
-    return jc_reply_json(r, 200, b);
-}
-
-/* ---- the query string ---- */
-
-typedef struct param_check {
-    const char *const *allowed; /* NULL-terminated */
-    const char *bad;            /* the first offending name */
-    const char *problem;
-    unsigned seen;
-} param_check;
-
-static enum MHD_Result param_seen(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    param_check *pc = cls;
-    size_t i = 0;
-    (void)kind;
-    while (pc->allowed[i] && strcmp(pc->allowed[i], key) != 0)
-        i++;
-    pc->bad = key;
-    if (!pc->allowed[i])
-        pc->problem = "is not a parameter of this route";
-    else if (pc->seen & (1u << i))
-        pc->problem = "is given more than once";
-    else if (!value || !value[0])
-        pc->problem = "needs a value";
-    else {
-        pc->seen |= 1u << i;
-        pc->bad = NULL;
-        return MHD_YES;
-    }
-    return MHD_NO;
-}
-
-// check_params_or_reply answers 400 when the query has a parameter that is
-// not in allowed, is repeated or is empty. Returns 0, or -1 after answering.
-static int check_params_or_reply(jc_req *r, const char *const *allowed, enum MHD_Result *ret)
-{
-    param_check pc = {allowed, NULL, NULL, 0};
-    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, param_seen, &pc);
-    if (!pc.bad)
-        return 0;
-    *ret = jc_reply_error(r, 400, "bad_request", "query parameter '%.64s' %s", pc.bad,
-                          pc.problem);
-    return -1;
-}
-
-// parse_uint reads a decimal of 1..10 digits within [lo, hi]; -1 otherwise.
-static int parse_uint(const char *s, long lo, long hi, long *out)
-{
-    long v = 0;
-    size_t n = strlen(s);
-    if (n == 0 || n > 10)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-// digits reads exactly n decimal digits at s.
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-// days_from_civil counts days from 1970-01-01 to y-m-d (proleptic Gregorian;
-// Howard Hinnant's algorithm).
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-// parse_since reads RFC 3339 (2026-11-22T19:51:47.123Z, an offset instead of
-// Z, up to 9 fraction digits) or epoch seconds (digits, up to 6 fraction
-// digits) into microseconds since the epoch. Returns 0 or -1.
-static int parse_since(const char *s, int64_t *us)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, mo, d, h, mi, sec, frac = 0, frac_digits = 0, off = 0;
-    const char *p;
-
-    if (strchr(s, '-') == NULL || strchr(s, '-') > s + 4) { /* epoch seconds */
-        int64_t v = 0;
-        size_t n = 0;
-        for (p = s; *p >= '0' && *p <= '9'; p++, n++)
-            v = v * 10 + (*p - '0');
-        if (n == 0 || n > 11)
-            return -1;
-        v *= 1000000;
-        if (*p == '.') {
-            int64_t scale = 100000;
-            for (p++; *p >= '0' && *p <= '9' && frac_digits < 6; p++, frac_digits++, scale /= 10)
-                v += (*p - '0') * scale;
-            if (frac_digits == 0)
-                return -1;
-        }
-        if (*p)
-            return -1;
-        *us = v;
-        return 0;
-    }
-    if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-        s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) ||
-        h > 23 || mi > 59 || sec > 59)
-        return -1;
-    p = s + 19;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, frac_digits++)
-            if (frac_digits < 6)
-                frac = frac * 10 + (*p - '0');
-        if (frac_digits == 0 || frac_digits > 9)
-            return -1;
-        for (int i = frac_digits; i < 6; i++)
-            frac *= 10;
-    }
-    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0') {
-        off = 0;
-    } else if ((p[0] == '+' || p[0] == '-' || p[0] == ' ') && strlen(p) == 6 && p[3] == ':') {
-        /* ' ': an unencoded '+' in a query string arrives as a space */
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-            return -1;
-        off = (oh * 60 + om) * (p[0] == '-' ? -1 : 1);
-    } else {
-        return -1;
-    }
-    *us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60) *
-           1000000) + frac;
-    return 0;
-}
-
-// valid_uuid: 8-4-4-4-12 hex digits.
-static int valid_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        unsigned char c = (unsigned char)s[i];
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                                (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    return 1;
-}
-
-static int valid_name(const char *s)
-{
-    return jc_name_valid((const uint8_t *)s, strlen(s), JC_MAX_NAME_LEN);
-}
-
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-// cursor_encode writes the cursor after the job (us, uuid text) into out.
-static void cursor_encode(int64_t us, const char *uuid, char *out, size_t out_size)
-{
-    unsigned char raw[CURSOR_BYTES];
-    uint64_t u = (uint64_t)us;
-    raw[0] = CURSOR_VERSION;
-    for (int i = 0; i < 8; i++)
-        raw[1 + i] = (unsigned char)(u >> (56 - 8 * i));
-    for (int i = 0, j = 0; i < 16; i++, j += 2) {
-        if (uuid[j] == '-')
-            j++;
-        raw[9 + i] = (unsigned char)(hexval(uuid[j]) << 4 | hexval(uuid[j + 1]));
-    }
-    sodium_bin2base64(out, out_size, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-// cursor_decode checks a cursor and gives its microseconds (as decimal
-// text) and job id (uuid text). Returns 0 or -1.
-static int cursor_decode(const char *s, char us_text[24], char uuid[37])
-{
-    unsigned char raw[CURSOR_BYTES];
-    size_t len = 0;
-    uint64_t u = 0;
-    if (strlen(s) != sodium_base64_ENCODED_LEN(CURSOR_BYTES,
-                                               sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1 ||
-        sodium_base642bin(raw, sizeof raw, s, strlen(s), NULL, &len, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        len != CURSOR_BYTES || raw[0] != CURSOR_VERSION)
-        return -1;
-    for (int i = 0; i < 8; i++)
-        u = u << 8 | raw[1 + i];
-    if (u > CURSOR_US_MAX) /* keeps the SQL's timestamp arithmetic in range */
-        return -1;
-    snprintf(us_text, 24, "%lld", (long long)(int64_t)u);
-    snprintf(uuid, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", raw[9],
-             raw[10], raw[11], raw[12], raw[13], raw[14], raw[15], raw[16], raw[17], raw[18],
-             raw[19], raw[20], raw[21], raw[22], raw[23], raw[24]);
-    return 0;
+        ret = jc_reply_error(r, 500, "internal", "the answer is larger than %zu bytes", b->max);
+    else
+        ret = jc_reply_json(r, 200, b);
+    jc_buf_free(b);
+    return ret;
 }
 
 /* ---- who sees what ---- */
@@ -309,14 +90,17 @@ static int scope_or_reply(jc_req *r, int clients_allowed, const char **submitter
     return -1;
 }
 
-// begin_or_reply authenticates and checks the query's parameter names.
-// Returns 0, or -1 after answering.
-static int begin_or_reply(jc_req *r, const char *const *params, enum MHD_Result *ret)
+// begin_or_reply authenticates, checks the query's parameter names and
+// sets the caller's visibility filters (scope_or_reply). Returns 0, or -1
+// after answering.
+static int begin_or_reply(jc_req *r, const char *const *params, int clients_allowed,
+                          const char **submitter, const char **worker, enum MHD_Result *ret)
 {
     static const char *const none[] = {NULL};
-    if (jc_req_authenticate(r, ret) != 0)
+    if (jc_req_authenticate(r, ret) != 0 ||
+        jc_query_check_or_reply(r, params ? params : none, ret) != 0)
         return -1;
-    return check_params_or_reply(r, params ? params : none, ret);
+    return scope_or_reply(r, clients_allowed, submitter, worker, ret);
 }
 
 // db_or_reply returns this thread's connection, or NULL after answering 503.
@@ -328,6 +112,24 @@ static PGconn *db_or_reply(jc_req *r, enum MHD_Result *ret)
     if (!db)
         *ret = unavailable(r);
     return db;
+}
+
+// query_or_reply runs sql on this thread's connection and returns its rows,
+// or NULL after answering 503 (no connection) or 500 (what failed).
+static PGresult *query_or_reply(jc_req *r, const char *sql, int n, const char *const *params,
+                                const char *what, enum MHD_Result *ret)
+{
+    PGconn *db = db_or_reply(r, ret);
+    PGresult *res;
+
+    if (!db)
+        return NULL;
+    res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *ret = sql_failed(r, db, res, what);
+        return NULL;
+    }
+    return res;
 }
 
 /* ---- rows as JSON ---- */
@@ -351,6 +153,16 @@ static void put_fields(jc_buf *b, const PGresult *res, int row, int col0, const 
 }
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+// put_rows appends rows 0..n-1 of res as objects of fields f, comma-separated.
+static void put_rows(jc_buf *b, const PGresult *res, int n, const field *f, size_t nf)
+{
+    for (int row = 0; row < n; row++) {
+        jc_buf_addstr(b, row ? ",{" : "{");
+        put_fields(b, res, row, 0, f, nf);
+        jc_buf_addstr(b, "}");
+    }
+}
 
 #define JOB_COLS                                                                              \
     "j.id, j.type, j.state, j.submitter, j.worker_id, j.priority, j.attempt, j.max_attempts," \
@@ -417,22 +229,17 @@ enum MHD_Result jc_http_status(jc_req *r)
     const jc_runtime *rt = jc_http_runtime(r->h);
     const char *submitter, *worker;
     enum MHD_Result ret;
-    PGconn *db;
     PGresult *res;
     jc_buf b;
     int first = 1;
 
-    if (begin_or_reply(r, NULL, &ret) != 0 ||
-        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
         return ret;
     if (worker) /* workers see themselves, not the fleet */
         return jc_reply_error(r, 403, "forbidden", "role 'worker' may not read /v1/status");
-    db = db_or_reply(r, &ret);
-    if (!db)
+    res = query_or_reply(r, status_sql, 0, NULL, "status", &ret);
+    if (!res)
         return ret;
-    res = PQexecParams(db, status_sql, 0, NULL, NULL, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return sql_failed(r, db, res, "status");
     jc_buf_init(&b, ANSWER_MAX);
     jc_buf_addstr(&b, "{\"version\":");
     jc_json_str(&b, JC_VERSION_STR);
@@ -471,9 +278,7 @@ enum MHD_Result jc_http_status(jc_req *r)
     }
     jc_buf_addstr(&b, "]}");
     PQclear(res);
-    ret = reply_buf(r, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_buf(r, &b);
 }
 
 /* ---- GET /v1/workers, /v1/workers/{id} ---- */
@@ -484,31 +289,20 @@ enum MHD_Result jc_http_workers(jc_req *r)
                               " WHERE ($1::text IS NULL OR w.id = $1) ORDER BY w.id COLLATE \"C\"";
     const char *submitter, *worker;
     enum MHD_Result ret;
-    PGconn *db;
     PGresult *res;
     jc_buf b;
 
-    if (begin_or_reply(r, NULL, &ret) != 0 ||
-        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
         return ret;
-    db = db_or_reply(r, &ret);
-    if (!db)
+    res = query_or_reply(r, sql, 1, &worker, "workers", &ret);
+    if (!res)
         return ret;
-    res = PQexecParams(db, sql, 1, NULL, &worker, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return sql_failed(r, db, res, "workers");
     jc_buf_init(&b, ANSWER_MAX);
     jc_buf_addstr(&b, "{\"workers\":[");
-    for (int row = 0; row < PQntuples(res); row++) {
-        jc_buf_addstr(&b, row ? ",{" : "{");
-        put_fields(&b, res, row, 0, worker_fields, N_OF(worker_fields));
-        jc_buf_addstr(&b, "}");
-    }
+    put_rows(&b, res, PQntuples(res), worker_fields, N_OF(worker_fields));
     jc_buf_addstr(&b, "]}");
     PQclear(res);
-    ret = reply_buf(r, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_buf(r, &b);
 }
 
 // read_only_tx begins (sql "BEGIN ...") or ends ("COMMIT"/"ROLLBACK") the
@@ -539,10 +333,9 @@ enum MHD_Result jc_http_worker(jc_req *r)
     PGconn *db;
     jc_buf b;
 
-    if (begin_or_reply(r, NULL, &ret) != 0 ||
-        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
         return ret;
-    if (!id || !valid_name(id))
+    if (!id || !jc_query_name_valid(id))
         return jc_reply_error(r, 400, "bad_request",
                               "id: a worker id is 1..64 characters of [A-Za-z0-9._:@-]");
     if (worker && strcmp(worker, id) != 0)
@@ -570,20 +363,11 @@ enum MHD_Result jc_http_worker(jc_req *r)
     jc_buf_addstr(&b, "{");
     put_fields(&b, res[0], 0, 0, worker_fields, N_OF(worker_fields));
     jc_buf_addstr(&b, ",\"jobs\":[");
-    for (int row = 0; row < PQntuples(res[1]); row++) {
-        jc_buf_addstr(&b, row ? ",{" : "{");
-        put_fields(&b, res[1], row, 0, job_fields, N_OF(job_fields));
-        jc_buf_addstr(&b, "}");
-    }
+    put_rows(&b, res[1], PQntuples(res[1]), job_fields, N_OF(job_fields));
     jc_buf_addstr(&b, "],\"events\":[");
-    for (int row = 0; row < PQntuples(res[2]); row++) {
-        jc_buf_addstr(&b, row ? ",{" : "{");
-        put_fields(&b, res[2], row, 0, event_fields, N_OF(event_fields));
-        jc_buf_addstr(&b, "}");
-    }
+    put_rows(&b, res[2], PQntuples(res[2]), event_fields, N_OF(event_fields));
     jc_buf_addstr(&b, "]}");
     ret = reply_buf(r, &b);
-    jc_buf_free(&b);
 out:
     for (int i = 0; i < 3; i++)
         PQclear(res[i]);
@@ -605,95 +389,32 @@ static const char jobs_sql[] =
     "                               $9::uuid)))"
     " ORDER BY j.created_at DESC, j.id DESC LIMIT $10::int + 1";
 
-static int valid_state(const char *s)
-{
-    static const char *const states[] = {"pending", "assigned",  "running", "succeeded",
-                                         "failed",  "canceling", "canceled"};
-    for (size_t i = 0; i < N_OF(states); i++)
-        if (strcmp(s, states[i]) == 0)
-            return 1;
-    return 0;
-}
-
 enum MHD_Result jc_http_jobs(jc_req *r)
 {
     static const char *const allowed[] = {"state", "type",  "worker", "submitter",
                                           "since", "limit", "cursor", NULL};
     const char *params[10] = {NULL};
-    const char *state, *type, *wfilter, *sfilter, *since, *limit_s, *cursor;
-    char since_text[24], cursor_us[24], cursor_id[37], limit_text[16];
-    long limit = JOBS_LIMIT_DEFAULT;
-    int64_t since_us = 0;
+    jc_jobs_query q;
     enum MHD_Result ret;
-    PGconn *db;
     PGresult *res;
     int n;
     jc_buf b;
 
-    if (begin_or_reply(r, allowed, &ret) != 0 ||
-        scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+    if (begin_or_reply(r, allowed, 1, &params[0], &params[1], &ret) != 0)
         return ret;
-    state = jc_req_query(r, "state");
-    type = jc_req_query(r, "type");
-    wfilter = jc_req_query(r, "worker");
-    sfilter = jc_req_query(r, "submitter");
-    since = jc_req_query(r, "since");
-    limit_s = jc_req_query(r, "limit");
-    cursor = jc_req_query(r, "cursor");
-    if (state && !valid_state(state))
-        return jc_reply_error(r, 400, "bad_request",
-                              "state must be one of pending, assigned, running, succeeded,"
-                              " failed, canceling, canceled");
-    if (type && !valid_name(type))
-        return jc_reply_error(r, 400, "bad_request",
-                              "type: a job type is 1..64 characters of [A-Za-z0-9._:@-]");
-    if (wfilter && !valid_name(wfilter))
-        return jc_reply_error(r, 400, "bad_request",
-                              "worker: a worker id is 1..64 characters of [A-Za-z0-9._:@-]");
-    if (sfilter && !valid_name(sfilter))
-        return jc_reply_error(r, 400, "bad_request",
-                              "submitter: a principal id is 1..64 characters of [A-Za-z0-9._:@-]");
-    if (since && parse_since(since, &since_us) != 0)
-        return jc_reply_error(r, 400, "bad_request",
-                              "since must be an RFC 3339 time or epoch seconds");
-    if (limit_s && parse_uint(limit_s, 1, JOBS_LIMIT_MAX, &limit) != 0)
-        return jc_reply_error(r, 400, "bad_request", "limit must be an integer 1..%d",
-                              JOBS_LIMIT_MAX);
-    if (cursor && cursor_decode(cursor, cursor_us, cursor_id) != 0)
-        return jc_reply_error(r, 400, "bad_request",
-                              "cursor is not one this server gave (use next_cursor as is)");
-    params[2] = state;
-    params[3] = type;
-    params[4] = wfilter;
-    params[5] = sfilter;
-    if (since) {
-        snprintf(since_text, sizeof since_text, "%lld", (long long)since_us);
-        params[6] = since_text;
-    }
-    if (cursor) {
-        params[7] = cursor_us;
-        params[8] = cursor_id;
-    }
-    snprintf(limit_text, sizeof limit_text, "%ld", limit);
-    params[9] = limit_text;
-    db = db_or_reply(r, &ret);
-    if (!db)
+    if (jc_query_jobs_or_reply(r, params, &q, &ret) != 0)
         return ret;
-    res = PQexecParams(db, jobs_sql, 10, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return sql_failed(r, db, res, "jobs");
-    n = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
+    res = query_or_reply(r, jobs_sql, 10, params, "jobs", &ret);
+    if (!res)
+        return ret;
+    n = PQntuples(res) < q.limit ? PQntuples(res) : (int)q.limit;
     jc_buf_init(&b, ANSWER_MAX);
     jc_buf_addstr(&b, "{\"jobs\":[");
-    for (int row = 0; row < n; row++) {
-        jc_buf_addstr(&b, row ? ",{" : "{");
-        put_fields(&b, res, row, 0, job_fields, N_OF(job_fields));
-        jc_buf_addstr(&b, "}");
-    }
+    put_rows(&b, res, n, job_fields, N_OF(job_fields));
     jc_buf_addstr(&b, "],\"next_cursor\":");
-    if (PQntuples(res) > limit) { /* there is a next page: it starts after row n - 1 */
+    if (PQntuples(res) > q.limit) { /* there is a next page: it starts after row n - 1 */
         char next[64];
-        cursor_encode(strtoll(PQgetvalue(res, n - 1, JOB_NCOLS), NULL, 10),
+        jc_query_cursor_encode(strtoll(PQgetvalue(res, n - 1, JOB_NCOLS), NULL, 10),
                       PQgetvalue(res, n - 1, 0), next, sizeof next);
         jc_json_str(&b, next);
     } else {
@@ -701,12 +422,35 @@ enum MHD_Result jc_http_jobs(jc_req *r)
     }
     jc_buf_addstr(&b, "}");
     PQclear(res);
-    ret = reply_buf(r, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_buf(r, &b);
 }
 
 /* ---- GET /v1/jobs/{id}, /v1/jobs/{id}/events ---- */
+
+// job_query_or_reply runs sql ($1, $2: JOB_VISIBLE; $3: the job id of the
+// path) for the caller and returns its rows, or NULL after answering (400
+// for a bad id, 404 when it gives no row: no such job, or not visible).
+static PGresult *job_query_or_reply(jc_req *r, const char *sql, const char *what,
+                                    enum MHD_Result *ret)
+{
+    const char *params[3] = {NULL};
+    PGresult *res;
+
+    if (begin_or_reply(r, NULL, 1, &params[0], &params[1], ret) != 0)
+        return NULL;
+    if (!jc_query_uuid_valid(r->arg)) {
+        *ret = jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
+        return NULL;
+    }
+    params[2] = r->arg;
+    res = query_or_reply(r, sql, 3, params, what, ret);
+    if (res && PQntuples(res) == 0) {
+        PQclear(res);
+        *ret = jc_reply_error(r, 404, "not_found", "no such job");
+        return NULL;
+    }
+    return res;
+}
 
 enum MHD_Result jc_http_job(jc_req *r)
 {
@@ -719,28 +463,13 @@ enum MHD_Result jc_http_job(jc_req *r)
                                   {"result_size", 'n'},
                                   {"payload_base64", 's'},
                                   {"result_base64", 's'}};
-    const char *params[3] = {NULL};
     enum MHD_Result ret;
-    PGconn *db;
     PGresult *res;
     jc_buf b;
 
-    if (begin_or_reply(r, NULL, &ret) != 0 ||
-        scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+    res = job_query_or_reply(r, sql, "job", &ret);
+    if (!res)
         return ret;
-    if (!valid_uuid(r->arg))
-        return jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
-    params[2] = r->arg;
-    db = db_or_reply(r, &ret);
-    if (!db)
-        return ret;
-    res = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return sql_failed(r, db, res, "job");
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return jc_reply_error(r, 404, "not_found", "no such job");
-    }
     jc_buf_init(&b, ANSWER_MAX);
     jc_buf_addstr(&b, "{");
     put_fields(&b, res, 0, 0, job_fields, N_OF(job_fields));
@@ -748,9 +477,7 @@ enum MHD_Result jc_http_job(jc_req *r)
     put_fields(&b, res, 0, JOB_NCOLS, extra, N_OF(extra));
     jc_buf_addstr(&b, "}");
     PQclear(res);
-    ret = reply_buf(r, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_buf(r, &b);
 }
 
 enum MHD_Result jc_http_job_events(jc_req *r)
@@ -769,29 +496,14 @@ enum MHD_Result jc_http_job_events(jc_req *r)
         {"id", 'n'},     {"at", 's'},     {"attempt", 'n'}, {"kind", 's'},     {"from", 's'},
         {"to", 's'},     {"worker", 's'}, {"stream", 's'},  {"progress", 'n'}, {"text", 's'},
     };
-    const char *params[3] = {NULL};
     enum MHD_Result ret;
-    PGconn *db;
     PGresult *res;
     jc_buf b;
     int first = 1;
 
-    if (begin_or_reply(r, NULL, &ret) != 0 ||
-        scope_or_reply(r, 1, &params[0], &params[1], &ret) != 0)
+    res = job_query_or_reply(r, sql, "job events", &ret);
+    if (!res)
         return ret;
-    if (!valid_uuid(r->arg))
-        return jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
-    params[2] = r->arg;
-    db = db_or_reply(r, &ret);
-    if (!db)
-        return ret;
-    res = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return sql_failed(r, db, res, "job events");
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return jc_reply_error(r, 404, "not_found", "no such job");
-    }
     jc_buf_init(&b, ANSWER_MAX);
     jc_buf_addstr(&b, "{\"events\":[");
     for (int row = 0; row < PQntuples(res); row++) {
@@ -804,9 +516,7 @@ enum MHD_Result jc_http_job_events(jc_req *r)
     }
     jc_buf_addstr(&b, "]}");
     PQclear(res);
-    ret = reply_buf(r, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_buf(r, &b);
 }
 
 /* ---- GET /v1/jobs/stats ---- */
@@ -840,13 +550,12 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     PGconn *db;
     jc_buf b;
 
-    if (begin_or_reply(r, allowed, &ret) != 0 ||
-        scope_or_reply(r, 0, &submitter, &worker, &ret) != 0)
+    if (begin_or_reply(r, allowed, 0, &submitter, &worker, &ret) != 0)
         return ret;
     if (worker)
         return jc_reply_error(r, 403, "forbidden", "role 'worker' may not read /v1/jobs/stats");
     window_s = jc_req_query(r, "window");
-    if (window_s && parse_uint(window_s, 1, JC_JOBSTATS_WINDOW_MAX, &window) != 0)
+    if (window_s && jc_query_uint(window_s, 1, JC_JOBSTATS_WINDOW_MAX, &window) != 0)
         return jc_reply_error(r, 400, "bad_request", "window must be an integer 1..%ld (seconds)",
                               JC_JOBSTATS_WINDOW_MAX);
     db = db_or_reply(r, &ret);
@@ -882,7 +591,5 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     }
     jc_buf_addstr(&b, "]}");
     free(rows);
-    ret = reply_buf(r, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_buf(r, &b);
 }

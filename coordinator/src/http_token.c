@@ -81,6 +81,69 @@ static void exec_simple(PGconn *db, const char *sql)
     PQclear(PQexec(db, sql));
 }
 
+/* not_answering clears res (NULL: nothing to clear) and answers 503 for a
+ * failed statement. */
+static enum MHD_Result not_answering(jc_req *r, PGresult *res)
+{
+    PQclear(res);
+    return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
+}
+
+/* abandon clears res and rolls back the grant's transaction. */
+static void abandon(PGconn *db, PGresult *res)
+{
+    PQclear(res);
+    exec_simple(db, "ROLLBACK");
+}
+
+/* begin_select starts the grant's transaction and runs sql, a SELECT of one
+ * parameter locking its rows. Returns its rows, or NULL when PostgreSQL
+ * failed (rolled back). */
+static PGresult *begin_select(PGconn *db, const char *sql, const char *const *vals,
+                              const int *lens, const int *fmts)
+{
+    PGresult *res;
+
+    exec_simple(db, "BEGIN");
+    res = PQexecParams(db, sql, 1, NULL, vals, lens, fmts, 0);
+    if (!pg_ok(res)) {
+        abandon(db, res);
+        return NULL;
+    }
+    return res;
+}
+
+/* mint_and_commit mints the access token of sub (role, scope) into access
+ * (jti gets its id), commits the grant's transaction and marks the caller
+ * authenticated. Returns 0; or -1 after answering 503 (*ret): no signing
+ * key (rolled back), or COMMIT refused ("PostgreSQL refused the <what>"). */
+static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *role,
+                           const char *scope, char *access, size_t access_size, char *jti,
+                           const char *what, enum MHD_Result *ret)
+{
+    const jc_config *cfg = jc_http_config(r->h);
+    PGresult *res;
+    int64_t exp;
+    int ok;
+
+    if (jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, sub, role,
+                      scope, cfg->access_ttl_s, access, access_size, jti, &exp) < 0) {
+        exec_simple(db, "ROLLBACK");
+        *ret = jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
+        return -1;
+    }
+    res = PQexec(db, "COMMIT");
+    ok = pg_ok(res);
+    PQclear(res);
+    if (!ok) {
+        *ret = jc_reply_error(r, 503, "unavailable", "PostgreSQL refused the %s", what);
+        return -1;
+    }
+    r->caller.authenticated = 1;
+    snprintf(r->caller.sub, sizeof r->caller.sub, "%s", sub);
+    return 0;
+}
+
 /* token_answer writes the RFC 6749 5.1 success answer. */
 static enum MHD_Result token_answer(jc_req *r, const char *access, int ttl, const char *scope,
                                     const char *refresh)
@@ -202,7 +265,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     const char *vals[4];
     PGresult *res = NULL;
     int fu, fp, ft, fs, n, ok = 0, locked = 0, known = 0, need_totp = 0;
-    int64_t exp, matched = 0;
+    int64_t matched = 0;
     enum MHD_Result ret;
 
     fu = jc_req_form(r, "username", user, sizeof user);
@@ -218,20 +281,17 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         sodium_memzero(pw, sizeof pw);
         return jc_reply_error(r, 503, "unavailable", "too many logins at once; retry");
     }
-    exec_simple(db, "BEGIN");
     vals[0] = user;
-    res = PQexecParams(db,
+    res = begin_select(db,
                        "SELECT role, disabled, password_hash, locked_until > now(),"
                        " totp_enabled, encode(totp_secret, 'hex'), totp_enc_key_id,"
                        " totp_last_step, array_to_string(scopes, ',')"
                        " FROM principals WHERE id = $1 FOR UPDATE",
-                       1, NULL, vals, NULL, NULL, 0);
-    if (!pg_ok(res)) {
-        PQclear(res);
-        exec_simple(db, "ROLLBACK");
+                       vals, NULL, NULL);
+    if (!res) {
         hash_leave();
         sodium_memzero(pw, sizeof pw);
-        return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
+        return not_answering(r, NULL);
     }
     if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) && PQgetvalue(res, 0, 1)[0] == 'f' &&
         role_may_login(PQgetvalue(res, 0, 0)))
@@ -248,8 +308,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         size_t slen = 0;
         need_totp = 1;
         if (!totp[0]) {
-            PQclear(res);
-            exec_simple(db, "ROLLBACK");
+            abandon(db, res);
             LOG_INFO("auth", "login of '%s': TOTP code missing", user);
             return jc_reply_oauth_error(r, 400, "invalid_grant", "a TOTP code is required");
         }
@@ -291,8 +350,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         return jc_reply_oauth_error(r, 400, "invalid_grant", GENERIC_LOGIN_ERROR);
     }
     if (grant_scope(PQgetvalue(res, 0, 8), scope_req, scope, sizeof scope) < 0) {
-        PQclear(res);
-        exec_simple(db, "ROLLBACK");
+        abandon(db, res);
         return jc_reply_oauth_error(r, 400, "invalid_scope", "a requested scope is not granted");
     }
     {
@@ -314,26 +372,15 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                  fam[1], fam[2], fam[3], fam[4], fam[5], fam[6], fam[7], fam[8], fam[9], fam[10],
                  fam[11], fam[12], fam[13], fam[14], fam[15]);
         if (issue_refresh(db, cfg, family, user, scope, refresh, sizeof refresh) < 0) {
-            PQclear(res);
-            exec_simple(db, "ROLLBACK");
+            abandon(db, res);
             return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
         }
     }
-    n = jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, user,
-                      PQgetvalue(res, 0, 0), scope, cfg->access_ttl_s, access, sizeof access, jti,
-                      &exp);
+    n = mint_and_commit(r, db, user, PQgetvalue(res, 0, 0), scope, access, sizeof access, jti,
+                        "login", &ret);
     PQclear(res);
-    if (n < 0) {
-        exec_simple(db, "ROLLBACK");
-        return jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
-    }
-    res = PQexec(db, "COMMIT");
-    ok = pg_ok(res);
-    PQclear(res);
-    if (!ok)
-        return jc_reply_error(r, 503, "unavailable", "PostgreSQL refused the login");
-    r->caller.authenticated = 1;
-    snprintf(r->caller.sub, sizeof r->caller.sub, "%s", user);
+    if (n < 0)
+        return ret;
     LOG_INFO("auth", "'%s' logged in with a password (token %s)", user, jti);
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
@@ -351,8 +398,7 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     const char *vals[1];
     int lens[1], fmts[1] = {1};
     PGresult *res;
-    int ft, fs, n, ok;
-    int64_t exp;
+    int ft, fs;
     enum MHD_Result ret;
 
     ft = jc_req_form(r, "refresh_token", tok, sizeof tok);
@@ -364,21 +410,16 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     sodium_memzero(tok, sizeof tok);
     vals[0] = (const char *)hash;
     lens[0] = sizeof hash;
-    exec_simple(db, "BEGIN");
-    res = PQexecParams(db,
+    res = begin_select(db,
                        "SELECT t.family::text, t.principal_id, t.scope, t.used_at IS NOT NULL,"
                        " t.revoked_at IS NOT NULL, t.expires_at <= now(), p.role, p.disabled"
                        " FROM refresh_tokens t JOIN principals p ON p.id = t.principal_id"
                        " WHERE t.token_hash = $1 FOR UPDATE OF t",
-                       1, NULL, vals, lens, fmts, 0);
-    if (!pg_ok(res)) {
-        PQclear(res);
-        exec_simple(db, "ROLLBACK");
-        return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
-    }
+                       vals, lens, fmts);
+    if (!res)
+        return not_answering(r, NULL);
     if (PQntuples(res) != 1) {
-        PQclear(res);
-        exec_simple(db, "ROLLBACK");
+        abandon(db, res);
         return jc_reply_oauth_error(r, 400, "invalid_grant", "unknown refresh token");
     }
     snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
@@ -398,8 +439,7 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     }
     if (PQgetvalue(res, 0, 4)[0] == 't' || PQgetvalue(res, 0, 5)[0] == 't' ||
         PQgetvalue(res, 0, 7)[0] == 't' || !role_may_login(role)) {
-        PQclear(res);
-        exec_simple(db, "ROLLBACK");
+        abandon(db, res);
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token revoked or expired");
     }
@@ -411,8 +451,7 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
             if (*p == ' ')
                 *p = ',';
         if (grant_scope(granted, scope_req, scope, sizeof scope) < 0) {
-            PQclear(res);
-            exec_simple(db, "ROLLBACK");
+            abandon(db, res);
             return jc_reply_oauth_error(r, 400, "invalid_scope",
                                         "a requested scope was not granted");
         }
@@ -426,19 +465,8 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
         exec_simple(db, "ROLLBACK");
         return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
     }
-    n = jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, sub, role,
-                      scope, cfg->access_ttl_s, access, sizeof access, jti, &exp);
-    if (n < 0) {
-        exec_simple(db, "ROLLBACK");
-        return jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
-    }
-    res = PQexec(db, "COMMIT");
-    ok = pg_ok(res);
-    PQclear(res);
-    if (!ok)
-        return jc_reply_error(r, 503, "unavailable", "PostgreSQL refused the refresh");
-    r->caller.authenticated = 1;
-    snprintf(r->caller.sub, sizeof r->caller.sub, "%s", sub);
+    if (mint_and_commit(r, db, sub, role, scope, access, sizeof access, jti, "refresh", &ret) < 0)
+        return ret;
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
     return ret;
@@ -610,7 +638,7 @@ static int client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *
         PQclear(res);
         if (rc < 0) {
             free(j);
-            *ret = jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
+            *ret = not_answering(r, NULL);
             return -1;
         }
         if (rc > 0) {
@@ -713,10 +741,8 @@ enum MHD_Result jc_http_revoke(jc_req *r)
                            "   AND ($2 = '' OR principal_id = $2))"
                            " AND revoked_at IS NULL",
                            2, NULL, vals, lens, fmts, 0);
-        if (!pg_ok(res)) {
-            PQclear(res);
-            return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
-        }
+        if (!pg_ok(res))
+            return not_answering(r, res);
         if (strcmp(PQcmdTuples(res), "0") != 0)
             LOG_INFO("auth", "refresh token family revoked (%s rows)", PQcmdTuples(res));
         PQclear(res);
@@ -736,10 +762,8 @@ enum MHD_Result jc_http_revoke(jc_req *r)
                                " VALUES ($1, $2, to_timestamp($3::bigint))"
                                " ON CONFLICT DO NOTHING",
                                3, NULL, vals, NULL, NULL, 0);
-            if (!pg_ok(res)) {
-                PQclear(res);
-                return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
-            }
+            if (!pg_ok(res))
+                return not_answering(r, res);
             PQclear(res);
             LOG_INFO("auth", "access token %s of '%s' revoked", cl.jti, cl.sub);
         }
@@ -785,8 +809,7 @@ int jc_req_authenticate(jc_req *r, enum MHD_Result *ret)
                        " FROM principals p WHERE p.id = $1",
                        2, NULL, vals, NULL, NULL, 0);
     if (!pg_ok(res)) {
-        PQclear(res);
-        *ret = jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
+        *ret = not_answering(r, res);
         return -1;
     }
     ok = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), cl.role) == 0 &&

@@ -4,10 +4,9 @@
  *
  * How a key is stored is decided in one place, store_secret: sealed with
  * the keyring's default key and bound to its row by the associated data, or
- * plain when there is no keys file. open_secret is its inverse, and the
- * re-encryption is open_secret followed by store_secret towards another key,
- * one batch of rows per transaction so that a long run neither holds locks
- * on every key at once nor loses its progress on an error.
+ * plain when there is no keys file. open_secret is its inverse. The
+ * re-encryption of principal_keys is secrets.c's jc_reencrypt_run over the
+ * table described in jc_principal_reencrypt.
  *
  * Secrets travel to PostgreSQL as binary parameters and come back as the
  * text form of bytea, decoded with PQunescapeBytea; every copy we make is
@@ -22,12 +21,12 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "secrets.h"
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
 #define SCOPE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/*-"
 #define SEALED_MAX (JC_PRINCIPAL_KEY_LEN + JC_KEYRING_OVERHEAD)
 #define AD_MAX (64 + 2 * JC_PRINCIPAL_ID_MAX)
-#define SECRET_MAX 64 /* the longest secret jc_secret_open opens */
 #define UTC_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 int jc_principal_id_valid(const char *id)
@@ -67,43 +66,6 @@ static void rollback(PGconn *c)
     char ignored[128];
 
     jc_db_exec(c, "ROLLBACK", ignored, sizeof ignored);
-}
-
-int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
-                    const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len)
-{
-    if (!enc_id) {
-        memcpy(out, plain, plain_len);
-        *out_len = plain_len;
-        return 0;
-    }
-    return jc_keyring_seal(kr, enc_id, ad, ad_len, plain, plain_len, out, out_len);
-}
-
-int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
-                   const uint8_t *stored, size_t stored_len, uint8_t *out, size_t want_len)
-{
-    uint8_t plain[SECRET_MAX];
-    size_t plain_len = 0;
-    int rc = -1;
-
-    if (!enc_id || !*enc_id) {
-        if (stored_len != want_len)
-            return -1;
-        memcpy(out, stored, want_len);
-        return 0;
-    }
-    /* Exactly the sealed size of want_len bytes, so plain cannot overflow. */
-    if (want_len > SECRET_MAX || stored_len != want_len + JC_KEYRING_OVERHEAD)
-        return -1;
-    if (jc_keyring_open(kr, enc_id, ad, ad_len, stored, stored_len, plain, &plain_len) != 0 ||
-        plain_len != want_len)
-        goto out;
-    memcpy(out, plain, want_len);
-    rc = 0;
-out:
-    sodium_memzero(plain, sizeof plain);
-    return rc;
 }
 
 /* store_secret gives the stored form of key for (principal, key_id): sealed
@@ -514,153 +476,36 @@ void jc_principal_list_free(jc_principal *list, size_t n)
     " AND ($2::text IS NULL OR principal_id = $2)"                        \
     " AND ($3::text IS NULL OR enc_key_id = $3)"
 
-/* move_row rewrites row i of a re-encryption batch (principal_id, key_id,
- * secret, enc_key_id) for target. */
-static int move_row(PGconn *c, const jc_keyring *kr, const PGresult *b, int i,
-                    const char *target, char *errstr, size_t errstr_size)
+/* key_ad is the associated data of a principal_keys row (principal, key_id). */
+static size_t key_ad(const char *const *ids, uint8_t *out, size_t out_size)
 {
-    const char *principal = PQgetvalue(b, i, 0), *key_id = PQgetvalue(b, i, 1);
-    const char *enc_id = PQgetisnull(b, i, 3) ? NULL : PQgetvalue(b, i, 3);
-    unsigned char *stored = NULL;
-    size_t stored_len = 0, sealed_len = 0;
-    uint8_t key[JC_PRINCIPAL_KEY_LEN], sealed[SEALED_MAX];
-    const char *params[4];
-    int lengths[4] = {0, 0, 0, 0}, formats[4] = {0, 0, 1, 0};
-    PGresult *r = NULL;
-    int rc = -1;
-
-    stored = PQunescapeBytea((const unsigned char *)PQgetvalue(b, i, 2), &stored_len);
-    if (!stored) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto out;
-    }
-    if (open_secret(kr, enc_id, principal, key_id, stored, stored_len, key) != 0) {
-        snprintf(errstr, errstr_size, "key '%s' of '%s' cannot be opened with %s%s%s",
-                 key_id, principal, enc_id ? "keys-file key '" : "plain storage",
-                 enc_id ? enc_id : "", enc_id ? "' (missing from the keys file, or corrupt)" : "");
-        goto out;
-    }
-    if (store_secret(kr, target, principal, key_id, key, sealed, &sealed_len) != 0) {
-        snprintf(errstr, errstr_size, "cannot seal key '%s' of '%s' with '%s'", key_id,
-                 principal, target);
-        goto out;
-    }
-    params[0] = principal;
-    params[1] = key_id;
-    params[2] = (const char *)sealed;
-    lengths[2] = (int)sealed_len;
-    params[3] = target;
-    r = PQexecParams(c,
-                     "UPDATE principal_keys SET secret = $3, enc_key_id = $4"
-                     " WHERE principal_id = $1 AND key_id = $2",
-                     4, NULL, params, lengths, formats, 0);
-    if (!jc_db_ok(c, r, errstr, errstr_size))
-        goto out;
-    rc = 0;
-out:
-    PQclear(r);
-    if (stored) {
-        sodium_memzero(stored, stored_len);
-        PQfreemem(stored);
-    }
-    sodium_memzero(key, sizeof key);
-    sodium_memzero(sealed, sizeof sealed);
-    return rc;
+    return jc_keyring_principal_ad(ids[0], ids[1], out, out_size);
 }
 
-/* reencrypt_batch moves up to max rows in one transaction; *moved gets how
- * many (0: nothing left that is not locked by someone else). */
-static int reencrypt_batch(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
-                           long max, long *moved, char *errstr, size_t errstr_size)
+/* key_name is how messages call the key of a principal_keys row. */
+static void key_name(const char *const *ids, char *out, size_t out_size)
 {
-    char limit[32];
-    const char *params[4] = {o->target_key_id, o->principal_id, o->from_key_id, limit};
-    PGresult *b = NULL;
-    int rc = -1;
-
-    *moved = 0;
-    snprintf(limit, sizeof limit, "%ld", max);
-    if (jc_db_exec(c, "BEGIN", errstr, errstr_size) != 0)
-        return -1;
-    b = PQexecParams(c,
-                     "SELECT principal_id, key_id, secret, enc_key_id FROM principal_keys"
-                     REENCRYPT_WHERE
-                     " ORDER BY principal_id, key_id LIMIT $4::bigint FOR UPDATE SKIP LOCKED",
-                     4, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(c, b, errstr, errstr_size))
-        goto out;
-    for (int i = 0; i < PQntuples(b); i++) {
-        if (move_row(c, kr, b, i, o->target_key_id, errstr, errstr_size) != 0)
-            goto out;
-    }
-    if (jc_db_exec(c, "COMMIT", errstr, errstr_size) != 0)
-        goto out;
-    *moved = PQntuples(b);
-    rc = 0;
-out:
-    PQclear(b);
-    if (rc != 0)
-        rollback(c);
-    return rc;
-}
-
-/* count_remaining counts the rows of the filter not yet on the target. */
-static int count_remaining(PGconn *c, const jc_reencrypt_opts *o, long *remaining,
-                           char *errstr, size_t errstr_size)
-{
-    const char *params[3] = {o->target_key_id, o->principal_id, o->from_key_id};
-    PGresult *r;
-    int rc = -1;
-
-    r = PQexecParams(c, "SELECT count(*) FROM principal_keys" REENCRYPT_WHERE, 3, NULL, params,
-                     NULL, NULL, 0);
-    if (!jc_db_ok(c, r, errstr, errstr_size))
-        goto out;
-    *remaining = atol(PQgetvalue(r, 0, 0));
-    rc = 0;
-out:
-    PQclear(r);
-    return rc;
-}
-
-jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencrypt_table *t,
-                              const jc_reencrypt_opts *o, jc_reencrypt_counts *counts,
-                              char *errstr, size_t errstr_size)
-{
-    memset(counts, 0, sizeof *counts);
-    if (o->batch_size <= 0 || o->limit < 0) {
-        snprintf(errstr, errstr_size, "batch size must be positive and limit not negative");
-        return JC_PR_INVALID;
-    }
-    if (o->target_key_id && !jc_keyring_has(kr, o->target_key_id)) {
-        snprintf(errstr, errstr_size, "target key '%s' is not in the keys file",
-                 o->target_key_id);
-        return JC_PR_INVALID;
-    }
-    while (!o->count_only) {
-        long want = o->batch_size, moved = 0;
-
-        if (o->limit > 0 && o->limit - counts->moved < want)
-            want = o->limit - counts->moved;
-        if (want <= 0)
-            break;
-        if (t->batch(c, kr, o, want, &moved, errstr, errstr_size) != 0)
-            return JC_PR_ERROR;
-        if (moved == 0)
-            break;
-        counts->moved += moved;
-        counts->batches++;
-    }
-    if (t->remaining(c, o, &counts->remaining, errstr, errstr_size) != 0)
-        return JC_PR_ERROR;
-    return JC_PR_OK;
+    snprintf(out, out_size, "key '%s' of '%s'", ids[1], ids[0]);
 }
 
 jc_pr_status jc_principal_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
                                     jc_reencrypt_counts *counts, char *errstr,
                                     size_t errstr_size)
 {
-    static const jc_reencrypt_table principal_keys = {reencrypt_batch, count_remaining};
+    static const jc_reencrypt_table principal_keys = {
+        .select_sql = "SELECT principal_id, key_id, secret, enc_key_id FROM principal_keys"
+                      REENCRYPT_WHERE
+                      " ORDER BY principal_id, key_id LIMIT $4::bigint FOR UPDATE SKIP LOCKED",
+        .count_sql = "SELECT count(*) FROM principal_keys" REENCRYPT_WHERE,
+        .update_sql = "UPDATE principal_keys SET secret = $3, enc_key_id = $4"
+                      " WHERE principal_id = $1 AND key_id = $2",
+        .n_ids = 2,
+        .principal_filter = 1,
+        .secret_len = JC_PRINCIPAL_KEY_LEN,
+        .ad_max = AD_MAX,
+        .ad = key_ad,
+        .name = key_name,
+    };
 
     return jc_reencrypt_run(c, kr, &principal_keys, o, counts, errstr, errstr_size);
 }

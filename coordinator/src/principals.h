@@ -45,22 +45,6 @@ int jc_principal_role_valid(const char *role);
 /* JC_PRINCIPAL_ROLES is the list for messages. */
 #define JC_PRINCIPAL_ROLES "client, worker, admin or reader"
 
-/* jc_secret_store gives the stored form of a secret: sealed with keys-file
- * key enc_id and bound to its row by ad, or a plain copy when enc_id is
- * NULL. out must hold plain_len + JC_KEYRING_OVERHEAD bytes. Returns 0, -1
- * if enc_id is not in kr. Shared by every table that keeps secrets
- * (principal keys, signing keys, TOTP secrets). */
-int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
-                    const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len);
-
-/* jc_secret_open is the inverse (enc_id NULL or "": plain): it writes
- * exactly want_len bytes to out, or returns -1 (unknown key, wrong row,
- * tampered, or not want_len bytes long). */
-int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
-                   const uint8_t *stored, size_t stored_len, uint8_t *out, size_t want_len);
-
-/* jc_new_key is a freshly generated key, shown to the operator once. The
- * caller wipes it (sodium_memzero) when done. */
 typedef struct jc_new_key {
     char key_id[JC_PRINCIPAL_ID_MAX + 1];
     uint8_t key[JC_PRINCIPAL_KEY_LEN];
@@ -156,24 +140,5 @@ typedef struct jc_reencrypt_counts {
 jc_pr_status jc_principal_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
                                     jc_reencrypt_counts *counts, char *errstr,
                                     size_t errstr_size);
-
-/* A re-encryption of one table of secrets, for jc_reencrypt_run: batch
- * moves up to max rows matching o in one transaction (locking them FOR
- * UPDATE SKIP LOCKED) and sets *moved (0: nothing left that is not locked);
- * remaining counts the rows matching o not yet on the target. Both return
- * 0 or -1 with errstr (batch has rolled back). */
-typedef struct jc_reencrypt_table {
-    int (*batch)(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o, long max,
-                 long *moved, char *errstr, size_t errstr_size);
-    int (*remaining)(PGconn *c, const jc_reencrypt_opts *o, long *remaining, char *errstr,
-                     size_t errstr_size);
-} jc_reencrypt_table;
-
-/* jc_reencrypt_run drives a re-encryption of table t batch by batch, with
- * the checks and the counting of jc_principal_reencrypt (which is this
- * function over principal_keys). */
-jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencrypt_table *t,
-                              const jc_reencrypt_opts *o, jc_reencrypt_counts *counts,
-                              char *errstr, size_t errstr_size);
 
 #endif

@@ -5,7 +5,7 @@
  * advisory lock, so two coordinators starting at once make one key, and a
  * rotation never sees a half-made one; the partial unique index on the
  * active key is the last line of defence. Seeds are sealed and opened with
- * jc_secret_store / jc_secret_open (principals.h), like HMAC keys, and every
+ * jc_secret_store / jc_secret_open (secrets.h), like HMAC keys, and every
  * copy is wiped.
  */
 #include "signing.h"
@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "secrets.h"
 
 _Static_assert(crypto_sign_PUBLICKEYBYTES == 32, "jc_signing_key.pk");
 _Static_assert(crypto_sign_SECRETKEYBYTES == 64, "jc_signing_key.sk");
@@ -351,113 +352,33 @@ out:
     " WHERE enc_key_id IS DISTINCT FROM $1::text"                         \
     " AND ($2::text IS NULL OR enc_key_id = $2)"
 
-/* move_row rewrites row i (kid, secret, enc_key_id) of a batch for target. */
-static int move_row(PGconn *c, const jc_keyring *kr, const PGresult *b, int i,
-                    const char *target, char *err, size_t errsz)
+/* kid_ad is signing_ad for jc_reencrypt_run. */
+static size_t kid_ad(const char *const *ids, uint8_t *out, size_t out_size)
 {
-    const char *kid = PQgetvalue(b, i, 0);
-    const char *enc_id = PQgetisnull(b, i, 2) ? NULL : PQgetvalue(b, i, 2);
-    uint8_t seed[JC_SIGNING_SEED_LEN], ad[AD_MAX], sealed[SEALED_MAX];
-    unsigned char *stored = NULL;
-    size_t stored_len = 0, sealed_len = 0, ad_len = signing_ad(kid, ad, sizeof ad);
-    const char *params[3];
-    int lengths[3] = {0, 0, 0}, formats[3] = {0, 1, 0};
-    PGresult *r = NULL;
-    int rc = -1;
-
-    stored = unescape(b, i, 1, &stored_len);
-    if (!stored) {
-        snprintf(err, errsz, "out of memory");
-        goto out;
-    }
-    if (ad_len == 0 ||
-        jc_secret_open(kr, enc_id, ad, ad_len, stored, stored_len, seed, sizeof seed) != 0) {
-        snprintf(err, errsz, "signing key '%s' cannot be opened with %s%s%s", kid,
-                 enc_id ? "keys-file key '" : "plain storage", enc_id ? enc_id : "",
-                 enc_id ? "' (missing from the keys file, or corrupt)" : "");
-        goto out;
-    }
-    if (jc_secret_store(kr, target, ad, ad_len, seed, sizeof seed, sealed, &sealed_len) != 0) {
-        snprintf(err, errsz, "cannot seal signing key '%s' with '%s'", kid, target);
-        goto out;
-    }
-    params[0] = kid;
-    params[1] = (const char *)sealed;
-    lengths[1] = (int)sealed_len;
-    params[2] = target;
-    r = PQexecParams(c, "UPDATE signing_keys SET secret = $2, enc_key_id = $3 WHERE kid = $1", 3,
-                     NULL, params, lengths, formats, 0);
-    if (!jc_db_ok(c, r, err, errsz))
-        goto out;
-    rc = 0;
-out:
-    PQclear(r);
-    if (stored) {
-        sodium_memzero(stored, stored_len);
-        PQfreemem(stored);
-    }
-    sodium_memzero(seed, sizeof seed);
-    sodium_memzero(sealed, sizeof sealed);
-    return rc;
+    return signing_ad(ids[0], out, out_size);
 }
 
-/* reencrypt_batch moves up to max rows in one transaction. */
-static int reencrypt_batch(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
-                           long max, long *moved, char *err, size_t errsz)
+/* kid_name is how messages call a signing key. */
+static void kid_name(const char *const *ids, char *out, size_t out_size)
 {
-    char limit[32];
-    const char *params[3] = {o->target_key_id, o->from_key_id, limit};
-    PGresult *b = NULL;
-    int rc = -1;
-
-    *moved = 0;
-    snprintf(limit, sizeof limit, "%ld", max);
-    if (jc_db_exec(c, "BEGIN", err, errsz) != 0)
-        return -1;
-    b = PQexecParams(c,
-                     "SELECT kid, secret, enc_key_id FROM signing_keys" REENCRYPT_WHERE
-                     " ORDER BY kid LIMIT $3::bigint FOR UPDATE SKIP LOCKED",
-                     3, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(c, b, err, errsz))
-        goto out;
-    for (int i = 0; i < PQntuples(b); i++) {
-        if (move_row(c, kr, b, i, o->target_key_id, err, errsz) != 0)
-            goto out;
-    }
-    if (jc_db_exec(c, "COMMIT", err, errsz) != 0)
-        goto out;
-    *moved = PQntuples(b);
-    rc = 0;
-out:
-    PQclear(b);
-    if (rc != 0)
-        rollback(c);
-    return rc;
-}
-
-/* count_remaining counts the rows of the filter not yet on the target. */
-static int count_remaining(PGconn *c, const jc_reencrypt_opts *o, long *remaining, char *err,
-                           size_t errsz)
-{
-    const char *params[2] = {o->target_key_id, o->from_key_id};
-    PGresult *r;
-    int rc = -1;
-
-    r = PQexecParams(c, "SELECT count(*) FROM signing_keys" REENCRYPT_WHERE, 2, NULL, params,
-                     NULL, NULL, 0);
-    if (!jc_db_ok(c, r, err, errsz))
-        goto out;
-    *remaining = atol(PQgetvalue(r, 0, 0));
-    rc = 0;
-out:
-    PQclear(r);
-    return rc;
+    snprintf(out, out_size, "signing key '%s'", ids[0]);
 }
 
 jc_pr_status jc_signing_reencrypt(PGconn *c, const jc_keyring *kr, const jc_reencrypt_opts *o,
                                   jc_reencrypt_counts *counts, char *err, size_t errsz)
 {
-    static const jc_reencrypt_table signing_keys = {reencrypt_batch, count_remaining};
+    static const jc_reencrypt_table signing_keys = {
+        .select_sql = "SELECT kid, secret, enc_key_id FROM signing_keys" REENCRYPT_WHERE
+                      " ORDER BY kid LIMIT $3::bigint FOR UPDATE SKIP LOCKED",
+        .count_sql = "SELECT count(*) FROM signing_keys" REENCRYPT_WHERE,
+        .update_sql = "UPDATE signing_keys SET secret = $2, enc_key_id = $3 WHERE kid = $1",
+        .n_ids = 1,
+        .principal_filter = 0,
+        .secret_len = JC_SIGNING_SEED_LEN,
+        .ad_max = AD_MAX,
+        .ad = kid_ad,
+        .name = kid_name,
+    };
 
     if (o->principal_id) {
         memset(counts, 0, sizeof *counts);

@@ -1,0 +1,41 @@
+/*
+ * fuzz_jws.c - libFuzzer target for what the token endpoint and the bearer
+ * check parse from the network before any key is involved: the compact JWS
+ * splitter and decoder, the strict JSON reader under it, and the claim
+ * lookups the coordinator makes.
+ *   build-fuzz/tests/fuzz/fuzz_jws -max_total_time=60 tests/fuzz/corpus/jws
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "jwt.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static jc_jws j;
+    static const uint8_t key[32];
+    char err[160], s[256];
+    int64_t v;
+    jc_json doc;
+    jc_json_tok toks[64];
+
+    /* the input as a token */
+    if (jc_jws_parse((const char *)data, size, &j, err, sizeof err) == 0) {
+        (void)jc_jws_verify_hs256(&j, key);
+        (void)jc_jws_verify_eddsa(&j, key);
+        (void)jc_json_member_string(&j.cl, 0, "sub", s, sizeof s);
+        (void)jc_json_int64(&j.cl, jc_json_find(&j.cl, 0, "exp"), &v);
+    }
+    /* the input as a JSON document */
+    if (jc_json_parse(&doc, (const char *)data, size, toks, 64, err, sizeof err) == 0 &&
+        toks[0].type == JC_JSON_OBJECT) {
+        (void)jc_json_member_string(&doc, 0, "access_token", s, sizeof s);
+        (void)jc_json_int64(&doc, jc_json_find(&doc, 0, "expires_in"), &v);
+    }
+    return 0;
+}

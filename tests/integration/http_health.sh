@@ -42,4 +42,36 @@ check_eq "a fifth connection from the same address is refused" 000 "$(curl -s -o
 for fd in 6 7 8 9; do eval "exec $fd>&-"; done
 sleep 0.5
 check_eq "and served again once they are gone" 200 "$(code "$URL/healthz")"
+
+# garbage: random bytes, broken request lines, huge headers, bad encodings,
+# each on its own connection; the server must stay up and keep answering
+python3 - "$PORT" <<'PY' >"$T/garbage.log" 2>&1
+import os, random, socket, sys
+port = int(sys.argv[1])
+random.seed(4242)
+cases = [
+    b"\x00\xff" * 100, b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET /%zz%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /v1/token HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"POST /v1/token HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    b"POST /v1/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\n%%%%%%%%%",
+    b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"A" * 60000 + b"\r\n\r\n",
+    b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c.d.e\r\n\r\n",
+    b"GET /v1/jobs/" + b"../" * 200 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+]
+cases += [os.urandom(random.randint(1, 4096)) for _ in range(150)]
+cases += [b"GET /" + bytes(random.randint(33, 126) for _ in range(random.randint(1, 300))) + b" HTTP/1.1\r\nHost: x\r\n\r\n" for _ in range(150)]
+for c in cases:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        s.sendall(c)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(65536)
+        s.close()
+    except OSError:
+        pass
+print(len(cases), "garbage requests sent")
+PY
+check "310 garbage requests sent" grep -q '^310 garbage requests sent' "$T/garbage.log"
+check_eq "the server still answers after the garbage" 200 "$(code "$URL/healthz")"
+check_eq "the coordinator is still running" 0 "$(kill -0 "$COORD_PID"; echo $?)"
 jc_done

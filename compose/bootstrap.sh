@@ -333,6 +333,31 @@ database() {
     admin db migrate >&2
 }
 
+# dashboard_admin makes sure an admin can log in to the dashboard and the
+# token endpoint: principal "admin" (role admin) with a random password kept
+# in $SECRETS/admin_password, readable by the operator who ran this script
+# (it is mounted into no container). An existing admin keeps its password.
+dashboard_admin() {
+    local rc=0 pw
+    admin user show admin >/dev/null 2>&1 || rc=$?
+    case $rc in
+    0)
+        say "admin: exists (kept; jobcoord-admin user set-password admin changes its password)"
+        return 0
+        ;;
+    1) ;;
+    *) die "jobcoord-admin user show admin failed (exit $rc): is the database up?" ;;
+    esac
+    admin user add admin --role admin >/dev/null
+    pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    (
+        umask 077
+        printf '%s\n' "$pw" >"$SECRETS/admin_password"
+    )
+    printf '%s\n' "$pw" | admin user set-password admin >/dev/null
+    say "admin: created; its password is in $SECRETS/admin_password (dashboard: http://127.0.0.1:$(env_get JOBCOORD_HTTP_PORT)/)"
+}
+
 setup() {
     local w
     prepare
@@ -345,6 +370,7 @@ setup() {
     database
     for w in "${WORKERS[@]}"; do principal "$w" worker config/worker.conf.in; done
     principal "$CLIENT" client config/client.conf.in
+    dashboard_admin
     if [ -s "$EXTRA_LIST" ]; then
         while read -r w; do principal "$w" worker config/worker.conf.in; done <"$EXTRA_LIST"
     fi
@@ -354,6 +380,7 @@ bootstrap: done. Next:
     docker compose up -d
     docker compose ps                       # all healthy or running
     curl -s http://127.0.0.1:$(env_get JOBCOORD_HTTP_PORT)/readyz
+    # dashboard: http://127.0.0.1:$(env_get JOBCOORD_HTTP_PORT)/ as admin, password in secrets/admin_password
     docker compose run --rm admin worker list
     docker compose run --rm submit --type echo --arg hello --wait
 TXT

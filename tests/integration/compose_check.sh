@@ -589,7 +589,10 @@ for p in worker-1:worker worker-2:worker demo-client:client; do
         grep -qx "key.id = $(sql "SELECT key_id FROM principal_keys WHERE principal_id = '$name' AND valid_until IS NULL ORDER BY created_at DESC LIMIT 1")" "$C/config/$name.conf"
 done
 check_eq "the principals' keys are sealed with the keys file's key" 3 \
-    "$(sql "SELECT count(*) FROM principal_keys WHERE enc_key_id = '$kid'")"
+    "$(sql "SELECT count(*) FROM principal_keys WHERE enc_key_id = '$kid' AND principal_id IN ('worker-1', 'worker-2', 'demo-client')")"
+check_eq "secrets/admin_password exists with mode 600, for the operator" 600 "$(stat -c %a "$C/secrets/admin_password" 2>/dev/null)"
+check_eq "the dashboard's admin exists with a password" "admin|t" \
+    "$(sql "SELECT role, password_hash IS NOT NULL FROM principals WHERE id = 'admin'")"
 "$C/bootstrap.sh" >"$T/bootstrap2.out" 2>&1
 check_eq "bootstrap.sh run again exits 0" 0 $?
 check "and keeps what exists" grep -q "worker-1: principal, key and config/worker-1.conf exist (kept)" "$T/bootstrap2.out"
@@ -704,6 +707,9 @@ check "jobcoord-healthcheck passes once the coordinator is ready (GET /readyz: 2
 check "jobcoord-healthcheck /healthz passes" "$HC" "127.0.0.1:$PORT" /healthz
 "$HC" "127.0.0.1:$PORT" /no-such-route >/dev/null 2>&1
 check_eq "jobcoord-healthcheck fails on a status other than 200" 1 $?
+check_eq "the admin logs in with the password bootstrap.sh wrote" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --data-urlencode grant_type=password --data-urlencode username=admin \
+        --data-urlencode "password=$(cat "$C/secrets/admin_password")" "http://127.0.0.1:$PORT/v1/token")"
 for w in worker-1 worker-2; do
     sed -i "s|^kafka.bootstrap.servers = .*|kafka.bootstrap.servers = $JOBCOORD_KAFKA_BROKERS|" "$T/$w.conf"
     jc_bg "$T/$w.log" "$WORKER" --config "$T/$w.conf" --grace-ms 1000

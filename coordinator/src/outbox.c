@@ -477,9 +477,18 @@ static void *run(void *arg)
             /* The relay's own writes (a row is "sent") need no fsync: if a
              * crash loses one, the row is sent again and the recipient drops
              * the duplicate by its id. What must be durable, the decision
-             * and the row itself, was committed by the deciding transaction. */
+             * and the row itself, was committed by the deciding transaction.
+             * Bitmap scans off: the due query's bitmap scan of commands_due
+             * visited every dead entry the index had gathered since the last
+             * vacuum (each command leaves one or two: pending -> sent ->
+             * acked), 3,000-10,000 entries and 200-280 heap pages a round
+             * after a few seconds at 2,000 jobs/s, 1-3 ms. A plain index scan
+             * marks the dead entries it meets (kill_prior_tuple), so the next
+             * round skips them: 6 pages, 0.1 ms. The relay's other queries
+             * look rows up by key and need no bitmap scans. */
             if (!o->db || jc_db_exec(o->db, "LISTEN jobcoord_outbox", o->err, sizeof o->err) ||
-                jc_db_exec(o->db, "SET synchronous_commit TO off", o->err, sizeof o->err)) {
+                jc_db_exec(o->db, "SET synchronous_commit TO off", o->err, sizeof o->err) ||
+                jc_db_exec(o->db, "SET enable_bitmapscan TO off", o->err, sizeof o->err)) {
                 LOG_ERROR("outbox", "%s", o->err);
                 if (o->db)
                     PQfinish(o->db);

@@ -107,6 +107,9 @@ check_eq "the undrain command was acknowledged" acked "$(sql "SELECT status FROM
 Q="SELECT config_version = desired_config_version AND desired_config_version > 0 FROM workers WHERE id = 'w2'"
 wait_for 30 "w2 applied its config" sql_is t "$Q"
 check_eq "the worker reports the configuration it applied" t "$(sql "$Q")"
+# the ack is its own message (on command-acks), not part of the heartbeat
+# that reported the version: it may arrive a little later
+wait_for 30 "config acked" sql_is acked "SELECT status FROM commands WHERE kind = 'config' AND recipient = 'w2'"
 check_eq "the config command was acknowledged" acked "$(sql "SELECT status FROM commands WHERE kind = 'config' AND recipient = 'w2'")"
 
 check_eq "no transition applied twice" 0 "$(sql "SELECT count(*) FROM (SELECT job_id, attempt, from_state, to_state FROM job_events WHERE kind = 'state' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d")"

@@ -224,10 +224,8 @@ enum MHD_Result jc_reply(jc_req *r, unsigned status, const char *content_type, c
                          size_t len)
 {
     struct MHD_Response *resp = make(content_type, body, len);
-    if (resp && !strstr(r->path, "jwks"))
+    if (resp)
         MHD_add_response_header(resp, "Cache-Control", "no-store");
-    else if (resp)
-        MHD_add_response_header(resp, "Cache-Control", "max-age=60");
     return queue(r, status, resp);
 }
 

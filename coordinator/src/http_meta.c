@@ -50,7 +50,14 @@ enum MHD_Result jc_http_jwks(jc_req *r)
         return jc_reply_error(r, 503, "unavailable", "the signing keys are not loaded yet");
     jc_buf_init(&b, 65536);
     jc_signkeys_jwks(jc_http_signkeys(r->h), &b);
-    ret = jc_reply_json(r, 200, &b);
+    if (b.failed) {
+        ret = jc_reply_error(r, 500, "internal", "the key set does not fit");
+    } else {
+        /* verifiers may cache the key set briefly (a rotation keeps the
+         * retired key published for its grace, far longer than this) */
+        static const char *const headers[] = {"Cache-Control", "max-age=60", NULL};
+        ret = jc_reply_with_headers(r, 200, "application/json", jc_buf_str(&b), b.len, headers);
+    }
     jc_buf_free(&b);
     return ret;
 }

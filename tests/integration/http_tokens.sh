@@ -185,6 +185,23 @@ check_eq "a disabled principal gets no token" 401 "$(cc "$(assertion)")"
 check_eq "and its earlier token stops working" 401 "$(get_bearer /v1/jobs "$CT")"
 sql "UPDATE principals SET disabled = false WHERE id = 'client1'" >/dev/null
 
+# ---- revocation authenticated by a client assertion ----
+rv() { post_form /v1/revoke "token=$1" \
+    client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer "client_assertion=$2"; }
+login admin "$ADMIN_PW" >/dev/null
+AT4=$(field access_token)
+check_eq "a client revoking someone else's token: 200" 200 "$(rv "$AT4" "$(assertion)")"
+check_eq "but that token still works" 200 "$(get_bearer /v1/workers "$AT4")"
+cc "$(assertion)" >/dev/null
+CT2=$(field access_token)
+A2=$(assertion)
+check_eq "a client revoking its own token with an assertion: 200" 200 "$(rv "$CT2" "$A2")"
+check_eq "and it is refused afterwards" 401 "$(get_bearer /v1/jobs "$CT2")"
+check_eq "revoke with a replayed assertion: invalid_client" "401 invalid_client" "$(rv "$AT4" "$A2") $(field error)"
+check_eq "revoke with an assertion signed by another key: 401" 401 \
+    "$(rv "$AT4" "$($TOK assertion --sub client1 --kid "$(keyid_of client1)" --key "$(key_of reader1)" --aud "$URL/v1/token")")"
+check_eq "after all that the admin token still works" 200 "$(get_bearer /v1/workers "$AT4")"
+
 # ---- forged and broken access tokens ----
 SEED=$(sql "SELECT encode(secret, 'hex') FROM signing_keys WHERE kid = '$KID1'")
 PUB=$(sql "SELECT encode(public_key, 'hex') FROM signing_keys WHERE kid = '$KID1'")

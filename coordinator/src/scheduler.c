@@ -37,14 +37,29 @@ static int has_cap(const free_worker *w, const char *type)
 int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errstr,
                 size_t errstr_size)
 {
+    /* Two statements, on purpose. The first locks the candidate workers
+     * (SKIP LOCKED: another instance scheduling them keeps them); the
+     * second counts their held jobs. In READ COMMITTED a statement reads a
+     * snapshot taken when it starts, and a row lock re-checks only the
+     * locked row: counting in the locking statement could read a snapshot
+     * from before another instance's assignments to a worker committed and
+     * released its lock, and overfill that worker's slots. The second
+     * statement starts after the locks are held, so every assignment to
+     * these workers is committed and counted. */
+    static const char lock_sql[] =
+        "SELECT w.id FROM workers w"
+        "  LEFT JOIN (SELECT worker_id, count(*) AS n FROM jobs"
+        "             WHERE state IN ('assigned', 'running', 'canceling')"
+        "               AND worker_id IS NOT NULL GROUP BY worker_id) l ON l.worker_id = w.id"
+        " WHERE w.status = 'online' AND NOT w.drain_requested AND w.slots > coalesce(l.n, 0)"
+        " FOR UPDATE OF w SKIP LOCKED";
     static const char workers_sql[] =
         "SELECT w.id, array_to_string(w.capabilities, ','), w.slots - coalesce(l.n, 0)"
         "  FROM workers w LEFT JOIN (SELECT worker_id, count(*) AS n FROM jobs"
         "                             WHERE state IN ('assigned', 'running', 'canceling')"
-        "                               AND worker_id IS NOT NULL GROUP BY worker_id) l"
+        "                               AND worker_id = ANY($1::text[]) GROUP BY worker_id) l"
         "       ON l.worker_id = w.id"
-        " WHERE w.status = 'online' AND NOT w.drain_requested AND w.slots > coalesce(l.n, 0)"
-        " FOR UPDATE OF w SKIP LOCKED";
+        " WHERE w.id = ANY($1::text[])";
     static const char jobs_tail[] =
         "WHERE state = 'pending' AND run_after <= now() AND type = ANY($1::text[])"
         " ORDER BY priority DESC, created_at LIMIT $2::int FOR UPDATE SKIP LOCKED";
@@ -58,13 +73,27 @@ int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errst
     *assigned = 0;
     jw_reset(jw);
     jc_buf_init(&types, 1 << 20);
-    r = PQexec(db, workers_sql);
+    r = PQexec(db, lock_sql);
     if (!jc_db_ok(db, r, errstr, errstr_size))
         goto out;
     if (PQntuples(r) == 0) {
         rc = 0;
         goto out;
     }
+    jc_buf_addstr(&types, "{");
+    for (int i = 0; i < PQntuples(r); i++)
+        jc_buf_add_array_elem(&types, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+    jc_buf_addstr(&types, "}");
+    if (types.failed) {
+        snprintf(errstr, errstr_size, "too many workers to schedule at once");
+        goto out;
+    }
+    PQclear(r);
+    params[0] = jc_buf_str(&types);
+    r = PQexecParams(db, workers_sql, 1, NULL, params, NULL, NULL, 0);
+    jc_buf_reset(&types);
+    if (!jc_db_ok(db, r, errstr, errstr_size))
+        goto out;
     ws = calloc((size_t)PQntuples(r), sizeof *ws);
     if (!ws) {
         snprintf(errstr, errstr_size, "out of memory");

@@ -166,7 +166,9 @@ static const struct {
      " FROM rejections ORDER BY topic, reason"},
     {"Consumer offsets", "consumer_offsets",
      "SELECT consumer_group, topic, kpartition AS partition, next_offset,"
-     " " ADMIN_TS("updated_at") " AS updated_at"
+     " " ADMIN_TS("updated_at") " AS updated_at, cluster_id,"
+     " " ADMIN_TS("reset_at") " AS reset_at, reset_reason, lost_records,"
+     " " ADMIN_TS("lost_at") " AS lost_at"
      " FROM consumer_offsets ORDER BY consumer_group, topic, kpartition"},
     {"Coordinator instances", "coordinator_instances",
      "SELECT id, host, pid, version, " ADMIN_TS("started_at") " AS started_at,"

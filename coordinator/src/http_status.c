@@ -259,9 +259,13 @@ enum MHD_Result jc_http_status(jc_req *r)
         jc_buf_printf(&b, "%lld", (long long)atomic_load(&rt->lag_total));
     else
         jc_buf_addstr(&b, "null");
-    jc_buf_printf(&b, ",\"applied_total\":%llu,\"rejected_total\":%llu},\"rejections\":[",
+    jc_buf_printf(&b,
+                  ",\"applied_total\":%llu,\"rejected_total\":%llu,\"position_resets\":%llu,"
+                  "\"records_lost\":%llu},\"rejections\":[",
                   (unsigned long long)atomic_load(&rt->applied),
-                  (unsigned long long)atomic_load(&rt->rejected));
+                  (unsigned long long)atomic_load(&rt->rejected),
+                  (unsigned long long)atomic_load(&rt->position_resets),
+                  (unsigned long long)atomic_load(&rt->records_lost));
     for (int row = 0; row < PQntuples(res); row++) {
         if (strcmp(PQgetvalue(res, row, 0), "rejections") != 0)
             continue;

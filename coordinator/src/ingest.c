@@ -47,6 +47,7 @@
 #include "kconf.h"
 #include "keycache.h"
 #include "log.h"
+#include "logcheck.h"
 #include "metrics.h"
 #include "topics.h"
 
@@ -67,6 +68,16 @@ struct jc_ingest {
      * this process knows; -1: no row yet; -2: not assigned. */
     int64_t position[MAX_TOPICS][MAX_PARTITIONS];
     unsigned char at_eof[MAX_TOPICS][MAX_PARTITIONS];
+    /* expect[t][p]: the offset the next record of (t, p) must have, -1 when
+     * not known (reading from the beginning); a record past it means records
+     * left the log unread. lost[t][p]: such records not yet stored. */
+    int64_t expect[MAX_TOPICS][MAX_PARTITIONS];
+    int64_t lost[MAX_TOPICS][MAX_PARTITIONS];
+    char cluster_id[128]; /* the cluster's id, "" when the broker did not say */
+    /* log_is_new: the cluster was created empty by this process; checked[t][p]:
+     * (t, p)'s stored position was judged once since then */
+    int log_is_new;
+    unsigned char checked[MAX_TOPICS][MAX_PARTITIONS];
     int assigned;
     int drop_batch; /* a rebalance happened while the batch was built */
     jc_batch batch;
@@ -133,17 +144,87 @@ static void batch_clear(jc_batch *b)
 
 /* ---- rebalance: positions come from PostgreSQL ---- */
 
+// note_log_change records in PostgreSQL (outside the batch: it must survive
+// a rollback) that partition (topic, p) was judged v, and says so loudly.
+static void note_log_change(jc_ingest *ig, const char *topic, int p, int64_t pos, jc_log_verdict v,
+                            int64_t lost)
+{
+    static const char sql[] =
+        "UPDATE consumer_offsets SET cluster_id = nullif($4, ''),"
+        " reset_at = CASE WHEN $5 = 'truncated' THEN reset_at ELSE now() END,"
+        " reset_reason = CASE WHEN $5 = 'truncated' THEN reset_reason ELSE $5 END,"
+        " lost_records = lost_records + $6::bigint,"
+        " lost_at = CASE WHEN $6::bigint > 0 THEN now() ELSE lost_at END"
+        " WHERE consumer_group = $1 AND topic = $2 AND kpartition = $3::int";
+    char part[16], n[32];
+    const char *params[6] = {ig->cfg->group_id, topic, part, ig->cluster_id,
+                             jc_log_verdict_name(v), n};
+    PGresult *r;
+
+    snprintf(part, sizeof part, "%d", p);
+    snprintf(n, sizeof n, "%" PRId64, lost);
+    if (v == JC_LOG_TRUNCATED) {
+        LOG_ERROR("ingest",
+                  "%s[%d]: %" PRId64 " records were removed from the log before ingest read them"
+                  " (stored position %" PRId64 "); they are lost. The embedded Kafka cluster keeps"
+                  " about 5 MiB per partition: use a real cluster in production",
+                  topic, p, lost, pos);
+        atomic_fetch_add(&ig->rt->records_lost, (uint_fast64_t)lost);
+    } else {
+        LOG_ERROR("ingest",
+                  "%s[%d]: the stored position %" PRId64 " belongs to another log (%s; cluster"
+                  " now '%s'); reading this partition again from its beginning",
+                  topic, p, pos, jc_log_verdict_name(v), ig->cluster_id);
+        atomic_fetch_add(&ig->rt->position_resets, 1);
+    }
+    r = PQexecParams(ig->db, sql, 6, NULL, params, NULL, NULL, 0);
+    if (!jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err))
+        LOG_WARN("ingest", "cannot record the log change of %s[%d]: %s", topic, p, ig->db_err);
+    PQclear(r);
+}
+
+// judge_position decides where partition tp starts from its stored position
+// pos and the cluster id stored with it (see logcheck.c).
+static void judge_position(jc_ingest *ig, rd_kafka_topic_partition_t *tp, int t, int64_t pos,
+                           const char *stored_cluster)
+{
+    int64_t lo = -1, hi = -1, start, lost;
+    jc_log_verdict v;
+
+    if (pos >= 0 && rd_kafka_query_watermark_offsets(ig->rk, tp->topic, tp->partition, &lo, &hi,
+                                                     5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        lo = hi = -1; /* unknown: trust the position, as before */
+    v = jc_log_judge(pos, stored_cluster, ig->cluster_id, lo, hi, &start, &lost);
+    if (ig->log_is_new && !ig->checked[t][tp->partition] && pos >= 0) {
+        v = JC_LOG_NEW_CLUSTER; /* stored by an earlier process, for a cluster now gone */
+        start = -2;
+        lost = 0;
+    }
+    ig->checked[t][tp->partition] = 1;
+    tp->offset = start == -2 ? RD_KAFKA_OFFSET_BEGINNING : start;
+    ig->expect[t][tp->partition] = start == -2 ? (v == JC_LOG_SAME ? -1 : lo) : start;
+    if (v != JC_LOG_SAME)
+        note_log_change(ig, tp->topic, tp->partition, pos, v, lost);
+}
+
 // load_positions reads stored positions for parts and sets each partition's
-// start offset. Returns 0, -1 on database trouble.
+// start offset, after judging that each still points into the log it was
+// stored for. Returns 0, -1 on database trouble.
 static int load_positions(jc_ingest *ig, rd_kafka_topic_partition_list_t *parts)
 {
-    static const char sql[] = "SELECT topic, kpartition, next_offset FROM consumer_offsets"
+    static const char sql[] = "SELECT topic, kpartition, next_offset, coalesce(cluster_id, '')"
+                              " FROM consumer_offsets"
                               " WHERE consumer_group = $1 AND topic = ANY($2::text[])";
     const char *params[2];
     jc_buf topics;
     PGresult *r;
+    char *cid;
     int rc = -1;
 
+    cid = rd_kafka_clusterid(ig->rk, 2000);
+    snprintf(ig->cluster_id, sizeof ig->cluster_id, "%s", cid ? cid : "");
+    if (cid)
+        rd_kafka_mem_free(ig->rk, cid);
     jc_buf_init(&topics, 1 << 16);
     jc_buf_addstr(&topics, "{");
     for (int t = 0; t < MAX_TOPICS; t++)
@@ -156,19 +237,24 @@ static int load_positions(jc_ingest *ig, rd_kafka_topic_partition_list_t *parts)
         goto out;
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        int t = topic_index(ig, tp->topic);
+        int t = topic_index(ig, tp->topic), found = -1;
         tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-        if (t < 0 || tp->partition < 0 || tp->partition >= MAX_PARTITIONS)
+        if (t < 0 || tp->partition < 0 || tp->partition >= MAX_PARTITIONS) {
+            LOG_ERROR("ingest", "%s[%d]: partition not consumed: at most %d partitions a topic",
+                      tp->topic, tp->partition, MAX_PARTITIONS);
             continue;
+        }
         ig->position[t][tp->partition] = -1;
         ig->at_eof[t][tp->partition] = 0;
-        for (int row = 0; row < PQntuples(r); row++) {
+        ig->lost[t][tp->partition] = 0;
+        for (int row = 0; row < PQntuples(r); row++)
             if (strcmp(PQgetvalue(r, row, 0), tp->topic) == 0 &&
-                atoi(PQgetvalue(r, row, 1)) == tp->partition) {
-                tp->offset = strtoll(PQgetvalue(r, row, 2), NULL, 10);
-                ig->position[t][tp->partition] = tp->offset;
-            }
-        }
+                atoi(PQgetvalue(r, row, 1)) == tp->partition)
+                found = row;
+        if (found >= 0)
+            ig->position[t][tp->partition] = strtoll(PQgetvalue(r, found, 2), NULL, 10);
+        judge_position(ig, tp, t, ig->position[t][tp->partition],
+                       found >= 0 ? PQgetvalue(r, found, 3) : NULL);
     }
     rc = 0;
 out:
@@ -183,6 +269,8 @@ static void reset_positions(jc_ingest *ig)
         for (int p = 0; p < MAX_PARTITIONS; p++) {
             ig->position[t][p] = -2;
             ig->at_eof[t][p] = 0;
+            ig->expect[t][p] = -1;
+            ig->lost[t][p] = 0;
         }
     ig->assigned = 0;
     ig->lag_refreshed_ms = 0;
@@ -286,6 +374,29 @@ static void refresh_lag(jc_ingest *ig)
     free(lags);
 }
 
+// note_record notes that partition (t, p) is not at its end, and finds
+// records that left the log unread: a record past the offset expected next
+// (the consumer's position fell below the log's start under a flood, and
+// auto.offset.reset moved it to the first record still there).
+static void note_record(jc_ingest *ig, const rd_kafka_message_t *m)
+{
+    int t = topic_index(ig, rd_kafka_topic_name(m->rkt)), p = m->partition;
+    if (t < 0 || p < 0 || p >= MAX_PARTITIONS)
+        return;
+    ig->at_eof[t][p] = 0;
+    if (ig->expect[t][p] >= 0 && m->offset > ig->expect[t][p]) {
+        int64_t gap = m->offset - ig->expect[t][p];
+        LOG_ERROR("ingest",
+                  "%s[%d]: records %" PRId64 " to %" PRId64 " left the log before ingest read"
+                  " them; %" PRId64 " records lost. The embedded Kafka cluster keeps about 5 MiB"
+                  " per partition: use a real cluster in production",
+                  ig->topics[t], p, ig->expect[t][p], m->offset - 1, gap);
+        atomic_fetch_add(&ig->rt->records_lost, (uint_fast64_t)gap);
+        ig->lost[t][p] += gap;
+    }
+    ig->expect[t][p] = m->offset + 1;
+}
+
 // collect builds a batch: it waits for a first message, then takes what is
 // already fetched (poll with no wait) until the local queue is empty, the
 // batch is full, batch_max_ms passed since its first message, or a stop was
@@ -325,11 +436,7 @@ static size_t collect(jc_ingest *ig)
             rd_kafka_message_destroy(m);
             continue;
         }
-        {
-            int t = topic_index(ig, rd_kafka_topic_name(m->rkt));
-            if (t >= 0 && m->partition >= 0 && m->partition < MAX_PARTITIONS)
-                ig->at_eof[t][m->partition] = 0;
-        }
+        note_record(ig, m);
         if (b->n == b->cap) {
             size_t cap = b->cap ? b->cap * 2 : 256;
             jc_inmsg *p = realloc(b->msgs, cap * sizeof *p);
@@ -364,20 +471,25 @@ static size_t collect(jc_ingest *ig)
 static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][MAX_PARTITIONS])
 {
     static const char update_sql[] =
-        "UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now()"
-        "  FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS u(t, p, e, n)"
+        "UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now(),"
+        "       cluster_id = nullif($6, ''), lost_records = c.lost_records + u.l,"
+        "       lost_at = CASE WHEN u.l > 0 THEN now() ELSE c.lost_at END"
+        "  FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $7::bigint[])"
+        "    AS u(t, p, e, n, l)"
         " WHERE c.consumer_group = $1 AND c.topic = u.t AND c.kpartition = u.p"
         "   AND c.next_offset = u.e";
     static const char insert_sql[] =
-        "INSERT INTO consumer_offsets (consumer_group, topic, kpartition, next_offset)"
-        " SELECT $1, u.t, u.p, u.n FROM unnest($2::text[], $3::int[], $4::bigint[])"
-        "   AS u(t, p, n) ON CONFLICT DO NOTHING";
-    jc_buf a[4], ins[3];
+        "INSERT INTO consumer_offsets (consumer_group, topic, kpartition, next_offset,"
+        "                              cluster_id)"
+        " SELECT $1, u.t, u.p, u.n, nullif($5, '')"
+        "   FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n)"
+        " ON CONFLICT DO NOTHING";
+    jc_buf a[5], ins[3];
     int n_upd = 0, n_ins = 0, rc = -1;
     PGresult *r = NULL;
-    const char *params[5];
+    const char *params[7];
 
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         jc_buf_init(&a[i], 1 << 20);
         jc_buf_addstr(&a[i], "{");
     }
@@ -408,6 +520,8 @@ static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][M
                 jc_buf_add_array_elem(&a[2], num, strlen(num));
                 snprintf(num, sizeof num, "%" PRId64, next[t][p]);
                 jc_buf_add_array_elem(&a[3], num, strlen(num));
+                snprintf(num, sizeof num, "%" PRId64, ig->lost[t][p]);
+                jc_buf_add_array_elem(&a[4], num, strlen(num));
                 n_upd++;
             } else {
                 jc_buf_add_array_elem(&ins[0], ig->topics[t], strlen(ig->topics[t]));
@@ -418,7 +532,7 @@ static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][M
                 n_ins++;
             }
         }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         jc_buf_addstr(&a[i], "}");
     for (int i = 0; i < 3; i++)
         jc_buf_addstr(&ins[i], "}");
@@ -426,7 +540,9 @@ static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][M
     if (n_upd) {
         for (int i = 0; i < 4; i++)
             params[i + 1] = jc_buf_str(&a[i]);
-        r = PQexecParams(ig->db, update_sql, 5, NULL, params, NULL, NULL, 0);
+        params[5] = ig->cluster_id;
+        params[6] = jc_buf_str(&a[4]);
+        r = PQexecParams(ig->db, update_sql, 7, NULL, params, NULL, NULL, 0);
         if (!jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err))
             goto out;
         if (atoi(PQcmdTuples(r)) != n_upd) {
@@ -439,7 +555,8 @@ static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][M
     if (n_ins) {
         for (int i = 0; i < 3; i++)
             params[i + 1] = jc_buf_str(&ins[i]);
-        r = PQexecParams(ig->db, insert_sql, 4, NULL, params, NULL, NULL, 0);
+        params[4] = ig->cluster_id;
+        r = PQexecParams(ig->db, insert_sql, 5, NULL, params, NULL, NULL, 0);
         if (!jc_db_ok(ig->db, r, ig->db_err, sizeof ig->db_err))
             goto out;
         if (atoi(PQcmdTuples(r)) != n_ins) {
@@ -450,7 +567,7 @@ static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][M
     rc = 0;
 out:
     PQclear(r);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         jc_buf_free(&a[i]);
     for (int i = 0; i < 3; i++)
         jc_buf_free(&ins[i]);
@@ -498,8 +615,10 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
     for (int t = 0; t < MAX_TOPICS; t++)
         for (int p = 0; p < MAX_PARTITIONS; p++)
-            if (next[t][p] >= 0)
+            if (next[t][p] >= 0) {
                 ig->position[t][p] = next[t][p];
+                ig->lost[t][p] = 0; /* stored with the position */
+            }
     return 0;
 fail:
     rollback(ig);
@@ -674,6 +793,8 @@ fail:
     jc_ingest_free(ig);
     return NULL;
 }
+
+void jc_ingest_log_is_new(jc_ingest *ig) { ig->log_is_new = 1; }
 
 int jc_ingest_run(jc_ingest *ig)
 {

@@ -20,6 +20,12 @@ typedef struct jc_ingest jc_ingest;
 jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_keyring *kr,
                          jc_runtime *rt, char *errstr, size_t errstr_size);
 
+/* jc_ingest_log_is_new tells ingest that the cluster was created empty by
+ * this process (the embedded cluster): a position stored by an earlier
+ * process points into a log that no longer exists, whatever the cluster's
+ * id says (the embedded cluster's id is not guaranteed to change). */
+void jc_ingest_log_is_new(jc_ingest *ig);
+
 /* jc_ingest_run loops until *rt->stop, finishing the batch in hand first,
  * then leaves the consumer group. Returns 0 on a clean stop. */
 int jc_ingest_run(jc_ingest *ig);

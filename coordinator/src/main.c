@@ -300,6 +300,10 @@ int main(int argc, char **argv)
         brokers = jc_mockkafka_bootstraps(mk);
         LOG_INFO("main", "embedded Kafka (mock cluster) at %s, address written to %s", brokers,
                  cfg.bootstrap_file);
+        LOG_WARN("main", "the embedded Kafka cluster started empty. It is a development default,"
+                         " not a durable broker: it keeps about 5 MiB per partition, listens on"
+                         " loopback only, has no authentication, and its records die with this"
+                         " process. Set kafka.brokers to a real cluster in production");
     }
 
     janitor = jc_janitor_start(&cfg, &rt, err, sizeof err);
@@ -322,6 +326,8 @@ int main(int argc, char **argv)
         }
     }
     ig = jc_ingest_new(&cfg, brokers, kr, &rt, err, sizeof err);
+    if (ig && mk)
+        jc_ingest_log_is_new(ig); /* positions stored before this process are another log's */
     if (!ig) {
         LOG_ERROR("main", "ingest: %s", err);
         stop_requested = 1;

@@ -314,6 +314,13 @@ static void render_ingest(jc_buf *b, const jc_runtime *rt)
     jc_metrics_family(b, "jobcoord_caught_up", "gauge",
                       "1 when this instance has read all its partitions.");
     jc_buf_printf(b, "jobcoord_caught_up %d\n", atomic_load(&rt->caught_up_at_ms) != 0);
+    counter1(b, "jobcoord_ingest_position_resets_total",
+             "Partitions read again from their beginning because the stored position belonged"
+             " to another log (a new cluster or a recreated topic).",
+             (unsigned long long)atomic_load(&rt->position_resets));
+    counter1(b, "jobcoord_ingest_records_lost_total",
+             "Records that left the Kafka log before ingest read them.",
+             (unsigned long long)atomic_load(&rt->records_lost));
 }
 
 static void render_lag(jc_buf *b, const jc_runtime *rt)

@@ -128,6 +128,10 @@ int main(int argc, char **argv)
     }
     printf("mock kafka at %s\n", jc_mockkafka_bootstraps(mk));
     fflush(stdout);
+    fprintf(stderr, "jobcoord-mock-kafka: a new, empty cluster. It is a development default, not a"
+                    " durable broker: it keeps about 5 MiB per partition (older records are"
+                    " dropped, read or not), listens on loopback only, has no authentication,"
+                    " and its records die with this process.\n");
     while (!stop_requested) {
         if (control)
             apply_control(mk, control);

@@ -41,7 +41,14 @@
 typedef struct jc_inmsg {
     rd_kafka_message_t *rkm;
     int topic;            /* index into the ingest's topic table */
-    int64_t broker_ts_ms; /* the record's timestamp (now if it has none) */
+    /* Time. record_ts_ms is the record's timestamp as Kafka gives it (-1:
+     * none); it is the broker's clock only when the topic stamps records
+     * (LogAppendTime, ts_trusted), otherwise the producer chose it. at_ms is
+     * the time the record is judged by (key validity, heartbeat bounds): the
+     * broker's timestamp when trusted, else the time ingest received it. */
+    int64_t record_ts_ms;
+    int64_t at_ms;
+    int ts_trusted;
     jc_envelope env;
     jc_msg msg;
     int decoded;         /* msg holds a decoded payload to release */

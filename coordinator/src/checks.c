@@ -63,9 +63,12 @@ void jc_check_envelope(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, int64
     char err[200];
     jc_err_t e;
 
-    m->broker_ts_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
-    if (m->broker_ts_ms < 0)
-        m->broker_ts_ms = now;
+    /* A CreateTime is whatever the producer wrote: a holder of a rotated-out
+     * key could back-date it, and a future one would push a worker's "last
+     * heartbeat" out of reach. Only the broker's own stamp is trusted. */
+    m->record_ts_ms = rd_kafka_message_timestamp(m->rkm, &tstype);
+    m->ts_trusted = tstype == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME && m->record_ts_ms >= 0;
+    m->at_ms = m->ts_trusted ? m->record_ts_ms : now;
     if (m->topic < 0) {
         jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "not a topic this loop consumes");
         return;
@@ -82,6 +85,38 @@ void jc_check_envelope(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, int64
         return;
     }
     jc_keycache_want(kc, m->env.principal, m->env.key_id, now);
+}
+
+// check_time bounds the signed timestamp. Every message: not further ahead
+// of the time it is judged by (at_ms: the broker's stamp or the receive
+// time, never a producer's CreateTime) than the configured bound, so a
+// far-future timestamp can never become the "last applied" that real
+// messages are then refused against. Heartbeats also: not older than
+// heartbeat_max_age_s before the record; here an untrusted CreateTime may
+// serve, but never one after the receive time (a heartbeat delayed by
+// legitimate Kafka lag is still fresh relative to when it was produced).
+static void check_time(const jc_config *cfg, jc_inmsg *m)
+{
+    int64_t ts = (int64_t)m->msg.ts_ms, ahead;
+    int hb = m->msg.type == JC_MSG_HEARTBEAT;
+    int64_t max_future = (int64_t)(hb ? cfg->heartbeat_max_future_s : cfg->max_future_s) * 1000;
+    int64_t produced = m->at_ms;
+
+    if (ts > m->at_ms + max_future) {
+        ahead = ts - m->at_ms;
+        jc_inmsg_reject(m, JC_R_FUTURE, "%s signed at %" PRId64 ", %" PRId64 " ms after %s",
+                        jc_msg_type_name(m->msg.type), ts, ahead,
+                        m->ts_trusted ? "its broker timestamp" : "it was received");
+        return;
+    }
+    if (!hb)
+        return;
+    if (!m->ts_trusted && m->record_ts_ms >= 0 && m->record_ts_ms < m->at_ms)
+        produced = m->record_ts_ms;
+    if (ts < produced - (int64_t)cfg->heartbeat_max_age_s * 1000)
+        jc_inmsg_reject(m, JC_R_STALE,
+                        "heartbeat signed at %" PRId64 ", %" PRId64 " ms before its record", ts,
+                        produced - ts);
 }
 
 // check_signed runs the checks that need the signer's key, then decodes.
@@ -106,11 +141,11 @@ void jc_check_signed(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, const c
         jc_inmsg_reject(m, JC_R_DISABLED, "principal '%s' is disabled", k->principal);
         return;
     }
-    if (k->valid_until_ms <= m->broker_ts_ms) {
+    if (k->valid_until_ms <= m->at_ms) {
         jc_inmsg_reject(m, JC_R_KEY_EXPIRED,
-                        "key '%s' of '%s' was rotated out; valid until %" PRId64
-                        " ms, record time %" PRId64,
-                        k->key_id, k->principal, k->valid_until_ms, m->broker_ts_ms);
+                        "key '%s' of '%s' was rotated out; valid until %" PRId64 " ms, %s %" PRId64,
+                        k->key_id, k->principal, k->valid_until_ms,
+                        m->ts_trusted ? "broker time" : "received at", m->at_ms);
         return;
     }
     if (jc_envelope_verify(&m->env, k->key) != JC_OK) {
@@ -135,19 +170,5 @@ void jc_check_signed(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, const c
                         jc_msg_type_name(m->msg.type), k->principal, jc_role_name(k->role));
         return;
     }
-    if (m->msg.type == JC_MSG_HEARTBEAT) {
-        int64_t ts = (int64_t)m->msg.ts_ms;
-        if (ts < m->broker_ts_ms - (int64_t)cfg->heartbeat_max_age_s * 1000) {
-            jc_inmsg_reject(m, JC_R_STALE,
-                            "heartbeat signed at %" PRId64 ", %" PRId64 " ms before its record",
-                            ts, m->broker_ts_ms - ts);
-            return;
-        }
-        if (ts > m->broker_ts_ms + (int64_t)cfg->heartbeat_max_future_s * 1000) {
-            jc_inmsg_reject(m, JC_R_FUTURE,
-                            "heartbeat signed at %" PRId64 ", %" PRId64 " ms after its record",
-                            ts, ts - m->broker_ts_ms);
-            return;
-        }
-    }
+    check_time(cfg, m);
 }

@@ -55,9 +55,13 @@
     X("ingest.max_message_bytes", "int", max_message_bytes, "1048576", 256, 1048576, NULL,     \
       "Largest message accepted; bigger ones are rejected unread.")                            \
     X("ingest.heartbeat_max_age_s", "int", heartbeat_max_age_s, "300", 1, 86400, NULL,         \
-      "Heartbeats signed this many seconds before the broker's timestamp are dropped.")        \
+      "Heartbeats signed this many seconds before their record's timestamp are dropped.")      \
     X("ingest.heartbeat_max_future_s", "int", heartbeat_max_future_s, "60", 0, 3600, NULL,     \
-      "Heartbeats signed this many seconds after the broker's timestamp are dropped.")         \
+      "Heartbeats signed this many seconds after the time they are judged by (the broker's"    \
+      " LogAppendTime, else the time the coordinator received them) are dropped.")             \
+    X("ingest.max_future_s", "int", max_future_s, "300", 0, 86400, NULL,                       \
+      "Other messages signed this many seconds after the time they are judged by are"          \
+      " rejected (future).")                                                                    \
     X("ingest.key_cache_ttl_ms", "int", key_cache_ttl_ms, "2000", 0, 600000, NULL,             \
       "How long principals' keys are cached before being read again from PostgreSQL.")         \
     X("janitor.interval_ms", "int", janitor_interval_ms, "1000", 50, 600000, NULL,             \

@@ -34,6 +34,7 @@ typedef struct jc_config {
     int max_message_bytes;
     int heartbeat_max_age_s;
     int heartbeat_max_future_s;
+    int max_future_s;
     int key_cache_ttl_ms;
     /* janitor */
     int janitor_interval_ms;

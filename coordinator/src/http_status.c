@@ -220,6 +220,14 @@ static void put_counts(jc_buf *b, const PGresult *res, const char *group,
     jc_buf_addstr(b, "}");
 }
 
+// record_time_json names what consumed records' timestamps are, for status.
+static const char *record_time_json(int t)
+{
+    return t == JC_RECORD_TIME_LOG_APPEND ? "\"log_append_time\""
+           : t == JC_RECORD_TIME_CREATE   ? "\"create_time\""
+                                          : "null";
+}
+
 enum MHD_Result jc_http_status(jc_req *r)
 {
     static const char *const workers[] = {"online", "offline", "draining"};
@@ -261,11 +269,12 @@ enum MHD_Result jc_http_status(jc_req *r)
         jc_buf_addstr(&b, "null");
     jc_buf_printf(&b,
                   ",\"applied_total\":%llu,\"rejected_total\":%llu,\"position_resets\":%llu,"
-                  "\"records_lost\":%llu},\"rejections\":[",
+                  "\"records_lost\":%llu,\"record_timestamps\":%s},\"rejections\":[",
                   (unsigned long long)atomic_load(&rt->applied),
                   (unsigned long long)atomic_load(&rt->rejected),
                   (unsigned long long)atomic_load(&rt->position_resets),
-                  (unsigned long long)atomic_load(&rt->records_lost));
+                  (unsigned long long)atomic_load(&rt->records_lost),
+                  record_time_json(atomic_load(&rt->record_time)));
     for (int row = 0; row < PQntuples(res); row++) {
         if (strcmp(PQgetvalue(res, row, 0), "rejections") != 0)
             continue;

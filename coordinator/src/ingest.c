@@ -657,6 +657,9 @@ static int process(jc_ingest *ig)
     for (size_t i = 0; i < b->n; i++) {
         b->msgs[i].topic = topic_index(ig, rd_kafka_topic_name(b->msgs[i].rkm->rkt));
         jc_check_envelope(ig->cfg, ig->kc, &b->msgs[i], now);
+        if (b->msgs[i].record_ts_ms >= 0)
+            atomic_store(&ig->rt->record_time, b->msgs[i].ts_trusted ? JC_RECORD_TIME_LOG_APPEND
+                                                                      : JC_RECORD_TIME_CREATE);
     }
     for (;;) {
         if (db_ensure(ig) != 0)

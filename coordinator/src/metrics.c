@@ -318,6 +318,13 @@ static void render_ingest(jc_buf *b, const jc_runtime *rt)
              "Partitions read again from their beginning because the stored position belonged"
              " to another log (a new cluster or a recreated topic).",
              (unsigned long long)atomic_load(&rt->position_resets));
+    jc_metrics_family(b, "jobcoord_ingest_record_time_trusted", "gauge",
+                      "1 when the last consumed record carried the broker's LogAppendTime, 0"
+                      " when a producer's CreateTime (judged by the receive time), -1 unknown.");
+    jc_buf_printf(b, "jobcoord_ingest_record_time_trusted %d\n",
+                  atomic_load(&rt->record_time) == JC_RECORD_TIME_LOG_APPEND ? 1
+                  : atomic_load(&rt->record_time) == JC_RECORD_TIME_CREATE   ? 0
+                                                                             : -1);
     counter1(b, "jobcoord_ingest_records_lost_total",
              "Records that left the Kafka log before ingest read them.",
              (unsigned long long)atomic_load(&rt->records_lost));

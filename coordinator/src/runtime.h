@@ -9,6 +9,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* What the timestamps of consumed records are: only the broker's own stamp
+ * (a topic with message.timestamp.type=LogAppendTime) is trusted. */
+enum { JC_RECORD_TIME_UNKNOWN = 0, JC_RECORD_TIME_CREATE = 1, JC_RECORD_TIME_LOG_APPEND = 2 };
+
 typedef struct jc_runtime {
     volatile sig_atomic_t *stop;         /* set by the signal handler */
     atomic_int_fast64_t caught_up_at_ms; /* ingest: 0 until every assigned partition hit EOF */
@@ -20,6 +24,8 @@ typedef struct jc_runtime {
     atomic_int_fast64_t lag_at_ms;       /* ingest: when lag_total was computed; 0: unknown */
     atomic_uint_fast64_t position_resets; /* ingest: stored positions found to be another log's */
     atomic_uint_fast64_t records_lost;    /* ingest: records that left the log unread */
+    atomic_int record_time;               /* ingest: the last record's timestamp type,
+                                             JC_RECORD_TIME_* */
     char instance_id[160];
     int64_t started_at_ms;
 } jc_runtime;

@@ -174,7 +174,7 @@ check_eq "status: rejections as in PostgreSQL" \
     "$(body .rejections)"
 check_eq "status: version and instance" '"0.1.0" true' "$(body .version) $(body '.instance | length > 0')"
 check_eq "status: ingest fields" 'true' \
-    "$(body '.ingest | (.assigned_partitions == 10) and .caught_up == true and (.lag | type == "number" or type == "null") and (.applied_total >= 30) and (.rejected_total >= 1)')"
+    "$(body '.ingest | (.assigned_partitions == 10) and .caught_up == true and (.lag | type == "number" or type == "null") and (.applied_total >= 30) and (.rejected_total >= 1) and .position_resets == 0 and .records_lost == 0 and .record_timestamps == "create_time"')"
 check "status: uptime is a number" [ "$(body '.uptime_s | type')" = '"number"' ]
 check_eq "status as reader: 200" 200 "$(get "$R" /v1/status)"
 check_eq "status as a client: 403" 403 "$(get "$C1" /v1/status)"

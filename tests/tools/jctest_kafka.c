@@ -7,6 +7,7 @@
  *       --type T            message type to sign (default heartbeat)
  *       --count N           messages (default 1); --rate N per second (0: as fast as possible)
  *       --ts-offset-ms X    signed timestamp = now + X
+ *       --record-ts-offset-ms X  the record's CreateTime = now + X (default: librdkafka's now)
  *       --forge WHAT        mac | principal-mismatch (payload claims --other, envelope and MAC are P's)
  *       --other ID          see above
  *       --raw-hex HEX       send these bytes as they are (no signing)
@@ -53,6 +54,7 @@ static struct {
     int attempt, retry, progress, timeout_ms, max_attempts, ack_ok;
 } jf = {NULL, NULL, "started", NULL, NULL, NULL, NULL, NULL, "test", NULL, 1, 0, -1, 0, 0, 1};
 static FILE *ids_file;
+static int64_t record_ts_offset; /* --record-ts-offset-ms; 0: librdkafka sets the time */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int s)
@@ -127,6 +129,7 @@ static void produce_bytes(rd_kafka_t *rk, const char *topic, const char *key, co
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
             RD_KAFKA_V_VALUE((void *)p, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_TIMESTAMP(record_ts_offset ? (int64_t)jc_now_ms() + record_ts_offset : 0),
             RD_KAFKA_V_OPAQUE(idtext), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(rk, 10);
@@ -286,7 +289,7 @@ static int cmd_produce(int argc, char **argv)
         {"retry", 0, 0, 1007},    {"progress", 1, 0, 1008}, {"cmd", 1, 0, 1009},
         {"running", 1, 0, 1010},  {"reason", 1, 0, 1011}, {"timeout-ms", 1, 0, 1012},
         {"max-attempts", 1, 0, 1013}, {"job-type", 1, 0, 1014}, {"ack-ok", 1, 0, 1015},
-        {"payload", 1, 0, 1016},
+        {"payload", 1, 0, 1016}, {"record-ts-offset-ms", 1, 0, 1017},
         {0, 0, 0, 0}};
     const char *brokers = NULL, *topic = "heartbeats", *type = "heartbeat", *forge = NULL,
                *other = NULL, *raw = NULL, *prefix = "jobcoord.", *keys_file = NULL;
@@ -339,6 +342,7 @@ static int cmd_produce(int argc, char **argv)
         case 1014: jf.job_type = optarg; break;
         case 1015: jf.ack_ok = atoi(optarg); break;
         case 1016: jf.payload = optarg; break;
+        case 1017: record_ts_offset = atoll(optarg); break;
         default: return 100;
         }
     }

@@ -73,7 +73,9 @@ struct jc_ingest {
      * left the log unread. lost[t][p]: such records not yet stored. */
     int64_t expect[MAX_TOPICS][MAX_PARTITIONS];
     int64_t lost[MAX_TOPICS][MAX_PARTITIONS];
-    char cluster_id[128]; /* the cluster's id, "" when the broker did not say */
+    char cluster_id[512]; /* the log's identity: the cluster's id, "" when the broker
+                           * did not say; see log_identity() */
+    char brokers[256];
     /* log_is_new: the cluster was created empty by this process; checked[t][p]:
      * (t, p)'s stored position was judged once since then */
     int log_is_new;
@@ -207,6 +209,22 @@ static void judge_position(jc_ingest *ig, rd_kafka_topic_partition_t *tp, int t,
         note_log_change(ig, tp->topic, tp->partition, pos, v, lost);
 }
 
+// log_identity stores in ig->cluster_id what names the log the positions
+// belong to: the cluster's id. librdkafka's mock cluster derives its id from
+// memory addresses, which repeat from one start to the next where address
+// space randomisation is off; a mock's id is therefore qualified with its
+// listener address, an ephemeral port that a restarted mock does not share.
+static void log_identity(jc_ingest *ig)
+{
+    char *cid = rd_kafka_clusterid(ig->rk, 2000);
+    if (cid && strncmp(cid, "mockCluster", 11) == 0)
+        snprintf(ig->cluster_id, sizeof ig->cluster_id, "%s@%s", cid, ig->brokers);
+    else
+        snprintf(ig->cluster_id, sizeof ig->cluster_id, "%s", cid ? cid : "");
+    if (cid)
+        rd_kafka_mem_free(ig->rk, cid);
+}
+
 // load_positions reads stored positions for parts and sets each partition's
 // start offset, after judging that each still points into the log it was
 // stored for. Returns 0, -1 on database trouble.
@@ -218,13 +236,9 @@ static int load_positions(jc_ingest *ig, rd_kafka_topic_partition_list_t *parts)
     const char *params[2];
     jc_buf topics;
     PGresult *r;
-    char *cid;
     int rc = -1;
 
-    cid = rd_kafka_clusterid(ig->rk, 2000);
-    snprintf(ig->cluster_id, sizeof ig->cluster_id, "%s", cid ? cid : "");
-    if (cid)
-        rd_kafka_mem_free(ig->rk, cid);
+    log_identity(ig);
     jc_buf_init(&topics, 1 << 16);
     jc_buf_addstr(&topics, "{");
     for (int t = 0; t < MAX_TOPICS; t++)
@@ -740,6 +754,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     }
     ig->cfg = cfg;
     ig->rt = rt;
+    snprintf(ig->brokers, sizeof ig->brokers, "%s", brokers ? brokers : "");
     jw_init(&ig->jw, cfg);
     reset_positions(ig);
     for (int t = 0; t < MAX_TOPICS; t++)

@@ -21,6 +21,7 @@ struct jc_mockkafka {
     rd_kafka_t *rk;
     rd_kafka_mock_cluster_t *cluster;
     char *bootstrap_file;
+    char cluster_id[128];
 };
 
 // write_file_atomic writes text to path through a temp file and rename, so
@@ -114,6 +115,34 @@ const char *jc_mockkafka_bootstraps(const jc_mockkafka *mk)
 }
 
 void *jc_mockkafka_cluster(jc_mockkafka *mk) { return mk->cluster; }
+
+const char *jc_mockkafka_cluster_id(jc_mockkafka *mk)
+{
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rk;
+    char *id;
+
+    if (mk->cluster_id[0])
+        return mk->cluster_id;
+    conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", jc_mockkafka_bootstraps(mk), NULL, 0) !=
+        RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return "";
+    }
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, NULL, 0);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return "";
+    }
+    id = rd_kafka_clusterid(rk, 5000);
+    if (id) {
+        snprintf(mk->cluster_id, sizeof mk->cluster_id, "%s", id);
+        rd_kafka_mem_free(rk, id);
+    }
+    rd_kafka_destroy(rk);
+    return mk->cluster_id;
+}
 
 void jc_mockkafka_stop(jc_mockkafka *mk)
 {

@@ -28,6 +28,10 @@ const char *jc_mockkafka_bootstraps(const jc_mockkafka *mk);
  * injection (rd_kafka_mock_push_request_errors and friends). */
 void *jc_mockkafka_cluster(jc_mockkafka *mk);
 
+/* jc_mockkafka_cluster_id returns the id the cluster reports to its clients
+ * (asked over the Kafka protocol once, then kept); "" if it did not answer. */
+const char *jc_mockkafka_cluster_id(jc_mockkafka *mk);
+
 /* jc_mockkafka_stop destroys the cluster and removes the bootstrap file. */
 void jc_mockkafka_stop(jc_mockkafka *mk);
 

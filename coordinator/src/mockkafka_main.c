@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "jobcoord-mock-kafka: %s\n", errstr);
         return 111;
     }
-    printf("mock kafka at %s\n", jc_mockkafka_bootstraps(mk));
+    printf("mock kafka at %s, cluster id %s\n", jc_mockkafka_bootstraps(mk), jc_mockkafka_cluster_id(mk));
     fflush(stdout);
     fprintf(stderr, "jobcoord-mock-kafka: a new, empty cluster. It is a development default, not a"
                     " durable broker: it keeps about 5 MiB per partition (older records are"

@@ -11,6 +11,8 @@
  *       --forge WHAT        mac | principal-mismatch (payload claims --other, envelope and MAC are P's)
  *       --other ID          see above
  *       --raw-hex HEX       send these bytes as they are (no signing)
+ *       --raw-file F        send each line "KEY HEX" of F as one record, as it is
+ *                           (records built outside, e.g. by tests/lib/wire.py)
  *       --oversize N        pad: send a signed heartbeat followed by N junk bytes
  *       --repeat N          send each message's exact bytes N times (replays)
  *       --ids-file F        append the UUID of every delivered message to F
@@ -281,7 +283,7 @@ static int cmd_produce(int argc, char **argv)
         {"brokers", 1, 0, 'b'}, {"principal", 1, 0, 'p'}, {"key-id", 1, 0, 'k'},
         {"key", 1, 0, 'K'},     {"topic", 1, 0, 't'},     {"type", 1, 0, 'T'},
         {"count", 1, 0, 'n'},   {"rate", 1, 0, 'r'},      {"ts-offset-ms", 1, 0, 'o'},
-        {"forge", 1, 0, 'f'},   {"other", 1, 0, 'O'},     {"raw-hex", 1, 0, 'x'},
+        {"forge", 1, 0, 'f'},   {"other", 1, 0, 'O'},     {"raw-hex", 1, 0, 'x'}, {"raw-file", 1, 0, 'Z'},
         {"oversize", 1, 0, 's'}, {"repeat", 1, 0, 'R'},   {"ids-file", 1, 0, 'i'},
         {"keys-file", 1, 0, 'F'}, {"prefix", 1, 0, 'P'},
         {"job-id", 1, 0, 1001},   {"ikey", 1, 0, 1002},   {"attempt", 1, 0, 1003},
@@ -292,7 +294,7 @@ static int cmd_produce(int argc, char **argv)
         {"payload", 1, 0, 1016}, {"record-ts-offset-ms", 1, 0, 1017},
         {0, 0, 0, 0}};
     const char *brokers = NULL, *topic = "heartbeats", *type = "heartbeat", *forge = NULL,
-               *other = NULL, *raw = NULL, *prefix = "jobcoord.", *keys_file = NULL;
+               *other = NULL, *raw = NULL, *raw_file = NULL, *prefix = "jobcoord.", *keys_file = NULL;
     ident single, *idents = &single;
     int n_idents = 1, opt;
     long count = 1, rate = 0, oversize = 0, repeat = 1;
@@ -321,6 +323,7 @@ static int cmd_produce(int argc, char **argv)
         case 'f': forge = optarg; break;
         case 'O': other = optarg; break;
         case 'x': raw = optarg; break;
+        case 'Z': raw_file = optarg; break;
         case 's': oversize = atol(optarg); break;
         case 'R': repeat = atol(optarg); break;
         case 'i': ids_file = fopen(optarg, "a"); break;
@@ -372,6 +375,29 @@ static int cmd_produce(int argc, char **argv)
             produce_bytes(rk, full_topic, single.principal[0] ? single.principal : "raw", bytes,
                           len, NULL);
         free(bytes);
+    }
+    if (raw_file) {
+        FILE *f = fopen(raw_file, "r");
+        char *line = NULL, *sp;
+        size_t cap = 0;
+        if (!f) {
+            fprintf(stderr, "cannot read %s\n", raw_file);
+            return 100;
+        }
+        while (getline(&line, &cap, f) > 0 && !stop) {
+            uint8_t *bytes;
+            size_t len;
+            line[strcspn(line, "\r\n")] = '\0';
+            if (!(sp = strchr(line, ' ')) || (*sp = '\0', hex_decode(sp + 1, &bytes, &len) != 0)) {
+                fprintf(stderr, "bad --raw-file line\n");
+                return 100;
+            }
+            produce_bytes(rk, full_topic, line, bytes, len, NULL);
+            free(bytes);
+        }
+        free(line);
+        fclose(f);
+        raw = "";
     }
     for (long i = 0; !raw && i < count && !stop; i++) {
         ident *id = &idents[i % n_idents];

@@ -56,6 +56,11 @@
 #define JC_MAX_SETTINGS 64 /* config settings / worker event metadata entries */
 #define JC_MAX_SETTING_LEN 1024
 #define JC_MAX_TIMEOUT_MS 86400000u /* job timeouts: 1 ms .. 24 h */
+/* The largest unsigned integer any field may carry: 2^53-1. It is exact in
+ * a double (JSON readers), fits PostgreSQL's bigint, and as milliseconds
+ * stays inside PostgreSQL's timestamp range, so no value the codec accepts
+ * can make the database refuse a batch. */
+#define JC_MAX_UINT 9007199254740991ull
 
 /* jc_guard never accepts more nesting than this (msgpack-c's own unpack
  * stack is 32 deep). */

@@ -219,6 +219,12 @@ static jc_err_t validate_heartbeat(vctx *v, const jc_heartbeat *hb)
     }
     err = check_range(v, hb->slots, "slots", 0, JC_MAX_SLOTS);
     if (!err)
+        err = check_range(v, hb->uptime_s, "up", 0, JC_MAX_UINT);
+    if (!err)
+        err = check_range(v, hb->seq, "seq", 0, JC_MAX_UINT);
+    if (!err)
+        err = check_range(v, hb->config_version, "cfgv", 0, JC_MAX_UINT);
+    if (!err)
         err = check_printable(v, hb->version, "ver", JC_MAX_VERSION_LEN);
     if (!err)
         err = check_text(v, hb->host, "host", 0, JC_MAX_HOST_LEN);
@@ -242,6 +248,8 @@ static jc_err_t validate_submit(vctx *v, const jc_job_submit *s)
         err = check_range(v, s->max_attempts, "att", 1, JC_MAX_ATTEMPTS);
     if (!err && s->has_timeout)
         err = check_range(v, s->timeout_ms, "timeout", 1, JC_MAX_TIMEOUT_MS);
+    if (!err && s->has_run_after)
+        err = check_range(v, s->run_after_ms, "after", 0, JC_MAX_UINT);
     if (!err && s->ikey.n > 0)
         err = check_text(v, s->ikey, "ikey", 1, JC_MAX_IKEY_LEN);
     return err;
@@ -316,7 +324,11 @@ static jc_err_t validate_command(vctx *v, const jc_msg *m)
         break;
     case JC_CMD_DRAIN:
     case JC_CMD_UNDRAIN: break;
-    case JC_CMD_CONFIG: err = check_kvs(v, c->settings, c->n_settings, "settings"); break;
+    case JC_CMD_CONFIG:
+        err = check_range(v, c->config_version, "cfgv", 0, JC_MAX_UINT);
+        if (!err)
+            err = check_kvs(v, c->settings, c->n_settings, "settings");
+        break;
     default:
         jc_proto_errf(v->errstr, v->errstr_size, "%s: field 'kind' has an unknown value", v->what);
         err = JC_ERR_SCHEMA;
@@ -367,6 +379,8 @@ jc_err_t jc_msg_validate(const jc_msg *m, char *errstr, size_t errstr_size)
         goto out;
     }
     err = check_name(&v, m->principal, "p", JC_MAX_PRINCIPAL_LEN);
+    if (!err)
+        err = check_range(&v, m->ts_ms, "ts", 0, JC_MAX_UINT);
     if (err)
         goto out;
     switch (m->type) {

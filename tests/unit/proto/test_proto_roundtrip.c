@@ -164,6 +164,61 @@ static void test_util(void)
     CHECK(jc_now_ms() > 1600000000000ull);
 }
 
+/* encodes_ok reports whether the encoder accepts m. */
+static int encodes_ok(const jc_msg *m)
+{
+    msgpack_sbuffer b;
+    char errstr[256] = "";
+    jc_err_t err;
+
+    msgpack_sbuffer_init(&b);
+    err = jc_msg_encode_signed(m, &b, errstr, sizeof(errstr));
+    msgpack_sbuffer_destroy(&b);
+    return err == JC_OK;
+}
+
+/* test_uint_limit: every uint field without a smaller range holds at most
+ * 2^53-1 (PROTOCOL.md section 3.1), so that no accepted value can fail when
+ * PostgreSQL stores it. The encoder refuses what the decoder would. */
+static void test_uint_limit(void)
+{
+    for (int i = 0; i < sample_count(); i++) {
+        jc_msg m;
+        const char *name = sample_get(i, &m);
+
+        m.ts_ms = JC_MAX_UINT;
+        CHECK_MSG(encodes_ok(&m), "%s: ts 2^53-1 accepted", name);
+        m.ts_ms = JC_MAX_UINT + 1;
+        CHECK_MSG(!encodes_ok(&m), "%s: ts 2^53 refused", name);
+        m.ts_ms = UINT64_MAX;
+        CHECK_MSG(!encodes_ok(&m), "%s: ts 2^64-1 refused", name);
+        m.ts_ms = 1700000000000ull;
+        if (m.type == JC_MSG_HEARTBEAT) {
+            uint64_t *fields[] = {&m.u.hb.uptime_s, &m.u.hb.seq, &m.u.hb.config_version};
+            m.u.hb.has_config_version = 1;
+            for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+                uint64_t keep = *fields[f];
+                *fields[f] = JC_MAX_UINT;
+                CHECK_MSG(encodes_ok(&m), "%s: heartbeat field %zu at 2^53-1", name, f);
+                *fields[f] = JC_MAX_UINT + 1;
+                CHECK_MSG(!encodes_ok(&m), "%s: heartbeat field %zu at 2^53", name, f);
+                *fields[f] = keep;
+            }
+        }
+        if (m.type == JC_MSG_JOB_SUBMIT) {
+            m.u.submit.has_run_after = 1;
+            m.u.submit.run_after_ms = JC_MAX_UINT;
+            CHECK_MSG(encodes_ok(&m), "%s: after 2^53-1", name);
+            m.u.submit.run_after_ms = 1ull << 63;
+            CHECK_MSG(!encodes_ok(&m), "%s: after 2^63 refused", name);
+        }
+        if (m.type == JC_MSG_COMMAND && m.u.cmd.kind == JC_CMD_CONFIG) {
+            m.u.cmd.config_version = JC_MAX_UINT + 1;
+            CHECK_MSG(!encodes_ok(&m), "%s: cfgv 2^53 refused", name);
+        }
+    }
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -173,5 +228,6 @@ int main(void)
     test_canonical();
     test_names();
     test_util();
+    test_uint_limit();
     return check_done("test_proto_roundtrip");
 }

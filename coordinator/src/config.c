@@ -74,6 +74,9 @@
       "Timeout of a job whose submission names none: longest time without progress.")        \
     X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \
       "An assigned job not started within this many milliseconds is requeued.")              \
+    X("jobs.max_run_time_ms", "int", max_run_time_ms, "0", 0, 604800000, NULL,                \
+      "Hard limit on one attempt, from its assignment, whatever its progress: the job is"     \
+      " taken back and its worker sent a cancel; 0: no limit.")                                 \
     X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,         \
       "A canceling job the worker does not confirm within this time is canceled anyway.")    \
     X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,              \

@@ -43,6 +43,7 @@ typedef struct jc_config {
     /* jobs */
     int default_timeout_ms;
     int assign_timeout_ms;
+    int max_run_time_ms; /* 0: attempts may run as long as they report progress */
     int cancel_timeout_ms;
     int retry_backoff_ms;
     int retry_backoff_max_ms;

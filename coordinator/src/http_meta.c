@@ -72,6 +72,10 @@ enum MHD_Result jc_http_oauth_metadata(jc_req *r)
     jc_buf_init(&u, 1024);
     jc_buf_addstr(&b, "{\"issuer\":");
     jc_json_str(&b, jc_http_issuer(r->h));
+    /* not in RFC 8414: the aud of the access tokens issued here, so that a
+     * client or another service can verify them (PROTOCOL.md 15.6) */
+    jc_buf_addstr(&b, ",\"access_token_audience\":");
+    jc_json_str(&b, jc_http_config(r->h)->token_audience);
     jc_buf_printf(&u, "%s/v1/token", base);
     jc_buf_addstr(&b, ",\"token_endpoint\":");
     jc_json_str(&b, jc_buf_str(&u));

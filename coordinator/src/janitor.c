@@ -156,8 +156,9 @@ static int prune(jc_janitor *j)
     return jc_db_exec(j->db, instances_sql, j->err, sizeof j->err);
 }
 
-// requeue_jobs takes back the jobs of workers that went offline and the
-// jobs whose lease expired: requeued while attempts remain, else failed;
+// requeue_jobs takes back the jobs of workers that went offline, the jobs
+// assigned longer ago than jobs.max_run_time_ms (when set) and the jobs
+// whose lease expired: requeued while attempts remain, else failed;
 // canceling jobs end canceled. A running job that timed out also gets a
 // cancel command, so its worker stops it.
 static int requeue_jobs(jc_janitor *j, jc_buf *gone)
@@ -165,11 +166,18 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     static const char offline_tail[] =
         "WHERE worker_id = ANY($1::text[]) AND state IN ('assigned', 'running', 'canceling')"
         " ORDER BY id FOR UPDATE";
+    /* the hard limit jobs.max_run_time_ms, counted from the assignment
+     * whatever the progress (loaded first, to name it as the reason) */
+    static const char overrun_tail[] =
+        "WHERE state IN ('assigned', 'running') AND $1::int > 0"
+        "   AND assigned_at < now() - $1::int * interval '1 millisecond'"
+        " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
     static const char expired_tail[] =
         "WHERE state IN ('assigned', 'running', 'canceling') AND lease_expires_at < now()"
         " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
     const char *params[1];
-    size_t n_offline;
+    char max_run[16];
+    size_t n_offline, n_overrun;
 
     jw_reset(&j->jw);
     jc_buf_addstr(gone, "}");
@@ -177,6 +185,12 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     if (gone->len > 2 && jw_load(&j->jw, j->db, offline_tail, 1, params, j->err, sizeof j->err) < 0)
         return -1;
     n_offline = j->jw.n;
+    snprintf(max_run, sizeof max_run, "%d", j->cfg->max_run_time_ms);
+    params[0] = max_run;
+    if (j->cfg->max_run_time_ms > 0 &&
+        jw_load(&j->jw, j->db, overrun_tail, 1, params, j->err, sizeof j->err) < 0)
+        return -1;
+    n_overrun = j->jw.n;
     if (jw_load(&j->jw, j->db, expired_tail, 0, NULL, j->err, sizeof j->err) < 0)
         return -1;
     for (size_t i = 0; i < j->jw.n; i++) {
@@ -184,9 +198,11 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
         jc_job_input_args args;
         char worker[JC_MAX_PRINCIPAL_LEN + 1];
         jc_job_state was = row->state;
+        int over = i >= n_offline && i < n_overrun;
         memset(&args, 0, sizeof args);
         snprintf(worker, sizeof worker, "%s", row->worker);
         args.text = jc_slice_str(i < n_offline            ? "the worker went offline"
+                                 : over                    ? "ran longer than jobs.max_run_time_ms"
                                  : was == JS_ASSIGNED      ? "not started within jobs.assign_timeout_ms"
                                  : was == JS_RUNNING       ? "no progress within the job's timeout"
                                                            : "the worker did not confirm the cancel");
@@ -197,7 +213,8 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
                  jc_job_state_name(row->state));
         if (was == JS_RUNNING && i >= n_offline)
             jw_command(&j->jw, "cancel", worker, row->idtext, row->attempt, NULL,
-                       "timed out: no progress within the job's timeout");
+                       over ? "timed out: ran longer than jobs.max_run_time_ms"
+                            : "timed out: no progress within the job's timeout");
     }
     return jw_flush(&j->jw, j->db, j->err, sizeof j->err);
 }

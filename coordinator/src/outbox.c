@@ -18,6 +18,11 @@
  *   5. commits.
  * A command re-sent keeps its command id, so workers drop the duplicate; a
  * command not acknowledged after outbox.max_tries sends is marked failed.
+ * An assign is sent only while its job is still assigned by it (state
+ * assigned, same attempt and worker, no job event yet): once a job event of
+ * that attempt was applied, the assign is marked acknowledged (the event
+ * answered it, with or without "cmd"); once the job was taken back, it is
+ * marked failed. Either way it is never sent again (PROTOCOL.md 12).
  * A crash between delivery and commit re-sends the rows: at least once.
  */
 #include "outbox.h"
@@ -176,14 +181,22 @@ out:
 
 /* columns of the due-rows query */
 enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C_TRIES, C_TYPE,
-       C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY };
+       C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY, C_ASSIGN };
 
 static const char due_sql[] =
     "SELECT c.id, c.kind, c.recipient, c.job_id, coalesce(c.attempt, 0), coalesce(c.state, ''),"
     "       coalesce(c.reason, ''), coalesce(c.config_version, 0), c.tries, j.type, j.payload,"
     "       j.timeout_ms, j.result,"
     "       CASE WHEN j.state IN ('canceling', 'canceled')"
-    "            THEN coalesce(j.cancel_reason, j.error) ELSE j.error END, j.ikey"
+    "            THEN coalesce(j.cancel_reason, j.error) ELSE j.error END, j.ikey,"
+    /* an assign: 'moved' once a job event of its attempt was applied (the
+     * worker answered it; an assignment's events start at ts 0), 'current'
+     * while its job is still assigned by it, 'gone' once the job was taken
+     * back, canceled or reassigned */
+    "       CASE WHEN c.kind <> 'assign' OR j.id IS NULL THEN ''"
+    "            WHEN j.attempt <> c.attempt OR j.worker_id IS DISTINCT FROM c.recipient THEN 'gone'"
+    "            WHEN j.last_event_ts_ms > 0 THEN 'moved'"
+    "            WHEN j.state = 'assigned' THEN 'current' ELSE 'gone' END"
     "  FROM commands c LEFT JOIN jobs j ON j.id = c.job_id"
     " WHERE c.status IN ('pending', 'sent') AND c.next_send_at <= now()"
     " ORDER BY c.seq LIMIT $1::int FOR UPDATE OF c SKIP LOCKED";
@@ -282,9 +295,11 @@ static int build(jc_outbox *o, PGresult *r, int i, jc_msg *m, unsigned char **pa
 }
 
 // mark writes the outcome of a round: delivered rows sent (or done), rows
-// out of tries or unbuildable failed.
-static int mark(jc_outbox *o, jc_buf *sent, jc_buf *failed, jc_buf *failed_why)
+// out of tries or unbuildable failed, assigns answered by a job event acked.
+static int mark(jc_outbox *o, jc_buf *sent, jc_buf *failed, jc_buf *failed_why, jc_buf *answered)
 {
+    static const char answered_sql[] =
+        "UPDATE commands SET status = 'acked', acked_at = now() WHERE id = ANY($1::uuid[])";
     static const char sent_sql[] =
         "UPDATE commands SET status = CASE WHEN kind = 'job.update' THEN 'done' ELSE 'sent' END,"
         "  tries = tries + 1, sent_at = now(),"
@@ -301,6 +316,7 @@ static int mark(jc_outbox *o, jc_buf *sent, jc_buf *failed, jc_buf *failed_why)
     jc_buf_addstr(sent, "}");
     jc_buf_addstr(failed, "}");
     jc_buf_addstr(failed_why, "}");
+    jc_buf_addstr(answered, "}");
     snprintf(resend, sizeof resend, "%d", o->cfg->outbox_resend_ms);
     if (sent->len > 2) {
         params[0] = jc_buf_str(sent);
@@ -316,6 +332,12 @@ static int mark(jc_outbox *o, jc_buf *sent, jc_buf *failed, jc_buf *failed_why)
         ok = jc_db_ok(o->db, r, o->err, sizeof o->err);
         PQclear(r);
     }
+    if (ok && answered->len > 2) {
+        params[0] = jc_buf_str(answered);
+        r = PQexecParams(o->db, answered_sql, 1, NULL, params, NULL, NULL, 0);
+        ok = jc_db_ok(o->db, r, o->err, sizeof o->err);
+        PQclear(r);
+    }
     return ok ? 0 : -1;
 }
 
@@ -326,13 +348,15 @@ static int round_once(jc_outbox *o)
     char limit[16];
     const char *params[1];
     PGresult *r = NULL;
-    jc_buf sent, failed, why;
+    jc_buf sent, failed, why, answered;
     int n = 0, rc = -1, produced = 0;
     int64_t now = (int64_t)jc_now_ms();
 
     jc_buf_init(&sent, 64u << 20);
     jc_buf_init(&failed, 64u << 20);
     jc_buf_init(&why, 64u << 20);
+    jc_buf_init(&answered, 64u << 20);
+    jc_buf_addstr(&answered, "{");
     jc_buf_addstr(&sent, "{");
     jc_buf_addstr(&failed, "{");
     jc_buf_addstr(&why, "{");
@@ -367,7 +391,16 @@ static int round_once(jc_outbox *o)
         const char *problem = NULL;
 
         msgpack_sbuffer_init(&sb);
-        if (strcmp(kind, "job.update") != 0 && atoi(PQgetvalue(r, i, C_TRIES)) >= o->cfg->outbox_max_tries)
+        if (strcmp(PQgetvalue(r, i, C_ASSIGN), "moved") == 0) {
+            /* a job event of this attempt answered the assign */
+            jc_buf_add_array_elem(&answered, PQgetvalue(r, i, C_ID), 36);
+            msgpack_sbuffer_destroy(&sb);
+            continue;
+        }
+        if (strcmp(PQgetvalue(r, i, C_ASSIGN), "gone") == 0)
+            problem = "the assignment ended before it was acknowledged";
+        else if (strcmp(kind, "job.update") != 0 &&
+                 atoi(PQgetvalue(r, i, C_TRIES)) >= o->cfg->outbox_max_tries)
             problem = "not acknowledged after outbox.max_tries sends";
         else if (!k || !k->usable)
             problem = "the recipient has no usable current key";
@@ -407,7 +440,7 @@ static int round_once(jc_outbox *o)
     for (int i = 0; i < n; i++)
         if (o->delivered[i])
             jc_buf_add_array_elem(&sent, PQgetvalue(r, i, C_ID), 36);
-    if (mark(o, &sent, &failed, &why) != 0 ||
+    if (mark(o, &sent, &failed, &why, &answered) != 0 ||
         jc_db_exec(o->db, "COMMIT", o->err, sizeof o->err) != 0)
         goto rollback;
     rc = n;
@@ -426,6 +459,7 @@ out:
     jc_buf_free(&sent);
     jc_buf_free(&failed);
     jc_buf_free(&why);
+    jc_buf_free(&answered);
     return rc;
 }
 

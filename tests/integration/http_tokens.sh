@@ -44,6 +44,7 @@ KID1=$(sql "SELECT kid FROM signing_keys WHERE retired_at IS NULL")
 check "a signing key was created at first start" test -n "$KID1"
 check_eq "metadata answers 200" 200 "$(curl -s -o "$T/body" -w '%{http_code}' "$URL/.well-known/oauth-authorization-server")"
 check_eq "metadata issuer" "$URL" "$(field issuer)"
+check_eq "metadata names the access tokens' aud" jobcoord "$(field access_token_audience)"
 check_eq "metadata token endpoint" "$URL/v1/token" "$(field token_endpoint)"
 check_eq "JWKS answers 200" 200 "$(curl -s -o "$T/body" -w '%{http_code}' "$URL/.well-known/jwks.json")"
 check_eq "JWKS holds the active key" "$KID1 OKP Ed25519 EdDSA" \

@@ -7,7 +7,12 @@
  *
  * The inputs are written in the text syntax of schemas/vectors/README.md by
  * a formatter of its own, and test_proto_vectors reads them back with an
- * independent parser, so the two cross-check each other. Exit status: 0 ok,
+ * independent parser, so the two cross-check each other. Each vector names
+ * the msgpack formats it exists to show ("widths"); the test finds them in
+ * the bytes. Formats the canonical encoder never produces within the limits
+ * (int 32/64, str 32, array 32, map 32, ...) are shown by "accept" vectors:
+ * their signed payload is the canonical one re-encoded with wider formats
+ * (widen below), which receivers MUST accept (PROTOCOL.md 3.2). Exit status: 0 ok,
  * 1 the encoder refused a vector, 100 usage, 111 system error.
  */
 #include <errno.h>
@@ -17,24 +22,32 @@
 
 #include <sodium.h>
 
+#include "gen_vectors_widen.h"
 #include "proto.h"
 
 #define WORKER "worker-1"
 #define CLIENT "client-7"
 
-/* vec is one vector: its file name, what it shows, key, and the message. */
+/* vec is one vector: its file name, what it shows, the msgpack formats it
+ * exists to show, key, and the message; wide, for an accept vector. */
 typedef struct vec {
     const char *name;
     const char *about;
+    const char *widths;
     const char *key_id;
     const uint8_t *key;
+    widening wide;
     jc_msg m;
 } vec;
 
 static uint8_t worker_key[JC_KEY_LEN], client_key[JC_KEY_LEN];
 static uint8_t job_a[JC_ID_LEN], job_b[JC_ID_LEN], cmd_a[JC_ID_LEN];
-static uint8_t big_payload[300];
+static uint8_t big_payload[300], huge_payload[65536];
 static char long_text[320];
+static jc_slice many_caps[20];
+static char many_caps_text[20][8];
+static jc_kv many_settings[16];
+static char many_settings_text[16][2][12];
 static const uint8_t small_payload[] = "{\"src\":\"s3://in/a.mov\",\"crf\":23}";
 static const uint8_t result_bytes[] = {0x82, 0xa3, 'o', 'u', 't', 0xa5, 'a', '.', 'm', 'p', '4'};
 static jc_slice caps[3];
@@ -231,6 +244,8 @@ static jc_msg *start(vec *v, int n, const char *name, const char *about, jc_msg_
     for (int i = 0; i < JC_ID_LEN; i++)
         v->m.id[i] = (uint8_t)(n * 16 + i);
     v->m.ts_ms = 1700000000000ull + (uint64_t)n * 1000u;
+    /* in every payload: the maps, "t" and "p" (fixstr), "id" (bin 8), "ts" */
+    v->widths = "fixmap,fixstr,bin8,uint64";
     /* Workers sign with their key; coordinator messages are signed with the
      * recipient's key and carry the recipient as "p". */
     if (t == JC_MSG_JOB_SUBMIT || t == JC_MSG_JOB_CANCEL || t == JC_MSG_JOB_UPDATE) {
@@ -259,12 +274,72 @@ static void fixed_inputs(void)
     jc_id_parse("c0ffee00-1234-4567-89ab-cdef01234567", cmd_a);
     for (size_t i = 0; i < sizeof(big_payload); i++)
         big_payload[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof(huge_payload); i++)
+        huge_payload[i] = (uint8_t)(i * 13 + (i >> 8));
+    for (int i = 0; i < 20; i++) {
+        snprintf(many_caps_text[i], sizeof(many_caps_text[i]), "cap.%02d", i);
+        many_caps[i] = jc_slice_str(many_caps_text[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+        snprintf(many_settings_text[i][0], sizeof(many_settings_text[i][0]), "key.%02d", i);
+        snprintf(many_settings_text[i][1], sizeof(many_settings_text[i][1]), "%d", i * 100);
+        many_settings[i] = (jc_kv){jc_slice_str(many_settings_text[i][0]),
+                                   jc_slice_str(many_settings_text[i][1])};
+    }
     /* 300+ bytes of UTF-8: a str16 header, and multi-byte characters. */
-    while (o + 16 < sizeof(long_text)) {
-        memcpy(long_text + o, "h\xc3\xa9llo \xe2\x9c\x93 ", 12);
-        o += 12;
+    while (o + 12 < sizeof(long_text)) {
+        memcpy(long_text + o, "h\xc3\xa9llo \xe2\x9c\x93 ", 11); /* 11 bytes, no NUL */
+        o += 11;
     }
     long_text[o] = '\0';
+}
+
+/* accept_from starts accept vector n as a copy of vector src's message,
+ * re-encoded with the widths of w. */
+static jc_msg *accept_from(vec *v, int n, int src, const char *name, const char *about,
+                           const char *widths, widening w)
+{
+    jc_msg copy = v[src].m;
+
+    start(&v[n], n, name, about, copy.type);
+    copy.ts_ms = v[n].m.ts_ms;
+    memcpy(copy.id, v[n].m.id, JC_ID_LEN);
+    v[n].m = copy;
+    v[n].widths = widths;
+    v[n].wide = w;
+    return &v[n].m;
+}
+
+/* find returns the index of the vector named name (it exists). */
+static int find(const vec *v, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return i;
+    return 0;
+}
+
+/* build_accept adds the accept vectors after the n canonical ones. */
+static int build_accept(vec *v, int n)
+{
+    int hb = find(v, n, "heartbeat_full"), sub = find(v, n, "job_submit_full");
+
+    accept_from(v, n, hb, "accept_heartbeat_int8",
+                "heartbeat_full's fields in the smallest signed int formats (int 8 .. int 64),"
+                " str 8, bin 16, array 16 and map 16: not canonical, receivers MUST accept it",
+                "int8,int16,int32,int64,str8,bin16,array16,map16,true", (widening){1, 1, 2, 2});
+    n++;
+    accept_from(v, n, hb, "accept_heartbeat_int64",
+                "heartbeat_full's fields with every integer in int 64, str 16, bin 32, array 32"
+                " and map 32: not canonical, receivers MUST accept it",
+                "int64,str16,bin32,array32,map32,true", (widening){8, 2, 4, 4});
+    n++;
+    accept_from(v, n, sub, "accept_job_submit_int32",
+                "job_submit_full's fields with integers in int 32 (int 64 where needed), str 32,"
+                " bin 32 and map 32: not canonical, receivers MUST accept it",
+                "int32,int64,str32,bin32,map32", (widening){4, 4, 4, 4});
+    n++;
+    return n;
 }
 
 /* build fills the vectors; returns their number. */
@@ -304,12 +379,14 @@ static int build(vec *v)
     m->u.hb.has_config_version = 1;
     m->u.hb.config_version = 200;
     m->u.hb.draining = 1;
+    v[n].widths = "fixmap,fixarray,fixstr,str8,bin8,fixint,uint8,uint16,uint32,uint64,true";
     n++;
 
     m = start(&v[n], n, "heartbeat_minimal",
               "heartbeat with optional fields omitted and empty arrays and strings",
               JC_MSG_HEARTBEAT);
     m->u.hb.seq = 1;
+    v[n].widths = "fixmap,fixarray,fixstr,bin8,fixint,uint64";
     n++;
 
     m = start(&v[n], n, "job_submit_full", "job.submit with every field; 300-byte payload (bin16)",
@@ -324,6 +401,7 @@ static int build(vec *v)
     m->u.submit.has_timeout = 1;
     m->u.submit.timeout_ms = 3600000;
     m->u.submit.ikey = jc_slice_str("order-1234");
+    v[n].widths = "fixmap,fixstr,bin8,bin16,fixint,negfixint,uint32,uint64";
     n++;
 
     m = start(&v[n], n, "job_submit_minimal",
@@ -341,6 +419,25 @@ static int build(vec *v)
     m->u.submit.payload = (jc_slice){small_payload, sizeof(small_payload) - 1};
     m->u.submit.priority = -1000;
     m->u.submit.max_attempts = 1;
+    v[n].widths = "fixmap,fixstr,bin8,int16,fixint,uint64";
+    n++;
+
+    m = start(&v[n], n, "job_submit_int8", "job.submit with a priority in int 8", JC_MSG_JOB_SUBMIT);
+    memcpy(m->u.submit.job, job_b, JC_ID_LEN);
+    m->u.submit.type = jc_slice_str("noop");
+    m->u.submit.payload = (jc_slice){small_payload, sizeof(small_payload) - 1};
+    m->u.submit.priority = -100;
+    m->u.submit.max_attempts = 3;
+    v[n].widths = "fixmap,fixstr,bin8,int8,uint64";
+    n++;
+
+    m = start(&v[n], n, "job_submit_bin32", "job.submit with a 65536-byte payload (bin 32)",
+              JC_MSG_JOB_SUBMIT);
+    memcpy(m->u.submit.job, job_b, JC_ID_LEN);
+    m->u.submit.type = jc_slice_str("noop");
+    m->u.submit.payload = (jc_slice){huge_payload, sizeof(huge_payload)};
+    m->u.submit.max_attempts = 3;
+    v[n].widths = "fixmap,fixstr,bin8,bin32,uint64";
     n++;
 
     m = start(&v[n], n, "job_cancel", "job.cancel with a reason", JC_MSG_JOB_CANCEL);
@@ -390,6 +487,7 @@ static int build(vec *v)
     m->u.event.kind = JC_EV_LOG;
     m->u.event.text = jc_slice_str(long_text);
     m->u.event.stream = jc_slice_str("stdout");
+    v[n].widths = "fixmap,fixstr,str16,bin8,fixint,uint64";
     n++;
 
     for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
@@ -422,15 +520,28 @@ static int build(vec *v)
         n++;
     }
 
+    m = start(&v[n], n, "command_config_map16", "config command with 16 settings (map 16)",
+              JC_MSG_COMMAND);
+    memcpy(m->u.cmd.command, cmd_a, JC_ID_LEN);
+    m->u.cmd.kind = JC_CMD_CONFIG;
+    m->u.cmd.worker = jc_slice_str(WORKER);
+    m->u.cmd.config_version = 65535;
+    m->u.cmd.settings = many_settings;
+    m->u.cmd.n_settings = 16;
+    v[n].widths = "fixmap,map16,fixstr,bin8,uint16,uint64";
+    n++;
+
     m = start(&v[n], n, "command_ack_ok", "command.ack, success", JC_MSG_COMMAND_ACK);
     memcpy(m->u.ack.command, cmd_a, JC_ID_LEN);
     m->u.ack.ok = 1;
+    v[n].widths = "fixmap,fixstr,bin8,uint64,true";
     n++;
 
     m = start(&v[n], n, "command_ack_error", "command.ack, refusal with an error text",
               JC_MSG_COMMAND_ACK);
     memcpy(m->u.ack.command, cmd_a, JC_ID_LEN);
     m->u.ack.error = jc_slice_str("unknown job");
+    v[n].widths = "fixmap,fixstr,bin8,uint64,false";
     n++;
 
     m = start(&v[n], n, "job_update_full",
@@ -465,6 +576,18 @@ static int build(vec *v)
     m->u.wevent.level = jc_slice_str("info");
     m->u.wevent.kind = jc_slice_str("started");
     n++;
+
+    m = start(&v[n], n, "heartbeat_array16", "heartbeat with 20 capabilities (array 16)",
+              JC_MSG_HEARTBEAT);
+    m->u.hb.caps = many_caps;
+    m->u.hb.n_caps = 20;
+    m->u.hb.slots = 4;
+    m->u.hb.seq = 2;
+    v[n].widths = "fixmap,array16,fixarray,fixstr,bin8,fixint,uint64";
+    n++;
+
+    /* accept vectors: non-canonical widths that receivers MUST accept */
+    n = build_accept(v, n);
     return n;
 }
 
@@ -502,10 +625,23 @@ static jc_err_t render(const vec *v, char **text, size_t *text_len, msgpack_sbuf
     FILE *f = NULL;
     jc_err_t err;
 
+    int accept = v->wide.ints || v->wide.strs || v->wide.bins || v->wide.containers;
+
     msgpack_sbuffer_init(&sig);
     err = jc_msg_encode_signed(&v->m, &sig, errstr, sizeof(errstr));
-    if (!err)
+    if (!err && accept) {
+        msgpack_sbuffer wide;
+        const uint8_t *p = (const uint8_t *)sig.data;
+
+        msgpack_sbuffer_init(&wide);
+        widen_one(&p, &v->wide, &wide);
+        msgpack_sbuffer_destroy(&sig);
+        sig = wide;
+        err = jc_envelope_seal(&v->m.principal, &kid, v->key, (const uint8_t *)sig.data, sig.size,
+                               env);
+    } else if (!err) {
         err = jc_msg_seal(&v->m, &kid, v->key, env, errstr, sizeof(errstr));
+    }
     if (err) {
         fprintf(stderr, "jc-gen-vectors: %s: %s\n", v->name, errstr);
         goto out;
@@ -527,6 +663,9 @@ static jc_err_t render(const vec *v, char **text, size_t *text_len, msgpack_sbuf
     hex_put(f, v->m.id, JC_ID_LEN);
     fprintf(f, "\n");
     put_u64(f, "ts", v->m.ts_ms);
+    fprintf(f, "widths = %s\n", v->widths);
+    if (accept)
+        fprintf(f, "canonical = false\n");
     put_body(f, &v->m);
     fprintf(f, "\n# expected outputs\nsigned = ");
     hex_put(f, (const uint8_t *)sig.data, sig.size);

@@ -10,6 +10,10 @@
  * the same id, and Kafka delivers at least once. Everything else is
  * counted and dropped, never acted on.
  *
+ * The partition is read from its end at the time the process found it:
+ * what was sent before the process started is never acted on, and what is
+ * still current reaches it again when the coordinator re-sends it.
+ *
  * Every command gets one `command.ack`, except an assign the worker runs:
  * the job's first event carries the command id instead (jobs.c). This
  * thread also runs cancel callbacks and the config callback, so a slow
@@ -79,7 +83,12 @@ jc_cmdloop *jc_cmdloop_new(const jc_conf_t *conf, const jc_sender *sender, jc_jo
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    cl->inbox = jc_inbox_new(conf, sender->id, topic, JC_INBOX_FROM_STORED, "jobcoord-worker-",
+    /* From the end of the partition when the process starts, never from a
+     * committed offset: commands sent before this process started are not
+     * current for it (a reused worker id must not run an old process's
+     * assigns); the coordinator re-sends, with the same command id, every
+     * command still current and unacknowledged (PROTOCOL.md 15.3). */
+    cl->inbox = jc_inbox_new(conf, sender->id, topic, JC_INBOX_FROM_END, "jobcoord-worker-",
                              errstr, errstr_size);
     if (!cl->inbox)
         goto fail;

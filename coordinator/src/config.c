@@ -70,6 +70,9 @@
       "Seconds without a heartbeat after which a worker is marked offline.")                   \
     X("janitor.heartbeat_retention_s", "int", heartbeat_retention_s, "604800", 60, 31536000,   \
       NULL, "Seconds applied heartbeats are kept in the heartbeats table.")                    \
+    X("janitor.expired_key_retention_s", "int", expired_key_retention_s, "86400", 0, 31536000, \
+      NULL, "Rotated-out HMAC keys are deleted this many seconds after their grace period"     \
+      " ended (the current key is always kept).")                                              \
     X("jobs.default_timeout_ms", "int", default_timeout_ms, "3600000", 1, 86400000, NULL,      \
       "Timeout of a job whose submission names none: longest time without progress.")        \
     X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \

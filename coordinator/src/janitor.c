@@ -25,6 +25,7 @@
 #include "jobcoord/jobcoord.h"
 #include "jobwrite.h"
 #include "log.h"
+#include "principals.h"
 
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 10000
@@ -115,7 +116,10 @@ static int mark_offline(jc_janitor *j, jc_buf *gone)
     return ok ? 0 : -1;
 }
 
-// prune deletes heartbeats past retention, in bounded batches.
+// prune deletes heartbeats past retention, in bounded batches, and HMAC
+// keys whose grace period ended janitor.expired_key_retention_s ago (kept
+// that long so that a message signed with one is still refused as
+// key_expired, which says what happened, rather than unknown_key).
 static int prune(jc_janitor *j)
 {
     static const char sql[] =
@@ -153,6 +157,9 @@ static int prune(jc_janitor *j)
     if (total)
         LOG_INFO("janitor", "pruned %ld heartbeats older than %d s", total,
                  j->cfg->heartbeat_retention_s);
+    if (jc_principal_prune_keys(j->db, j->cfg->expired_key_retention_s, &total, j->err,
+                                sizeof j->err) != JC_PR_OK)
+        return -1;
     return jc_db_exec(j->db, instances_sql, j->err, sizeof j->err);
 }
 

@@ -77,6 +77,9 @@
       "Timeout of a job whose submission names none: longest time without progress.")        \
     X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \
       "An assigned job not started within this many milliseconds is requeued.")              \
+    X("jobs.unacked_assign_limit", "int", unacked_assign_limit, "3", 0, 1000, NULL,           \
+      "A worker that left this many assigns in a row unacknowledged is not chosen again"     \
+      " until it acknowledges a command; 0: never held back.")                               \
     X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,         \
       "A canceling job the worker does not confirm within this time is canceled anyway.")    \
     X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,              \

@@ -44,6 +44,7 @@ typedef struct jc_config {
     /* jobs */
     int default_timeout_ms;
     int assign_timeout_ms;
+    int unacked_assign_limit;
     int cancel_timeout_ms;
     int retry_backoff_ms;
     int retry_backoff_max_ms;

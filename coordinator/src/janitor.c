@@ -22,6 +22,7 @@
 
 #include "apply.h"
 #include "db.h"
+#include "holdback.h"
 #include "jobcoord/jobcoord.h"
 #include "jobwrite.h"
 #include "log.h"
@@ -177,6 +178,8 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
         " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
     const char *params[1];
     size_t n_offline;
+    jc_buf unacked[3]; /* assigns that timed out with no word from the worker (holdback.h) */
+    int rc;
 
     jw_reset(&j->jw);
     jc_buf_addstr(gone, "}");
@@ -186,6 +189,10 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     n_offline = j->jw.n;
     if (jw_load(&j->jw, j->db, expired_tail, 0, NULL, j->err, sizeof j->err) < 0)
         return -1;
+    for (int k = 0; k < 3; k++) {
+        jc_buf_init(&unacked[k], 16u << 20);
+        jc_buf_addstr(&unacked[k], "{");
+    }
     for (size_t i = 0; i < j->jw.n; i++) {
         jc_jobrow *row = &j->jw.rows[i];
         jc_job_input_args args;
@@ -199,6 +206,11 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
                                                            : "the worker did not confirm the cancel");
         if (jw_apply(&j->jw, row, JI_REQUEUE, &args) == JS_INVALID)
             continue;
+        if (was == JS_ASSIGNED && i >= n_offline && row->last_event_ts == 0 && worker[0]) {
+            jc_buf_add_array_elem(&unacked[0], row->idtext, 36);
+            jc_buf_add_array_num(&unacked[1], row->attempt);
+            jc_buf_add_array_elem(&unacked[2], worker, strlen(worker));
+        }
         LOG_INFO("janitor", "job %s (attempt %d, %s on %s): %s -> %s", row->idtext, row->attempt,
                  jc_job_state_name(was), worker, (const char *)args.text.p,
                  jc_job_state_name(row->state));
@@ -206,7 +218,13 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
             jw_command(&j->jw, "cancel", worker, row->idtext, row->attempt, NULL,
                        "timed out: no progress within the job's timeout");
     }
-    return jw_flush(&j->jw, j->db, j->err, sizeof j->err);
+    rc = jw_flush(&j->jw, j->db, j->err, sizeof j->err);
+    if (rc == 0)
+        rc = jc_holdback_note(j->db, &unacked[0], &unacked[1], &unacked[2],
+                              j->cfg->unacked_assign_limit, j->rt, j->err, sizeof j->err);
+    for (int k = 0; k < 3; k++)
+        jc_buf_free(&unacked[k]);
+    return rc;
 }
 
 // prune_jobs deletes finished jobs past retention with their history and

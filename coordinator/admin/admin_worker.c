@@ -47,7 +47,9 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
     r = admin_query(ctx,
                     "SELECT id, status, capabilities, slots, running_jobs AS running, version,"
                     " host, " ADMIN_TS("last_seen_at") " AS last_seen_at,"
-                    " extract(epoch FROM now() - last_seen_at)::bigint AS seen_s_ago"
+                    " extract(epoch FROM now() - last_seen_at)::bigint AS seen_s_ago,"
+                    " unacked_assigns AS unacked,"
+                    " CASE WHEN held_back_since IS NULL THEN 'no' ELSE 'yes' END AS held_back"
                     " FROM workers"
                     " WHERE $1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s'"
                     " ORDER BY id",
@@ -79,7 +81,14 @@ static int cmd_worker_show(admin_ctx *ctx, const admin_args *a)
                     " last_heartbeat_ts_ms,"
                     " " ADMIN_TS("last_seen_at") " AS last_seen_at,"
                     " extract(epoch FROM now() - last_seen_at)::bigint AS seen_s_ago,"
-                    " " ADMIN_TS("status_changed_at") " AS status_changed_at"
+                    " " ADMIN_TS("status_changed_at") " AS status_changed_at,"
+                    " unacked_assigns, " ADMIN_TS("held_back_since") " AS held_back_since,"
+                    " CASE WHEN held_back_since IS NOT NULL THEN unacked_assigns"
+                    "   || ' assigns in a row were not acknowledged: no job is given to this"
+                    " worker until it acknowledges a command, proves a new key or restarts'"
+                    " END AS held_back_reason,"
+                    " (SELECT reply_key_id FROM principals p WHERE p.id = workers.id)"
+                    "   AS signs_with_key"
                     " FROM workers WHERE id = $1",
                     1, &a->pos[0]);
     if (!w)

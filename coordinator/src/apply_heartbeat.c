@@ -126,6 +126,12 @@ static const char upsert_sql[] =
     "   host = excluded.host, uptime_s = excluded.uptime_s,"
     "   config_version = coalesce(excluded.config_version, w.config_version),"
     "   heartbeat_seq = excluded.heartbeat_seq,"
+    /* a new process (its counter started again) or a return from offline
+     * ends a hold-back for unacknowledged assigns (holdback.h) */
+    "   unacked_assigns = CASE WHEN excluded.heartbeat_seq < w.heartbeat_seq"
+    "                            OR w.status = 'offline' THEN 0 ELSE w.unacked_assigns END,"
+    "   held_back_since = CASE WHEN excluded.heartbeat_seq < w.heartbeat_seq"
+    "                            OR w.status = 'offline' THEN NULL ELSE w.held_back_since END,"
     "   last_heartbeat_ts_ms = excluded.last_heartbeat_ts_ms, last_seen_at = now()";
 
 // run executes one statement with text params; 0 or -1 with errstr.

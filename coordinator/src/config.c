@@ -70,6 +70,9 @@
       "Seconds without a heartbeat after which a worker is marked offline.")                   \
     X("janitor.heartbeat_retention_s", "int", heartbeat_retention_s, "604800", 60, 31536000,   \
       NULL, "Seconds applied heartbeats are kept in the heartbeats table.")                    \
+    X("janitor.expired_key_retention_s", "int", expired_key_retention_s, "86400", 0, 31536000, \
+      NULL, "Rotated-out HMAC keys are deleted this many seconds after their grace period"     \
+      " ended (the current key is always kept).")                                              \
     X("jobs.default_timeout_ms", "int", default_timeout_ms, "3600000", 1, 86400000, NULL,      \
       "Timeout of a job whose submission names none: longest time without progress.")        \
     X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \
@@ -77,6 +80,9 @@
     X("jobs.max_run_time_ms", "int", max_run_time_ms, "0", 0, 604800000, NULL,                \
       "Hard limit on one attempt, from its assignment, whatever its progress: the job is"     \
       " taken back and its worker sent a cancel; 0: no limit.")                                 \
+    X("jobs.unacked_assign_limit", "int", unacked_assign_limit, "3", 0, 1000, NULL,           \
+      "A worker that left this many assigns in a row unacknowledged is not chosen again"     \
+      " until it acknowledges a command; 0: never held back.")                               \
     X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,         \
       "A canceling job the worker does not confirm within this time is canceled anyway.")    \
     X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,              \

@@ -40,10 +40,12 @@ typedef struct jc_config {
     int janitor_interval_ms;
     int worker_offline_after_s;
     int heartbeat_retention_s;
+    int expired_key_retention_s;
     /* jobs */
     int default_timeout_ms;
     int assign_timeout_ms;
     int max_run_time_ms; /* 0: attempts may run as long as they report progress */
+    int unacked_assign_limit;
     int cancel_timeout_ms;
     int retry_backoff_ms;
     int retry_backoff_max_ms;

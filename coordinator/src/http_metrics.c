@@ -23,6 +23,8 @@ static const char fleet_sql[] =
     "SELECT 'jobs', state, '', count(*) FROM jobs GROUP BY state"
     " UNION ALL SELECT 'workers', status, '', count(*) FROM workers GROUP BY status"
     " UNION ALL SELECT 'commands', status, '', count(*) FROM commands GROUP BY status"
+    " UNION ALL SELECT 'held_back', '', '', count(*) FROM workers"
+    "            WHERE held_back_since IS NOT NULL"
     " UNION ALL SELECT 'rejections', topic, reason, count FROM rejections"
     " ORDER BY 1, 2, 3";
 
@@ -52,6 +54,10 @@ static void render_fleet(jc_buf *b, PGresult *r)
                 job_states, N_OF(job_states));
     fleet_gauge(b, r, "workers", "jobcoord_workers", "Workers by status.", "status",
                 worker_statuses, N_OF(worker_statuses));
+    jc_metrics_family(b, "jobcoord_workers_held_back", "gauge",
+                      "Workers the scheduler skips because they left jobs.unacked_assign_limit"
+                      " assigns in a row unacknowledged.");
+    jc_buf_printf(b, "jobcoord_workers_held_back %s\n", fleet_value(r, "held_back", ""));
     fleet_gauge(b, r, "commands", "jobcoord_commands", "Outbox rows by status.", "status",
                 command_statuses, N_OF(command_statuses));
     jc_metrics_family(b, "jobcoord_rejections", "gauge",

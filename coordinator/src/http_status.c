@@ -185,13 +185,20 @@ static const field job_fields[] = {
 #define WORKER_COLS                                                                          \
     "w.id, w.status, w.capabilities, w.slots, w.running_jobs, w.version, w.host, w.uptime_s," \
     " w.config_version, w.drain_requested, " JC_SQL_TS("w.first_seen_at") ","               \
-    " " JC_SQL_TS("w.last_seen_at") ", " JC_SQL_TS("w.status_changed_at")
+    " " JC_SQL_TS("w.last_seen_at") ", " JC_SQL_TS("w.status_changed_at") ","               \
+    " w.unacked_assigns, " JC_SQL_TS("w.held_back_since") ","                                \
+    " CASE WHEN w.held_back_since IS NOT NULL THEN w.unacked_assigns"                         \
+    "      || ' assigns in a row were not acknowledged: no job is given to this worker until"  \
+    " it acknowledges a command, proves a new key or restarts (does it hold its current"       \
+    " key?)' END"
+/* unacked_assigns, held_back_since, held_back_reason: holdback.h */
 static const field worker_fields[] = {
     {"id", 's'},          {"status", 's'},          {"capabilities", 'a'},
     {"slots", 'n'},       {"running_jobs", 'n'},    {"version", 's'},
     {"host", 's'},        {"uptime_s", 'n'},        {"config_version", 'n'},
     {"drain_requested", 'b'}, {"first_seen_at", 's'}, {"last_seen_at", 's'},
-    {"status_changed_at", 's'},
+    {"status_changed_at", 's'}, {"unacked_assigns", 'n'}, {"held_back_since", 's'},
+    {"held_back_reason", 's'},
 };
 
 /* ---- GET /v1/status ---- */

@@ -44,11 +44,13 @@
 #include "buf.h"
 #include "db.h"
 #include "deadletter.h"
+#include "holdback.h"
 #include "kconf.h"
 #include "keycache.h"
 #include "log.h"
 #include "logcheck.h"
 #include "metrics.h"
+#include "replykey.h"
 #include "topics.h"
 
 #define MAX_PARTITIONS 256
@@ -612,6 +614,12 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     if (jc_apply_jobs(ig->db, &ig->jw, &ig->batch, from, to, &schedule, ig->db_err,
                       sizeof ig->db_err) != 0)
         goto fail;
+    /* after the job events (which may still reject some), before scheduling
+     * (a worker released here can be given work at once) */
+    if (jc_replykey_record(ig->db, &ig->batch, from, to, now_ms(), ig->db_err,
+                           sizeof ig->db_err) != 0 ||
+        jc_holdback_release(ig->db, &ig->batch, from, to, ig->db_err, sizeof ig->db_err) != 0)
+        goto fail;
     if (schedule && jc_schedule(ig->db, &ig->jw, ig->cfg->schedule_batch, &assigned, ig->db_err,
                                 sizeof ig->db_err) != 0)
         goto fail;
@@ -627,6 +635,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     if (jc_db_exec(ig->db, "COMMIT", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
     jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
+    jc_replykey_committed(ig->kc, &ig->batch, from, to, now_ms());
     for (int t = 0; t < MAX_TOPICS; t++)
         for (int p = 0; p < MAX_PARTITIONS; p++)
             if (next[t][p] >= 0) {

@@ -22,9 +22,11 @@
 
 #include "apply.h"
 #include "db.h"
+#include "holdback.h"
 #include "jobcoord/jobcoord.h"
 #include "jobwrite.h"
 #include "log.h"
+#include "principals.h"
 
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 10000
@@ -115,7 +117,10 @@ static int mark_offline(jc_janitor *j, jc_buf *gone)
     return ok ? 0 : -1;
 }
 
-// prune deletes heartbeats past retention, in bounded batches.
+// prune deletes heartbeats past retention, in bounded batches, and HMAC
+// keys whose grace period ended janitor.expired_key_retention_s ago (kept
+// that long so that a message signed with one is still refused as
+// key_expired, which says what happened, rather than unknown_key).
 static int prune(jc_janitor *j)
 {
     static const char sql[] =
@@ -153,6 +158,9 @@ static int prune(jc_janitor *j)
     if (total)
         LOG_INFO("janitor", "pruned %ld heartbeats older than %d s", total,
                  j->cfg->heartbeat_retention_s);
+    if (jc_principal_prune_keys(j->db, j->cfg->expired_key_retention_s, &total, j->err,
+                                sizeof j->err) != JC_PR_OK)
+        return -1;
     return jc_db_exec(j->db, instances_sql, j->err, sizeof j->err);
 }
 
@@ -178,6 +186,9 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     const char *params[1];
     char max_run[16];
     size_t n_offline, n_overrun;
+    size_t n_offline;
+    jc_buf unacked[3]; /* assigns that timed out with no word from the worker (holdback.h) */
+    int rc;
 
     jw_reset(&j->jw);
     jc_buf_addstr(gone, "}");
@@ -193,6 +204,10 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     n_overrun = j->jw.n;
     if (jw_load(&j->jw, j->db, expired_tail, 0, NULL, j->err, sizeof j->err) < 0)
         return -1;
+    for (int k = 0; k < 3; k++) {
+        jc_buf_init(&unacked[k], 16u << 20);
+        jc_buf_addstr(&unacked[k], "{");
+    }
     for (size_t i = 0; i < j->jw.n; i++) {
         jc_jobrow *row = &j->jw.rows[i];
         jc_job_input_args args;
@@ -208,6 +223,11 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
                                                            : "the worker did not confirm the cancel");
         if (jw_apply(&j->jw, row, JI_REQUEUE, &args) == JS_INVALID)
             continue;
+        if (was == JS_ASSIGNED && i >= n_offline && row->last_event_ts == 0 && worker[0]) {
+            jc_buf_add_array_elem(&unacked[0], row->idtext, 36);
+            jc_buf_add_array_num(&unacked[1], row->attempt);
+            jc_buf_add_array_elem(&unacked[2], worker, strlen(worker));
+        }
         LOG_INFO("janitor", "job %s (attempt %d, %s on %s): %s -> %s", row->idtext, row->attempt,
                  jc_job_state_name(was), worker, (const char *)args.text.p,
                  jc_job_state_name(row->state));
@@ -216,7 +236,13 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
                        over ? "timed out: ran longer than jobs.max_run_time_ms"
                             : "timed out: no progress within the job's timeout");
     }
-    return jw_flush(&j->jw, j->db, j->err, sizeof j->err);
+    rc = jw_flush(&j->jw, j->db, j->err, sizeof j->err);
+    if (rc == 0)
+        rc = jc_holdback_note(j->db, &unacked[0], &unacked[1], &unacked[2],
+                              j->cfg->unacked_assign_limit, j->rt, j->err, sizeof j->err);
+    for (int k = 0; k < 3; k++)
+        jc_buf_free(&unacked[k]);
+    return rc;
 }
 
 // prune_jobs deletes finished jobs past retention with their history and

@@ -142,6 +142,13 @@ const jc_key_entry *jc_keycache_want(jc_keycache *kc, jc_slice principal, jc_sli
     return NULL;
 }
 
+void jc_keycache_set_recorded(jc_keycache *kc, const jc_key_entry *e, int64_t now_ms)
+{
+    /* e points into kc->slots: the cast gives back the access kc owns */
+    if (e >= kc->slots && e < kc->slots + KC_SLOTS)
+        kc->slots[e - kc->slots].recorded_at_ms = now_ms;
+}
+
 const jc_key_entry *jc_keycache_get(jc_keycache *kc, jc_slice principal, jc_slice key_id)
 {
     jc_key_entry *e;

@@ -45,6 +45,8 @@ typedef struct jc_key_entry {
     int64_t fetched_at_ms;
     int used; /* slot in use */
     int want; /* being fetched in this round */
+    int64_t recorded_at_ms; /* replykey.c: when principals.reply_key_id was last made
+                             * at least as new as this key; 0: not yet */
 } jc_key_entry;
 
 typedef struct jc_keycache jc_keycache;
@@ -68,6 +70,10 @@ int jc_keycache_fetch(jc_keycache *kc, PGconn *db, int64_t now_ms, char *errstr,
 
 /* jc_keycache_get returns the entry after a fetch (NULL if never wanted). */
 const jc_key_entry *jc_keycache_get(jc_keycache *kc, jc_slice principal, jc_slice key_id);
+
+/* jc_keycache_set_recorded notes that the use of entry e's key was
+ * recorded at now_ms (e: an entry of kc, as a message's signer). */
+void jc_keycache_set_recorded(jc_keycache *kc, const jc_key_entry *e, int64_t now_ms);
 
 const char *jc_role_name(jc_role r);
 

@@ -325,6 +325,10 @@ static void render_ingest(jc_buf *b, const jc_runtime *rt)
                   atomic_load(&rt->record_time) == JC_RECORD_TIME_LOG_APPEND ? 1
                   : atomic_load(&rt->record_time) == JC_RECORD_TIME_CREATE   ? 0
                                                                              : -1);
+    counter1(b, "jobcoord_assigns_unacknowledged_total",
+             "Assigns this instance's janitor took back (jobs.assign_timeout_ms) that the worker"
+             " never acknowledged.",
+             (unsigned long long)atomic_load(&rt->assigns_unacked));
     counter1(b, "jobcoord_ingest_records_lost_total",
              "Records that left the Kafka log before ingest read them.",
              (unsigned long long)atomic_load(&rt->records_lost));

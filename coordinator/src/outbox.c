@@ -8,8 +8,9 @@
  *   1. locks due rows (FOR UPDATE SKIP LOCKED: several coordinators share
  *      the work, none sends a row another is sending),
  *   2. builds each message from the row and its job (payload, result) and
- *      signs it with the RECIPIENT's current key, so a worker or client can
- *      tell it from a forgery,
+ *      signs it with the RECIPIENT's key, so a worker or client can tell it
+ *      from a forgery: the key it last proved it holds while that is valid
+ *      (a rotation with a grace period), else its current key (keys_fetch),
  *   3. produces them with the idempotent producer, keyed by recipient and
  *      partitioned by murmur2 (PROTOCOL.md: a worker reads one partition),
  *   4. waits for the delivery reports and marks exactly the delivered rows
@@ -100,12 +101,21 @@ static recipient_key *key_find(jc_outbox *o, const char *principal)
     return NULL;
 }
 
-// keys_fetch loads the current key of every recipient of r not cached.
+// keys_fetch loads the signing key of every recipient of r not cached: the
+// key the recipient last proved it holds (principals.reply_key_id, recorded
+// by ingest: replykey.c) while it is valid, else its current key. A key
+// rotated with a grace period thus keeps reaching a worker or client that
+// still holds only the old key, and the switch follows the recipient's own
+// first message under the new key (within KEY_TTL_MS).
 static int keys_fetch(jc_outbox *o, PGresult *rows, int64_t now)
 {
     static const char sql[] =
-        "SELECT principal_id, key_id, secret, enc_key_id FROM principal_keys"
-        " WHERE principal_id = ANY($1::text[]) AND valid_until IS NULL";
+        "SELECT DISTINCT ON (k.principal_id) k.principal_id, k.key_id, k.secret, k.enc_key_id"
+        "  FROM principal_keys k JOIN principals pr ON pr.id = k.principal_id"
+        " WHERE k.principal_id = ANY($1::text[])"
+        "   AND (k.valid_until IS NULL"
+        "        OR (k.key_id = pr.reply_key_id AND k.valid_until > now()))"
+        " ORDER BY k.principal_id, coalesce(k.key_id = pr.reply_key_id, false) DESC";
     jc_buf want;
     PGresult *r;
     const char *params[1];
@@ -403,7 +413,7 @@ static int round_once(jc_outbox *o)
                  atoi(PQgetvalue(r, i, C_TRIES)) >= o->cfg->outbox_max_tries)
             problem = "not acknowledged after outbox.max_tries sends";
         else if (!k || !k->usable)
-            problem = "the recipient has no usable current key";
+            problem = "the recipient has no usable key";
         else if (build(o, r, i, &m, &payload, &result, &kv, &settings) != 0)
             problem = "cannot build the message (job gone?)";
         else {

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "log.h"
 #include "secrets.h"
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
@@ -280,6 +281,35 @@ out:
         sodium_memzero(out, sizeof *out);
     }
     return st;
+}
+
+jc_pr_status jc_principal_prune_keys(PGconn *c, int retention_s, long *pruned, char *errstr,
+                                     size_t errstr_size)
+{
+    /* valid_until IS NULL is the current key: the NOT NULL test keeps it */
+    static const char sql[] =
+        "DELETE FROM principal_keys WHERE valid_until IS NOT NULL"
+        "   AND valid_until < now() - make_interval(secs => $1::int)"
+        " RETURNING principal_id, key_id, to_char(valid_until AT TIME ZONE 'UTC',"
+        "                                         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+    char secs[16];
+    const char *params[1] = {secs};
+    PGresult *r;
+
+    *pruned = 0;
+    snprintf(secs, sizeof secs, "%d", retention_s);
+    r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(errstr, errstr_size, "pruning expired keys: %s", PQerrorMessage(c));
+        PQclear(r);
+        return JC_PR_ERROR;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        LOG_INFO("janitor", "pruned key %s of %s (its grace period ended %s)",
+                 PQgetvalue(r, i, 1), PQgetvalue(r, i, 0), PQgetvalue(r, i, 2));
+    *pruned = PQntuples(r);
+    PQclear(r);
+    return JC_PR_OK;
 }
 
 jc_pr_status jc_principal_delete(PGconn *c, const char *id, char *errstr, size_t errstr_size)

@@ -35,6 +35,13 @@ typedef enum jc_pr_status {
     JC_PR_ERROR,     /* PostgreSQL, keyring or memory trouble */
 } jc_pr_status;
 
+/* jc_principal_prune_keys deletes the rotated-out keys whose grace period
+ * ended more than retention_s seconds ago; a principal's current key is
+ * never deleted. Each deleted key is logged; *pruned gets the count. One
+ * statement (autocommit). */
+jc_pr_status jc_principal_prune_keys(PGconn *c, int retention_s, long *pruned, char *errstr,
+                                     size_t errstr_size);
+
 /* jc_principal_id_valid tells whether id is a valid principal (or key) id. */
 int jc_principal_id_valid(const char *id);
 

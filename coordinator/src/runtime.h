@@ -24,6 +24,7 @@ typedef struct jc_runtime {
     atomic_int_fast64_t lag_at_ms;       /* ingest: when lag_total was computed; 0: unknown */
     atomic_uint_fast64_t position_resets; /* ingest: stored positions found to be another log's */
     atomic_uint_fast64_t records_lost;    /* ingest: records that left the log unread */
+    atomic_uint_fast64_t assigns_unacked; /* janitor: assigns taken back unacknowledged */
     atomic_int record_time;               /* ingest: the last record's timestamp type,
                                              JC_RECORD_TIME_* */
     char instance_id[160];

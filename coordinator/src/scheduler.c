@@ -3,8 +3,9 @@
  * apply.h).
  *
  * Two queries and one flush per pass, whatever the number of jobs: lock the
- * workers that can take work (online, not draining, free slots counted from
- * the jobs they hold, not from what they claim) with SKIP LOCKED; lock the
+ * workers that can take work (online, not draining, not held back for
+ * unacknowledged assigns, free slots counted from the jobs they hold, not
+ * from what they claim) with SKIP LOCKED; lock the
  * best pending jobs of the types those workers can run, by priority then
  * age, again with SKIP LOCKED; match them in memory, spreading jobs over the
  * workers with the most free slots; write the assignments and their assign
@@ -52,6 +53,7 @@ int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errst
         "             WHERE state IN ('assigned', 'running', 'canceling')"
         "               AND worker_id IS NOT NULL GROUP BY worker_id) l ON l.worker_id = w.id"
         " WHERE w.status = 'online' AND NOT w.drain_requested AND w.slots > coalesce(l.n, 0)"
+        "   AND w.held_back_since IS NULL" /* unacknowledged assigns: holdback.h */
         " FOR UPDATE OF w SKIP LOCKED";
     static const char workers_sql[] =
         "SELECT w.id, array_to_string(w.capabilities, ','), w.slots - coalesce(l.n, 0)"

@@ -92,7 +92,11 @@ WORKER_JSON="jsonb_build_object('id', w.id, 'status', w.status, 'capabilities', 
   'slots', w.slots, 'running_jobs', w.running_jobs, 'version', w.version, 'host', w.host,
   'uptime_s', w.uptime_s, 'config_version', w.config_version, 'drain_requested', w.drain_requested,
   'first_seen_at', $(TS w.first_seen_at), 'last_seen_at', $(TS w.last_seen_at),
-  'status_changed_at', $(TS w.status_changed_at))"
+  'status_changed_at', $(TS w.status_changed_at), 'unacked_assigns', w.unacked_assigns,
+  'held_back_since', $(TS w.held_back_since),
+  'held_back_reason', CASE WHEN w.held_back_since IS NOT NULL THEN w.unacked_assigns
+    || ' assigns in a row were not acknowledged: no job is given to this worker until it'
+    || ' acknowledges a command, proves a new key or restarts (does it hold its current key?)' END)"
 # expected_jobs WHERE: the jobs matching WHERE, newest first.
 expected_jobs() { sqlj "SELECT coalesce(jsonb_agg($JOB_JSON $JOBS_ORDER), '[]') FROM jobs j WHERE $1"; }
 

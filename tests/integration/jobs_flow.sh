@@ -13,8 +13,10 @@ start_mock_kafka 2
 "$ADMIN" db migrate >/dev/null || exit 1
 for p in w1 w2; do add_principal "$p" worker; done
 for p in c1 c2; do add_principal "$p" client; done
+# the scripted workers leave assigns unanswered on purpose: no hold-back
 start_coordinator --set janitor.interval_ms=200 --set jobs.assign_timeout_ms=1500 \
-    --set jobs.retry_backoff_ms=200 --set janitor.worker_offline_after_s=600
+    --set jobs.retry_backoff_ms=200 --set janitor.worker_offline_after_s=600 \
+    --set jobs.unacked_assign_limit=0
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
 submit() { local j=$1; shift; produce_as c1 --topic job-requests --type job.submit --job-id "$j" "$@" >/dev/null; }

@@ -142,6 +142,7 @@ static void *update_main(void *arg)
             next_lookup = mono_ms() + REFRESH_MS;
         }
         rd_kafka_poll(c->rk, 0);
+        jc_identity_poll(&c->id); /* a rotated key.file */
         rec = jc_inbox_poll(c->inbox, POLL_MS);
         if (!rec)
             continue;
@@ -197,7 +198,7 @@ fail:
     if (c->rk)
         jc_sdk_kafka_destroy(c->rk);
     jc_updates_destroy(c->updates);
-    sodium_memzero(&c->id, sizeof c->id);
+    jc_identity_destroy(&c->id);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
@@ -463,6 +464,17 @@ out:
     return err;
 }
 
+jc_err_t jc_client_reload_key(jc_client_t *c, char *errstr, size_t errstr_size)
+{
+    if (!c) {
+        snprintf(errstr, errstr_size, "client is NULL");
+        return JC_ERR_INVALID_ARG;
+    }
+    return jc_identity_reload(&c->id, errstr, errstr_size);
+}
+
+uint64_t jc_client_key_rotations(const jc_client_t *c) { return c ? jc_identity_reloads(&c->id) : 0; }
+
 uint64_t jc_client_updates_dropped(const jc_client_t *c)
 {
     return c ? atomic_load(&((jc_client_t *)c)->dropped) : 0;
@@ -486,7 +498,7 @@ void jc_client_destroy(jc_client_t *c)
     jc_sdk_kafka_destroy(c->rk);
     jc_updates_destroy(c->updates);
     jc_conf_destroy(c->conf);
-    sodium_memzero(&c->id, sizeof c->id);
+    jc_identity_destroy(&c->id);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);

@@ -35,6 +35,7 @@ static const struct {
     {"key", 0, 0, 0, NULL},
     {"key.file", 0, 0, 0, NULL},
     {"key.id", 0, 0, 0, NULL},
+    {"key.reload.ms", 1, 0, 3600000, NULL},
     {"bootstrap.file", 0, 0, 0, NULL},
     {"topic.prefix", 0, 0, 0, NULL},
     {"capabilities", 0, 0, 0, NULL},

@@ -208,7 +208,7 @@ rd_kafka_message_t *jc_inbox_poll(jc_inbox *ib, int timeout_ms)
     return rec;
 }
 
-jc_err_t jc_inbox_open(const jc_identity *id, const rd_kafka_message_t *rec, jc_msg_type want,
+jc_err_t jc_inbox_open(jc_identity *id, const rd_kafka_message_t *rec, jc_msg_type want,
                        jc_msg *m, char *errstr, size_t errstr_size)
 {
     jc_envelope env;
@@ -219,16 +219,9 @@ jc_err_t jc_inbox_open(const jc_identity *id, const rd_kafka_message_t *rec, jc_
                             errstr_size);
     if (err)
         goto out;
-    if (!jc_slice_eq(env.principal, id->principal)) {
-        snprintf(errstr, errstr_size, "addressed to another principal");
-        err = JC_ERR_INVALID_ARG;
+    err = jc_identity_verify(id, &env, errstr, errstr_size);
+    if (err)
         goto out;
-    }
-    err = jc_envelope_verify(&env, id->key);
-    if (err) {
-        snprintf(errstr, errstr_size, "the MAC does not verify with our key");
-        goto out;
-    }
     err = jc_msg_decode(&env, m, errstr, errstr_size);
     if (err)
         goto out;

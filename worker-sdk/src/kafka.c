@@ -1,5 +1,5 @@
 /*
- * kafka.c - identity and Kafka configuration of SDK handles.
+ * kafka.c - Kafka configuration of SDK handles.
  *
  * Every librdkafka handle the SDK makes goes through jc_sdk_kafka_new, which
  * owns the handle's opaque: a small record with the caller's opaque and
@@ -50,54 +50,6 @@ static jc_err_t read_first_line(const char *path, char *out, size_t out_size, ch
     }
     fclose(f);
     out[strcspn(out, "\r\n")] = '\0';
-    return JC_OK;
-}
-
-jc_err_t jc_sdk_identity(const jc_conf_t *conf, jc_identity *id, char *errstr,
-                         size_t errstr_size)
-{
-    const char *principal = jc_conf_get(conf, "principal");
-    const char *key_id = jc_conf_get(conf, "key.id");
-    const char *key = jc_conf_get(conf, "key");
-    const char *key_file = jc_conf_get(conf, "key.file");
-    char from_file[256];
-    size_t bin_len = 0;
-    jc_err_t err;
-
-    memset(id, 0, sizeof *id);
-    if (!principal || !jc_name_valid((const uint8_t *)principal, strlen(principal),
-                                     JC_MAX_PRINCIPAL_LEN)) {
-        snprintf(errstr, errstr_size, "principal is missing or not a valid id");
-        return JC_ERR_INVALID_CONF;
-    }
-    if (!key_id || !jc_name_valid((const uint8_t *)key_id, strlen(key_id), JC_MAX_KEY_ID_LEN)) {
-        snprintf(errstr, errstr_size, "key.id is missing or not a valid key id");
-        return JC_ERR_INVALID_CONF;
-    }
-    if (!key && key_file) {
-        err = read_first_line(key_file, from_file, sizeof from_file, errstr, errstr_size);
-        if (err)
-            return err;
-        key = from_file;
-    }
-    if (!key) {
-        snprintf(errstr, errstr_size, "key or key.file is required");
-        return JC_ERR_INVALID_CONF;
-    }
-    if (sodium_init() < 0) {
-        snprintf(errstr, errstr_size, "libsodium failed to initialise");
-        return JC_ERR_IO;
-    }
-    if (sodium_base642bin(id->key, sizeof id->key, key, strlen(key), " \t", &bin_len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        bin_len != JC_KEY_LEN) {
-        sodium_memzero(from_file, sizeof from_file);
-        snprintf(errstr, errstr_size, "key must be the base64 of %d bytes", JC_KEY_LEN);
-        return JC_ERR_INVALID_CONF;
-    }
-    sodium_memzero(from_file, sizeof from_file);
-    snprintf(id->principal, sizeof id->principal, "%s", principal);
-    snprintf(id->key_id, sizeof id->key_id, "%s", key_id);
     return JC_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
  * kafka.h - what every SDK handle needs from its conf: a librdkafka producer
- * configuration, the principal's identity and key, the topic prefix.
+ * configuration and the topic prefix (the principal's identity and keys:
+ * identity.h).
  */
 #ifndef JC_SDK_KAFKA_H
 #define JC_SDK_KAFKA_H
@@ -10,18 +11,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "identity.h"
 #include "jobcoord/jobcoord.h"
 #include "proto.h"
 
-typedef struct jc_identity {
-    char principal[JC_MAX_PRINCIPAL_LEN + 1];
-    char key_id[JC_MAX_KEY_ID_LEN + 1];
-    uint8_t key[JC_KEY_LEN];
-} jc_identity;
-
-/* jc_sdk_identity reads principal, key.id and key or key.file from conf. */
-jc_err_t jc_sdk_identity(const jc_conf_t *conf, jc_identity *id, char *errstr,
-                         size_t errstr_size);
 
 /* jc_sdk_kafka_conf builds a librdkafka configuration: every "kafka.*" key,
  * and bootstrap.servers from bootstrap.file when not given directly. */

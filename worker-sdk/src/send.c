@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #define QUEUE_FULL_WAIT_MS 1000 /* how long jc_send waits for room in librdkafka's queue */
 
 static pthread_mutex_t clock_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -38,7 +40,9 @@ jc_err_t jc_send(const jc_sender *s, const char *topic, const char *key, size_t 
                  jc_msg *m, void *msg_opaque, char *errstr, size_t errstr_size)
 {
     msgpack_sbuffer out;
-    jc_slice key_id = jc_slice_str(s->id->key_id);
+    char kid[JC_MAX_KEY_ID_LEN + 1];
+    uint8_t secret[JC_KEY_LEN];
+    jc_slice key_id;
     rd_kafka_resp_err_t kerr;
     jc_err_t err;
     int waited_ms = 0;
@@ -47,7 +51,10 @@ jc_err_t jc_send(const jc_sender *s, const char *topic, const char *key, size_t 
     jc_id_random(m->id);
     m->principal = jc_slice_str(s->id->principal);
     m->ts_ms = jc_clock_next_ms();
-    err = jc_msg_seal(m, &key_id, s->id->key, &out, errstr, errstr_size);
+    jc_identity_signer(s->id, kid, secret);
+    key_id = jc_slice_str(kid);
+    err = jc_msg_seal(m, &key_id, secret, &out, errstr, errstr_size);
+    sodium_memzero(secret, sizeof secret);
     if (err)
         goto out;
     for (;;) {

@@ -17,7 +17,7 @@
  * principal's identity. Both are owned by the handle that made it. */
 typedef struct jc_sender {
     rd_kafka_t *rk;
-    const jc_identity *id;
+    jc_identity *id;
 } jc_sender;
 
 /* jc_clock_next_ms returns the timestamp of the next message this process

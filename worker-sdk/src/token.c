@@ -150,6 +150,7 @@ jc_err_t jc_token_source_new(const jc_conf_t *conf, jc_token_source_t **out, cha
     }
     err = jc_sdk_identity(conf, &ts->id, errstr, errstr_size);
     if (err) {
+        jc_identity_destroy(&ts->id);
         free(ts);
         return err;
     }
@@ -169,6 +170,7 @@ void jc_token_source_destroy(jc_token_source_t *ts)
     if (!ts)
         return;
     pthread_mutex_destroy(&ts->mu);
+    jc_identity_destroy(&ts->id);
     sodium_memzero(ts, sizeof *ts); /* the HMAC key and the token */
     free(ts);
 }
@@ -370,8 +372,8 @@ static jc_err_t fetch(jc_token_source_t *ts, char *errstr, size_t errstr_size)
 {
     char header[256], claims[4096], iss[160], aud[2 * sizeof ts->audience + 16], kid[96];
     char assertion[JC_JWT_MAX + 1], jti[32], form[JC_JWT_MAX + 3 * JC_TOKEN_SCOPE_MAX + 256];
-    char why[512];
-    uint8_t jti_raw[16];
+    char why[512], key_id[JC_MAX_KEY_ID_LEN + 1];
+    uint8_t jti_raw[16], key[JC_KEY_LEN];
     int64_t sent_ms = wall_ms(), now_s = sent_ms / 1000;
     jc_http_answer answer;
     size_t o;
@@ -379,17 +381,20 @@ static jc_err_t fetch(jc_token_source_t *ts, char *errstr, size_t errstr_size)
 
     randombytes_buf(jti_raw, sizeof jti_raw);
     jc_b64url_encode(jti_raw, sizeof jti_raw, jti, sizeof jti);
-    json_str(kid, sizeof kid, ts->id.key_id);
+    jc_identity_signer(&ts->id, key_id, key); /* a rotated key.file is taken here too */
+    json_str(kid, sizeof kid, key_id);
     json_str(iss, sizeof iss, ts->id.principal);
     json_str(aud, sizeof aud, ts->audience);
     snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":%s}", kid);
     snprintf(claims, sizeof claims,
              "{\"iss\":%s,\"sub\":%s,\"aud\":%s,\"jti\":\"%s\",\"iat\":%lld,\"exp\":%lld}", iss,
              iss, aud, jti, (long long)now_s, (long long)(now_s + ASSERTION_TTL_S));
-    if (jc_jws_sign(JC_JWS_HS256, header, claims, ts->id.key, assertion, sizeof assertion) < 0) {
+    if (jc_jws_sign(JC_JWS_HS256, header, claims, key, assertion, sizeof assertion) < 0) {
+        sodium_memzero(key, sizeof key);
         snprintf(errstr, errstr_size, "cannot sign the client assertion");
         return JC_ERR_INVALID_ARG;
     }
+    sodium_memzero(key, sizeof key);
     o = (size_t)snprintf(form, sizeof form,
                          "grant_type=client_credentials&client_assertion_type=");
     form_escape(form, sizeof form, &o, ASSERTION_TYPE);

@@ -169,7 +169,7 @@ fail:
     free(w->running);
     if (w->rk)
         jc_sdk_kafka_destroy(w->rk);
-    sodium_memzero(&w->id, sizeof w->id);
+    jc_identity_destroy(&w->id);
     free(w->caps_buf);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
@@ -322,6 +322,17 @@ uint64_t jc_worker_heartbeats_sent(const jc_worker_t *w)
     return w ? atomic_load(&((jc_worker_t *)w)->delivered) : 0;
 }
 
+jc_err_t jc_worker_reload_key(jc_worker_t *w, char *errstr, size_t errstr_size)
+{
+    if (!w) {
+        snprintf(errstr, errstr_size, "worker is NULL");
+        return JC_ERR_INVALID_ARG;
+    }
+    return jc_identity_reload(&w->id, errstr, errstr_size);
+}
+
+uint64_t jc_worker_key_rotations(const jc_worker_t *w) { return w ? jc_identity_reloads(&w->id) : 0; }
+
 uint64_t jc_worker_commands_dropped(const jc_worker_t *w)
 {
     if (!w)
@@ -441,7 +452,7 @@ void jc_worker_destroy(jc_worker_t *w)
     jc_jobs_destroy(w->jobs);
     jc_sdk_kafka_destroy(w->rk);
     jc_conf_destroy(w->conf);
-    sodium_memzero(&w->id, sizeof w->id);
+    jc_identity_destroy(&w->id);
     free(w->running);
     free(w->caps_buf);
     pthread_mutex_destroy(&w->mu);

@@ -62,14 +62,15 @@ static inline rd_kafka_t *mock_consumer(rd_kafka_mock_cluster_t *mc, const char 
     return rk;
 }
 
-/* mock_send seals m as principal p with key (key id "k1") and produces it to
- * topic under record key p (partition -1: murmur2), waiting until it is
- * written. 0 on success. */
-static inline int mock_send(rd_kafka_t *prod, const char *topic, const char *p, int32_t partition,
-                            jc_msg *m, const uint8_t key[JC_KEY_LEN])
+/* mock_send_kid seals m as principal p with key, under key id kid, and
+ * produces it to topic under record key p (partition -1: murmur2), waiting
+ * until it is written. 0 on success. */
+static inline int mock_send_kid(rd_kafka_t *prod, const char *topic, const char *p,
+                                int32_t partition, jc_msg *m, const char *kid,
+                                const uint8_t key[JC_KEY_LEN])
 {
     msgpack_sbuffer out;
-    jc_slice key_id = jc_slice_str("k1");
+    jc_slice key_id = jc_slice_str(kid);
     char err[256];
     int rc = -1;
 
@@ -90,6 +91,13 @@ static inline int mock_send(rd_kafka_t *prod, const char *topic, const char *p, 
 out:
     msgpack_sbuffer_destroy(&out);
     return rc;
+}
+
+/* mock_send: mock_send_kid with key id "k1". */
+static inline int mock_send(rd_kafka_t *prod, const char *topic, const char *p, int32_t partition,
+                            jc_msg *m, const uint8_t key[JC_KEY_LEN])
+{
+    return mock_send_kid(prod, topic, p, partition, m, "k1", key);
 }
 
 /* mock_send_raw produces bytes that are not a message at all. */

@@ -153,6 +153,18 @@ JC_EXPORT void jc_worker_destroy(jc_worker_t *w);
  * seen. Any thread. */
 JC_EXPORT uint64_t jc_worker_commands_dropped(const jc_worker_t *w);
 
+/* jc_worker_reload_key re-reads key.file now (it is also looked at every
+ * key.reload.ms). A new key (first line "[KEY_ID ]BASE64") signs from then
+ * on; the previous one still verifies commands until the coordinator has
+ * switched to the new one, so a rotation needs no restart. JC_ERR_STATE if
+ * the key was given inline; JC_ERR_IO or JC_ERR_INVALID_CONF with errstr if
+ * the file cannot be used (the keys held are kept). Any thread. */
+JC_EXPORT jc_err_t jc_worker_reload_key(jc_worker_t *w, char *errstr, size_t errstr_size);
+
+/* jc_worker_key_rotations counts the new keys taken from key.file since
+ * jc_worker_new. Any thread. */
+JC_EXPORT uint64_t jc_worker_key_rotations(const jc_worker_t *w);
+
 
 /*
  * Running jobs. A worker registers a handler per job type before
@@ -326,6 +338,11 @@ JC_EXPORT void jc_free(void *p);
  * updates partition were ignored: not verifiable with the client's key or
  * addressed to another principal. */
 JC_EXPORT uint64_t jc_client_updates_dropped(const jc_client_t *c);
+
+/* jc_client_reload_key and jc_client_key_rotations: as jc_worker_reload_key
+ * and jc_worker_key_rotations, for a client. Any thread. */
+JC_EXPORT jc_err_t jc_client_reload_key(jc_client_t *c, char *errstr, size_t errstr_size);
+JC_EXPORT uint64_t jc_client_key_rotations(const jc_client_t *c);
 
 /* jc_client_destroy flushes (up to 5 s) and frees the client. NULL allowed. */
 JC_EXPORT void jc_client_destroy(jc_client_t *c);

@@ -186,7 +186,6 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     const char *params[1];
     char max_run[16];
     size_t n_offline, n_overrun;
-    size_t n_offline;
     jc_buf unacked[3]; /* assigns that timed out with no word from the worker (holdback.h) */
     int rc;
 

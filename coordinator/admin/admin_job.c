@@ -383,7 +383,8 @@ static const admin_cmd job_commands[] = {
      "The payload and the result are shown as their size and a preview of their first\n"
      "bytes (as text when printable, else in hex); --json gives them whole, in base64,\n"
      "with payload_size and result_size. The commands (the outbox rows about the job:\n"
-     "assign, cancel, job.update) are listed oldest first with their delivery status.",
+     "assign, cancel, job.update, job.refusal) are listed oldest first with their\n"
+     "delivery status.",
      1, {{NULL, NULL, NULL}}, cmd_job_show},
     {"job", "logs", "<id>", "Show a job's history: transitions, progress and log lines.",
      "One line per event, in order: time, attempt, kind, worker, and the detail\n"

@@ -7,9 +7,11 @@
  * current attempt and its sender is the worker holding the job; a worker
  * that lost its job (a zombie) is rejected with stale_attempt. Replays: a
  * job event whose signed ts is not after the last one applied for that
- * attempt is rejected (replay); a submission of a known job id is a replay;
- * a submission repeating an idempotency key is answered with the existing
- * job (a job update carrying the key) and creates nothing.
+ * attempt is rejected (replay). A submission of a known job id creates
+ * nothing: with the same content (its digest) from the same submitter it is
+ * answered with the job's state, otherwise refused (job_exists); a
+ * submission repeating an idempotency key is answered with the existing job
+ * (a job update carrying the key). Answers are queued by answers.c.
  *
  * Set-based: submissions are one multi-row INSERT (payloads as binary
  * parameters), acks one UPDATE, worker events one INSERT, and all job
@@ -20,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "answers.h"
 #include "apply.h"
 #include "buf.h"
 #include "db.h"
@@ -27,7 +32,7 @@
 #include "keycache.h"
 
 #define SUBMIT_CHUNK 500
-#define SUBMIT_COLS 9
+#define SUBMIT_COLS 10
 #define ARRAY_MAX (256u << 20)
 
 static int accepted(const jc_inmsg *m, jc_msg_type t) { return !m->reason && m->msg.type == t; }
@@ -55,13 +60,14 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
     const char *values[SUBMIT_CHUNK * SUBMIT_COLS];
     int lengths[SUBMIT_CHUNK * SUBMIT_COLS], formats[SUBMIT_CHUNK * SUBMIT_COLS];
     char text[SUBMIT_CHUNK][5][40];
+    uint8_t digests[SUBMIT_CHUNK][JC_SUBMIT_DIGEST_LEN];
     jc_buf sql;
     PGresult *r;
     int np = 0, rc = -1;
 
     jc_buf_init(&sql, 1 << 20);
     jc_buf_addstr(&sql, "INSERT INTO jobs (id, submitter, ikey, type, payload, priority,"
-                        " max_attempts, run_after, timeout_ms, state) VALUES ");
+                        " max_attempts, run_after, timeout_ms, submit_digest, state) VALUES ");
     for (size_t k = 0; k < n; k++) {
         jc_inmsg *m = &b->msgs[idx[k]];
         const jc_job_submit *s = &m->msg.u.submit;
@@ -85,17 +91,21 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
         values[np + 6] = text[k][2];
         values[np + 7] = text[k][3];
         values[np + 8] = text[k][4];
+        jc_submit_digest(&s[0], digests[k]);
+        values[np + 9] = (const char *)digests[k];
+        lengths[np + 9] = JC_SUBMIT_DIGEST_LEN;
         for (int c = 0; c < SUBMIT_COLS; c++)
             formats[np + c] = 0;
         /* binary: the raw bytes, no NUL terminator needed */
         formats[np + 1] = formats[np + 2] = formats[np + 3] = formats[np + 4] = 1;
+        formats[np + 9] = 1;
         lengths[np] = lengths[np + 5] = lengths[np + 6] = lengths[np + 7] = lengths[np + 8] = 0;
         jc_buf_printf(&sql,
                       "%s($%d::uuid, $%d::text, $%d::text, $%d::text, $%d::bytea, $%d::int, $%d::int,"
                       " CASE WHEN $%d::bigint = 0 THEN now() ELSE to_timestamp($%d::bigint / 1000.0) END,"
-                      " $%d::int, 'pending')",
+                      " $%d::int, $%d::bytea, 'pending')",
                       k ? "," : "", base + 1, base + 2, base + 3, base + 4, base + 5, base + 6,
-                      base + 7, base + 8, base + 8, base + 9);
+                      base + 7, base + 8, base + 8, base + 9, base + 10);
         np += SUBMIT_COLS;
     }
     jc_buf_addstr(&sql, " ON CONFLICT DO NOTHING RETURNING id");
@@ -117,13 +127,16 @@ out:
     return rc;
 }
 
-// answer_duplicates rejects replayed job ids and answers repeated
-// idempotency keys with the existing job.
-static int answer_duplicates(PGconn *db, jc_jobwrite *jw, jc_batch *b, const size_t *idx,
-                             const char *done, size_t n, char *errstr, size_t errstr_size)
+// answer_duplicates handles the submissions that created no job: a known
+// job id repeated with the same content by its submitter, or a repeated
+// idempotency key, is answered with the existing job's state; a known job id
+// with other content is refused (job_exists).
+static int answer_duplicates(PGconn *db, jc_batch *b, const size_t *idx, const char *done,
+                             size_t n, char *errstr, size_t errstr_size)
 {
     static const char sql[] =
-        "SELECT j.id, j.submitter, coalesce(j.ikey, ''), j.state, j.attempt FROM jobs j"
+        "SELECT j.id, j.submitter, coalesce(j.ikey, ''), j.state, j.attempt,"
+        "       coalesce(encode(j.submit_digest, 'hex'), '') FROM jobs j"
         " WHERE j.id = ANY($1::uuid[])"
         "    OR (j.ikey IS NOT NULL AND (j.submitter, j.ikey) IN"
         "        (SELECT * FROM unnest($2::text[], $3::text[])))";
@@ -164,21 +177,28 @@ static int answer_duplicates(PGconn *db, jc_jobwrite *jw, jc_batch *b, const siz
     }
     for (size_t k = 0; k < n; k++) {
         jc_inmsg *m = &b->msgs[idx[k]];
-        char id[37];
+        char id[37], digest[2 * JC_SUBMIT_DIGEST_LEN + 1];
+        uint8_t raw[JC_SUBMIT_DIGEST_LEN];
         int answered = 0;
         if (done[k])
             continue;
         jc_id_format(m->msg.u.submit.job, id);
+        jc_submit_digest(&m->msg.u.submit, raw);
+        sodium_bin2hex(digest, sizeof digest, raw, sizeof raw);
         for (int i = 0; i < PQntuples(r) && !answered; i++) {
             const char *sub = PQgetvalue(r, i, 1), *ikey = PQgetvalue(r, i, 2);
             if (strcmp(PQgetvalue(r, i, 0), id) == 0) {
-                jc_inmsg_reject(m, JC_R_REPLAY, "job %s already exists", id);
+                if (jc_slice_eq(m->msg.principal, sub) && strcmp(PQgetvalue(r, i, 5), digest) == 0)
+                    /* the same request again: tell the client where its job is */
+                    jc_answer_set(m, id, PQgetvalue(r, i, 3), atoi(PQgetvalue(r, i, 4)));
+                else
+                    jc_inmsg_reject(m, JC_R_JOB_EXISTS,
+                                    "job %s already exists with other content", id);
                 answered = 1;
             } else if (m->msg.u.submit.ikey.n && jc_slice_eq(m->msg.principal, sub) &&
                        jc_slice_eq(m->msg.u.submit.ikey, ikey)) {
                 /* a retried submission: tell the client which job it is */
-                jw_command(jw, "job.update", sub, PQgetvalue(r, i, 0), atoi(PQgetvalue(r, i, 4)),
-                           PQgetvalue(r, i, 3), NULL);
+                jc_answer_set(m, PQgetvalue(r, i, 0), PQgetvalue(r, i, 3), atoi(PQgetvalue(r, i, 4)));
                 answered = 1;
             }
         }
@@ -210,7 +230,7 @@ static int apply_submits(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, 
         memset(done, 0, n);
         if (insert_submits(db, b, idx, n, done, jw->cfg->default_timeout_ms, errstr,
                            errstr_size) != 0 ||
-            answer_duplicates(db, jw, b, idx, done, n, errstr, errstr_size) != 0)
+            answer_duplicates(db, b, idx, done, n, errstr, errstr_size) != 0)
             return -1;
         *schedule = 1;
         n = 0;
@@ -451,9 +471,15 @@ static void apply_cancel(jc_jobwrite *jw, jc_inmsg *m)
     }
     memset(&args, 0, sizeof args);
     args.text = c->reason.n ? c->reason : jc_slice_str("canceled by the submitter");
-    if (jw_apply(jw, row, JI_CANCEL, &args) == JS_INVALID)
+    if (jw_apply(jw, row, JI_CANCEL, &args) == JS_INVALID) {
         jc_inmsg_reject(m, JC_R_INVALID_TRANSITION, "job %s is already %s", id,
                         jc_job_state_name(row->state));
+        return;
+    }
+    /* The canceller hears where the job went. A job canceled at once has
+     * told its submitter already (its final job.update). */
+    if (!(jc_job_state_final(row->state) && jc_slice_eq(m->msg.principal, row->submitter)))
+        jc_answer_set(m, id, jc_job_state_name(row->state), row->attempt);
 }
 
 // newest_heartbeats returns, per worker, the index of its newest accepted
@@ -533,6 +559,8 @@ int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t 
     int rc = -1, any = 0;
 
     jw_reset(jw);
+    for (size_t i = from; i < to; i++)
+        b->msgs[i].answer = 0; /* decided again by this transaction */
     jc_buf_init(&ids, ARRAY_MAX);
     jc_buf_init(&workers, ARRAY_MAX);
     jc_buf_init(&ack_ids, ARRAY_MAX);

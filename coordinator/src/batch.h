@@ -37,6 +37,7 @@
 #define JC_R_STALE_ATTEMPT "stale_attempt"
 #define JC_R_INVALID_TRANSITION "invalid_transition"
 #define JC_R_NOT_OWNER "not_owner"
+#define JC_R_JOB_EXISTS "job_exists"
 
 typedef struct jc_inmsg {
     rd_kafka_message_t *rkm;
@@ -56,6 +57,19 @@ typedef struct jc_inmsg {
     char detail[200];
     int dead_lettered;   /* copy already queued */
     const jc_key_entry *signer;
+    /* authenticated: the MAC verified with a key of the signer the
+     * coordinator knows and the payload decoded (msg is valid), even when
+     * the message was then rejected (a rotated-out key, a disabled
+     * principal, a role that may not send it...): a refused job.submit or
+     * job.cancel is answered only then (answers.c). */
+    int authenticated;
+    /* An accepted request answered with a job.update (answers.c): the job
+     * it reports (another one than the request named when a repeated
+     * idempotency key answered), its state and attempt. answer == 0: none. */
+    int answer;
+    char answer_job[37];
+    char answer_state[16];
+    int answer_attempt;
 } jc_inmsg;
 
 typedef struct jc_batch {

@@ -137,29 +137,33 @@ void jc_check_signed(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, const c
                         k->principal, k->key_id);
         return;
     }
-    if (k->disabled) {
+    if (k->disabled)
         jc_inmsg_reject(m, JC_R_DISABLED, "principal '%s' is disabled", k->principal);
-        return;
-    }
-    if (k->valid_until_ms <= m->at_ms) {
+    else if (k->valid_until_ms <= m->at_ms)
         jc_inmsg_reject(m, JC_R_KEY_EXPIRED,
                         "key '%s' of '%s' was rotated out; valid until %" PRId64 " ms, %s %" PRId64,
                         k->key_id, k->principal, k->valid_until_ms,
                         m->ts_trusted ? "broker time" : "received at", m->at_ms);
-        return;
-    }
+    /* A disabled principal or a rotated-out key is refused whatever the
+     * MAC says, but only a message whose MAC verifies is decoded: its
+     * signer is authenticated and a request of it is answered (answers.c). */
     if (jc_envelope_verify(&m->env, k->key) != JC_OK) {
-        jc_inmsg_reject(m, JC_R_BAD_SIGNATURE, "MAC does not verify with key '%s' of '%s'",
-                        k->key_id, k->principal);
+        if (!m->reason)
+            jc_inmsg_reject(m, JC_R_BAD_SIGNATURE, "MAC does not verify with key '%s' of '%s'",
+                            k->key_id, k->principal);
         return;
     }
     e = jc_msg_decode_reason(&m->env, &m->msg, &reason, err, sizeof err);
     if (e != JC_OK) {
-        jc_inmsg_reject(m, reason ? reason : reason_of(e), "payload: %s", err);
+        if (!m->reason)
+            jc_inmsg_reject(m, reason ? reason : reason_of(e), "payload: %s", err);
         return;
     }
     m->decoded = 1;
     m->signer = k;
+    m->authenticated = 1;
+    if (m->reason)
+        return;
     if (!(topic_table[m->topic].types & (1u << m->msg.type))) {
         jc_inmsg_reject(m, JC_R_WRONG_TOPIC, "a %s message on topic %s",
                         jc_msg_type_name(m->msg.type), topic);

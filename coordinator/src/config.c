@@ -99,6 +99,11 @@
       "A command sent this many times without an acknowledgement is marked failed.")         \
     X("outbox.batch", "int", outbox_batch, "1000", 1, 10000, NULL,                             \
       "Most outbox rows the relay produces per round.")                                       \
+    X("answers.interval_s", "int", answers_interval_s, "10", 1, 86400, NULL,                   \
+      "A client's request naming the same job is answered at most once within this many"       \
+      " seconds (refusals, repeated submissions, cancels).")                                   \
+    X("answers.max_per_interval", "int", answers_max, "100", 0, 100000, NULL,                 \
+      "Most answers sent to one principal within answers.interval_s; 0 answers nothing.")     \
     X("http.listen", "string", http_listen, "", 0, 0, NULL,                                   \
       "IPv4 address:port of the HTTP surface (health, readiness, metrics); empty: off.")     \
     X("http.threads", "int", http_threads, "2", 1, 64, NULL,                                  \

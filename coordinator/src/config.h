@@ -55,6 +55,9 @@ typedef struct jc_config {
     int outbox_resend_ms;
     int outbox_max_tries;
     int outbox_batch;
+    /* answers to clients' requests (answers.c) */
+    int answers_interval_s;
+    int answers_max;
     /* http */
     char *http_listen;
     int http_threads;

@@ -36,6 +36,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "answers.h"
 #include "apply.h"
 #include "batch.h"
 #include "checks.h"
@@ -87,6 +88,8 @@ struct jc_ingest {
     jc_batch batch;
     jc_rejects rejects;
     int64_t lag_refreshed_ms; /* refresh_lag's last run; 0: due */
+    int64_t answers_logged_ms; /* the last log line about dropped answers */
+    uint64_t answers_unlogged;  /* answers dropped since that line */
 };
 
 /* ---- small helpers ---- */
@@ -597,6 +600,24 @@ static void rollback(jc_ingest *ig)
         jc_db_exec(ig->db, "ROLLBACK", ignored, sizeof ignored);
 }
 
+// note_answers counts a committed transaction's answers to clients, and
+// says at most every 10 s how many the rate bound dropped.
+static void note_answers(jc_ingest *ig, size_t answered, size_t dropped)
+{
+    int64_t now = now_ms();
+    atomic_fetch_add(&ig->rt->answers_queued, answered);
+    atomic_fetch_add(&ig->rt->answers_dropped, dropped);
+    ig->answers_unlogged += dropped;
+    if (ig->answers_unlogged && now - ig->answers_logged_ms >= 10000) {
+        LOG_WARN("ingest",
+                 "%llu answers to clients' requests dropped: the same job answered within"
+                 " answers.interval_s, or a principal over answers.max_per_interval",
+                 (unsigned long long)ig->answers_unlogged);
+        ig->answers_unlogged = 0;
+        ig->answers_logged_ms = now;
+    }
+}
+
 // apply_range applies b->msgs[from, to) and its positions in one
 // transaction. Returns 0 committed, -1 SQL error on a live connection,
 // -2 connection trouble, -3 lost a partition to another consumer.
@@ -604,6 +625,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
 {
     int64_t next[MAX_TOPICS][MAX_PARTITIONS];
     int rc, schedule, assigned = 0;
+    size_t answered = 0, dropped = 0;
     double started = monotonic_s();
 
     if (jc_db_exec(ig->db, "BEGIN", ig->db_err, sizeof ig->db_err) != 0)
@@ -623,6 +645,9 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     if (schedule && jc_schedule(ig->db, &ig->jw, ig->cfg->schedule_batch, &assigned, ig->db_err,
                                 sizeof ig->db_err) != 0)
         goto fail;
+    if (jc_answers_queue(ig->db, ig->cfg, &ig->batch, from, to, &answered, &dropped, ig->db_err,
+                         sizeof ig->db_err) != 0)
+        goto fail;
     rc = store_offsets(ig, from, to, next);
     if (rc == -2) {
         rollback(ig);
@@ -636,6 +661,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
         goto fail;
     jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
     jc_replykey_committed(ig->kc, &ig->batch, from, to, now_ms());
+    note_answers(ig, answered, dropped);
     for (int t = 0; t < MAX_TOPICS; t++)
         for (int p = 0; p < MAX_PARTITIONS; p++)
             if (next[t][p] >= 0) {

@@ -245,7 +245,8 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
 }
 
 // prune_jobs deletes finished jobs past retention with their history and
-// outbox rows, in bounded batches.
+// outbox rows, in bounded batches, and sent outbox rows that belong to no
+// job (answers may name a job that never existed) past the same retention.
 static int prune_jobs(jc_janitor *j)
 {
     static const char sql[] =
@@ -255,7 +256,8 @@ static int prune_jobs(jc_janitor *j)
         "           RETURNING id),"
         "     e AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d))"
         " DELETE FROM commands WHERE job_id IN (SELECT id FROM d)"
-        "    OR (job_id IS NULL AND status IN ('acked', 'failed', 'done')"
+        "    OR ((job_id IS NULL OR answers_type IS NOT NULL)"
+        "        AND status IN ('acked', 'failed', 'done')"
         "        AND created_at < now() - make_interval(secs => $1::int))";
     char retention[16];
     const char *params[1] = {retention};

@@ -29,7 +29,8 @@ static const char *const reason_names[JC_METRICS_REASONS] = {
     JC_R_BAD_SIGNATURE,  JC_R_SCHEMA,             JC_R_PRINCIPAL_MISMATCH, JC_R_WRONG_TOPIC,
     JC_R_WRONG_ROLE,     JC_R_STALE,              JC_R_FUTURE,       JC_R_REPLAY,
     JC_R_APPLY_ERROR,    JC_R_UNKNOWN_JOB,        JC_R_STALE_ATTEMPT, JC_R_INVALID_TRANSITION,
-    JC_R_NOT_OWNER,      "other", /* last: anything not listed above */
+    JC_R_NOT_OWNER,      JC_R_JOB_EXISTS,
+    "other", /* last: anything not listed above */
 };
 
 static const double batch_size_bounds[] = {1, 5, 10, 50, 100, 500, 1000, 5000, 10000};
@@ -332,6 +333,13 @@ static void render_ingest(jc_buf *b, const jc_runtime *rt)
     counter1(b, "jobcoord_ingest_records_lost_total",
              "Records that left the Kafka log before ingest read them.",
              (unsigned long long)atomic_load(&rt->records_lost));
+    jc_metrics_family(b, "jobcoord_answers_total", "counter",
+                      "Answers to clients' requests (refusals, repeated submissions, cancels):"
+                      " queued for sending, or dropped by the per-principal rate bound.");
+    jc_buf_printf(b, "jobcoord_answers_total{outcome=\"queued\"} %llu\n",
+                  (unsigned long long)atomic_load(&rt->answers_queued));
+    jc_buf_printf(b, "jobcoord_answers_total{outcome=\"dropped\"} %llu\n",
+                  (unsigned long long)atomic_load(&rt->answers_dropped));
 }
 
 static void render_lag(jc_buf *b, const jc_runtime *rt)

@@ -10,7 +10,9 @@
  *   2. builds each message from the row and its job (payload, result) and
  *      signs it with the RECIPIENT's key, so a worker or client can tell it
  *      from a forgery: the key it last proved it holds while that is valid
- *      (a rotation with a grace period), else its current key (keys_fetch),
+ *      (a rotation with a grace period), else its current key (keys_fetch);
+ *      an answer to a client's request (a row with answer_key_id, see
+ *      answers.c) is signed with the key that request was signed with,
  *   3. produces them with the idempotent producer, keyed by recipient and
  *      partitioned by murmur2 (PROTOCOL.md: a worker reads one partition),
  *   4. waits for the delivery reports and marks exactly the delivered rows
@@ -91,6 +93,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         LOG_WARN("outbox", "delivery failed: %s (will retry)", rd_kafka_err2str(m->err));
 }
 
+/* columns of the due-rows query */
+enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C_TRIES, C_TYPE,
+       C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY, C_ANSWER_KEY, C_ANSWERS_MSG,
+       C_ANSWERS_TYPE, C_DETAIL, C_ASSIGN };
+
 /* ---- recipients' keys ---- */
 
 static recipient_key *key_find(jc_outbox *o, const char *principal)
@@ -99,6 +106,95 @@ static recipient_key *key_find(jc_outbox *o, const char *principal)
         if (strcmp(o->keys[i].principal, principal) == 0)
             return &o->keys[i];
     return NULL;
+}
+
+// open_secret fills k->key from a secret column (bytea text) and its
+// keys-file key id (NULL: stored in plain text); k->usable says if it could.
+static void open_secret(jc_outbox *o, recipient_key *k, PGresult *r, int row, int col)
+{
+    size_t len = 0;
+    unsigned char *secret = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &len);
+    if (!secret)
+        return;
+    if (PQgetisnull(r, row, col + 1)) {
+        if (len == JC_KEY_LEN) {
+            memcpy(k->key, secret, JC_KEY_LEN);
+            k->usable = 1;
+        }
+    } else {
+        uint8_t ad[256], plain[JC_KEY_LEN + 64];
+        size_t ad_len = jc_keyring_principal_ad(k->principal, k->key_id, ad, sizeof ad);
+        size_t plain_len = 0;
+        if (len <= sizeof plain + JC_KEYRING_OVERHEAD && ad_len &&
+            jc_keyring_open(o->kr, PQgetvalue(r, row, col + 1), ad, ad_len, secret, len, plain,
+                            &plain_len) == 0 &&
+            plain_len == JC_KEY_LEN) {
+            memcpy(k->key, plain, JC_KEY_LEN);
+            k->usable = 1;
+        }
+        sodium_memzero(plain, sizeof plain);
+    }
+    sodium_memzero(secret, len);
+    PQfreemem(secret);
+}
+
+// answer_keys_fetch loads, for the round's rows that answer a request, the
+// key that request was signed with, valid or not (answers.c): one array
+// entry per row (NULL-free; usable == 0 for rows that are no answers or
+// whose key is gone). Caller frees *out.
+static int answer_keys_fetch(jc_outbox *o, PGresult *rows, recipient_key **out)
+{
+    static const char sql[] =
+        "SELECT principal_id, key_id, secret, enc_key_id FROM principal_keys"
+        " WHERE (principal_id, key_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+    int n = PQntuples(rows), want = 0, rc = -1;
+    jc_buf ps, ks;
+    const char *params[2];
+    PGresult *r = NULL;
+
+    *out = calloc((size_t)n + 1, sizeof **out);
+    if (!*out) {
+        snprintf(o->err, sizeof o->err, "out of memory");
+        return -1;
+    }
+    jc_buf_init(&ps, 16u << 20);
+    jc_buf_init(&ks, 16u << 20);
+    jc_buf_addstr(&ps, "{");
+    jc_buf_addstr(&ks, "{");
+    for (int i = 0; i < n; i++) {
+        if (PQgetisnull(rows, i, C_ANSWER_KEY))
+            continue;
+        snprintf((*out)[i].principal, sizeof (*out)[i].principal, "%s",
+                 PQgetvalue(rows, i, C_RECIPIENT));
+        snprintf((*out)[i].key_id, sizeof (*out)[i].key_id, "%s",
+                 PQgetvalue(rows, i, C_ANSWER_KEY));
+        jc_buf_add_array_elem(&ps, (*out)[i].principal, strlen((*out)[i].principal));
+        jc_buf_add_array_elem(&ks, (*out)[i].key_id, strlen((*out)[i].key_id));
+        want++;
+    }
+    jc_buf_addstr(&ps, "}");
+    jc_buf_addstr(&ks, "}");
+    if (want == 0) {
+        rc = 0;
+        goto out;
+    }
+    params[0] = jc_buf_str(&ps);
+    params[1] = jc_buf_str(&ks);
+    r = PQexecParams(o->db, sql, 2, NULL, params, NULL, NULL, 0);
+    if (!jc_db_ok(o->db, r, o->err, sizeof o->err))
+        goto out;
+    for (int row = 0; row < PQntuples(r); row++)
+        for (int i = 0; i < n; i++)
+            if (!(*out)[i].usable && (*out)[i].key_id[0] &&
+                strcmp((*out)[i].principal, PQgetvalue(r, row, 0)) == 0 &&
+                strcmp((*out)[i].key_id, PQgetvalue(r, row, 1)) == 0)
+                open_secret(o, &(*out)[i], r, row, 2);
+    rc = 0;
+out:
+    PQclear(r);
+    jc_buf_free(&ps);
+    jc_buf_free(&ks);
+    return rc;
 }
 
 // keys_fetch loads the signing key of every recipient of r not cached: the
@@ -151,34 +247,10 @@ static int keys_fetch(jc_outbox *o, PGresult *rows, int64_t now)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
         recipient_key *k = key_find(o, PQgetvalue(r, i, 0));
-        size_t len = 0;
-        unsigned char *secret;
         if (!k)
             continue;
         snprintf(k->key_id, sizeof k->key_id, "%s", PQgetvalue(r, i, 1));
-        secret = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &len);
-        if (!secret)
-            continue;
-        if (PQgetisnull(r, i, 3)) {
-            if (len == JC_KEY_LEN) {
-                memcpy(k->key, secret, JC_KEY_LEN);
-                k->usable = 1;
-            }
-        } else {
-            uint8_t ad[256], plain[JC_KEY_LEN + 64];
-            size_t ad_len = jc_keyring_principal_ad(k->principal, k->key_id, ad, sizeof ad);
-            size_t plain_len = 0;
-            if (len <= sizeof plain + JC_KEYRING_OVERHEAD && ad_len &&
-                jc_keyring_open(o->kr, PQgetvalue(r, i, 3), ad, ad_len, secret, len, plain,
-                                &plain_len) == 0 &&
-                plain_len == JC_KEY_LEN) {
-                memcpy(k->key, plain, JC_KEY_LEN);
-                k->usable = 1;
-            }
-            sodium_memzero(plain, sizeof plain);
-        }
-        sodium_memzero(secret, len);
-        PQfreemem(secret);
+        open_secret(o, k, r, i, 2);
     }
     rc = 0;
 out:
@@ -189,9 +261,6 @@ out:
 
 /* ---- one round ---- */
 
-/* columns of the due-rows query */
-enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C_TRIES, C_TYPE,
-       C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY, C_ASSIGN };
 
 static const char due_sql[] =
     "SELECT c.id, c.kind, c.recipient, c.job_id, coalesce(c.attempt, 0), coalesce(c.state, ''),"
@@ -199,6 +268,7 @@ static const char due_sql[] =
     "       j.timeout_ms, j.result,"
     "       CASE WHEN j.state IN ('canceling', 'canceled')"
     "            THEN coalesce(j.cancel_reason, j.error) ELSE j.error END, j.ikey,"
+    "       c.answer_key_id, c.answers_msg, c.answers_type, c.detail,"
     /* an assign: 'moved' once a job event of its attempt was applied (the
      * worker answered it; an assignment's events start at ts 0), 'current'
      * while its job is still assigned by it, 'gone' once the job was taken
@@ -250,6 +320,17 @@ static int build(jc_outbox *o, PGresult *r, int i, jc_msg *m, unsigned char **pa
     jc_id_random(m->id);
     m->ts_ms = jc_now_ms();
     m->principal = jc_slice_str(PQgetvalue(r, i, C_RECIPIENT));
+    if (strcmp(kind, "job.refusal") == 0) {
+        jc_job_refusal *f = &m->u.refusal;
+        m->type = JC_MSG_JOB_REFUSAL;
+        if (jc_id_parse(PQgetvalue(r, i, C_JOB), f->job) != 0 ||
+            jc_id_parse(PQgetvalue(r, i, C_ANSWERS_MSG), f->request) != 0)
+            return -1;
+        f->of = jc_slice_str(PQgetvalue(r, i, C_ANSWERS_TYPE));
+        f->reason = jc_slice_str(PQgetvalue(r, i, C_REASON));
+        f->text = jc_slice_str(PQgetvalue(r, i, C_DETAIL)); /* "" when NULL: none */
+        return 0;
+    }
     if (strcmp(kind, "job.update") == 0) {
         jc_job_update *u = &m->u.update;
         m->type = JC_MSG_JOB_UPDATE;
@@ -311,7 +392,7 @@ static int mark(jc_outbox *o, jc_buf *sent, jc_buf *failed, jc_buf *failed_why, 
     static const char answered_sql[] =
         "UPDATE commands SET status = 'acked', acked_at = now() WHERE id = ANY($1::uuid[])";
     static const char sent_sql[] =
-        "UPDATE commands SET status = CASE WHEN kind = 'job.update' THEN 'done' ELSE 'sent' END,"
+        "UPDATE commands SET status = CASE WHEN kind LIKE 'job.%' THEN 'done' ELSE 'sent' END,"
         "  tries = tries + 1, sent_at = now(),"
         "  next_send_at = now() + least($2::bigint * power(2, tries), 60000) * interval '1 ms'"
         " WHERE id = ANY($1::uuid[])";
@@ -361,6 +442,7 @@ static int round_once(jc_outbox *o)
     jc_buf sent, failed, why, answered;
     int n = 0, rc = -1, produced = 0;
     int64_t now = (int64_t)jc_now_ms();
+    recipient_key *akeys = NULL;
 
     jc_buf_init(&sent, 64u << 20);
     jc_buf_init(&failed, 64u << 20);
@@ -382,7 +464,7 @@ static int round_once(jc_outbox *o)
         rc = 0;
         goto rollback;
     }
-    if (keys_fetch(o, r, now) != 0)
+    if (keys_fetch(o, r, now) != 0 || answer_keys_fetch(o, r, &akeys) != 0)
         goto rollback;
     o->delivered = calloc((size_t)n, 1);
     if (!o->delivered)
@@ -390,14 +472,15 @@ static int round_once(jc_outbox *o)
     o->round++;
     for (int i = 0; i < n; i++) {
         const char *kind = PQgetvalue(r, i, C_KIND), *to = PQgetvalue(r, i, C_RECIPIENT);
-        recipient_key *k = key_find(o, to);
+        int answer = !PQgetisnull(r, i, C_ANSWER_KEY), to_client = strncmp(kind, "job.", 4) == 0;
+        recipient_key *k = answer ? &akeys[i] : key_find(o, to);
         unsigned char *payload = NULL, *result = NULL;
         jc_kv *kv = NULL;
         PGresult *settings = NULL;
         msgpack_sbuffer sb;
         jc_msg m;
         char err[256];
-        const char *topic = strcmp(kind, "job.update") == 0 ? o->topic_updates : o->topic_commands;
+        const char *topic = to_client ? o->topic_updates : o->topic_commands;
         const char *problem = NULL;
 
         msgpack_sbuffer_init(&sb);
@@ -409,11 +492,11 @@ static int round_once(jc_outbox *o)
         }
         if (strcmp(PQgetvalue(r, i, C_ASSIGN), "gone") == 0)
             problem = "the assignment ended before it was acknowledged";
-        else if (strcmp(kind, "job.update") != 0 &&
-                 atoi(PQgetvalue(r, i, C_TRIES)) >= o->cfg->outbox_max_tries)
+        else if (!to_client && atoi(PQgetvalue(r, i, C_TRIES)) >= o->cfg->outbox_max_tries)
             problem = "not acknowledged after outbox.max_tries sends";
         else if (!k || !k->usable)
-            problem = "the recipient has no usable key";
+            problem = answer ? "the key the request was signed with is gone"
+                             : "the recipient has no usable key";
         else if (build(o, r, i, &m, &payload, &result, &kv, &settings) != 0)
             problem = "cannot build the message (job gone?)";
         else {
@@ -463,6 +546,10 @@ rollback:
         jc_db_exec(o->db, "ROLLBACK", ignored, sizeof ignored);
     }
 out:
+    if (akeys) {
+        sodium_memzero(akeys, (size_t)n * sizeof *akeys);
+        free(akeys);
+    }
     free(o->delivered);
     o->delivered = NULL;
     PQclear(r);

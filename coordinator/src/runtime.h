@@ -27,6 +27,8 @@ typedef struct jc_runtime {
     atomic_uint_fast64_t assigns_unacked; /* janitor: assigns taken back unacknowledged */
     atomic_int record_time;               /* ingest: the last record's timestamp type,
                                              JC_RECORD_TIME_* */
+    atomic_uint_fast64_t answers_queued;  /* ingest: answers to clients queued (answers.c) */
+    atomic_uint_fast64_t answers_dropped; /* ingest: answers dropped by their rate bound */
     char instance_id[160];
     int64_t started_at_ms;
 } jc_runtime;

@@ -71,7 +71,7 @@ check_eq "result unchanged" "the result" "$(sql "SELECT convert_from(result, 'UT
 check "event for a finished job rejected" [ "$(rej invalid_transition)" -ge 1 ]
 check_eq "forged event rejected" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-events' AND reason = 'bad_signature'")"
 check_eq "event for an unknown job rejected" 1 "$(rej unknown_job)"
-check "replayed submission of a known job id rejected" [ "$(rej replay)" -ge 1 ]
+check "a known job id submitted again with other content refused (job_exists)" [ "$(rej job_exists)" -ge 1 ]
 check_eq "malformed job request rejected" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-requests' AND reason IN ('malformed', 'limit')")"
 check_eq "forged job request rejected" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-requests' AND reason = 'bad_signature'")"
 check_eq "a worker may not submit jobs" 1 "$(sql "SELECT coalesce(sum(count), 0) FROM rejections WHERE topic = 'jobcoord.job-requests' AND reason = 'wrong_role'")"

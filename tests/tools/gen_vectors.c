@@ -230,6 +230,14 @@ static void put_body(FILE *f, const jc_msg *m)
         if (m->u.wevent.n_meta > 0)
             put_kvs(f, "body.meta", m->u.wevent.meta, m->u.wevent.n_meta);
         break;
+    case JC_MSG_JOB_REFUSAL:
+        put_uuid(f, "body.job", m->u.refusal.job);
+        put_uuid(f, "body.req", m->u.refusal.request);
+        put_str(f, "body.of", m->u.refusal.of);
+        put_str(f, "body.reason", m->u.refusal.reason);
+        if (m->u.refusal.text.n > 0)
+            put_str(f, "body.text", m->u.refusal.text);
+        break;
     default: break;
     }
 }
@@ -248,7 +256,8 @@ static jc_msg *start(vec *v, int n, const char *name, const char *about, jc_msg_
     v->widths = "fixmap,fixstr,bin8,uint64";
     /* Workers sign with their key; coordinator messages are signed with the
      * recipient's key and carry the recipient as "p". */
-    if (t == JC_MSG_JOB_SUBMIT || t == JC_MSG_JOB_CANCEL || t == JC_MSG_JOB_UPDATE) {
+    if (t == JC_MSG_JOB_SUBMIT || t == JC_MSG_JOB_CANCEL || t == JC_MSG_JOB_UPDATE ||
+        t == JC_MSG_JOB_REFUSAL) {
         v->m.principal = jc_slice_str(CLIENT);
         v->key_id = "client-7.2024";
         v->key = client_key;
@@ -588,6 +597,24 @@ static int build(vec *v)
 
     /* accept vectors: non-canonical widths that receivers MUST accept */
     n = build_accept(v, n);
+    m = start(&v[n], n, "job_refusal_submit",
+              "job.refusal of a job.submit signed with a rotated-out key, with a text, signed"
+              " with the key the refused message was signed with",
+              JC_MSG_JOB_REFUSAL);
+    memcpy(m->u.refusal.job, job_a, JC_ID_LEN);
+    memcpy(m->u.refusal.request, cmd_a, JC_ID_LEN);
+    m->u.refusal.of = jc_slice_str("job.submit");
+    m->u.refusal.reason = jc_slice_str("key_expired");
+    m->u.refusal.text = jc_slice_str("key 'client-7.2024' of 'client-7' was rotated out");
+    n++;
+
+    m = start(&v[n], n, "job_refusal_cancel", "job.refusal of a job.cancel, without a text",
+              JC_MSG_JOB_REFUSAL);
+    memcpy(m->u.refusal.job, job_b, JC_ID_LEN);
+    memcpy(m->u.refusal.request, job_a, JC_ID_LEN);
+    m->u.refusal.of = jc_slice_str("job.cancel");
+    m->u.refusal.reason = jc_slice_str("not_owner");
+    n++;
     return n;
 }
 

@@ -10,7 +10,8 @@
  * frees it.
  *
  * Updates: the coordinator sends job.update records keyed by the client's
- * id and signed with the client's key to the partition the id hashes to.
+ * id and signed with the client's key to the partition the id hashes to,
+ * and job.refusal records answering a submission or cancel it refused.
  * jc_client_new assigns that partition at its end offset before it
  * returns, and a background thread verifies every record there as a
  * worker verifies commands (inbox.c) and keeps the latest update per job
@@ -117,12 +118,20 @@ static void handle_update(jc_client_t *c, const rd_kafka_message_t *rec)
     jc_msg m;
     char errstr[256];
 
-    if (jc_inbox_open(&c->id, rec, JC_MSG_JOB_UPDATE, &m, errstr, sizeof errstr) != JC_OK) {
+    if (jc_inbox_open(&c->id, rec, JC_MSG_NONE, &m, errstr, sizeof errstr) != JC_OK) {
         atomic_fetch_add(&c->dropped, 1);
         return;
     }
+    if (m.type != JC_MSG_JOB_UPDATE && m.type != JC_MSG_JOB_REFUSAL) {
+        atomic_fetch_add(&c->dropped, 1);
+        jc_msg_release(&m);
+        return;
+    }
     pthread_mutex_lock(&c->mu);
-    jc_updates_put(c->updates, &m.u.update);
+    if (m.type == JC_MSG_JOB_UPDATE)
+        jc_updates_put(c->updates, &m.u.update);
+    else
+        jc_updates_refused(c->updates, &m.u.refusal);
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     jc_msg_release(&m);
@@ -259,6 +268,8 @@ struct jc_submit_opts_s {
     uint64_t delay_ms, run_at_ms;
     uint32_t timeout_ms;
     char ikey[JC_MAX_IKEY_LEN + 1];
+    int has_job_id;
+    uint8_t job_id[JC_ID_LEN];
 };
 
 jc_submit_opts_t *jc_submit_opts_new(void)
@@ -317,6 +328,10 @@ jc_err_t jc_submit_opts_set(jc_submit_opts_t *o, const char *name, const char *v
         bad = parse_int(value, 1, JC_MAX_TIMEOUT_MS, &v);
         o->timeout_ms = (uint32_t)v;
         o->has_timeout = !bad;
+    } else if (strcmp(name, "job_id") == 0) {
+        static const uint8_t zero[JC_ID_LEN];
+        bad = jc_id_parse(value, o->job_id) != 0 || memcmp(o->job_id, zero, JC_ID_LEN) == 0;
+        o->has_job_id = !bad;
     } else if (strcmp(name, "idempotency_key") == 0) {
         size_t n = strlen(value);
         bad = n == 0 || n > JC_MAX_IKEY_LEN || !jc_utf8_valid((const uint8_t *)value, n);
@@ -358,7 +373,11 @@ jc_err_t jc_client_submit(jc_client_t *c, const char *job_type, const void *payl
     }
     memset(&m, 0, sizeof m);
     m.type = JC_MSG_JOB_SUBMIT;
-    jc_id_random(s->job);
+    jc_id_random(m.id); /* chosen here, so that a refusal can name it */
+    if (opts && opts->has_job_id)
+        memcpy(s->job, opts->job_id, JC_ID_LEN);
+    else
+        jc_id_random(s->job);
     s->type = jc_slice_str(job_type);
     s->payload.p = payload;
     s->payload.n = (uint32_t)len;
@@ -374,7 +393,7 @@ jc_err_t jc_client_submit(jc_client_t *c, const char *job_type, const void *payl
     }
     /* noted before it is sent, so no update can come before the note */
     pthread_mutex_lock(&c->mu);
-    err = jc_updates_submitted(c->updates, s->job, opts ? opts->ikey : NULL);
+    err = jc_updates_submitted(c->updates, s->job, opts ? opts->ikey : NULL, m.id);
     pthread_mutex_unlock(&c->mu);
     if (err) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -388,6 +407,7 @@ jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const char *reason
                           int timeout_ms, char *errstr, size_t errstr_size)
 {
     jc_msg m;
+    jc_err_t err;
 
     if (!c || !job_id) {
         snprintf(errstr, errstr_size, "jc_client_cancel: NULL argument");
@@ -400,7 +420,56 @@ jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const char *reason
         return JC_ERR_INVALID_ARG;
     }
     m.u.cancel.reason = jc_slice_str(reason);
+    jc_id_random(m.id); /* chosen here, so that a refusal can name it */
+    pthread_mutex_lock(&c->mu);
+    err = jc_updates_cancel_sent(c->updates, m.u.cancel.job, m.id);
+    pthread_mutex_unlock(&c->mu);
+    if (err) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return err;
+    }
     return send_and_wait(c, &m, timeout_ms, errstr, errstr_size);
+}
+
+jc_err_t jc_client_cancel_wait(jc_client_t *c, const char *job_id, int timeout_ms,
+                               char state_out[16], char *reason_out, size_t reason_size)
+{
+    struct timespec until = abs_deadline(timeout_ms > 0 ? timeout_ms : 0);
+    uint8_t job[JC_ID_LEN];
+    const char *refusal = NULL;
+    char state[16] = "";
+    int answer = 0, rc = 0;
+    jc_err_t err;
+
+    if (reason_out && reason_size > 0)
+        reason_out[0] = '\0';
+    if (!c || !job_id || jc_id_parse(job_id, job) != 0)
+        return JC_ERR_INVALID_ARG;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        answer = jc_updates_cancel_answer(c->updates, job, state, &refusal);
+        if (answer != 0 || rc == ETIMEDOUT)
+            break;
+        rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);
+    }
+    switch (answer) {
+    case 1:
+        err = JC_OK;
+        if (state_out)
+            snprintf(state_out, 16, "%s", state);
+        break;
+    case 2:
+        err = JC_ERR_REFUSED;
+        if (state_out)
+            snprintf(state_out, 16, "refused");
+        if (reason_out && reason_size > 0)
+            snprintf(reason_out, reason_size, "%s", refusal);
+        break;
+    case -1: err = JC_ERR_STATE; break;
+    default: err = JC_ERR_TIMED_OUT; break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return err;
 }
 
 jc_err_t jc_client_job_of(jc_client_t *c, const char *job_id, char out[37])
@@ -449,6 +518,10 @@ jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeout_ms, char
         snprintf(state_out, 16, "%s", v.state);
     if (error_out && error_size > 0)
         snprintf(error_out, error_size, "%s", v.error);
+    if (strcmp(v.state, "refused") == 0) {
+        err = JC_ERR_REFUSED;
+        goto out;
+    }
     if (result_out && v.result) {
         *result_out = malloc(v.result_len);
         if (!*result_out) {

@@ -24,6 +24,7 @@ static const struct {
     [JC_ERR_IO] = {"JC_ERR_IO", "file or system error", 0},
     [JC_ERR_TIMED_OUT] = {"JC_ERR_TIMED_OUT", "timed out", 1},
     [JC_ERR_AUTH] = {"JC_ERR_AUTH", "refused by the server (credentials or request)", 0},
+    [JC_ERR_REFUSED] = {"JC_ERR_REFUSED", "the coordinator refused the request", 0},
 };
 
 static int known(jc_err_t err) { return (int)err >= 0 && err < JC_ERR__END && errs[err].name; }

@@ -225,7 +225,7 @@ jc_err_t jc_inbox_open(jc_identity *id, const rd_kafka_message_t *rec, jc_msg_ty
     err = jc_msg_decode(&env, m, errstr, errstr_size);
     if (err)
         goto out;
-    if (m->type != want) {
+    if (want != JC_MSG_NONE && m->type != want) {
         snprintf(errstr, errstr_size, "a %s where a %s belongs", jc_msg_type_name(m->type),
                  jc_msg_type_name(want));
         jc_msg_release(m);

@@ -57,7 +57,7 @@ rd_kafka_message_t *jc_inbox_poll(jc_inbox *ib, int timeout_ms);
 /* jc_inbox_open verifies a record as PROTOCOL.md section 5.2 asks of a
  * worker or client: envelope, "p" is our id, MAC with the held key that
  * "k" names (identity.h: after a rotation, the new or the previous one),
- * payload decode, type. On success the caller releases m
+ * payload decode, type (want; JC_MSG_NONE: any). On success the caller releases m
  * (its slices point into rec, which must outlive it). */
 jc_err_t jc_inbox_open(jc_identity *id, const rd_kafka_message_t *rec, jc_msg_type want,
                        jc_msg *m, char *errstr, size_t errstr_size);

@@ -82,6 +82,7 @@ typedef enum jc_msg_type {
     JC_MSG_COMMAND_ACK,  /* "command.ack"   worker -> coordinator */
     JC_MSG_JOB_UPDATE,   /* "job.update"    coordinator -> client */
     JC_MSG_WORKER_EVENT, /* "worker.event"  worker -> coordinator */
+    JC_MSG_JOB_REFUSAL,  /* "job.refusal"   coordinator -> client (protocol 1.1) */
     JC_MSG__COUNT
 } jc_msg_type;
 
@@ -208,6 +209,16 @@ typedef struct jc_job_update {
     jc_slice result, error, ikey;
 } jc_job_update;
 
+/* A job.refusal answers a job.submit or job.cancel the coordinator refused
+ * (PROTOCOL.md section 7.9). */
+typedef struct jc_job_refusal {
+    uint8_t job[JC_ID_LEN];     /* the job the refused request named */
+    uint8_t request[JC_ID_LEN]; /* "req": the refused message's id */
+    jc_slice of;                /* "job.submit" | "job.cancel" */
+    jc_slice reason;            /* a name: the rejection reason code */
+    jc_slice text;              /* human detail; n == 0: none */
+} jc_job_refusal;
+
 typedef struct jc_worker_event_body {
     jc_slice level; /* debug|info|warn|error */
     jc_slice kind;
@@ -231,6 +242,7 @@ typedef struct jc_msg {
         jc_command_ack ack;
         jc_job_update update;
         jc_worker_event_body wevent;
+        jc_job_refusal refusal;
     } u;
     msgpack_zone *zone_; /* owned; freed by jc_msg_release */
     msgpack_zone zone_storage_;

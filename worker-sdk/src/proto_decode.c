@@ -389,6 +389,28 @@ static jc_err_t decode_wevent(jc_rd *d, const msgpack_object *b, jc_worker_event
     return err;
 }
 
+enum { RF_JOB, RF_REQ, RF_OF, RF_REASON, RF_TEXT, RF__N };
+static const char *const refusal_fields[RF__N] = {"job", "req", "of", "reason", "text"};
+
+/* decode_refusal reads a job.refusal body. */
+static jc_err_t decode_refusal(jc_rd *d, const msgpack_object *b, jc_job_refusal *r)
+{
+    const msgpack_object *v[RF__N];
+    jc_err_t err = jc_rd_fields(d, b, refusal_fields, RF__N, v);
+
+    if (!err)
+        err = jc_rd_id(d, v[RF_JOB], "job", 1, r->job, NULL);
+    if (!err)
+        err = jc_rd_id(d, v[RF_REQ], "req", 1, r->request, NULL);
+    if (!err)
+        err = jc_rd_str(d, v[RF_OF], "of", 1, &r->of);
+    if (!err)
+        err = jc_rd_str(d, v[RF_REASON], "reason", 1, &r->reason);
+    if (!err)
+        err = jc_rd_str(d, v[RF_TEXT], "text", 0, &r->text);
+    return err;
+}
+
 enum { TOP_T, TOP_ID, TOP_TS, TOP_P, TOP_B, TOP__N };
 static const char *const top_fields[TOP__N] = {"t", "id", "ts", "p", "b"};
 
@@ -404,6 +426,7 @@ static jc_err_t decode_body(jc_rd *d, const msgpack_object *b, jc_msg *m)
     case JC_MSG_COMMAND_ACK: return decode_ack(d, b, &m->u.ack);
     case JC_MSG_JOB_UPDATE: return decode_update(d, b, &m->u.update);
     case JC_MSG_WORKER_EVENT: return decode_wevent(d, b, &m->u.wevent);
+    case JC_MSG_JOB_REFUSAL: return decode_refusal(d, b, &m->u.refusal);
     default: return JC_ERR_SCHEMA;
     }
 }

@@ -298,6 +298,24 @@ static void put_update(enc *e, const jc_job_update *u)
     }
 }
 
+/* put_refusal writes a job.refusal body. */
+static void put_refusal(enc *e, const jc_job_refusal *r)
+{
+    put_map(e, 4u + (r->text.n > 0));
+    put_key(e, "job");
+    put_bin(e, r->job, JC_ID_LEN);
+    put_key(e, "req");
+    put_bin(e, r->request, JC_ID_LEN);
+    put_key(e, "of");
+    put_str(e, r->of);
+    put_key(e, "reason");
+    put_str(e, r->reason);
+    if (r->text.n > 0) {
+        put_key(e, "text");
+        put_str(e, r->text);
+    }
+}
+
 /* put_wevent writes a worker.event body. */
 static void put_wevent(enc *e, const jc_worker_event_body *w)
 {
@@ -349,6 +367,7 @@ jc_err_t jc_msg_encode_signed(const jc_msg *m, msgpack_sbuffer *out, char *errst
     case JC_MSG_COMMAND_ACK: put_ack(&e, &m->u.ack); break;
     case JC_MSG_JOB_UPDATE: put_update(&e, &m->u.update); break;
     case JC_MSG_WORKER_EVENT: put_wevent(&e, &m->u.wevent); break;
+    case JC_MSG_JOB_REFUSAL: put_refusal(&e, &m->u.refusal); break;
     default: break; /* jc_msg_validate rejected it */
     }
     if (e.failed) {

@@ -22,6 +22,7 @@ static const char *const msg_type_names[JC_MSG__COUNT] = {
     [JC_MSG_JOB_CANCEL] = "job.cancel", [JC_MSG_JOB_EVENT] = "job.event",
     [JC_MSG_COMMAND] = "command",       [JC_MSG_COMMAND_ACK] = "command.ack",
     [JC_MSG_JOB_UPDATE] = "job.update", [JC_MSG_WORKER_EVENT] = "worker.event",
+    [JC_MSG_JOB_REFUSAL] = "job.refusal",
 };
 
 static const char *const msg_type_topics[JC_MSG__COUNT] = {
@@ -29,6 +30,7 @@ static const char *const msg_type_topics[JC_MSG__COUNT] = {
     [JC_MSG_JOB_CANCEL] = "job-requests", [JC_MSG_JOB_EVENT] = "job-events",
     [JC_MSG_COMMAND] = "commands",        [JC_MSG_COMMAND_ACK] = "command-acks",
     [JC_MSG_JOB_UPDATE] = "job-updates",  [JC_MSG_WORKER_EVENT] = "worker-events",
+    [JC_MSG_JOB_REFUSAL] = "job-updates",
 };
 
 static const char *const job_event_kind_names[JC_EV__COUNT] = {

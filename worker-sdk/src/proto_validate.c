@@ -25,6 +25,7 @@ typedef struct vctx {
 
 static const char *const update_states[] = {"pending", "assigned",  "running",  "succeeded",
                                             "failed",  "canceling", "canceled", NULL};
+static const char *const refused_types[] = {"job.submit", "job.cancel", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const streams[] = {"stdout", "stderr", NULL};
 
@@ -354,6 +355,18 @@ static jc_err_t validate_update(vctx *v, const jc_job_update *u)
     return err;
 }
 
+/* validate_refusal checks a job.refusal body. */
+static jc_err_t validate_refusal(vctx *v, const jc_job_refusal *r)
+{
+    jc_err_t err = check_enum(v, r->of, "of", refused_types);
+
+    if (!err)
+        err = check_name(v, r->reason, "reason", JC_MAX_NAME_LEN);
+    if (!err)
+        err = check_text(v, r->text, "text", 0, JC_MAX_TEXT_LEN);
+    return err;
+}
+
 /* validate_wevent checks a worker.event body. */
 static jc_err_t validate_wevent(vctx *v, const jc_worker_event_body *w)
 {
@@ -394,6 +407,7 @@ jc_err_t jc_msg_validate(const jc_msg *m, char *errstr, size_t errstr_size)
     case JC_MSG_COMMAND_ACK: err = check_text(&v, m->u.ack.error, "err", 0, JC_MAX_TEXT_LEN); break;
     case JC_MSG_JOB_UPDATE: err = validate_update(&v, &m->u.update); break;
     case JC_MSG_WORKER_EVENT: err = validate_wevent(&v, &m->u.wevent); break;
+    case JC_MSG_JOB_REFUSAL: err = validate_refusal(&v, &m->u.refusal); break;
     default: break;
     }
 out:

@@ -48,7 +48,11 @@ jc_err_t jc_send(const jc_sender *s, const char *topic, const char *key, size_t 
     int waited_ms = 0;
 
     msgpack_sbuffer_init(&out);
-    jc_id_random(m->id);
+    {
+        static const uint8_t zero[JC_ID_LEN];
+        if (memcmp(m->id, zero, JC_ID_LEN) == 0) /* else chosen by the caller */
+            jc_id_random(m->id);
+    }
     m->principal = jc_slice_str(s->id->principal);
     m->ts_ms = jc_clock_next_ms();
     jc_identity_signer(s->id, kid, secret);

@@ -24,7 +24,8 @@ typedef struct jc_sender {
  * signs: max(wall clock, previous + 1). Any thread. */
 uint64_t jc_clock_next_ms(void);
 
-/* jc_send gives m a fresh message id, the next timestamp and the sender's
+/* jc_send gives m a fresh message id (unless the caller set a non-zero one),
+ * the next timestamp and the sender's
  * principal, seals it with the sender's key and produces it to topic under
  * key (copied). msg_opaque is handed to the delivery report callback. When
  * librdkafka's queue is full it polls and retries for up to a second.

@@ -8,9 +8,14 @@
  * carrying the key; the key index is how a wait for the new id finds it.
  * Count and bytes are both bounded, so neither many jobs nor large results
  * can grow the table without limit.
+ *
+ * Refusals (job.refusal) answer one message: the latest submission or
+ * cancel of the job noted here, matched by message id, so a late refusal of
+ * an earlier message never answers a later one.
  */
 #include "updates.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +27,13 @@ typedef struct entry {
     uint8_t *result;
     size_t result_len;
     char *error; /* NULL when none */
+    /* the latest submission and cancel of this job sent from here, and
+     * their refusals ("<reason>: <text>", NULL when none) */
+    int has_submit_req, has_cancel_req;
+    uint8_t submit_req[JC_ID_LEN], cancel_req[JC_ID_LEN];
+    char *submit_refusal, *cancel_refusal;
+    int cancel_accepted; /* an update put the job in canceling/canceled since */
+    char cancel_state[16];
     size_t bytes;
     struct entry *older, *newer;
     struct entry *next_job, *next_ikey; /* hash chains */
@@ -168,7 +180,29 @@ static void drop(jc_updates *t, entry *e)
     free(e->ikey);
     free(e->result);
     free(e->error);
+    free(e->submit_refusal);
+    free(e->cancel_refusal);
     free(e);
+}
+
+// set_text replaces *slot with a copy of text (NULL: none), keeping e's and
+// t's byte counts. -1 when out of memory.
+static int set_text(jc_updates *t, entry *e, char **slot, const char *text)
+{
+    char *copy = NULL;
+    if (text && !(copy = strdup(text)))
+        return -1;
+    if (*slot) {
+        t->bytes -= strlen(*slot);
+        e->bytes -= strlen(*slot);
+    }
+    free(*slot);
+    *slot = copy;
+    if (copy) {
+        t->bytes += strlen(copy);
+        e->bytes += strlen(copy);
+    }
+    return 0;
 }
 
 // evict forgets the least recently heard-of jobs until the table is within
@@ -203,7 +237,8 @@ static entry *get(jc_updates *t, const uint8_t job[JC_ID_LEN])
     return e;
 }
 
-jc_err_t jc_updates_submitted(jc_updates *t, const uint8_t job[JC_ID_LEN], const char *ikey)
+jc_err_t jc_updates_submitted(jc_updates *t, const uint8_t job[JC_ID_LEN], const char *ikey,
+                              const uint8_t req[JC_ID_LEN])
 {
     entry *e = get(t, job);
 
@@ -211,8 +246,65 @@ jc_err_t jc_updates_submitted(jc_updates *t, const uint8_t job[JC_ID_LEN], const
         return JC_ERR_NOMEM;
     if (ikey && *ikey && set_ikey(t, e, ikey, strlen(ikey)) != 0)
         return JC_ERR_NOMEM;
+    if (req) {
+        e->has_submit_req = 1;
+        memcpy(e->submit_req, req, JC_ID_LEN);
+        set_text(t, e, &e->submit_refusal, NULL);
+    }
     evict(t, e);
     return JC_OK;
+}
+
+jc_err_t jc_updates_cancel_sent(jc_updates *t, const uint8_t job[JC_ID_LEN],
+                                const uint8_t req[JC_ID_LEN])
+{
+    entry *e = get(t, job);
+
+    if (!e)
+        return JC_ERR_NOMEM;
+    e->has_cancel_req = 1;
+    memcpy(e->cancel_req, req, JC_ID_LEN);
+    set_text(t, e, &e->cancel_refusal, NULL);
+    e->cancel_accepted = 0;
+    evict(t, e);
+    return JC_OK;
+}
+
+jc_err_t jc_updates_refused(jc_updates *t, const jc_job_refusal *r)
+{
+    entry *e = find(t, r->job);
+    int submit = jc_slice_eq(r->of, "job.submit");
+    char text[64 + 2 + JC_MAX_TEXT_LEN + 1];
+
+    if (!e || !(submit ? e->has_submit_req && memcmp(e->submit_req, r->request, JC_ID_LEN) == 0
+                       : e->has_cancel_req && memcmp(e->cancel_req, r->request, JC_ID_LEN) == 0))
+        return JC_OK; /* not an answer to anything sent from here */
+    snprintf(text, sizeof text, "%.*s%s%.*s", (int)r->reason.n, (const char *)r->reason.p,
+             r->text.n ? ": " : "", (int)r->text.n, r->text.p ? (const char *)r->text.p : "");
+    if (set_text(t, e, submit ? &e->submit_refusal : &e->cancel_refusal, text) != 0)
+        return JC_ERR_NOMEM;
+    unlink_age(t, e);
+    push_newest(t, e);
+    evict(t, e);
+    return JC_OK;
+}
+
+int jc_updates_cancel_answer(jc_updates *t, const uint8_t job[JC_ID_LEN], char state[16],
+                             const char **refusal)
+{
+    const entry *e = find(t, job);
+
+    if (!e || !e->has_cancel_req)
+        return -1;
+    if (e->cancel_refusal) {
+        *refusal = e->cancel_refusal;
+        return 2;
+    }
+    if (e->cancel_accepted) {
+        snprintf(state, 16, "%s", e->cancel_state);
+        return 1;
+    }
+    return 0;
 }
 
 jc_err_t jc_updates_put(jc_updates *t, const jc_job_update *u)
@@ -251,6 +343,11 @@ jc_err_t jc_updates_put(jc_updates *t, const jc_job_update *u)
     e->has_state = 1;
     memcpy(e->state, u->state.p, u->state.n < sizeof e->state ? u->state.n : sizeof e->state - 1);
     e->state[u->state.n < sizeof e->state ? u->state.n : sizeof e->state - 1] = '\0';
+    if (e->has_cancel_req && !e->cancel_refusal &&
+        (strcmp(e->state, "canceling") == 0 || strcmp(e->state, "canceled") == 0)) {
+        e->cancel_accepted = 1;
+        memcpy(e->cancel_state, e->state, sizeof e->cancel_state);
+    }
     evict(t, e);
     return JC_OK;
 }
@@ -278,6 +375,14 @@ int jc_updates_final(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view
 
     if (!e)
         return 0;
+    if (e->submit_refusal) {
+        out->job = e->job;
+        out->state = "refused";
+        out->result = NULL;
+        out->result_len = 0;
+        out->error = e->submit_refusal;
+        return 1;
+    }
     if (is_final(e)) {
         view(e, out);
         return 1;

@@ -12,9 +12,15 @@
  * jobcoord-worker reads. Inputs are bounded by the protocol's 256 KiB
  * before anything is sent.
  *
- * Exit codes: 0 done (with --wait: every job succeeded), 1 a job failed or
- * was canceled, 2 the wait timed out, 100 usage or invalid input or
- * configuration, 111 system error (file, Kafka).
+ * The coordinator answers a request it refuses (PROTOCOL.md section 7.9):
+ * --wait reports a refused submission, and --cancel waits for the answer to
+ * the cancel (accepted, or refused with a reason).
+ *
+ * Exit codes: 0 done (with --wait: every job succeeded; --cancel: the
+ * cancel was accepted), 1 a job failed or was canceled, 2 the wait timed
+ * out (no answer), 3 the coordinator refused a submission or the cancel
+ * (the reason is printed), 100 usage or invalid input or configuration,
+ * 111 system error (file, Kafka).
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,12 +36,14 @@
 
 #define EXIT_FAILED 1
 #define EXIT_TIMED_OUT 2
+#define EXIT_REFUSED 3
 #define EXIT_USAGE 100
 #define EXIT_SYSTEM 111
 #define PAYLOAD_MAX 262144      /* the protocol's limit */
 #define TYPE_MAX 64
 #define MAX_ARGS 4096
 #define SUBMIT_TIMEOUT_MS 30000
+#define CANCEL_WAIT_MS 30000     /* --cancel: default wait for the coordinator's answer */
 #define WAIT_CHUNK_MS 60000     /* one jc_client_wait call when waiting without a limit */
 #define ERROR_MAX 4097
 #define MAX_WAITED 65536        /* the SDK keeps the outcomes of the last 65536 jobs */
@@ -75,17 +83,22 @@ static void usage(FILE *out)
         "  --run-at-ms N          run no sooner than N (Unix time, ms)\n"
         "  --timeout-ms N         the job's lease/time limit on the worker\n"
         "  --idempotency-key K    the same K from the same client makes one job\n"
+        "  --job-id UUID          use this job id (default: a random one); the same id\n"
+        "                         with the same content is answered with the job's state\n"
         "  --wait                 wait for the final state and print it with the\n"
         "                         result and error\n"
-        "  --wait-timeout-ms N    give up waiting after N ms (default: wait forever)\n"
+        "  --wait-timeout-ms N    give up waiting after N ms (default: wait forever;\n"
+        "                         with --cancel: 30000)\n"
         "  --json                 one JSON object per line\n"
         "  --file JOBS            submit one job per line, 'TYPE<TAB>PAYLOAD' ('-': stdin;\n"
         "                         empty lines and lines starting with # are skipped)\n"
-        "  --cancel JOB_ID        ask the coordinator to cancel a job; --reason R says why\n"
+        "  --cancel JOB_ID        ask the coordinator to cancel a job and wait for its\n"
+        "                         answer; --reason R says why\n"
         "  --help, --version\n"
         "\n"
-        "Exit codes: 0 done (with --wait: succeeded), 1 failed or canceled, 2 timed out\n"
-        "waiting, 100 usage, invalid input or configuration, 111 system error.\n");
+        "Exit codes: 0 done (with --wait: succeeded; --cancel: accepted), 1 failed or\n"
+        "canceled, 2 timed out waiting, 3 refused by the coordinator (reason printed),\n"
+        "100 usage, invalid input or configuration, 111 system error.\n");
 }
 
 static int64_t now_ms(void)
@@ -254,6 +267,12 @@ static int wait_one(jc_client_t *c, const options *o, const char *id, int64_t de
         outcome_print(o->json, id, NULL, NULL, 0, NULL);
         return EXIT_TIMED_OUT;
     }
+    if (e == JC_ERR_REFUSED) {
+        if (!o->json)
+            fprintf(stderr, "jobcoord-submit: the coordinator refused job %s: %s\n", id, error);
+        outcome_print(o->json, id, "refused", NULL, 0, error);
+        return EXIT_REFUSED;
+    }
     if (e != JC_OK) {
         fprintf(stderr, "jobcoord-submit: cannot wait for %s: %s\n", id, jc_err2str(e));
         return EXIT_SYSTEM;
@@ -283,7 +302,8 @@ static int wait_one(jc_client_t *c, const options *o, const char *id, int64_t de
 // out wait, then a failed job.
 static int worse(int a, int b)
 {
-    static const int order[] = {EXIT_SYSTEM, EXIT_USAGE, EXIT_TIMED_OUT, EXIT_FAILED, 0};
+    static const int order[] = {EXIT_SYSTEM, EXIT_USAGE, EXIT_REFUSED, EXIT_TIMED_OUT,
+                                EXIT_FAILED, 0};
 
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (a == order[i] || b == order[i])
@@ -458,6 +478,12 @@ static int parse_args(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             }
             has_opts = 2;
+        } else if (strcmp(a, "--job-id") == 0) {
+            if (jc_submit_opts_set(o->opts, "job_id", v, err, sizeof err) != JC_OK) {
+                fprintf(stderr, "jobcoord-submit: %s: %s\n", a, err);
+                return EXIT_USAGE;
+            }
+            has_opts = 2;
         } else if (strcmp(a, "--config") == 0) {
             o->config = v;
         } else if (strcmp(a, "--type") == 0) {
@@ -505,42 +531,68 @@ static int parse_args(int argc, char **argv, options *o)
         return EXIT_USAGE;
     }
     if (o->file && has_opts == 2) {
-        fprintf(stderr, "jobcoord-submit: --idempotency-key names one job: not with --file\n");
+        fprintf(stderr,
+                "jobcoord-submit: --idempotency-key and --job-id name one job: not with --file\n");
         return EXIT_USAGE;
     }
     if (o->cancel && (has_opts || o->wait)) {
-        fprintf(stderr, "jobcoord-submit: --cancel takes only --reason (and --json)\n");
+        fprintf(stderr,
+                "jobcoord-submit: --cancel takes only --reason, --wait-timeout-ms and --json\n");
         return EXIT_USAGE;
     }
     if (o->reason && !o->cancel) {
         fprintf(stderr, "jobcoord-submit: --reason goes with --cancel\n");
         return EXIT_USAGE;
     }
-    if (o->wait_timeout_ms >= 0 && !o->wait) {
+    if (o->wait_timeout_ms >= 0 && !o->wait && !o->cancel) {
         fprintf(stderr, "jobcoord-submit: --wait-timeout-ms goes with --wait\n");
         return EXIT_USAGE;
     }
     return 0;
 }
 
-// cancel_job sends a cancellation.
+// cancel_job sends a cancellation and waits for the coordinator's answer.
 static int cancel_job(jc_client_t *c, const options *o)
 {
-    char err[512];
+    char err[512], state[16] = "", reason[ERROR_MAX] = "";
     jc_err_t e = jc_client_cancel(c, o->cancel, o->reason, SUBMIT_TIMEOUT_MS, err, sizeof err);
+    int rc;
 
     if (e != JC_OK) {
         fprintf(stderr, "jobcoord-submit: cannot cancel %s: %s\n", o->cancel, err);
         return exit_of_err(e);
     }
+    e = jc_client_cancel_wait(c, o->cancel,
+                              o->wait_timeout_ms >= 0 ? (int)o->wait_timeout_ms : CANCEL_WAIT_MS,
+                              state, reason, sizeof reason);
+    rc = e == JC_OK ? 0 : e == JC_ERR_REFUSED ? EXIT_REFUSED : EXIT_TIMED_OUT;
     if (o->json) {
         fputs("{\"id\":", stdout);
         json_str(o->cancel, strlen(o->cancel));
-        printf(",\"cancel\":\"sent\"}\n");
+        printf(",\"cancel\":\"%s\",\"state\":",
+               rc == 0 ? "accepted" : rc == EXIT_REFUSED ? "refused" : "no_answer");
+        if (rc == 0)
+            json_str(state, strlen(state));
+        else
+            fputs("null", stdout);
+        fputs(",\"reason\":", stdout);
+        if (rc == EXIT_REFUSED)
+            json_str(reason, strlen(reason));
+        else
+            fputs("null", stdout);
+        printf("}\n");
+    } else if (rc == 0) {
+        printf("cancel of %s accepted: the job is %s\n", o->cancel, state);
+    } else if (rc == EXIT_REFUSED) {
+        printf("cancel of %s refused: %s\n", o->cancel, reason);
+        fprintf(stderr, "jobcoord-submit: the coordinator refused the cancel of %s: %s\n",
+                o->cancel, reason);
     } else {
-        printf("cancel of %s sent\n", o->cancel);
+        printf("cancel of %s sent; no answer from the coordinator\n", o->cancel);
+        fprintf(stderr, "jobcoord-submit: no answer to the cancel of %s in time\n", o->cancel);
     }
-    return 0;
+    fflush(stdout);
+    return rc;
 }
 
 int main(int argc, char **argv)

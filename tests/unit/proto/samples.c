@@ -177,6 +177,15 @@ static void other(jc_msg *m, jc_msg_type t, int full)
             m->u.wevent.n_meta = 1;
         }
         break;
+    case JC_MSG_JOB_REFUSAL:
+        fill_common(m, t, "client-7");
+        memcpy(m->u.refusal.job, job_id, JC_ID_LEN);
+        memcpy(m->u.refusal.request, cmd_id, JC_ID_LEN);
+        m->u.refusal.of = jc_slice_str(full ? "job.cancel" : "job.submit");
+        m->u.refusal.reason = jc_slice_str(full ? "not_owner" : "disabled_principal");
+        if (full)
+            m->u.refusal.text = jc_slice_str("the job is not yours");
+        break;
     default: break;
     }
 }
@@ -193,6 +202,7 @@ static const struct {
     {"command.drain", 1},      {"command.undrain", 1},     {"command.config", 1},
     {"command.ack.error", 0},  {"command.ack.ok", 1},      {"job.update.full", 0},
     {"job.update.minimal", 1}, {"worker.event.full", 0},   {"worker.event.minimal", 1},
+    {"job.refusal.full", 0},   {"job.refusal.minimal", 1},
 };
 
 int sample_count(void)
@@ -231,7 +241,9 @@ const char *sample_get(int i, jc_msg *m)
     case 20: other(m, JC_MSG_JOB_UPDATE, 1); break;
     case 21: other(m, JC_MSG_JOB_UPDATE, 0); break;
     case 22: other(m, JC_MSG_WORKER_EVENT, 1); break;
-    default: other(m, JC_MSG_WORKER_EVENT, 0); break;
+    case 23: other(m, JC_MSG_WORKER_EVENT, 0); break;
+    case 24: other(m, JC_MSG_JOB_REFUSAL, 1); break;
+    default: other(m, JC_MSG_JOB_REFUSAL, 0); break;
     }
     return sample_info[i].name;
 }
@@ -399,6 +411,13 @@ static void same_body(cmp *c, const jc_msg *x, const jc_msg *y)
         same_slice(c, x->u.wevent.text, y->u.wevent.text, "text");
         same_kvs(c, x->u.wevent.meta, x->u.wevent.n_meta, y->u.wevent.meta, y->u.wevent.n_meta,
                  "meta");
+        break;
+    case JC_MSG_JOB_REFUSAL:
+        same_id(c, x->u.refusal.job, y->u.refusal.job, "job");
+        same_id(c, x->u.refusal.request, y->u.refusal.request, "req");
+        same_slice(c, x->u.refusal.of, y->u.refusal.of, "of");
+        same_slice(c, x->u.refusal.reason, y->u.refusal.reason, "reason");
+        same_slice(c, x->u.refusal.text, y->u.refusal.text, "text");
         break;
     default: differ(c, "t"); break;
     }

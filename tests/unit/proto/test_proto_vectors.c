@@ -285,6 +285,7 @@ static int set_body(vecfile *vf, jc_msg *m, const char *f, const char *v, int *o
     jc_command *c = &m->u.cmd;
     jc_job_update *u = &m->u.update;
     jc_worker_event_body *w = &m->u.wevent;
+    jc_job_refusal *r = &m->u.refusal;
     int known = 1;
 
 #define IS(name) (strcmp(f, name) == 0)
@@ -402,6 +403,20 @@ static int set_body(vecfile *vf, jc_msg *m, const char *f, const char *v, int *o
             w->text = jc_slice_str(v);
         else if (IS("meta"))
             w->meta = parse_kvs(vf, v, &w->n_meta, ok);
+        else
+            known = 0;
+        break;
+    case JC_MSG_JOB_REFUSAL:
+        if (IS("job"))
+            parse_id(v, r->job, ok);
+        else if (IS("req"))
+            parse_id(v, r->request, ok);
+        else if (IS("of"))
+            r->of = jc_slice_str(v);
+        else if (IS("reason"))
+            r->reason = jc_slice_str(v);
+        else if (IS("text"))
+            r->text = jc_slice_str(v);
         else
             known = 0;
         break;

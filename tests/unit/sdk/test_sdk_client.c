@@ -5,7 +5,11 @@
  * jc_client_wait returns the final state of a signed job update on the
  * client's partition of job-updates (also when the update names another
  * job that carries the submission's idempotency key), ignores forged and
- * foreign updates, and times out when nothing final came.
+ * foreign updates, and times out when nothing final came. A job.refusal of
+ * the submission (matched by the message id it names) ends the wait with
+ * JC_ERR_REFUSED and its reason; one naming another message is ignored;
+ * jc_client_cancel_wait reports a refused and an accepted cancel; the
+ * job_id option sets the job id.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +49,24 @@ static int next_request(rd_kafka_t *cons, const uint8_t key[JC_KEY_LEN], rd_kafk
     CHECK((*rec)->key_len == strlen(CLIENT) && memcmp((*rec)->key, CLIENT, strlen(CLIENT)) == 0);
     CHECK_EQ_INT((*rec)->partition, jc_murmur2_partition(CLIENT, strlen(CLIENT), 2));
     return 0;
+}
+
+// send_refusal sends a job.refusal of message req (of: its type) about job
+// (UUID text) to CLIENT, signed with key.
+static void send_refusal(rd_kafka_t *prod, const uint8_t key[JC_KEY_LEN], const char *job,
+                         const uint8_t req[JC_ID_LEN], const char *of, const char *reason,
+                         const char *text)
+{
+    jc_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.type = JC_MSG_JOB_REFUSAL;
+    CHECK_EQ_INT(jc_id_parse(job, m.u.refusal.job), 0);
+    memcpy(m.u.refusal.request, req, JC_ID_LEN);
+    m.u.refusal.of = jc_slice_str(of);
+    m.u.refusal.reason = jc_slice_str(reason);
+    m.u.refusal.text = jc_slice_str(text);
+    CHECK_EQ_INT(mock_send(prod, "t.job-updates", CLIENT, -1, &m, key), 0);
 }
 
 // send_update sends a job.update for job (UUID text) as the coordinator
@@ -243,6 +265,70 @@ int main(void)
     CHECK_EQ_STR(state, "canceled");
     CHECK_EQ_STR(error, "cancele"); /* cut to the buffer */
     CHECK_EQ_INT(jc_client_updates_dropped(c), 2);
+
+    /* refusals: a submission with a chosen job id, refused */
+    jc_submit_opts_destroy(o);
+    o = jc_submit_opts_new();
+    CHECK_EQ_INT(jc_submit_opts_set(o, "job_id", "not-a-uuid", err, sizeof err),
+                 JC_ERR_INVALID_CONF);
+    CHECK_EQ_INT(jc_submit_opts_set(o, "job_id", "00000000-0000-0000-0000-000000000000", err,
+                                    sizeof err),
+                 JC_ERR_INVALID_CONF);
+    CHECK_EQ_INT(jc_submit_opts_set(o, "job_id", "6f1a3c2e-8b4d-4e7f-9a01-0000000000aa", err,
+                                    sizeof err),
+                 JC_OK);
+    CHECK_EQ_INT(jc_client_submit(c, "echo", "r", 1, o, id2, 5000, err, sizeof err), JC_OK);
+    CHECK_EQ_STR(id2, "6f1a3c2e-8b4d-4e7f-9a01-0000000000aa");
+    CHECK_EQ_INT(next_request(cons, key, &rec, &m), 0);
+    CHECK(jc_slice_eq(m.u.submit.type, "echo"));
+    {
+        uint8_t req[JC_ID_LEN], stale[JC_ID_LEN];
+        char reason[128];
+        memcpy(req, m.id, JC_ID_LEN);
+        jc_msg_release(&m);
+        rd_kafka_message_destroy(rec);
+        /* a refusal of another message, and a forged one, end nothing */
+        jc_id_random(stale);
+        send_refusal(prod, key, id2, stale, "job.submit", "job_exists", NULL);
+        send_refusal(prod, other_key, id2, req, "job.submit", "job_exists", NULL);
+        CHECK_EQ_INT(jc_client_wait(c, id2, 500, state, NULL, NULL, error, sizeof error),
+                     JC_ERR_TIMED_OUT);
+        CHECK_EQ_INT(jc_client_updates_dropped(c), 3);
+        send_refusal(prod, key, id2, req, "job.submit", "disabled_principal",
+                     "principal 'client-1' is disabled");
+        CHECK_EQ_INT(jc_client_wait(c, id2, 5000, state, &result, &result_len, error,
+                                    sizeof error),
+                     JC_ERR_REFUSED);
+        CHECK_EQ_STR(state, "refused");
+        CHECK_EQ_STR(error, "disabled_principal: principal 'client-1' is disabled");
+        CHECK(result == NULL && result_len == 0);
+
+        /* cancel: no cancel sent, refused, accepted */
+        CHECK_EQ_INT(jc_client_cancel_wait(c, id3, 100, state, reason, sizeof reason),
+                     JC_ERR_STATE);
+        CHECK_EQ_INT(jc_client_cancel(c, id2, NULL, 5000, err, sizeof err), JC_OK);
+        CHECK_EQ_INT(next_request(cons, key, &rec, &m), 0);
+        CHECK_EQ_INT(m.type, JC_MSG_JOB_CANCEL);
+        memcpy(req, m.id, JC_ID_LEN);
+        jc_msg_release(&m);
+        rd_kafka_message_destroy(rec);
+        CHECK_EQ_INT(jc_client_cancel_wait(c, id2, 200, state, reason, sizeof reason),
+                     JC_ERR_TIMED_OUT);
+        send_refusal(prod, key, id2, req, "job.submit", "not_owner", NULL); /* wrong "of" */
+        CHECK_EQ_INT(jc_client_cancel_wait(c, id2, 300, state, reason, sizeof reason),
+                     JC_ERR_TIMED_OUT);
+        send_refusal(prod, key, id2, req, "job.cancel", "not_owner", NULL);
+        CHECK_EQ_INT(jc_client_cancel_wait(c, id2, 5000, state, reason, sizeof reason),
+                     JC_ERR_REFUSED);
+        CHECK_EQ_STR(reason, "not_owner");
+        CHECK_EQ_INT(jc_client_cancel(c, id1, NULL, 5000, err, sizeof err), JC_OK);
+        CHECK_EQ_INT(next_request(cons, key, &rec, &m), 0);
+        jc_msg_release(&m);
+        rd_kafka_message_destroy(rec);
+        send_update(prod, CLIENT, -1, key, id1, "canceling", NULL, NULL, NULL);
+        CHECK_EQ_INT(jc_client_cancel_wait(c, id1, 5000, state, reason, sizeof reason), JC_OK);
+        CHECK_EQ_STR(state, "canceling");
+    }
 
     jc_submit_opts_destroy(o);
     jc_client_destroy(c);

@@ -60,6 +60,7 @@ typedef enum jc_err {
     JC_ERR_IO = 15,             /* file or system error (see errstr) */
     JC_ERR_TIMED_OUT = 16,      /* an operation did not finish in time; retry */
     JC_ERR_AUTH = 17,           /* the server refused our credentials or request (see errstr) */
+    JC_ERR_REFUSED = 18,        /* the coordinator refused a submission or cancel (reason given) */
     JC_ERR__END
 } jc_err_t;
 
@@ -287,6 +288,10 @@ JC_EXPORT jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errst
  *   run_at_ms        do not run before this time, ms since the epoch
  *   timeout_ms       1..86400000, limit on one attempt's run time
  *   idempotency_key  1..128 bytes of UTF-8: one job per client and key
+ *   job_id           the job id to use (UUID text, not all zero) instead of a
+ *                    random one; submitting a known id again with the same
+ *                    type, payload and options is answered with the job's
+ *                    state, with anything else it is refused (job_exists)
  * jc_submit_opts_set returns JC_ERR_UNKNOWN_CONF for another name and
  * JC_ERR_INVALID_CONF for a bad value, with errstr. */
 typedef struct jc_submit_opts_s jc_submit_opts_t;
@@ -302,16 +307,31 @@ JC_EXPORT void jc_submit_opts_destroy(jc_submit_opts_t *o);
  * coordinator answers with the existing job's id in a job update, and
  * jc_client_wait on the new id follows it. JC_ERR_TIMED_OUT means the
  * outcome is unknown: the job may still arrive (submit again with the
- * same idempotency key to be safe). */
+ * same idempotency key or job_id to be safe). A submission the coordinator
+ * refuses is answered later: jc_client_wait returns JC_ERR_REFUSED. */
 JC_EXPORT jc_err_t jc_client_submit(jc_client_t *c, const char *job_type, const void *payload,
                                     size_t len, const jc_submit_opts_t *opts, char job_id_out[37],
                                     int timeout_ms, char *errstr, size_t errstr_size);
 
 /* jc_client_cancel asks the coordinator to cancel job_id (UUID text),
  * giving reason (up to 4096 bytes of UTF-8, may be NULL), and waits up to
- * timeout_ms until Kafka acknowledged the request. */
+ * timeout_ms until Kafka acknowledged the request. jc_client_cancel_wait
+ * then learns the coordinator's answer. */
 JC_EXPORT jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const char *reason,
                                     int timeout_ms, char *errstr, size_t errstr_size);
+
+/* jc_client_cancel_wait waits up to timeout_ms for the coordinator's answer
+ * to the latest jc_client_cancel of job_id: JC_OK when it was accepted
+ * (state_out, 16 bytes, gets the job's state: canceling or canceled);
+ * JC_ERR_REFUSED when it was refused (state_out "refused", reason_out up to
+ * reason_size bytes "<reason>: <text>", e.g. "not_owner: ..."); 
+ * JC_ERR_TIMED_OUT when no answer came (the coordinator answers one
+ * request per job within answers.interval_s; an older one answers none);
+ * JC_ERR_STATE when this client sent no cancel of job_id. Outputs may be
+ * NULL. */
+JC_EXPORT jc_err_t jc_client_cancel_wait(jc_client_t *c, const char *job_id, int timeout_ms,
+                                         char state_out[16], char *reason_out,
+                                         size_t reason_size);
 
 /* jc_client_wait waits up to timeout_ms for a final state (succeeded,
  * failed, canceled) of job_id, reading the client's job updates (the last
@@ -320,7 +340,11 @@ JC_EXPORT jc_err_t jc_client_cancel(jc_client_t *c, const char *job_id, const ch
  * *result_len the result; error_out (up to error_size bytes, cut) the
  * error text. Any output pointer may be NULL. If job_id was submitted with
  * an idempotency key that named an existing job, the existing job's final
- * state is returned. JC_ERR_TIMED_OUT if no final state came in time. */
+ * state is returned. JC_ERR_REFUSED if the coordinator refused the
+ * submission: state_out is "refused" and error_out "<reason>: <text>" (the
+ * reason is a code of PROTOCOL.md section 9, e.g. disabled_principal,
+ * key_expired, wrong_role, job_exists). JC_ERR_TIMED_OUT if no final state
+ * came in time. */
 JC_EXPORT jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeout_ms,
                                   char state_out[16], void **result_out, size_t *result_len,
                                   char *error_out, size_t error_size);

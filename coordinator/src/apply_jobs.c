@@ -1,7 +1,7 @@
 /*
  * apply_jobs.c - applying job submissions, cancels, job events, command
- * acks and worker events, and reconciling heartbeats' running-job lists,
- * inside the ingest transaction.
+ * acks and worker events inside the ingest transaction, then handing the
+ * newest heartbeat of each worker to reconciliation (apply_reconcile.c).
  *
  * Fencing: a job event is applied only when its attempt is the job's
  * current attempt and its sender is the worker holding the job; a worker
@@ -37,13 +37,6 @@ static void add_id(jc_buf *b, const uint8_t id[JC_ID_LEN])
     char t[37];
     jc_id_format(id, t);
     jc_buf_add_array_elem(b, t, 36);
-}
-
-static void slice_cstr(jc_slice s, char *out, size_t size)
-{
-    size_t n = s.n < size - 1 ? s.n : size - 1;
-    memcpy(out, s.p ? (const char *)s.p : "", n);
-    out[n] = '\0';
 }
 
 /* ---- submissions ---- */
@@ -481,44 +474,6 @@ static size_t *newest_heartbeats(jc_batch *b, size_t from, size_t to, size_t *n)
     return out;
 }
 
-// reconcile compares a heartbeat's running list with the jobs its worker
-// holds: a job it runs but does not hold gets a cancel command; a running
-// job it holds but no longer runs (started well before the heartbeat) is
-// requeued.
-static void reconcile(jc_jobwrite *jw, const jc_inmsg *m)
-{
-    const jc_heartbeat *hb = &m->msg.u.hb;
-    char worker[JC_MAX_PRINCIPAL_LEN + 1];
-    slice_cstr(m->msg.principal, worker, sizeof worker);
-    for (uint32_t i = 0; i < hb->n_running; i++) {
-        jc_jobrow *row = jw_find(jw, hb->running[i].job);
-        char id[37];
-        if (row && strcmp(row->worker, worker) == 0 && row->attempt == (int)hb->running[i].attempt &&
-            !jc_job_state_final(row->state))
-            continue;
-        jc_id_format(hb->running[i].job, id);
-        jw_command(jw, "cancel", worker, row ? id : NULL, (int)hb->running[i].attempt, NULL,
-                   "the job is not held by this worker");
-    }
-    for (size_t r = 0; r < jw->n; r++) {
-        jc_jobrow *row = &jw->rows[r];
-        int listed = 0;
-        jc_job_input_args args;
-        if (strcmp(row->worker, worker) != 0 ||
-            (row->state != JS_RUNNING && row->state != JS_CANCELING) ||
-            row->last_event_ts + 1000 >= (int64_t)m->msg.ts_ms)
-            continue;
-        for (uint32_t i = 0; i < hb->n_running && !listed; i++)
-            listed = memcmp(hb->running[i].job, row->id, JC_ID_LEN) == 0 &&
-                     (int)hb->running[i].attempt == row->attempt;
-        if (listed)
-            continue;
-        memset(&args, 0, sizeof args);
-        args.text = jc_slice_str("the worker no longer runs the job");
-        jw_apply(jw, row, JI_REQUEUE, &args);
-    }
-}
-
 int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t to,
                   int *schedule, char *errstr, size_t errstr_size)
 {
@@ -599,8 +554,8 @@ int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t 
             apply_cancel(jw, m);
         }
     }
-    for (size_t k = 0; k < n_hbs; k++)
-        reconcile(jw, &b->msgs[hbs[k]]);
+    if (n_hbs && jc_reconcile(db, jw, b, hbs, n_hbs, errstr, errstr_size) != 0)
+        goto out;
     if (ack_ids.len > 1 && implied_acks(db, &ack_ids, &ack_recipients, errstr, errstr_size) != 0)
         goto out;
     if (jw_flush(jw, db, errstr, errstr_size) != 0)

@@ -44,6 +44,7 @@ typedef struct jc_config {
     int default_timeout_ms;
     int assign_timeout_ms;
     int cancel_timeout_ms;
+    int reconcile_grace_ms;
     int retry_backoff_ms;
     int retry_backoff_max_ms;
     int job_retention_s;

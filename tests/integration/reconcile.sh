@@ -13,9 +13,11 @@ GRACE_MS=3000
 start_mock_kafka 2
 "$ADMIN" db migrate >/dev/null || exit 1
 add_principal w1 worker
+add_principal w2 worker
 add_principal c1 client
-start_coordinator --set janitor.interval_ms=200 --set jobs.reconcile_grace_ms=$GRACE_MS \
-    --set janitor.worker_offline_after_s=600 --set jobs.assign_timeout_ms=600000
+COORD_ARGS=(--set janitor.interval_ms=200 --set jobs.reconcile_grace_ms=$GRACE_MS
+            --set janitor.worker_offline_after_s=600 --set jobs.assign_timeout_ms=600000)
+start_coordinator "${COORD_ARGS[@]}"
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
 submit() { local j=$1; shift; produce_as c1 --topic job-requests --type job.submit --job-id "$j" --job-type t1 "$@" >/dev/null; }
@@ -93,6 +95,37 @@ hb --running "$J1@1"
 check_eq "only one while it is being sent" 1 "$(cancels "$J1")"
 check_eq "addressed to the worker, for the attempt" "w1 1" \
     "$(sql "SELECT recipient || ' ' || attempt FROM commands WHERE kind = 'cancel' AND job_id = '$J1'")"
+
+# --- amplification: one heartbeat listing 1024 jobs nobody has. Answers
+#     are bounded (64 per heartbeat, each job attempt once per grace
+#     period), carry the job id (so they can be sent), are pruned once done,
+#     and the log lines are rate-limited
+python3 -c 'import uuid; print(",".join(str(uuid.uuid4()) + "@1" for _ in range(1024)))' >"$T/bogus"
+flood() {
+    local before
+    before=$(sql "SELECT count(*) FROM heartbeats WHERE worker_id = 'w2'")
+    produce_as w2 --job-type t9 --running "$(cat "$T/bogus")" >/dev/null
+    wait_for 20 "w2 heartbeat applied" sql_is $((before + 1)) "SELECT count(*) FROM heartbeats WHERE worker_id = 'w2'"
+}
+lines_before=$(grep -c -E 'lists job|cancel .* failed' "$T/coordinator.log")
+flood
+check_eq "1024 unknown jobs listed: at most 64 cancels" 64 "$(sql "SELECT count(*) FROM commands WHERE recipient = 'w2'")"
+flood
+check_eq "the next heartbeat answers the next 64, never the same twice" "128 128" \
+    "$(sql "SELECT count(*) || ' ' || count(DISTINCT job_id) FROM commands WHERE recipient = 'w2'")"
+check_eq "every answer names its job" 0 "$(sql "SELECT count(*) FROM commands WHERE recipient = 'w2' AND job_id IS NULL")"
+wait_for 20 "answers sent" sql_is 0 "SELECT count(*) FROM commands WHERE recipient = 'w2' AND status = 'pending'"
+check_eq "and they are sent, not failed" 0 "$(sql "SELECT count(*) FROM commands WHERE recipient = 'w2' AND status = 'failed'")"
+sleep 1.1
+lines=$(( $(grep -c -E 'lists job|cancel .* failed' "$T/coordinator.log") - lines_before ))
+check "log lines rate-limited ($lines for 128 answers)" [ "$lines" -le 40 ]
+# done an hour ago: the janitor prunes them (it prunes when it starts)
+sql "UPDATE commands SET status = 'failed', created_at = now() - interval '2 hours' WHERE recipient = 'w2'" >/dev/null
+kill -TERM "$COORD_PID"; wait "$COORD_PID" 2>/dev/null
+start_coordinator "${COORD_ARGS[@]}"
+wait_for 20 "job-less cancels pruned" sql_is 0 "SELECT count(*) FROM commands WHERE recipient = 'w2'"
+check_eq "finished cancels of unknown jobs are pruned" 0 "$(sql "SELECT count(*) FROM commands WHERE recipient = 'w2'")"
+check_eq "cancels of known jobs are kept" 1 "$(cancels "$J1")"
 
 check_eq "no transition applied twice" 0 "$(sql "SELECT count(*) FROM (SELECT job_id, attempt, from_state, to_state FROM job_events WHERE kind = 'state' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d")"
 check "coordinator still running" kill -0 "$COORD_PID"

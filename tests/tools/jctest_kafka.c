@@ -156,7 +156,7 @@ static void set_job_id(uint8_t out[JC_ID_LEN])
     }
 }
 
-static jc_running_job running_jobs[64];
+static jc_running_job running_jobs[JC_MAX_RUNNING];
 
 static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset, jc_slice *caps,
                           uint8_t *payload)
@@ -181,9 +181,10 @@ static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset
         m->u.hb.seq = ++id->seq;
         caps[0] = jc_slice_str(jf.job_type);
         if (jf.running) {
-            char buf[4096], *save = NULL, *tok;
+            static char buf[JC_MAX_RUNNING * 48];
+            char *save = NULL, *tok;
             snprintf(buf, sizeof buf, "%s", jf.running);
-            for (tok = strtok_r(buf, ",", &save); tok && m->u.hb.n_running < 64;
+            for (tok = strtok_r(buf, ",", &save); tok && m->u.hb.n_running < JC_MAX_RUNNING;
                  tok = strtok_r(NULL, ",", &save)) {
                 char *at = strchr(tok, '@');
                 if (!at)

@@ -99,9 +99,13 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
         uint8_t id[JC_ID_LEN];
         if (jc_id_parse(PQgetvalue(r, i, 0), id) != 0)
             continue;
+        /* one row per id: a second copy of the id in this chunk was not
+         * inserted, and is answered as a replay by answer_duplicates */
         for (size_t k = 0; k < n; k++)
-            if (memcmp(b->msgs[idx[k]].msg.u.submit.job, id, JC_ID_LEN) == 0)
+            if (memcmp(b->msgs[idx[k]].msg.u.submit.job, id, JC_ID_LEN) == 0) {
                 done[k] = 1;
+                break;
+            }
     }
     rc = 0;
 out:
@@ -308,19 +312,65 @@ static int implied_acks(PGconn *db, jc_buf *ids, jc_buf *recipients, char *errst
 
 /* ---- worker events ---- */
 
+// same_message tells whether two accepted messages have the same signer
+// and message id (an exact replay carries both).
+static int same_message(const jc_inmsg *x, const jc_inmsg *y)
+{
+    return memcmp(x->msg.id, y->msg.id, JC_ID_LEN) == 0 &&
+           x->msg.principal.n == y->msg.principal.n &&
+           memcmp(x->msg.principal.p, y->msg.principal.p, x->msg.principal.n) == 0;
+}
+
+// reject_stored_replays rejects, as replays, the worker events of the
+// range whose (worker, message id) the INSERT found already stored: those
+// it did not return.
+static void reject_stored_replays(jc_batch *b, size_t from, size_t to, PGresult *r)
+{
+    for (size_t i = from; i < to; i++) {
+        jc_inmsg *m = &b->msgs[i];
+        char id[37];
+        int stored = 0;
+        if (!accepted(m, JC_MSG_WORKER_EVENT))
+            continue;
+        jc_id_format(m->msg.id, id);
+        for (int k = 0; k < PQntuples(r) && !stored; k++)
+            stored = strcmp(PQgetvalue(r, k, 0), id) == 0 &&
+                     jc_slice_eq(m->msg.principal, PQgetvalue(r, k, 1));
+        if (!stored)
+            jc_inmsg_reject(m, JC_R_REPLAY, "worker.event %s was already applied", id);
+    }
+}
+
+// apply_worker_events stores the range's worker events, once each: a copy
+// of a message earlier in the range, or of one already stored (the unique
+// (worker_id, msg_id) index), is rejected as a replay.
 static int apply_worker_events(PGconn *db, jc_batch *b, size_t from, size_t to, char *errstr,
                                size_t errstr_size)
 {
     static const char sql[] =
-        "INSERT INTO worker_events (worker_id, level, kind, text, meta_keys, meta_values, sent_at)"
-        " SELECT u.w, u.l, u.k, u.t, u.mk::text[], u.mv::text[], to_timestamp(u.ts / 1000.0)"
+        "INSERT INTO worker_events (worker_id, level, kind, text, meta_keys, meta_values, sent_at,"
+        "                           msg_id)"
+        " SELECT u.w, u.l, u.k, u.t, u.mk::text[], u.mv::text[], to_timestamp(u.ts / 1000.0), u.id"
         "   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        "               $7::bigint[]) AS u(w, l, k, t, mk, mv, ts)";
-    jc_buf a[7];
-    const char *params[7];
+        "               $7::bigint[], $8::uuid[]) AS u(w, l, k, t, mk, mv, ts, id)"
+        " ON CONFLICT (worker_id, msg_id) DO NOTHING RETURNING msg_id, worker_id";
+    jc_buf a[8];
+    const char *params[8];
     int n = 0, rc = -1;
 
-    for (int i = 0; i < 7; i++) {
+    for (size_t i = from; i < to; i++) {
+        jc_inmsg *m = &b->msgs[i];
+        if (!accepted(m, JC_MSG_WORKER_EVENT))
+            continue;
+        for (size_t j = from; j < i; j++)
+            if (accepted(&b->msgs[j], JC_MSG_WORKER_EVENT) && same_message(&b->msgs[j], m)) {
+                char id[37];
+                jc_id_format(m->msg.id, id);
+                jc_inmsg_reject(m, JC_R_REPLAY, "worker.event %s repeated in one batch", id);
+                break;
+            }
+    }
+    for (int i = 0; i < 8; i++) {
         jc_buf_init(&a[i], ARRAY_MAX);
         jc_buf_addstr(&a[i], "{");
     }
@@ -349,19 +399,22 @@ static int apply_worker_events(PGconn *db, jc_batch *b, size_t from, size_t to, 
         jc_buf_free(&mk);
         jc_buf_free(&mv);
         jc_buf_add_array_num(&a[6], (long long)m->msg.ts_ms);
+        add_id(&a[7], m->msg.id);
         n++;
     }
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         jc_buf_addstr(&a[i], "}");
         params[i] = jc_buf_str(&a[i]);
     }
     rc = 0;
     if (n) {
-        PGresult *r = PQexecParams(db, sql, 7, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(db, sql, 8, NULL, params, NULL, NULL, 0);
         rc = jc_db_ok(db, r, errstr, errstr_size) ? 0 : -1;
+        if (rc == 0)
+            reject_stored_replays(b, from, to, r);
         PQclear(r);
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         jc_buf_free(&a[i]);
     return rc;
 }

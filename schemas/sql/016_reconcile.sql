@@ -18,3 +18,9 @@ ALTER TABLE jobs
 -- janitor once finished (no job row takes them along when it is pruned):
 -- this index finds them without reading every outbox row.
 CREATE INDEX commands_cancel_created ON commands (created_at) WHERE kind = 'cancel';
+
+-- A worker event is applied once: its message id (unique per sender,
+-- PROTOCOL.md section 11) is kept with it, and a message id already stored
+-- for that worker is a replay. Rows stored before this migration have none.
+ALTER TABLE worker_events ADD COLUMN msg_id uuid;
+CREATE UNIQUE INDEX worker_events_msg ON worker_events (worker_id, msg_id);

@@ -2,7 +2,9 @@
 # ingest_replays: exact copies of signed messages are applied once, whether
 # the copy arrives in the same ingest batch or a later one: a replayed
 # worker.event and a repeated job.submit are rejected as `replay`, counted
-# and dead-lettered.
+# and dead-lettered. And a rejected record just under ingest's 1 MiB limit
+# still reaches the dead-letter topic (the producer's default limit is
+# 1,000,000 bytes).
 source "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup ingest_replays
 
@@ -39,5 +41,17 @@ check_eq "a job.submit repeated in one batch makes one job" 1 "$(sql "SELECT cou
 check_eq "and the copy is rejected as replay, not counted as applied" 2 "$(rej replay job-requests)"
 check_eq "two different worker events are both stored" 2 "$(sql "SELECT count(DISTINCT msg_id) FROM worker_events")"
 
+# --- a 1,040,000-byte rejected record is dead-lettered whole
+produce_as w1 --oversize 1040000 >/dev/null
+wait_consumed heartbeats 1 || exit 1
+check_eq "the big record is rejected (trailing bytes)" 1 "$(rej malformed heartbeats)"
+total=$(sql "SELECT sum(count) FROM rejections")
+"$BIN/tests/jctest-kafka" consume --brokers "$JOBCOORD_KAFKA_BROKERS" --topic rejected \
+    --timeout-ms 30000 --max "$total" >"$T/dead-letters" 2>/dev/null
+check_eq "every rejection dead-lettered" "$total" "$(grep -c 'jc-reason=' "$T/dead-letters")"
+check_eq "replays dead-lettered as such" 5 "$(grep -c 'jc-reason=replay' "$T/dead-letters")"
+big=$(grep 'jc-reason=malformed' "$T/dead-letters" | grep -o 'len=[0-9]*' | cut -d= -f2)
+check "the 1,040,000-byte record is dead-lettered whole (${big:-none} bytes)" [ "${big:-0}" -gt 1040000 ]
+check "no dead-letter copy lost" sh -c "! grep -q 'dead-letter copies were not delivered\|cannot queue copy' '$T/coordinator.log'"
 check "coordinator still running" kill -0 "$COORD_PID"
 jc_done

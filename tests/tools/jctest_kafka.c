@@ -21,7 +21,8 @@
  *       --reason T --timeout-ms N --max-attempts N --job-type T --ack-ok 0|1
  *       --payload TEXT
  *   jctest-kafka consume --brokers B --topic NAME [--timeout-ms T] [--max N]
- *       prints one line per record: key, then each header as name=value, tab-separated
+ *       prints one line per record: key, then each header as name=value, then
+ *       len=<value bytes>, tab-separated
  *
  * Prints "delivered N failed M" on stderr at the end of produce; exit 0 only
  * when every message was delivered.
@@ -104,7 +105,8 @@ static rd_kafka_t *make_producer(const char *brokers)
     rd_kafka_t *rk;
     if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err) ||
         rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof err) ||
-        rd_kafka_conf_set(c, "linger.ms", "2", err, sizeof err)) {
+        rd_kafka_conf_set(c, "linger.ms", "2", err, sizeof err) ||
+        rd_kafka_conf_set(c, "message.max.bytes", "2000000", err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         exit(111);
     }
@@ -501,6 +503,7 @@ static int cmd_consume(int argc, char **argv)
                 for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &val, &sz); i++)
                     printf("\t%s=%.*s", name, (int)sz, val ? (const char *)val : "");
             }
+            printf("\tlen=%zu", m->len);
             printf("\n");
             fflush(stdout);
             seen++;

@@ -28,6 +28,16 @@ struct jc_jobwrite;
 int jc_apply_jobs(PGconn *db, struct jc_jobwrite *jw, jc_batch *b, size_t from, size_t to,
                   int *schedule, char *errstr, size_t errstr_size);
 
+/* jc_reconcile compares the running lists of the heartbeats b->msgs[hbs[k]]
+ * (the newest of each worker) with the jobs their workers hold, once the
+ * batch's job events are applied in jw (which must hold, locked, every
+ * listed job and every live job of those workers): held running jobs
+ * missing for jobs.reconcile_grace_ms are taken back, listed attempts the
+ * worker does not hold are answered with a cancel (bounded). Returns 0, or
+ * -1 with errstr. */
+int jc_reconcile(PGconn *db, struct jc_jobwrite *jw, jc_batch *b, const size_t *hbs,
+                 size_t n_hbs, char *errstr, size_t errstr_size);
+
 /* jc_schedule assigns pending jobs whose time has come to online,
  * non-draining workers with the capability and free slots (counted from the
  * jobs they hold), by priority then age, at most max; FOR UPDATE SKIP LOCKED

@@ -1,7 +1,7 @@
 /*
  * apply_jobs.c - applying job submissions, cancels, job events, command
- * acks and worker events, and reconciling heartbeats' running-job lists,
- * inside the ingest transaction.
+ * acks and worker events inside the ingest transaction, then handing the
+ * newest heartbeat of each worker to reconciliation (apply_reconcile.c).
  *
  * Fencing: a job event is applied only when its attempt is the job's
  * current attempt and its sender is the worker holding the job; a worker
@@ -42,13 +42,6 @@ static void add_id(jc_buf *b, const uint8_t id[JC_ID_LEN])
     char t[37];
     jc_id_format(id, t);
     jc_buf_add_array_elem(b, t, 36);
-}
-
-static void slice_cstr(jc_slice s, char *out, size_t size)
-{
-    size_t n = s.n < size - 1 ? s.n : size - 1;
-    memcpy(out, s.p ? (const char *)s.p : "", n);
-    out[n] = '\0';
 }
 
 /* ---- submissions ---- */
@@ -116,9 +109,13 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
         uint8_t id[JC_ID_LEN];
         if (jc_id_parse(PQgetvalue(r, i, 0), id) != 0)
             continue;
+        /* one row per id: a second copy of the id in this chunk was not
+         * inserted, and is answered as a replay by answer_duplicates */
         for (size_t k = 0; k < n; k++)
-            if (memcmp(b->msgs[idx[k]].msg.u.submit.job, id, JC_ID_LEN) == 0)
+            if (memcmp(b->msgs[idx[k]].msg.u.submit.job, id, JC_ID_LEN) == 0) {
                 done[k] = 1;
+                break;
+            }
     }
     rc = 0;
 out:
@@ -127,7 +124,11 @@ out:
     return rc;
 }
 
-// answer_duplicates handles the submissions that created no job: a known
+static int same_message(const jc_inmsg *x, const jc_inmsg *y);
+
+// answer_duplicates handles the submissions that created no job: an exact
+// copy of a message earlier in the batch (same signer, same message id) is a
+// replay; otherwise a known
 // job id repeated with the same content by its submitter, or a repeated
 // idempotency key, is answered with the existing job's state; a known job id
 // with other content is refused (job_exists).
@@ -151,8 +152,17 @@ static int answer_duplicates(PGconn *db, jc_batch *b, const size_t *idx, const c
         jc_buf_addstr(&a[i], "{");
     }
     for (size_t k = 0; k < n; k++) {
-        const jc_inmsg *m = &b->msgs[idx[k]];
+        jc_inmsg *m = &b->msgs[idx[k]];
         if (done[k])
+            continue;
+        for (size_t e = 0; e < k; e++)
+            if (same_message(&b->msgs[idx[e]], m)) {
+                char id[37];
+                jc_id_format(m->msg.id, id);
+                jc_inmsg_reject(m, JC_R_REPLAY, "job.submit %s repeated in one batch", id);
+                break;
+            }
+        if (m->reason)
             continue;
         dups++;
         add_id(&a[0], m->msg.u.submit.job);
@@ -180,7 +190,7 @@ static int answer_duplicates(PGconn *db, jc_batch *b, const size_t *idx, const c
         char id[37], digest[2 * JC_SUBMIT_DIGEST_LEN + 1];
         uint8_t raw[JC_SUBMIT_DIGEST_LEN];
         int answered = 0;
-        if (done[k])
+        if (done[k] || m->reason)
             continue;
         jc_id_format(m->msg.u.submit.job, id);
         jc_submit_digest(&m->msg.u.submit, raw);
@@ -335,19 +345,65 @@ static int implied_acks(PGconn *db, jc_buf *ids, jc_buf *recipients, char *errst
 
 /* ---- worker events ---- */
 
+// same_message tells whether two accepted messages have the same signer
+// and message id (an exact replay carries both).
+static int same_message(const jc_inmsg *x, const jc_inmsg *y)
+{
+    return memcmp(x->msg.id, y->msg.id, JC_ID_LEN) == 0 &&
+           x->msg.principal.n == y->msg.principal.n &&
+           memcmp(x->msg.principal.p, y->msg.principal.p, x->msg.principal.n) == 0;
+}
+
+// reject_stored_replays rejects, as replays, the worker events of the
+// range whose (worker, message id) the INSERT found already stored: those
+// it did not return.
+static void reject_stored_replays(jc_batch *b, size_t from, size_t to, PGresult *r)
+{
+    for (size_t i = from; i < to; i++) {
+        jc_inmsg *m = &b->msgs[i];
+        char id[37];
+        int stored = 0;
+        if (!accepted(m, JC_MSG_WORKER_EVENT))
+            continue;
+        jc_id_format(m->msg.id, id);
+        for (int k = 0; k < PQntuples(r) && !stored; k++)
+            stored = strcmp(PQgetvalue(r, k, 0), id) == 0 &&
+                     jc_slice_eq(m->msg.principal, PQgetvalue(r, k, 1));
+        if (!stored)
+            jc_inmsg_reject(m, JC_R_REPLAY, "worker.event %s was already applied", id);
+    }
+}
+
+// apply_worker_events stores the range's worker events, once each: a copy
+// of a message earlier in the range, or of one already stored (the unique
+// (worker_id, msg_id) index), is rejected as a replay.
 static int apply_worker_events(PGconn *db, jc_batch *b, size_t from, size_t to, char *errstr,
                                size_t errstr_size)
 {
     static const char sql[] =
-        "INSERT INTO worker_events (worker_id, level, kind, text, meta_keys, meta_values, sent_at)"
-        " SELECT u.w, u.l, u.k, u.t, u.mk::text[], u.mv::text[], to_timestamp(u.ts / 1000.0)"
+        "INSERT INTO worker_events (worker_id, level, kind, text, meta_keys, meta_values, sent_at,"
+        "                           msg_id)"
+        " SELECT u.w, u.l, u.k, u.t, u.mk::text[], u.mv::text[], to_timestamp(u.ts / 1000.0), u.id"
         "   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        "               $7::bigint[]) AS u(w, l, k, t, mk, mv, ts)";
-    jc_buf a[7];
-    const char *params[7];
+        "               $7::bigint[], $8::uuid[]) AS u(w, l, k, t, mk, mv, ts, id)"
+        " ON CONFLICT (worker_id, msg_id) DO NOTHING RETURNING msg_id, worker_id";
+    jc_buf a[8];
+    const char *params[8];
     int n = 0, rc = -1;
 
-    for (int i = 0; i < 7; i++) {
+    for (size_t i = from; i < to; i++) {
+        jc_inmsg *m = &b->msgs[i];
+        if (!accepted(m, JC_MSG_WORKER_EVENT))
+            continue;
+        for (size_t j = from; j < i; j++)
+            if (accepted(&b->msgs[j], JC_MSG_WORKER_EVENT) && same_message(&b->msgs[j], m)) {
+                char id[37];
+                jc_id_format(m->msg.id, id);
+                jc_inmsg_reject(m, JC_R_REPLAY, "worker.event %s repeated in one batch", id);
+                break;
+            }
+    }
+    for (int i = 0; i < 8; i++) {
         jc_buf_init(&a[i], ARRAY_MAX);
         jc_buf_addstr(&a[i], "{");
     }
@@ -376,19 +432,22 @@ static int apply_worker_events(PGconn *db, jc_batch *b, size_t from, size_t to, 
         jc_buf_free(&mk);
         jc_buf_free(&mv);
         jc_buf_add_array_num(&a[6], (long long)m->msg.ts_ms);
+        add_id(&a[7], m->msg.id);
         n++;
     }
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         jc_buf_addstr(&a[i], "}");
         params[i] = jc_buf_str(&a[i]);
     }
     rc = 0;
     if (n) {
-        PGresult *r = PQexecParams(db, sql, 7, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQexecParams(db, sql, 8, NULL, params, NULL, NULL, 0);
         rc = jc_db_ok(db, r, errstr, errstr_size) ? 0 : -1;
+        if (rc == 0)
+            reject_stored_replays(b, from, to, r);
         PQclear(r);
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         jc_buf_free(&a[i]);
     return rc;
 }
@@ -507,44 +566,6 @@ static size_t *newest_heartbeats(jc_batch *b, size_t from, size_t to, size_t *n)
     return out;
 }
 
-// reconcile compares a heartbeat's running list with the jobs its worker
-// holds: a job it runs but does not hold gets a cancel command; a running
-// job it holds but no longer runs (started well before the heartbeat) is
-// requeued.
-static void reconcile(jc_jobwrite *jw, const jc_inmsg *m)
-{
-    const jc_heartbeat *hb = &m->msg.u.hb;
-    char worker[JC_MAX_PRINCIPAL_LEN + 1];
-    slice_cstr(m->msg.principal, worker, sizeof worker);
-    for (uint32_t i = 0; i < hb->n_running; i++) {
-        jc_jobrow *row = jw_find(jw, hb->running[i].job);
-        char id[37];
-        if (row && strcmp(row->worker, worker) == 0 && row->attempt == (int)hb->running[i].attempt &&
-            !jc_job_state_final(row->state))
-            continue;
-        jc_id_format(hb->running[i].job, id);
-        jw_command(jw, "cancel", worker, row ? id : NULL, (int)hb->running[i].attempt, NULL,
-                   "the job is not held by this worker");
-    }
-    for (size_t r = 0; r < jw->n; r++) {
-        jc_jobrow *row = &jw->rows[r];
-        int listed = 0;
-        jc_job_input_args args;
-        if (strcmp(row->worker, worker) != 0 ||
-            (row->state != JS_RUNNING && row->state != JS_CANCELING) ||
-            row->last_event_ts + 1000 >= (int64_t)m->msg.ts_ms)
-            continue;
-        for (uint32_t i = 0; i < hb->n_running && !listed; i++)
-            listed = memcmp(hb->running[i].job, row->id, JC_ID_LEN) == 0 &&
-                     (int)hb->running[i].attempt == row->attempt;
-        if (listed)
-            continue;
-        memset(&args, 0, sizeof args);
-        args.text = jc_slice_str("the worker no longer runs the job");
-        jw_apply(jw, row, JI_REQUEUE, &args);
-    }
-}
-
 int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t to,
                   int *schedule, char *errstr, size_t errstr_size)
 {
@@ -627,8 +648,8 @@ int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t 
             apply_cancel(jw, m);
         }
     }
-    for (size_t k = 0; k < n_hbs; k++)
-        reconcile(jw, &b->msgs[hbs[k]]);
+    if (n_hbs && jc_reconcile(db, jw, b, hbs, n_hbs, errstr, errstr_size) != 0)
+        goto out;
     if (ack_ids.len > 1 && implied_acks(db, &ack_ids, &ack_recipients, errstr, errstr_size) != 0)
         goto out;
     if (jw_flush(jw, db, errstr, errstr_size) != 0)

@@ -85,6 +85,9 @@
       " until it acknowledges a command; 0: never held back.")                               \
     X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,         \
       "A canceling job the worker does not confirm within this time is canceled anyway.")    \
+    X("jobs.reconcile_grace_ms", "int", reconcile_grace_ms, "10000", 0, 3600000, NULL,        \
+      "A running job missing from its worker's heartbeats is taken back, and a job a worker"   \
+      " lists after its attempt ended is answered with a cancel, only after this long.")      \
     X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,              \
       "Delay before the first retry of a retryable failure; doubles each attempt, +-50%.")   \
     X("jobs.retry_backoff_max_ms", "int", retry_backoff_max_ms, "300000", 0, 86400000, NULL,   \

@@ -47,6 +47,7 @@ typedef struct jc_config {
     int max_run_time_ms; /* 0: attempts may run as long as they report progress */
     int unacked_assign_limit;
     int cancel_timeout_ms;
+    int reconcile_grace_ms;
     int retry_backoff_ms;
     int retry_backoff_max_ms;
     int job_retention_s;

@@ -1,4 +1,14 @@
-/* deadletter.c - the dead-letter producer (see deadletter.h). */
+/*
+ * deadletter.c - the dead-letter producer (see deadletter.h).
+ *
+ * Size: ingest accepts records up to ingest.max_message_bytes (1 MiB), and
+ * every rejected one must be copied (PROTOCOL.md section 9). librdkafka's
+ * producer refuses messages over its message.max.bytes (1,000,000 by
+ * default), so that limit is raised to what ingest accepts plus room for
+ * the key and headers. A broker whose topic takes less refuses the copy
+ * (MSG_SIZE_TOO_LARGE): the copy is then sent again with the value cut to
+ * CUT_BYTES, which jc-detail says, as section 9 allows.
+ */
 #include "deadletter.h"
 
 #include <inttypes.h>
@@ -10,20 +20,59 @@
 #include "log.h"
 #include "topics.h"
 
+#define ROOM_BYTES (64 * 1024)  /* key and headers over the largest value */
+#define CUT_BYTES (64 * 1024)   /* value kept of a copy the broker refused */
+
 struct jc_deadletter {
     rd_kafka_t *rk;
     char topic[256];
     int failed; /* delivery failures since the last flush */
 };
 
+// produce_cut queues the copy again with its value cut to CUT_BYTES and
+// jc-detail saying so; headers is the copy's (consumed). 0 or an error.
+static rd_kafka_resp_err_t produce_cut(jc_deadletter *dl, const void *key, size_t key_len,
+                                       const void *value, size_t len, rd_kafka_headers_t *h)
+{
+    char detail[512];
+    const void *old = NULL;
+    size_t old_len = 0;
+    rd_kafka_resp_err_t err;
+
+    if (rd_kafka_header_get_last(h, "jc-detail", &old, &old_len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        old_len = 0;
+    snprintf(detail, sizeof detail, "%.*s (value cut to %d of %zu bytes: too large for %s)",
+             (int)(old_len < 300 ? old_len : 300), old ? (const char *)old : "", CUT_BYTES, len,
+             dl->topic);
+    rd_kafka_header_remove(h, "jc-detail");
+    rd_kafka_header_add(h, "jc-detail", -1, detail, -1);
+    err = rd_kafka_producev(dl->rk, RD_KAFKA_V_TOPIC(dl->topic),
+                            RD_KAFKA_V_KEY(key, key_len > CUT_BYTES ? CUT_BYTES : key_len),
+                            RD_KAFKA_V_VALUE((void *)value, len > CUT_BYTES ? CUT_BYTES : len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                            RD_KAFKA_V_OPAQUE(dl), RD_KAFKA_V_END);
+    if (err)
+        rd_kafka_headers_destroy(h);
+    return err;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     jc_deadletter *dl = opaque;
+    rd_kafka_headers_t *h = NULL;
     (void)rk;
-    if (m->err) {
-        dl->failed++;
-        LOG_ERROR("deadletter", "copy to %s failed: %s", dl->topic, rd_kafka_err2str(m->err));
+    if (!m->err)
+        return;
+    /* refused for its size, and not already cut (its opaque is set) */
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && !m->_private &&
+        rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        produce_cut(dl, m->key, m->key_len, m->payload, m->len, rd_kafka_headers_copy(h)) == 0) {
+        LOG_WARN("deadletter", "a %zu-byte copy was refused by the broker: sent again cut to %d bytes",
+                 m->len, CUT_BYTES);
+        return;
     }
+    dl->failed++;
+    LOG_ERROR("deadletter", "copy to %s failed: %s", dl->topic, rd_kafka_err2str(m->err));
 }
 
 jc_deadletter *jc_deadletter_new(const jc_config *cfg, const char *brokers, char *errstr,
@@ -31,8 +80,9 @@ jc_deadletter *jc_deadletter_new(const jc_config *cfg, const char *brokers, char
 {
     jc_deadletter *dl = calloc(1, sizeof *dl);
     rd_kafka_conf_t *conf = NULL;
-    char kerr[256];
+    char kerr[256], max_bytes[24];
 
+    snprintf(max_bytes, sizeof max_bytes, "%d", cfg->max_message_bytes + ROOM_BYTES);
     if (!dl) {
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
@@ -43,6 +93,7 @@ jc_deadletter *jc_deadletter_new(const jc_config *cfg, const char *brokers, char
         goto fail;
     if (jc_kafka_set(conf, "enable.idempotence", "true", errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "linger.ms", "5", errstr, errstr_size) != 0 ||
+        jc_kafka_set(conf, "message.max.bytes", max_bytes, errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "client.id", "jobcoord-deadletter", errstr, errstr_size) != 0)
         goto fail;
     rd_kafka_conf_set_opaque(conf, dl);
@@ -80,8 +131,11 @@ int jc_deadletter_send(jc_deadletter *dl, const rd_kafka_message_t *m, const cha
                             RD_KAFKA_V_VALUE(m->payload, m->len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
                             RD_KAFKA_V_END);
-    if (err) {
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) /* a huge key */
+        err = produce_cut(dl, m->key, m->key_len, m->payload, m->len, h);
+    else if (err)
         rd_kafka_headers_destroy(h);
+    if (err) {
         LOG_ERROR("deadletter", "cannot queue copy to %s: %s", dl->topic, rd_kafka_err2str(err));
         return -1;
     }

@@ -259,6 +259,14 @@ static int prune_jobs(jc_janitor *j)
         "    OR ((job_id IS NULL OR answers_type IS NOT NULL)"
         "        AND status IN ('acked', 'failed', 'done')"
         "        AND created_at < now() - make_interval(secs => $1::int))";
+    /* cancels answering heartbeats that listed jobs the coordinator does
+     * not have: no job row takes them along, so they go an hour after they
+     * were acknowledged or given up (commands_cancel_created, 016) */
+    static const char jobless_sql[] =
+        "DELETE FROM commands WHERE id = ANY (ARRAY("
+        "  SELECT c.id FROM commands c WHERE c.kind = 'cancel'"
+        "     AND c.created_at < now() - interval '1 hour' AND c.status IN ('acked', 'failed')"
+        "     AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = c.job_id) LIMIT 10000))";
     char retention[16];
     const char *params[1] = {retention};
     PGresult *r;
@@ -266,6 +274,14 @@ static int prune_jobs(jc_janitor *j)
     snprintf(retention, sizeof retention, "%d", j->cfg->job_retention_s);
     r = PQexecParams(j->db, sql, 1, NULL, params, NULL, NULL, 0);
     ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
+    PQclear(r);
+    if (!ok)
+        return -1;
+    r = PQexecParams(j->db, jobless_sql, 0, NULL, NULL, NULL, NULL, 0);
+    ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
+    if (ok && atol(PQcmdTuples(r)) > 0)
+        LOG_INFO("janitor", "pruned %s cancels of jobs the coordinator does not have",
+                 PQcmdTuples(r));
     PQclear(r);
     return ok ? 0 : -1;
 }

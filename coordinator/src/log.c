@@ -99,3 +99,22 @@ void jc_log(jc_log_level level, const char *component, const char *fmt, ...)
         /* nowhere left to report it */
     }
 }
+
+int jc_log_allow(jc_log_limit *l, int per_second, const char *component, const char *what)
+{
+    long now = (long)time(NULL);
+    if (now != l->second) {
+        if (l->suppressed)
+            jc_log(JC_LOG_WARN, component, "%u more %s not logged in the last second", l->suppressed,
+                   what);
+        l->second = now;
+        l->used = 0;
+        l->suppressed = 0;
+    }
+    if (l->used >= per_second) {
+        l->suppressed++;
+        return 0;
+    }
+    l->used++;
+    return 1;
+}

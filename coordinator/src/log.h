@@ -25,6 +25,21 @@ int jc_log_enabled(jc_log_level level);
 void jc_log(jc_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* jc_log_limit bounds the lines one call site writes: at most per_second a
+ * second; the lines refused are counted and reported in one line ("N more
+ * <what> not logged") when the next second starts. Input from the network
+ * decides how often such a site is reached, so it must never be a log line
+ * per message. Zero-initialise; one limiter per thread (no locking). */
+typedef struct jc_log_limit {
+    long second;
+    int used;
+    unsigned suppressed;
+} jc_log_limit;
+
+/* jc_log_allow tells whether the caller may write its line now (1) or must
+ * drop it (0, counted). component and what name the summary line. */
+int jc_log_allow(jc_log_limit *l, int per_second, const char *component, const char *what);
+
 #define LOG_DEBUG(comp, ...) \
     do { if (jc_log_enabled(JC_LOG_DEBUG)) jc_log(JC_LOG_DEBUG, comp, __VA_ARGS__); } while (0)
 #define LOG_INFO(comp, ...) jc_log(JC_LOG_INFO, comp, __VA_ARGS__)

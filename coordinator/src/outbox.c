@@ -74,6 +74,7 @@ struct jc_outbox {
     char *delivered; /* per row of the round: delivery confirmed */
     uint32_t round;  /* tags each message, so a late report of an earlier
                       * round never marks a row of this one */
+    jc_log_limit failed_log; /* one line per failed row, rate-limited */
 };
 
 /* A message's opaque: its round in the high half, its row in the low. */
@@ -509,7 +510,9 @@ static int round_once(jc_outbox *o)
         if (problem) {
             jc_buf_add_array_elem(&failed, PQgetvalue(r, i, C_ID), 36);
             jc_buf_add_array_elem(&why, problem, strlen(problem));
-            LOG_WARN("outbox", "%s %s to %s failed: %s", kind, PQgetvalue(r, i, C_ID), to, problem);
+            if (jc_log_allow(&o->failed_log, 10, "outbox", "failed commands"))
+                LOG_WARN("outbox", "%s %s to %s failed: %s", kind, PQgetvalue(r, i, C_ID), to,
+                         problem);
         } else {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 o->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(to, strlen(to)),

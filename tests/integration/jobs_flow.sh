@@ -16,7 +16,8 @@ for p in c1 c2; do add_principal "$p" client; done
 # the scripted workers leave assigns unanswered on purpose: no hold-back
 start_coordinator --set janitor.interval_ms=200 --set jobs.assign_timeout_ms=1500 \
     --set jobs.retry_backoff_ms=200 --set janitor.worker_offline_after_s=600 \
-    --set jobs.unacked_assign_limit=0
+    --set jobs.unacked_assign_limit=0 \
+    --set jobs.reconcile_grace_ms=1000
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
 submit() { local j=$1; shift; produce_as c1 --topic job-requests --type job.submit --job-id "$j" "$@" >/dev/null; }
@@ -178,13 +179,16 @@ check_eq "the new attempt's result stands" "real result" "$(sql "SELECT convert_
 hb w2 --job-type zz --running "$J1@1"
 wait_for 10 "reconcile cancel" sql_is 1 "SELECT count(*) FROM commands WHERE job_id = '$J1' AND kind = 'cancel' AND recipient = 'w2'"
 check_eq "cancel command for a job the worker does not hold" 1 "$(sql "SELECT count(*) FROM commands WHERE job_id = '$J1' AND kind = 'cancel' AND recipient = 'w2'")"
-# ... and a running job it no longer lists is requeued
+# ... and a running job it no longer lists (for longer than the grace
+# period) is requeued
 J9=$(uuid)
 submit "$J9" --job-type zz
 wait_state "$J9" "assigned 1 w2" || exit 1
 event w2 "$J9" 1 started
 wait_state "$J9" "running 1 w2" || exit 1
 sleep 1.2
+hb w2 --job-type t2
+sleep 1.2   # missing from two heartbeats more than jobs.reconcile_grace_ms apart
 hb w2 --job-type t2
 wait_state "$J9" "pending 1 -" || exit 1
 check_eq "a running job its worker no longer reports is requeued" "pending 1 -" "$(state "$J9")"

@@ -23,7 +23,8 @@
  *       --reason T --timeout-ms N --max-attempts N --job-type T --ack-ok 0|1
  *       --payload TEXT
  *   jctest-kafka consume --brokers B --topic NAME [--timeout-ms T] [--max N]
- *       prints one line per record: key, then each header as name=value, tab-separated
+ *       prints one line per record: key, then each header as name=value, then
+ *       len=<value bytes>, tab-separated
  *
  * Prints "delivered N failed M" on stderr at the end of produce; exit 0 only
  * when every message was delivered.
@@ -106,7 +107,8 @@ static rd_kafka_t *make_producer(const char *brokers)
     rd_kafka_t *rk;
     if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, sizeof err) ||
         rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof err) ||
-        rd_kafka_conf_set(c, "linger.ms", "2", err, sizeof err)) {
+        rd_kafka_conf_set(c, "linger.ms", "2", err, sizeof err) ||
+        rd_kafka_conf_set(c, "message.max.bytes", "2000000", err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         exit(111);
     }
@@ -158,7 +160,7 @@ static void set_job_id(uint8_t out[JC_ID_LEN])
     }
 }
 
-static jc_running_job running_jobs[64];
+static jc_running_job running_jobs[JC_MAX_RUNNING];
 
 static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset, jc_slice *caps,
                           uint8_t *payload)
@@ -183,9 +185,10 @@ static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset
         m->u.hb.seq = ++id->seq;
         caps[0] = jc_slice_str(jf.job_type);
         if (jf.running) {
-            char buf[4096], *save = NULL, *tok;
+            static char buf[JC_MAX_RUNNING * 48];
+            char *save = NULL, *tok;
             snprintf(buf, sizeof buf, "%s", jf.running);
-            for (tok = strtok_r(buf, ",", &save); tok && m->u.hb.n_running < 64;
+            for (tok = strtok_r(buf, ",", &save); tok && m->u.hb.n_running < JC_MAX_RUNNING;
                  tok = strtok_r(NULL, ",", &save)) {
                 char *at = strchr(tok, '@');
                 if (!at)
@@ -526,6 +529,7 @@ static int cmd_consume(int argc, char **argv)
                 for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &val, &sz); i++)
                     printf("\t%s=%.*s", name, (int)sz, val ? (const char *)val : "");
             }
+            printf("\tlen=%zu", m->len);
             printf("\n");
             fflush(stdout);
             seen++;

@@ -326,6 +326,9 @@ void jw_assign(jc_jobwrite *jw, jc_jobrow *row, const char *worker)
     add_flag(row, 'w');
     row->last_event_ts = 0;
     row->progress = -1;
+    /* a new attempt starts without the last one's error (its history keeps it) */
+    row->has_error = 1;
+    row->error[0] = '\0';
     set_lease(row, jw->cfg->assign_timeout_ms);
     history(jw, row, "state", "pending", "assigned", no, -1, no);
     jw_command(jw, "assign", worker, row->idtext, row->attempt, NULL, NULL);
@@ -389,7 +392,7 @@ static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errst
             values[np + 6] = row->has_result ? "t" : "f";
             values[np + 7] = row->has_result ? (const char *)row->result.p : NULL;
             values[np + 8] = row->has_error ? "t" : "f";
-            values[np + 9] = row->has_error ? row->error : NULL;
+            values[np + 9] = row->has_error && row->error[0] ? row->error : NULL; /* "": clear */
             values[np + 10] = nums[rows][2];
             values[np + 11] = row->flags;
             values[np + 12] = nums[rows][3];

@@ -99,6 +99,10 @@ event w1 "$J2" 1 failed --retry --text "transient"
 wait_state "$J2" "assigned 2 w1" || exit 1
 check_eq "retryable failure retried as attempt 2" "assigned 2 w1" "$(state "$J2")"
 check_eq "retry waited for the backoff" t "$(sql "SELECT run_after > created_at FROM jobs WHERE id = '$J2'")"
+check_eq "the new attempt starts without the last one's error" "-" \
+    "$(sql "SELECT coalesce(error, '-') FROM jobs WHERE id = '$J2'")"
+check_eq "which the history keeps" 1 \
+    "$(sql "SELECT count(*) FROM job_events WHERE job_id = '$J2' AND attempt = 1 AND text = 'transient'")"
 event w1 "$J2" 2 started
 event w1 "$J2" 2 succeeded
 wait_state "$J2" "succeeded 2 w1" || exit 1

@@ -78,11 +78,13 @@ static int register_instance(jc_janitor *j)
 }
 
 // mark_offline marks silent workers offline (see the comment at the top)
-// and adds their ids to gone (an array literal being built).
+// and adds their ids to gone (an array literal being built). An offline
+// worker runs nothing: its last reported running count is zeroed (its jobs
+// are taken back by requeue_jobs in the same transaction).
 static int mark_offline(jc_janitor *j, jc_buf *gone)
 {
     static const char sql[] =
-        "UPDATE workers SET status = 'offline', status_changed_at = now()"
+        "UPDATE workers SET status = 'offline', status_changed_at = now(), running_jobs = 0"
         " WHERE status <> 'offline'"
         "   AND last_seen_at < now() - make_interval(secs => $1::int)"
         "   AND NOT EXISTS (SELECT 1 FROM coordinator_instances i"

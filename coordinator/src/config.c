@@ -30,6 +30,9 @@
       "Lowest level of log records written to stderr.")                                        \
     X("log.format", "string", log_format, "text", 0, 0, "text|json",                           \
       "Log record format: human-readable text or one JSON object per line.")                   \
+    X("log.rejection_interval_s", "int", log_rejection_interval_s, "60", 1, 86400, NULL,      \
+      "A rejected message is logged once per rejection reason and principal per this many"     \
+      " seconds; the lines left out are counted and the count logged when it ends.")          \
     X("database.conninfo", "string", db_conninfo, "dbname=jobcoord", 0, 0, NULL,               \
       "libpq connection string (key=value pairs or a postgresql:// URI).")                     \
     X("kafka.brokers", "string", kafka_brokers, "", 0, 0, NULL,                                \

@@ -17,6 +17,7 @@ typedef struct jc_config {
     /* log */
     char *log_level;  /* debug|info|warn|error */
     char *log_format; /* text|json */
+    int log_rejection_interval_s; /* one line per reason and principal per interval */
     /* database */
     char *db_conninfo;
     /* kafka */

@@ -47,7 +47,7 @@ static const char job_list_json_sql[] =
 
 /* Every column of a job but the payload and the result. */
 #define JOB_COLUMNS                                                                            \
-    "SELECT id, submitter, ikey, type, state, attempt, max_attempts, priority,"                \
+    "SELECT id, submitter, ikey, type, state, attempt, max_attempts, refusals, priority,"      \
     " " ADMIN_TS("run_after") " AS run_after, timeout_ms, worker_id,"                          \
     " " ADMIN_TS("lease_expires_at") " AS lease_expires_at, progress, error, cancel_reason,"   \
     " last_event_ts_ms, " ADMIN_TS("created_at") " AS created_at,"                             \

@@ -83,6 +83,11 @@
       "Delay before the first retry of a retryable failure; doubles each attempt, +-50%.")   \
     X("jobs.retry_backoff_max_ms", "int", retry_backoff_max_ms, "300000", 0, 86400000, NULL,   \
       "Longest delay between retries.")                                                       \
+    X("jobs.max_refusals", "int", max_refusals, "10", 0, 99, NULL,                             \
+      "Refused assignments (command.ack ok:false) a job takes before it fails; they do not"    \
+      " count as attempts.")                                                                    \
+    X("jobs.refusal_skip_s", "int", refusal_skip_s, "60", 0, 86400, NULL,                      \
+      "A worker that refused a job is not offered that job again for this many seconds.")     \
     X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,               \
       "Finished jobs and their history are deleted this many seconds after they finished.")  \
     X("scheduler.batch", "int", schedule_batch, "1000", 1, 10000, NULL,                        \

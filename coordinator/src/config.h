@@ -48,6 +48,8 @@ typedef struct jc_config {
     int retry_backoff_ms;
     int retry_backoff_max_ms;
     int job_retention_s;
+    int max_refusals;   /* refused assignments before the job fails */
+    int refusal_skip_s; /* a refusing worker is not offered the job again for this long */
     /* scheduler and outbox */
     int schedule_batch;
     int outbox_resend_ms;

@@ -130,7 +130,8 @@ static int prune(jc_janitor *j)
         "DELETE FROM coordinator_instances WHERE last_seen_at < now() - interval '1 day';"
         "DELETE FROM token_assertions WHERE expires_at < now();"
         "DELETE FROM revoked_tokens WHERE expires_at < now();"
-        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'";
+        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day';"
+        "DELETE FROM job_refusals WHERE skip_until < now()";
     char retention[16], limit[16];
     const char *params[2];
     long total = 0;
@@ -214,6 +215,7 @@ static int prune_jobs(jc_janitor *j)
         "                AND finished_at < now() - make_interval(secs => $1::int) LIMIT 5000))"
         "           RETURNING id),"
         "     e AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d))"
+        "    , x AS (DELETE FROM job_refusals WHERE job_id IN (SELECT id FROM d))"
         " DELETE FROM commands WHERE job_id IN (SELECT id FROM d)"
         "    OR (job_id IS NULL AND status IN ('acked', 'failed', 'done')"
         "        AND created_at < now() - make_interval(secs => $1::int))";

@@ -36,6 +36,7 @@ typedef enum jc_job_input {
     JI_CANCELED,     /* worker: canceled */
     JI_CANCEL,       /* client or admin asks to cancel */
     JI_REQUEUE,      /* lease expired, worker offline, job lost */
+    JI_REFUSED,      /* the worker refused the assignment (no attempt used) */
     JI__COUNT
 } jc_job_input;
 

@@ -88,6 +88,9 @@
       " count as attempts.")                                                                    \
     X("jobs.refusal_skip_s", "int", refusal_skip_s, "60", 0, 86400, NULL,                      \
       "A worker that refused a job is not offered that job again for this many seconds.")     \
+    X("jobs.unschedulable_after_s", "int", unschedulable_after_s, "0", 0, 31536000, NULL,      \
+      "A pending job whose type no online worker has advertised for this many seconds fails"  \
+      " (unschedulable); 0: it waits.")                                                       \
     X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,               \
       "Finished jobs and their history are deleted this many seconds after they finished.")  \
     X("scheduler.batch", "int", schedule_batch, "1000", 1, 10000, NULL,                        \

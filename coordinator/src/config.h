@@ -50,6 +50,7 @@ typedef struct jc_config {
     int job_retention_s;
     int max_refusals;   /* refused assignments before the job fails */
     int refusal_skip_s; /* a refusing worker is not offered the job again for this long */
+    int unschedulable_after_s; /* 0: a job no worker can run waits */
     /* scheduler and outbox */
     int schedule_batch;
     int outbox_resend_ms;

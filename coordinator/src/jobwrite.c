@@ -283,6 +283,7 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
     case JI_FAILED:
     case JI_REQUEUE:
     case JI_REFUSED:
+    case JI_UNSCHEDULABLE:
         if (args->text.n)
             set_error(row, args->text);
         break;

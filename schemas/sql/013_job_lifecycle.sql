@@ -19,3 +19,14 @@ CREATE TABLE job_refusals (
     PRIMARY KEY (job_id, worker_id)
 );
 CREATE INDEX job_refusals_until ON job_refusals (skip_until);
+
+-- Unschedulable jobs. job_types_seen records, per job type, the last time an
+-- online (or draining) worker advertised it, refreshed by the janitor from
+-- workers.capabilities on each pass. A pending job whose type no online
+-- worker advertises fails once that has been so for
+-- jobs.unschedulable_after_s (0: it waits), counted from the later of the
+-- type's last advertisement and the time the job became pending.
+CREATE TABLE job_types_seen (
+    type                text PRIMARY KEY,
+    last_advertised_at  timestamptz NOT NULL
+);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobstate.h"
 #include "jobstats.h"
 
 #define LIMIT_DEFAULT "50"
@@ -47,12 +48,13 @@ static const char job_list_json_sql[] =
 
 /* Every column of a job but the payload and the result. */
 #define JOB_COLUMNS                                                                            \
-    "SELECT id, submitter, ikey, type, state, attempt, max_attempts, priority,"                \
+    "SELECT id, submitter, ikey, type, state, attempt, max_attempts, refusals, priority,"      \
     " " ADMIN_TS("run_after") " AS run_after, timeout_ms, worker_id,"                          \
     " " ADMIN_TS("lease_expires_at") " AS lease_expires_at, progress, error, cancel_reason,"   \
     " last_event_ts_ms, " ADMIN_TS("created_at") " AS created_at,"                             \
     " " ADMIN_TS("updated_at") " AS updated_at, " ADMIN_TS("assigned_at") " AS assigned_at,"   \
     " " ADMIN_TS("started_at") " AS started_at, " ADMIN_TS("finished_at") " AS finished_at,"   \
+    " " JC_SQL_WAITING("jobs") " AS waiting,"                                                \
     " octet_length(payload) AS payload_size, octet_length(result) AS result_size"
 
 /* The text view adds the first bytes of payload and result in hex. */

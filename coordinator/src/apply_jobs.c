@@ -253,6 +253,8 @@ static int apply_submits(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, 
 typedef struct refused {
     uint8_t job[JC_ID_LEN];
     int attempt;
+    char worker[JC_MAX_PRINCIPAL_LEN + 1];
+    char error[JC_MAX_TEXT_LEN + 1]; /* the worker's reason; "" when it gave none */
 } refused;
 
 // apply_acks marks acknowledged commands. A refused assignment's job is
@@ -265,7 +267,7 @@ static int apply_acks(PGconn *db, jc_batch *b, size_t from, size_t to, jc_buf *i
         "  acked_at = now(), error = u.err"
         "  FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::text[]) AS u(id, r, ok, err)"
         " WHERE c.id = u.id AND c.recipient = u.r AND c.status IN ('pending', 'sent')"
-        " RETURNING c.kind, c.job_id, u.ok, c.attempt";
+        " RETURNING c.kind, c.job_id, u.ok, c.attempt, c.recipient, coalesce(u.err, '')";
     jc_buf a[4];
     const char *params[4];
     PGresult *r;
@@ -311,6 +313,10 @@ static int apply_acks(PGconn *db, jc_batch *b, size_t from, size_t to, jc_buf *i
         if (strcmp(PQgetvalue(r, i, 0), "assign") == 0 && strcmp(PQgetvalue(r, i, 2), "f") == 0 &&
             jc_id_parse(PQgetvalue(r, i, 1), (*out)[*n_out].job) == 0) {
             (*out)[*n_out].attempt = atoi(PQgetvalue(r, i, 3));
+            snprintf((*out)[*n_out].worker, sizeof (*out)[*n_out].worker, "%s",
+                     PQgetvalue(r, i, 4));
+            snprintf((*out)[*n_out].error, sizeof (*out)[*n_out].error, "%s",
+                     PQgetvalue(r, i, 5));
             (*n_out)++;
             jc_buf_add_array_elem(ids, PQgetvalue(r, i, 1), 36);
         }
@@ -566,6 +572,75 @@ static size_t *newest_heartbeats(jc_batch *b, size_t from, size_t to, size_t *n)
     return out;
 }
 
+// apply_refusals puts refused assignments back to pending without using an
+// attempt (jobstate: JI_REFUSED; past jobs.max_refusals the job fails),
+// keeps the worker's reason in the job's error and history, and records in
+// job_refusals that the scheduler skips that worker for that job until
+// jobs.refusal_skip_s has passed.
+static int apply_refusals(PGconn *db, jc_jobwrite *jw, const refused *refusals, size_t n,
+                          char *errstr, size_t errstr_size)
+{
+    static const char sql[] =
+        "INSERT INTO job_refusals AS x (job_id, worker_id, refused_at, skip_until, error)"
+        " SELECT u.j, u.w, now(), now() + make_interval(secs => $4::int), u.e"
+        "   FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(j, w, e)"
+        " ON CONFLICT (job_id, worker_id) DO UPDATE SET refused_at = now(),"
+        "   skip_until = excluded.skip_until, error = excluded.error";
+    jc_buf a[3];
+    const char *params[4];
+    char skip[16];
+    int rows = 0, rc = -1;
+
+    for (int i = 0; i < 3; i++) {
+        jc_buf_init(&a[i], ARRAY_MAX);
+        jc_buf_addstr(&a[i], "{");
+    }
+    for (size_t k = 0; k < n; k++) {
+        const refused *f = &refusals[k];
+        jc_jobrow *row = jw_find(jw, f->job);
+        jc_job_input_args args;
+        char text[JC_MAX_TEXT_LEN + 1];
+        if (!row || (row->state != JS_ASSIGNED && row->state != JS_CANCELING) ||
+            row->attempt != f->attempt || strcmp(row->worker, f->worker) != 0)
+            continue;
+        if (row->refusals + 1 > jw->cfg->max_refusals)
+            snprintf(text, sizeof text,
+                     "refused %d times (jobs.max_refusals is %d); the last refusal, by worker"
+                     " %s: %s",
+                     row->refusals + 1, jw->cfg->max_refusals, f->worker,
+                     f->error[0] ? f->error : "(no reason given)");
+        else
+            snprintf(text, sizeof text, "worker %s refused the assignment: %s", f->worker,
+                     f->error[0] ? f->error : "(no reason given)");
+        memset(&args, 0, sizeof args);
+        args.text = jc_slice_str(text);
+        if (jw_apply(jw, row, JI_REFUSED, &args) == JS_INVALID)
+            continue;
+        add_id(&a[0], f->job);
+        jc_buf_add_array_elem(&a[1], f->worker, strlen(f->worker));
+        if (f->error[0])
+            jc_buf_add_array_elem(&a[2], f->error, strlen(f->error));
+        else
+            jc_buf_add_array_null(&a[2]);
+        rows++;
+    }
+    for (int i = 0; i < 3; i++) {
+        jc_buf_addstr(&a[i], "}");
+        params[i] = jc_buf_str(&a[i]);
+    }
+    snprintf(skip, sizeof skip, "%d", jw->cfg->refusal_skip_s);
+    params[3] = skip;
+    rc = 0;
+    if (rows && jw->cfg->refusal_skip_s > 0) {
+        PGresult *r = PQexecParams(db, sql, 4, NULL, params, NULL, NULL, 0);
+        rc = jc_db_ok(db, r, errstr, errstr_size) ? 0 : -1;
+        PQclear(r);
+    }
+    for (int i = 0; i < 3; i++)
+        jc_buf_free(&a[i]);
+    return rc;
+}
+
 int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t to,
                   int *schedule, char *errstr, size_t errstr_size)
 {
@@ -628,17 +703,9 @@ int jc_apply_jobs(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, size_t 
         if (jw_load(jw, db, load_tail, 2, params, errstr, errstr_size) < 0)
             goto out;
     }
-    /* refused assignments go back to pending (or fail, out of attempts) */
-    for (size_t k = 0; k < n_refused; k++) {
-        jc_jobrow *row = jw_find(jw, refusals[k].job);
-        jc_job_input_args args;
-        if (!row || row->state != JS_ASSIGNED || row->attempt != refusals[k].attempt)
-            continue;
-        memset(&args, 0, sizeof args);
-        args.text = jc_slice_str("the worker refused the assignment");
-        jw_apply(jw, row, JI_REQUEUE, &args);
-        *schedule = 1;
-    }
+    if (n_refused && apply_refusals(db, jw, refusals, n_refused, errstr, errstr_size) != 0)
+        goto out;
+    *schedule |= n_refused > 0;
     for (size_t i = from; i < to; i++) {
         jc_inmsg *m = &b->msgs[i];
         if (accepted(m, JC_MSG_JOB_EVENT)) {

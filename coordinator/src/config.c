@@ -30,6 +30,9 @@
       "Lowest level of log records written to stderr.")                                        \
     X("log.format", "string", log_format, "text", 0, 0, "text|json",                           \
       "Log record format: human-readable text or one JSON object per line.")                   \
+    X("log.rejection_interval_s", "int", log_rejection_interval_s, "60", 1, 86400, NULL,      \
+      "A rejected message is logged once per rejection reason and principal per this many"     \
+      " seconds; the lines left out are counted and the count logged when it ends.")          \
     X("database.conninfo", "string", db_conninfo, "dbname=jobcoord", 0, 0, NULL,               \
       "libpq connection string (key=value pairs or a postgresql:// URI).")                     \
     X("kafka.brokers", "string", kafka_brokers, "", 0, 0, NULL,                                \
@@ -92,6 +95,14 @@
       "Delay before the first retry of a retryable failure; doubles each attempt, +-50%.")   \
     X("jobs.retry_backoff_max_ms", "int", retry_backoff_max_ms, "300000", 0, 86400000, NULL,   \
       "Longest delay between retries.")                                                       \
+    X("jobs.max_refusals", "int", max_refusals, "10", 0, 99, NULL,                             \
+      "Refused assignments (command.ack ok:false) a job takes before it fails; they do not"    \
+      " count as attempts.")                                                                    \
+    X("jobs.refusal_skip_s", "int", refusal_skip_s, "60", 0, 86400, NULL,                      \
+      "A worker that refused a job is not offered that job again for this many seconds.")     \
+    X("jobs.unschedulable_after_s", "int", unschedulable_after_s, "0", 0, 31536000, NULL,      \
+      "A pending job whose type no online worker has advertised for this many seconds fails"  \
+      " (unschedulable); 0: it waits.")                                                       \
     X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,               \
       "Finished jobs and their history are deleted this many seconds after they finished.")  \
     X("scheduler.batch", "int", schedule_batch, "1000", 1, 10000, NULL,                        \

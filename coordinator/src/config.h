@@ -17,6 +17,7 @@ typedef struct jc_config {
     /* log */
     char *log_level;  /* debug|info|warn|error */
     char *log_format; /* text|json */
+    int log_rejection_interval_s; /* one line per reason and principal per interval */
     /* database */
     char *db_conninfo;
     /* kafka */
@@ -51,6 +52,9 @@ typedef struct jc_config {
     int retry_backoff_ms;
     int retry_backoff_max_ms;
     int job_retention_s;
+    int max_refusals;   /* refused assignments before the job fails */
+    int refusal_skip_s; /* a refusing worker is not offered the job again for this long */
+    int unschedulable_after_s; /* 0: a job no worker can run waits */
     /* scheduler and outbox */
     int schedule_batch;
     int outbox_resend_ms;

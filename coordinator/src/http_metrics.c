@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http_int.h"
+#include "jobstate.h"
 #include "metrics.h"
 
 static const char *const job_states[] = {"pending",   "assigned", "running",  "succeeded",
@@ -25,6 +26,7 @@ static const char fleet_sql[] =
     " UNION ALL SELECT 'commands', status, '', count(*) FROM commands GROUP BY status"
     " UNION ALL SELECT 'held_back', '', '', count(*) FROM workers"
     "            WHERE held_back_since IS NOT NULL"
+    " UNION ALL SELECT 'unschedulable', '', '', count(*) FROM jobs j WHERE " JC_SQL_NO_WORKER("j")
     " UNION ALL SELECT 'rejections', topic, reason, count FROM rejections"
     " ORDER BY 1, 2, 3";
 
@@ -60,6 +62,10 @@ static void render_fleet(jc_buf *b, PGresult *r)
     jc_buf_printf(b, "jobcoord_workers_held_back %s\n", fleet_value(r, "held_back", ""));
     fleet_gauge(b, r, "commands", "jobcoord_commands", "Outbox rows by status.", "status",
                 command_statuses, N_OF(command_statuses));
+    jc_metrics_family(b, "jobcoord_jobs_unschedulable", "gauge",
+                      "Pending jobs whose type no online worker advertises (" JC_WAITING_NO_WORKER
+                      ").");
+    jc_buf_printf(b, "jobcoord_jobs_unschedulable %s\n", fleet_value(r, "unschedulable", ""));
     jc_metrics_family(b, "jobcoord_rejections", "gauge",
                       "Rejected messages (all instances) by topic and reason.");
     for (int i = 0; i < PQntuples(r); i++) {

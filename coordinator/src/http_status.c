@@ -28,6 +28,7 @@
 
 #include "http_int.h"
 #include "jobcoord/jobcoord.h"
+#include "jobstate.h"
 #include "jobstats.h"
 #include "log.h"
 #include "proto.h"
@@ -169,13 +170,13 @@ static void put_rows(jc_buf *b, const PGresult *res, int n, const field *f, size
     " j.progress, j.error, j.cancel_reason, j.ikey, " JC_SQL_TS("j.created_at") ","           \
     " " JC_SQL_TS("j.updated_at") ", " JC_SQL_TS("j.assigned_at") ","                         \
     " " JC_SQL_TS("j.started_at") ", " JC_SQL_TS("j.finished_at") ","                         \
-    " " JC_SQL_TS("j.run_after") ", j.timeout_ms"
+    " " JC_SQL_TS("j.run_after") ", j.timeout_ms, " JC_SQL_WAITING("j")
 static const field job_fields[] = {
     {"id", 's'},          {"type", 's'},          {"state", 's'},         {"submitter", 's'},
     {"worker", 's'},      {"priority", 'n'},      {"attempt", 'n'},       {"max_attempts", 'n'},
     {"progress", 'n'},    {"error", 's'},         {"cancel_reason", 's'}, {"idempotency_key", 's'},
     {"created_at", 's'},  {"updated_at", 's'},    {"assigned_at", 's'},   {"started_at", 's'},
-    {"finished_at", 's'}, {"run_after", 's'},     {"timeout_ms", 'n'},
+    {"finished_at", 's'}, {"run_after", 's'},     {"timeout_ms", 'n'},   {"waiting_reason", 's'},
 };
 #define JOB_NCOLS ((int)N_OF(job_fields))
 

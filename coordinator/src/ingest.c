@@ -806,6 +806,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
     if (!ig->dl)
         goto fail;
     ig->rejects.dl = ig->dl;
+    jc_rejlog_init(&ig->rejects.log, cfg->log_rejection_interval_s);
 
     conf = jc_kafka_conf(cfg, brokers, errstr, errstr_size);
     if (!conf)

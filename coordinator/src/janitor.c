@@ -80,11 +80,13 @@ static int register_instance(jc_janitor *j)
 }
 
 // mark_offline marks silent workers offline (see the comment at the top)
-// and adds their ids to gone (an array literal being built).
+// and adds their ids to gone (an array literal being built). An offline
+// worker runs nothing: its last reported running count is zeroed (its jobs
+// are taken back by requeue_jobs in the same transaction).
 static int mark_offline(jc_janitor *j, jc_buf *gone)
 {
     static const char sql[] =
-        "UPDATE workers SET status = 'offline', status_changed_at = now()"
+        "UPDATE workers SET status = 'offline', status_changed_at = now(), running_jobs = 0"
         " WHERE status <> 'offline'"
         "   AND last_seen_at < now() - make_interval(secs => $1::int)"
         "   AND NOT EXISTS (SELECT 1 FROM coordinator_instances i"
@@ -133,7 +135,8 @@ static int prune(jc_janitor *j)
         "DELETE FROM coordinator_instances WHERE last_seen_at < now() - interval '1 day';"
         "DELETE FROM token_assertions WHERE expires_at < now();"
         "DELETE FROM revoked_tokens WHERE expires_at < now();"
-        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'";
+        "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day';"
+        "DELETE FROM job_refusals WHERE skip_until < now()";
     char retention[16], limit[16];
     const char *params[2];
     long total = 0;
@@ -244,6 +247,67 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     return rc;
 }
 
+// note_advertised records that the types online (or draining) workers
+// advertise are advertised now (job_types_seen, read by
+// fail_unschedulable). Rows already fresh are not rewritten.
+static int note_advertised(jc_janitor *j)
+{
+    static const char sql[] =
+        "INSERT INTO job_types_seen AS t (type, last_advertised_at)"
+        " SELECT DISTINCT unnest(capabilities), now() FROM workers WHERE status <> 'offline'"
+        " ON CONFLICT (type) DO UPDATE SET last_advertised_at = excluded.last_advertised_at"
+        "  WHERE t.last_advertised_at < now() - interval '1 second'";
+    return jc_db_exec(j->db, sql, j->err, sizeof j->err);
+}
+
+// fail_unschedulable fails the pending jobs whose type no online worker
+// has advertised for jobs.unschedulable_after_s, counted from the later of
+// the type's last advertisement and the time the job became pending (or
+// may run). Like offline detection, only when every live instance has
+// been caught up for that long: an instance still reading a backlog of
+// heartbeats cannot know which types are advertised.
+static int fail_unschedulable(jc_janitor *j)
+{
+    static const char tail[] =
+        "WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1::int)"
+        "   AND run_after < now() - make_interval(secs => $1::int)"
+        "   AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.status <> 'offline'"
+        "                    AND jobs.type = ANY(w.capabilities))"
+        "   AND NOT EXISTS (SELECT 1 FROM job_types_seen t WHERE t.type = jobs.type"
+        "                    AND t.last_advertised_at >= now() - make_interval(secs => $1::int))"
+        "   AND NOT EXISTS (SELECT 1 FROM coordinator_instances i"
+        "                    WHERE i.last_seen_at > now() - make_interval(secs => $2::int)"
+        "                      AND (i.caught_up_at IS NULL"
+        "                           OR i.caught_up_at > now() - make_interval(secs => $1::int)))"
+        " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
+    char after[16], live[16];
+    const char *params[2] = {after, live};
+
+    if (j->cfg->unschedulable_after_s <= 0)
+        return 0;
+    snprintf(after, sizeof after, "%d", j->cfg->unschedulable_after_s);
+    snprintf(live, sizeof live, "%d",
+             j->cfg->janitor_interval_ms * 3 / 1000 > 10 ? j->cfg->janitor_interval_ms * 3 / 1000
+                                                          : 10);
+    jw_reset(&j->jw);
+    if (jw_load(&j->jw, j->db, tail, 2, params, j->err, sizeof j->err) < 0)
+        return -1;
+    for (size_t i = 0; i < j->jw.n; i++) {
+        jc_jobrow *row = &j->jw.rows[i];
+        jc_job_input_args args;
+        char text[JC_MAX_NAME_LEN + 160];
+        snprintf(text, sizeof text,
+                 "unschedulable: no online worker has advertised type '%s' for %d s"
+                 " (jobs.unschedulable_after_s)",
+                 row->type, j->cfg->unschedulable_after_s);
+        memset(&args, 0, sizeof args);
+        args.text = jc_slice_str(text);
+        if (jw_apply(&j->jw, row, JI_UNSCHEDULABLE, &args) != JS_INVALID)
+            LOG_INFO("janitor", "job %s failed: %s", row->idtext, text);
+    }
+    return jw_flush(&j->jw, j->db, j->err, sizeof j->err);
+}
+
 // prune_jobs deletes finished jobs past retention with their history and
 // outbox rows, in bounded batches, and sent outbox rows that belong to no
 // job (answers may name a job that never existed) past the same retention.
@@ -255,6 +319,7 @@ static int prune_jobs(jc_janitor *j)
         "                AND finished_at < now() - make_interval(secs => $1::int) LIMIT 5000))"
         "           RETURNING id),"
         "     e AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d))"
+        "    , x AS (DELETE FROM job_refusals WHERE job_id IN (SELECT id FROM d))"
         " DELETE FROM commands WHERE job_id IN (SELECT id FROM d)"
         "    OR ((job_id IS NULL OR answers_type IS NOT NULL)"
         "        AND status IN ('acked', 'failed', 'done')"
@@ -295,7 +360,8 @@ static int pass(jc_janitor *j)
     jc_buf_addstr(&gone, "{");
     if (jc_db_exec(j->db, "BEGIN", j->err, sizeof j->err) != 0)
         goto out;
-    if (register_instance(j) != 0 || mark_offline(j, &gone) != 0 || requeue_jobs(j, &gone) != 0 ||
+    if (register_instance(j) != 0 || note_advertised(j) != 0 || mark_offline(j, &gone) != 0 ||
+        requeue_jobs(j, &gone) != 0 || fail_unschedulable(j) != 0 ||
         jc_schedule(j->db, &j->jw, j->cfg->schedule_batch, &assigned, j->err, sizeof j->err) != 0 ||
         jc_db_exec(j->db, "COMMIT", j->err, sizeof j->err) != 0) {
         char ignored[64];

@@ -36,6 +36,8 @@ typedef enum jc_job_input {
     JI_CANCELED,     /* worker: canceled */
     JI_CANCEL,       /* client or admin asks to cancel */
     JI_REQUEUE,      /* lease expired, worker offline, job lost */
+    JI_REFUSED,      /* the worker refused the assignment (no attempt used) */
+    JI_UNSCHEDULABLE, /* pending, and no online worker advertises its type */
     JI__COUNT
 } jc_job_input;
 
@@ -44,6 +46,16 @@ typedef enum jc_job_input {
  * JS_FAILED when no attempts are left (and JS_CANCELING + JI_REQUEUE leads
  * to JS_CANCELED). */
 jc_job_state jc_job_next(jc_job_state state, jc_job_input input);
+
+/* Why a pending job waits, as every view shows it (status API, admin CLI,
+ * metrics): JC_SQL_WAITING(alias) is an SQL expression over a jobs row,
+ * JC_WAITING_NO_WORKER when the job is pending and no online (or draining)
+ * worker advertises its type, else NULL. */
+#define JC_WAITING_NO_WORKER "no worker can run this type"
+#define JC_SQL_NO_WORKER(j)                                                                 \
+    "(" j ".state = 'pending' AND NOT EXISTS (SELECT 1 FROM workers w"                       \
+    " WHERE w.status <> 'offline' AND " j ".type = ANY(w.capabilities)))"
+#define JC_SQL_WAITING(j) "CASE WHEN " JC_SQL_NO_WORKER(j) " THEN '" JC_WAITING_NO_WORKER "' END"
 
 const char *jc_job_state_name(jc_job_state s);
 jc_job_state jc_job_state_parse(const char *s);

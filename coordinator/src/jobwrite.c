@@ -23,13 +23,13 @@
 
 #define EV_COLS 9
 #define CMD_COLS 6
-#define UPD_COLS 14
+#define UPD_COLS 15
 #define UPD_CHUNK 400
 #define ARRAY_MAX (256u << 20)
 
 static const char job_columns[] =
     "SELECT id, state, attempt, max_attempts, coalesce(worker_id, ''), submitter, timeout_ms,"
-    " last_event_ts_ms, type FROM jobs ";
+    " last_event_ts_ms, type, refusals FROM jobs ";
 
 void jw_init(jc_jobwrite *jw, const jc_config *cfg)
 {
@@ -119,6 +119,7 @@ int jw_load(jc_jobwrite *jw, PGconn *db, const char *tail, int n_params, const c
         row->timeout_ms = atoi(PQgetvalue(r, i, 6));
         row->last_event_ts = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         snprintf(row->type, sizeof row->type, "%s", PQgetvalue(r, i, 8));
+        row->refusals = atoi(PQgetvalue(r, i, 9));
         row->progress = -1;
         row->run_after_ms = -1;
         snprintf(row->lease, sizeof row->lease, "keep");
@@ -246,10 +247,18 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
     to = jc_job_next(from, input);
     if (to == JS_INVALID)
         return JS_INVALID;
-    /* pending means "retry": only with attempts left, and only when the
-     * failure is retryable; canceling jobs that lose their worker end */
-    if (to == JS_PENDING && (row->attempt >= row->max_attempts ||
-                             (input == JI_FAILED && !args->retryable)))
+    /* pending means "retry": only with attempts left (refused assignments
+     * are not attempts, but are bounded by jobs.max_refusals), and only
+     * when the failure is retryable; canceling jobs that lose their worker
+     * end. attempt, the fencing token, counts every assignment and the
+     * protocol carries at most JC_MAX_ATTEMPTS of them. */
+    if (input == JI_REFUSED)
+        row->refusals++;
+    if (to == JS_PENDING &&
+        (row->attempt >= JC_MAX_ATTEMPTS ||
+         (input == JI_REFUSED ? row->refusals > jw->cfg->max_refusals
+                              : row->attempt - row->refusals >= row->max_attempts) ||
+         (input == JI_FAILED && !args->retryable)))
         to = JS_FAILED;
     row->dirty = 1;
     if (args->event_ts > row->last_event_ts)
@@ -273,6 +282,8 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
         break;
     case JI_FAILED:
     case JI_REQUEUE:
+    case JI_REFUSED:
+    case JI_UNSCHEDULABLE:
         if (args->text.n)
             set_error(row, args->text);
         break;
@@ -326,6 +337,9 @@ void jw_assign(jc_jobwrite *jw, jc_jobrow *row, const char *worker)
     add_flag(row, 'w');
     row->last_event_ts = 0;
     row->progress = -1;
+    /* a new attempt starts without the last one's error (its history keeps it) */
+    row->has_error = 1;
+    row->error[0] = '\0';
     set_lease(row, jw->cfg->assign_timeout_ms);
     history(jw, row, "state", "pending", "assigned", no, -1, no);
     jw_command(jw, "assign", worker, row->idtext, row->attempt, NULL, NULL);
@@ -347,11 +361,11 @@ static const char update_head[] =
     " assigned_at = CASE WHEN strpos(v.flags, 'a') > 0 THEN now() ELSE j.assigned_at END,"
     " started_at = CASE WHEN strpos(v.flags, 's') > 0 THEN now() ELSE j.started_at END,"
     " finished_at = CASE WHEN strpos(v.flags, 'f') > 0 THEN now() ELSE j.finished_at END,"
-    " last_event_ts_ms = v.last_ts, updated_at = now()"
+    " last_event_ts_ms = v.last_ts, refusals = v.refusals, updated_at = now()"
     " FROM (VALUES ";
 static const char update_tail[] =
     ") AS v(id, state, attempt, worker, lease, progress, has_result, result, has_error, error,"
-    "       run_after, flags, last_ts, old_attempt)"
+    "       run_after, flags, last_ts, old_attempt, refusals)"
     " WHERE j.id = v.id AND j.attempt = v.old_attempt";
 
 // flush_updates writes the dirty rows, UPD_CHUNK at a time.
@@ -361,7 +375,7 @@ static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errst
     while (i < jw->n) {
         const char *values[UPD_CHUNK * UPD_COLS];
         int lengths[UPD_CHUNK * UPD_COLS], formats[UPD_CHUNK * UPD_COLS];
-        char nums[UPD_CHUNK][6][24];
+        char nums[UPD_CHUNK][7][24];
         jc_buf sql;
         int np = 0, rows = 0, expected;
         PGresult *r;
@@ -380,6 +394,7 @@ static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errst
             snprintf(nums[rows][2], 24, "%" PRId64, row->run_after_ms);
             snprintf(nums[rows][3], 24, "%" PRId64, row->last_event_ts);
             snprintf(nums[rows][4], 24, "%d", old_attempt);
+            snprintf(nums[rows][5], 24, "%d", row->refusals);
             values[np] = row->idtext;
             values[np + 1] = jc_job_state_name(row->state);
             values[np + 2] = nums[rows][0];
@@ -389,11 +404,12 @@ static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errst
             values[np + 6] = row->has_result ? "t" : "f";
             values[np + 7] = row->has_result ? (const char *)row->result.p : NULL;
             values[np + 8] = row->has_error ? "t" : "f";
-            values[np + 9] = row->has_error ? row->error : NULL;
+            values[np + 9] = row->has_error && row->error[0] ? row->error : NULL; /* "": clear */
             values[np + 10] = nums[rows][2];
             values[np + 11] = row->flags;
             values[np + 12] = nums[rows][3];
             values[np + 13] = nums[rows][4];
+            values[np + 14] = nums[rows][5];
             for (int k = 0; k < UPD_COLS; k++) {
                 formats[np + k] = 0;
                 lengths[np + k] = 0;
@@ -403,9 +419,9 @@ static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errst
             jc_buf_printf(&sql,
                           "%s($%d::uuid, $%d::text, $%d::int, $%d::text, $%d::text, $%d::int,"
                           " $%d::bool, $%d::bytea, $%d::bool, $%d::text, $%d::bigint, $%d::text,"
-                          " $%d::bigint, $%d::int)",
+                          " $%d::bigint, $%d::int, $%d::int)",
                           rows ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8,
-                          b + 9, b + 10, b + 11, b + 12, b + 13, b + 14);
+                          b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15);
             np += UPD_COLS;
             rows++;
         }

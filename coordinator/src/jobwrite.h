@@ -28,6 +28,7 @@ typedef struct jc_jobrow {
     char idtext[37];
     jc_job_state state;
     int attempt, max_attempts, timeout_ms;
+    int refusals; /* refused assignments: attempt - refusals attempts count */
     char worker[JC_MAX_PRINCIPAL_LEN + 1];    /* "": none */
     char submitter[JC_MAX_PRINCIPAL_LEN + 1];
     char type[JC_MAX_NAME_LEN + 1];
@@ -71,7 +72,7 @@ jc_jobrow *jw_find(jc_jobwrite *jw, const uint8_t id[JC_ID_LEN]);
 /* What an input carries besides its kind. */
 typedef struct jc_job_input_args {
     int retryable;      /* JI_FAILED */
-    jc_slice text;      /* error (JI_FAILED), reason (JI_CANCEL, JI_REQUEUE) */
+    jc_slice text;      /* error (JI_FAILED), reason (JI_CANCEL, JI_REQUEUE, JI_REFUSED) */
     jc_slice result;    /* JI_SUCCEEDED */
     int progress;       /* JI_PROGRESS */
     jc_slice stream;    /* JI_LOG */

@@ -1,37 +1,68 @@
 /*
  * rejects.c - what happens to a message that failed a check: it is counted
- * in the rejections table (in the batch's transaction), logged once with
- * its reason (at most 20 lines a second, then a count of what was not
- * logged), and copied with the reason to the dead-letter topic.
+ * in the rejections table (in the batch's transaction), logged (once per
+ * reason and principal per log.rejection_interval_s, then a count of what
+ * was not logged; rejlog.c), and copied with the reason to the dead-letter
+ * topic.
  */
 #include "rejects.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "db.h"
 #include "log.h"
 
-// log_rejection logs one rejected message, at most 20 lines a second.
-static void log_rejection(jc_rejects *rj, const jc_inmsg *m)
+static int64_t now_ms(void)
 {
-    time_t now = time(NULL);
-    if (now != rj->log_second) {
-        if (rj->suppressed)
-            LOG_WARN("ingest", "%u more rejections not logged in the last second", rj->suppressed);
-        rj->log_second = now;
-        rj->logged_this_second = 0;
-        rj->suppressed = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// report_suppressed logs how many lines an interval left out.
+static void report_suppressed(const char *reason, const char *principal, unsigned long n,
+                              int64_t interval_ms, void *arg)
+{
+    (void)arg;
+    if (reason)
+        LOG_WARN("ingest", "%lu more rejections reason=%s from=%s not logged in the last %lld s", n,
+                 reason, principal[0] ? principal : "-", (long long)(interval_ms / 1000));
+    else
+        LOG_WARN("ingest",
+                 "%lu more rejections of other reasons and principals not logged in the last %lld s"
+                 " (more than %d pairs at once)",
+                 n, (long long)(interval_ms / 1000), JC_REJLOG_SLOTS);
+}
+
+// log_rejection logs one rejected message, once per reason and signer per
+// interval. The signer is the envelope's principal when it is a valid name
+// (not yet authenticated: it is what the message claims), else "-".
+static void log_rejection(jc_rejects *rj, const jc_inmsg *m, int64_t now)
+{
+    char principal[JC_MAX_PRINCIPAL_LEN + 1] = "";
+    unsigned long before = 0;
+    const jc_slice p = m->env.principal;
+
+    if (p.p && jc_name_valid(p.p, p.n, JC_MAX_PRINCIPAL_LEN)) {
+        memcpy(principal, p.p, p.n);
+        principal[p.n] = '\0';
     }
-    if (rj->logged_this_second++ >= 20) {
-        rj->suppressed++;
+    if (!jc_rejlog_admit(&rj->log, m->reason, principal, now, &before))
         return;
-    }
-    LOG_WARN("ingest", "rejected %s[%" PRId32 "]@%" PRId64 " reason=%s: %s",
-             rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset, m->reason,
-             m->detail);
+    if (before)
+        LOG_WARN("ingest", "rejected %s[%" PRId32 "]@%" PRId64 " from=%s reason=%s: %s"
+                 " (and %lu more like it not logged in the last %lld s)",
+                 rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset,
+                 principal[0] ? principal : "-", m->reason, m->detail, before,
+                 (long long)(rj->log.interval_ms / 1000));
+    else
+        LOG_WARN("ingest", "rejected %s[%" PRId32 "]@%" PRId64 " from=%s reason=%s: %s",
+                 rd_kafka_topic_name(m->rkm->rkt), m->rkm->partition, m->rkm->offset,
+                 principal[0] ? principal : "-", m->reason, m->detail);
 }
 
 // store_rejections adds this range's rejections to the rejections table.
@@ -83,11 +114,13 @@ int jc_rejects_store(PGconn *db, const jc_batch *b, size_t from, size_t to, char
 void jc_rejects_dead_letter(jc_rejects *rj, jc_batch *b, size_t from, size_t to)
 {
     int queued = 0, failed;
+    int64_t now = now_ms();
+    jc_rejlog_expire(&rj->log, now, report_suppressed, NULL);
     for (size_t i = from; i < to; i++) {
         jc_inmsg *m = &b->msgs[i];
         if (!m->reason || m->dead_lettered)
             continue;
-        log_rejection(rj, m);
+        log_rejection(rj, m, now);
         if (jc_deadletter_send(rj->dl, m->rkm, m->reason, m->detail) == 0)
             queued++;
         m->dead_lettered = 1;

@@ -8,8 +8,9 @@
  * from what they claim) with SKIP LOCKED; lock the
  * best pending jobs of the types those workers can run, by priority then
  * age, again with SKIP LOCKED; match them in memory, spreading jobs over the
- * workers with the most free slots; write the assignments and their assign
- * commands through jobwrite. Another coordinator running the same pass at
+ * workers with the most free slots, but never to a worker that refused
+ * that job within jobs.refusal_skip_s; write the assignments and their
+ * assign commands through jobwrite. Another coordinator running the same pass at
  * the same time skips what this one locked, so nothing is assigned twice
  * and no worker gets more than its slots.
  */
@@ -27,6 +28,69 @@ typedef struct free_worker {
     char caps[4096]; /* ",a,b," for cheap matching */
     int free;
 } free_worker;
+
+/* A worker that refused a job is not offered it again until skip_until
+ * (job_refusals, written by apply_jobs.c). */
+typedef struct skip_pair {
+    uint8_t job[JC_ID_LEN];
+    char worker[JC_MAX_PRINCIPAL_LEN + 1];
+} skip_pair;
+
+// load_skips reads the refusals still in force for the loaded jobs that
+// have any (*out: caller frees). Jobs never refused cost no query.
+static int load_skips(PGconn *db, jc_jobwrite *jw, skip_pair **out, int *n_out, char *errstr,
+                      size_t errstr_size)
+{
+    static const char sql[] = "SELECT job_id, worker_id FROM job_refusals"
+                              " WHERE job_id = ANY($1::uuid[]) AND skip_until > now()";
+    jc_buf ids;
+    const char *params[1];
+    PGresult *r;
+    int any = 0, rc = -1;
+
+    *out = NULL;
+    *n_out = 0;
+    jc_buf_init(&ids, 1u << 24);
+    jc_buf_addstr(&ids, "{");
+    for (size_t j = 0; j < jw->n; j++)
+        if (jw->rows[j].refusals > 0) {
+            jc_buf_add_array_elem(&ids, jw->rows[j].idtext, 36);
+            any = 1;
+        }
+    jc_buf_addstr(&ids, "}");
+    if (!any) {
+        jc_buf_free(&ids);
+        return 0;
+    }
+    params[0] = jc_buf_str(&ids);
+    r = PQexecParams(db, sql, 1, NULL, params, NULL, NULL, 0);
+    jc_buf_free(&ids);
+    if (!jc_db_ok(db, r, errstr, errstr_size))
+        goto out;
+    *out = calloc((size_t)PQntuples(r) + 1, sizeof **out);
+    if (!*out) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (jc_id_parse(PQgetvalue(r, i, 0), (*out)[*n_out].job) == 0) {
+            snprintf((*out)[*n_out].worker, sizeof (*out)[*n_out].worker, "%s",
+                     PQgetvalue(r, i, 1));
+            (*n_out)++;
+        }
+    rc = 0;
+out:
+    PQclear(r);
+    return rc;
+}
+
+static int skipped(const skip_pair *skips, int n, const jc_jobrow *row, const char *worker)
+{
+    for (int i = 0; i < n; i++)
+        if (memcmp(skips[i].job, row->id, JC_ID_LEN) == 0 && strcmp(skips[i].worker, worker) == 0)
+            return 1;
+    return 0;
+}
 
 static int has_cap(const free_worker *w, const char *type)
 {
@@ -66,6 +130,8 @@ int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errst
         "WHERE state = 'pending' AND run_after <= now() AND type = ANY($1::text[])"
         " ORDER BY priority DESC, created_at LIMIT $2::int FOR UPDATE SKIP LOCKED";
     free_worker *ws = NULL;
+    skip_pair *skips = NULL;
+    int n_skips = 0;
     PGresult *r = NULL;
     jc_buf types;
     const char *params[2];
@@ -124,13 +190,15 @@ int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errst
     snprintf(limit, sizeof limit, "%d", total_free < max ? total_free : max);
     params[0] = jc_buf_str(&types);
     params[1] = limit;
-    if (jw_load(jw, db, jobs_tail, 2, params, errstr, errstr_size) < 0)
+    if (jw_load(jw, db, jobs_tail, 2, params, errstr, errstr_size) < 0 ||
+        load_skips(db, jw, &skips, &n_skips, errstr, errstr_size) != 0)
         goto out;
     for (size_t j = 0; j < jw->n; j++) {
         jc_jobrow *row = &jw->rows[j];
         free_worker *best = NULL;
         for (int i = 0; i < n_ws; i++)
-            if (ws[i].free > 0 && has_cap(&ws[i], row->type) && (!best || ws[i].free > best->free))
+            if (ws[i].free > 0 && has_cap(&ws[i], row->type) &&
+                (!best || ws[i].free > best->free) && !skipped(skips, n_skips, row, ws[i].id))
                 best = &ws[i];
         if (!best)
             continue; /* its lock is released at commit; another pass takes it */
@@ -144,6 +212,7 @@ int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errst
 out:
     PQclear(r);
     free(ws);
+    free(skips);
     jc_buf_free(&types);
     return rc;
 }

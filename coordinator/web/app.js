@@ -483,7 +483,8 @@
         setText(c[1].firstChild, j.type);
         c[2].firstChild.className = stateClass(j.state);
         setText(c[2].firstChild, j.state);
-        setTitle(c[2], j.error || j.cancel_reason || '');
+        setTitle(c[2], j.waiting_reason || j.error || j.cancel_reason || '');
+        tr.classList.toggle('waiting', Boolean(j.waiting_reason));
         setText(c[3], orDash(j.worker));
         setText(c[4], num(j.attempt) + ' / ' + num(j.max_attempts));
         const bar = c[5].firstChild;
@@ -509,7 +510,7 @@
     function renderJob(j) {
         setText($('job-detail-id'), j.id);
         const fields = [
-            ['State', j.state], ['Type', j.type], ['Submitter', j.submitter], ['Worker', orDash(j.worker)],
+            ['State', j.state], ['Waiting', orDash(j.waiting_reason)], ['Type', j.type], ['Submitter', j.submitter], ['Worker', orDash(j.worker)],
             ['Attempt', num(j.attempt) + ' of ' + num(j.max_attempts)], ['Priority', num(j.priority)],
             ['Progress', typeof j.progress === 'number' ? j.progress + '%' : '—'],
             ['Error', orDash(j.error)], ['Cancel reason', orDash(j.cancel_reason)],

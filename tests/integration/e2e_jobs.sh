@@ -81,7 +81,8 @@ wait_final "$K" 60 || exit 1
 check_eq "the job completed on the other worker" "succeeded 2" "$(sql "SELECT state || ' ' || attempt FROM jobs WHERE id = '$K'")"
 check "not on the killed worker" [ "$(sql "SELECT worker_id FROM jobs WHERE id = '$K'")" != "$victim" ]
 check_eq "its success recorded once" 1 "$(sql "SELECT count(*) FROM job_events WHERE job_id = '$K' AND to_state = 'succeeded'")"
-check_eq "the killed worker is offline" offline "$(sql "SELECT status FROM workers WHERE id = '$victim'")"
+check_eq "the killed worker is offline, running nothing" "offline 0" \
+    "$(sql "SELECT status || ' ' || running_jobs FROM workers WHERE id = '$victim'")"
 start_worker "$victim"
 wait_for 30 "workers back" sql_is 2 "SELECT count(*) FROM workers WHERE status = 'online'" || exit 1
 

@@ -86,7 +86,9 @@ JOB_JSON="jsonb_build_object('id', j.id, 'type', j.type, 'state', j.state, 'subm
   'progress', j.progress, 'error', j.error, 'cancel_reason', j.cancel_reason, 'idempotency_key', j.ikey,
   'created_at', $(TS j.created_at), 'updated_at', $(TS j.updated_at), 'assigned_at', $(TS j.assigned_at),
   'started_at', $(TS j.started_at), 'finished_at', $(TS j.finished_at), 'run_after', $(TS j.run_after),
-  'timeout_ms', j.timeout_ms)"
+  'timeout_ms', j.timeout_ms, 'waiting_reason', CASE WHEN j.state = 'pending' AND NOT EXISTS
+    (SELECT 1 FROM workers ww WHERE ww.status <> 'offline' AND j.type = ANY(ww.capabilities))
+    THEN 'no worker can run this type' END)"
 JOBS_ORDER="ORDER BY j.created_at DESC, j.id DESC"
 WORKER_JSON="jsonb_build_object('id', w.id, 'status', w.status, 'capabilities', w.capabilities,
   'slots', w.slots, 'running_jobs', w.running_jobs, 'version', w.version, 'host', w.host,

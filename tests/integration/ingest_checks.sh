@@ -13,7 +13,8 @@ add_principal w1 worker
 add_principal w2 worker
 add_principal w3 worker
 add_principal c1 client
-start_coordinator --set ingest.key_cache_ttl_ms=0 --set ingest.max_message_bytes=4096
+start_coordinator --set ingest.key_cache_ttl_ms=0 --set ingest.max_message_bytes=4096 \
+    --set log.rejection_interval_s=5
 
 sent=0
 expect_applied=0
@@ -91,5 +92,25 @@ check_eq "every rejection dead-lettered" "$total_rejected" "$(grep -c 'jc-reason
 check "dead letter names the reason" grep -q 'jc-reason=bad_signature' "$T/dead-letters"
 check "dead letter names its source" grep -q 'jc-topic=jobcoord.heartbeats' "$T/dead-letters"
 check "rejections logged with reason" grep -q 'reason=unknown_principal' "$T/coordinator.log"
+
+# rejection log lines: one per reason and principal per interval (5 s
+# here), then the number of lines left out
+lines() { grep -c "rejected .* from=$1 reason=$2:" "$T/coordinator.log"; }
+produce_as w2 --forge mac --count 30 >/dev/null
+sent=$((sent + 30))
+send c1 --forge mac
+wait_consumed heartbeats $sent || exit 1
+check_eq "a flood of one reason and principal: one line" 1 "$(lines w2 bad_signature)"
+check_eq "the same reason from another principal still logged" 1 "$(lines c1 bad_signature)"
+check "a message naming no principal is logged as from=-" grep -q "from=- reason=malformed:" "$T/coordinator.log"
+sleep 5.5
+send w1 # a batch after the interval ended
+wait_consumed heartbeats $sent || exit 1
+wait_for 10 "the count of lines left out" grep -q \
+    "29 more rejections reason=bad_signature from=w2 not logged in the last 5 s" "$T/coordinator.log"
+check "the lines left out are counted" grep -q \
+    "29 more rejections reason=bad_signature from=w2 not logged in the last 5 s" "$T/coordinator.log"
+check_eq "and c1's single line had nothing to add" 0 \
+    "$(grep -c "more rejections reason=bad_signature from=c1" "$T/coordinator.log")"
 
 jc_done

@@ -14,9 +14,9 @@ start_mock_kafka 2
 for p in w1 w2; do add_principal "$p" worker; done
 for p in c1 c2; do add_principal "$p" client; done
 # the scripted workers leave assigns unanswered on purpose: no hold-back
-start_coordinator --set janitor.interval_ms=200 --set jobs.assign_timeout_ms=1500 \
+start_coordinator --set janitor.interval_ms=200 --set jobs.assign_timeout_ms=10000 \
     --set jobs.retry_backoff_ms=200 --set janitor.worker_offline_after_s=600 \
-    --set jobs.unacked_assign_limit=0 \
+    --set jobs.max_refusals=1 --set jobs.unacked_assign_limit=0 \
     --set jobs.reconcile_grace_ms=1000
 
 uuid() { cat /proc/sys/kernel/random/uuid; }
@@ -102,6 +102,10 @@ event w1 "$J2" 1 failed --retry --text "transient"
 wait_state "$J2" "assigned 2 w1" || exit 1
 check_eq "retryable failure retried as attempt 2" "assigned 2 w1" "$(state "$J2")"
 check_eq "retry waited for the backoff" t "$(sql "SELECT run_after > created_at FROM jobs WHERE id = '$J2'")"
+check_eq "the new attempt starts without the last one's error" "-" \
+    "$(sql "SELECT coalesce(error, '-') FROM jobs WHERE id = '$J2'")"
+check_eq "which the history keeps" 1 \
+    "$(sql "SELECT count(*) FROM job_events WHERE job_id = '$J2' AND attempt = 1 AND text = 'transient'")"
 event w1 "$J2" 2 started
 event w1 "$J2" 2 succeeded
 wait_state "$J2" "succeeded 2 w1" || exit 1
@@ -165,7 +169,7 @@ submit "$J8" --job-type zz
 wait_state "$J8" "assigned 1 w1" || exit 1
 hb w1 --job-type t1
 hb w2 --job-type zz
-wait_state "$J8" "assigned 2 w2" 20 || exit 1
+wait_state "$J8" "assigned 2 w2" 40 || exit 1
 check_eq "requeued after the assign timeout, reassigned as attempt 2" "assigned 2 w2" "$(state "$J8")"
 event w1 "$J8" 1 started
 event w1 "$J8" 1 succeeded --result "zombie result"
@@ -204,6 +208,43 @@ produce_as w1 --topic command-acks --type command.ack --cmd "$(assign_cmd "$J10"
 wait_state "$J10" "pending 1 -" || exit 1
 check_eq "refused assignment requeued" "pending 1 -" "$(state "$J10")"
 check_eq "and its command marked failed" failed "$(sql "SELECT status FROM commands WHERE id = '$(assign_cmd "$J10" 1)'")"
+
+# --- a refusal uses no attempt, keeps the worker's reason, and the job goes
+#     to another worker (the refusing one is skipped for jobs.refusal_skip_s)
+refuse() { produce_as "$1" --topic command-acks --type command.ack --cmd "$(assign_cmd "$2" "$3")" --ack-ok 0 >/dev/null; }
+J11=$(uuid)
+submit "$J11" --job-type t1 --max-attempts 1
+wait_state "$J11" "assigned 1 w1" || exit 1
+refuse w1 "$J11" 1
+wait_for 10 "J11 refused" sql_is 1 "SELECT refusals FROM jobs WHERE id = '$J11'"
+check_eq "a refusal of the only attempt leaves the job pending" "pending 1 -" "$(state "$J11")"
+check_eq "the worker's reason kept in the job's events" 1 \
+    "$(sql "SELECT count(*) FROM job_events WHERE job_id = '$J11' AND to_state = 'pending' AND text = 'worker w1 refused the assignment: refused by test'")"
+check_eq "and in its error" "worker w1 refused the assignment: refused by test" "$(sql "SELECT error FROM jobs WHERE id = '$J11'")"
+sleep 1 # janitor passes: w1 (free, capable) is not offered the job again
+check_eq "the refusing worker is skipped" "pending 1 -" "$(state "$J11")"
+hb w2 --job-type t1
+wait_state "$J11" "assigned 2 w2" || exit 1
+check_eq "another worker gets it" "assigned 2 w2" "$(state "$J11")"
+event w2 "$J11" 2 started --cmd "$(assign_cmd "$J11" 2)"
+event w2 "$J11" 2 succeeded
+wait_state "$J11" "succeeded 2 w2" || exit 1
+check_eq "and runs it: its one attempt was not used by the refusal" "succeeded 2 w2" "$(state "$J11")"
+# past jobs.max_refusals (1 here) the job fails, saying why
+J12=$(uuid)
+submit "$J12" --job-type t1 --max-attempts 3
+wait_for 20 "J12 assigned" sql_is assigned "SELECT state FROM jobs WHERE id = '$J12'" || exit 1
+first=$(sql "SELECT worker_id FROM jobs WHERE id = '$J12'")
+refuse "$first" "$J12" 1
+wait_for 20 "J12 assigned again" sql_is "assigned 2" "SELECT state || ' ' || attempt FROM jobs WHERE id = '$J12'" || exit 1
+second=$(sql "SELECT worker_id FROM jobs WHERE id = '$J12'")
+check "to the other worker" [ "$second" != "$first" ]
+refuse "$second" "$J12" 2
+wait_state "$J12" "failed 2 $second" || exit 1
+check_eq "refused too often: failed" "failed 2 $second" "$(state "$J12")"
+check_eq "the failure says why" \
+    "refused 2 times (jobs.max_refusals is 1); the last refusal, by worker $second: refused by test" \
+    "$(sql "SELECT error FROM jobs WHERE id = '$J12'")"
 
 # --- exactly once: no (job, attempt, transition) recorded twice
 check_eq "no transition applied twice" 0 "$(sql "SELECT count(*) FROM (SELECT job_id, attempt, from_state, to_state FROM job_events WHERE kind = 'state' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d")"

@@ -377,7 +377,7 @@ jc_err_t jc_client_submit(jc_client_t *c, const char *job_type, const void *payl
     if (opts && opts->has_job_id)
         memcpy(s->job, opts->job_id, JC_ID_LEN);
     else
-        jc_id_random(s->job);
+        jc_id_v7(s->job); /* time-ordered: see jc_id_v7 */
     s->type = jc_slice_str(job_type);
     s->payload.p = payload;
     s->payload.n = (uint32_t)len;

@@ -330,8 +330,11 @@ int jc_slice_eq(jc_slice a, const char *s);
  * ids, capabilities and job types (JC_MAX_NAME_LEN). */
 int jc_name_valid(const uint8_t *p, size_t n, size_t max_len);
 
-/* jc_id_random fills id with 16 random bytes (libsodium). */
+/* jc_id_random fills id with a random UUID (version 4, RFC 9562; libsodium). */
 void jc_id_random(uint8_t id[JC_ID_LEN]);
+/* jc_id_v7 fills id with a time-ordered UUID (version 7, RFC 9562): job ids,
+ * so that ids made later sort later and index inserts stay at the end. */
+void jc_id_v7(uint8_t id[JC_ID_LEN]);
 /* jc_id_format writes the canonical UUID text form (36 chars + NUL). */
 void jc_id_format(const uint8_t id[JC_ID_LEN], char out[37]);
 /* jc_id_parse parses the UUID text form; 0 on success, -1 otherwise. */

@@ -152,6 +152,31 @@ void jc_id_random(uint8_t id[JC_ID_LEN])
 
     (void)rc;
     randombytes_buf(id, JC_ID_LEN);
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* version 4: random */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* variant 10 (RFC 9562) */
+}
+
+void jc_id_v7(uint8_t id[JC_ID_LEN])
+{
+    /* RFC 9562 section 5.7: 48 bits of Unix milliseconds, version 7, then
+     * 12 bits of sub-millisecond time (section 6.2, method 3: ids made one
+     * after the other in a process sort in that order, to about 250 ns),
+     * the variant and 62 random bits. Debian 12's libuuid predates v7. */
+    struct timespec ts;
+    uint64_t ms = 0, frac = 0;
+    int rc = sodium_init();
+
+    (void)rc;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+        ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+        frac = ((uint64_t)ts.tv_nsec % 1000000u) * 4096u / 1000000u; /* 0..4095 */
+    }
+    randombytes_buf(id + 8, JC_ID_LEN - 8);
+    for (int i = 0; i < 6; i++)
+        id[i] = (uint8_t)(ms >> (40 - 8 * i));
+    id[6] = (uint8_t)(0x70 | (frac >> 8));
+    id[7] = (uint8_t)(frac & 0xff);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
 }
 
 void jc_id_format(const uint8_t id[JC_ID_LEN], char out[37])

@@ -182,6 +182,25 @@ int main(void)
     CHECK_EQ_INT(m.u.submit.payload.n, 0);
     jc_msg_release(&m);
     rd_kafka_message_destroy(rec);
+
+    /* job ids are UUIDv7 (RFC 9562): version 7, variant 10, the creation
+     * time in their first 48 bits, later ids sort after earlier ones */
+    {
+        uint8_t raw3[JC_ID_LEN];
+        uint64_t ms = 0;
+        CHECK_EQ_INT(jc_id_parse(id3, raw3), 0);
+        CHECK_EQ_INT(raw[6] >> 4, 7);
+        CHECK_EQ_INT(raw3[6] >> 4, 7);
+        CHECK_EQ_INT(raw[8] >> 6, 2);
+        CHECK_EQ_INT(raw3[8] >> 6, 2);
+        CHECK_EQ_INT(id1[14], '7');
+        for (int i = 0; i < 6; i++)
+            ms = ms << 8 | raw[i];
+        CHECK_MSG(ms >= before && ms <= after, "id time %llu not in [%llu, %llu]",
+                  (unsigned long long)ms, (unsigned long long)before, (unsigned long long)after);
+        CHECK(memcmp(raw, raw3, JC_ID_LEN) < 0);
+        CHECK(strcmp(id1, id3) < 0);
+    }
     jc_submit_opts_destroy(o);
     o = jc_submit_opts_new();
     CHECK_EQ_INT(jc_submit_opts_set(o, "run_at_ms", "1795000000000", err, sizeof err), JC_OK);

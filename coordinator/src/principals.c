@@ -282,26 +282,6 @@ out:
     return st;
 }
 
-jc_pr_status jc_principal_delete(PGconn *c, const char *id, char *errstr, size_t errstr_size)
-{
-    const char *params[1] = {id};
-    PGresult *r;
-    jc_pr_status st = JC_PR_ERROR;
-
-    r = PQexecParams(c, "DELETE FROM principals WHERE id = $1", 1, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(c, r, errstr, errstr_size))
-        goto out;
-    if (strcmp(PQcmdTuples(r), "0") == 0) {
-        snprintf(errstr, errstr_size, "no principal '%s'", id);
-        st = JC_PR_NOT_FOUND;
-        goto out;
-    }
-    st = JC_PR_OK;
-out:
-    PQclear(r);
-    return st;
-}
-
 /* fill_key copies row i of a keys query into k, opening the secret when
  * with_secrets. Columns: principal_id, key_id, enc_key_id, created_at,
  * valid_until, current, expired, secret. */

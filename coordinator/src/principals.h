@@ -33,6 +33,7 @@ typedef enum jc_pr_status {
     JC_PR_EXISTS,    /* a principal with that id already exists */
     JC_PR_INVALID,   /* bad id, role, scope, grace or target key */
     JC_PR_ERROR,     /* PostgreSQL, keyring or memory trouble */
+    JC_PR_BUSY,      /* refused: the principal still has live work (see principal_delete.h) */
 } jc_pr_status;
 
 /* jc_principal_id_valid tells whether id is a valid principal (or key) id. */
@@ -74,8 +75,7 @@ jc_pr_status jc_principal_rotate_key(PGconn *c, const jc_keyring *kr, const char
                                      long grace_s, jc_new_key *out, char *errstr,
                                      size_t errstr_size);
 
-/* jc_principal_delete deletes id with its keys (and its worker row). */
-jc_pr_status jc_principal_delete(PGconn *c, const char *id, char *errstr, size_t errstr_size);
+/* Deleting a principal settles its live jobs first: principal_delete.h. */
 
 typedef struct jc_principal_key {
     char key_id[JC_PRINCIPAL_ID_MAX + 1];

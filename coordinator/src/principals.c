@@ -60,6 +60,18 @@ static int scopes_valid(const char *scopes)
     }
 }
 
+int jc_principal_scopes_valid(const char *role, const char *scopes, char *errstr,
+                              size_t errstr_size)
+{
+    (void)role;
+    if (scopes_valid(scopes ? scopes : ""))
+        return 1;
+    snprintf(errstr, errstr_size,
+             "invalid scopes '%s' (comma-separated, each 1-64 of A-Z a-z 0-9 . _ : / * -)",
+             scopes);
+    return 0;
+}
+
 /* rollback ends a failed transaction; its own error is of no interest. */
 static void rollback(PGconn *c)
 {
@@ -167,12 +179,8 @@ jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id
         snprintf(errstr, errstr_size, "invalid role '%s' (" JC_PRINCIPAL_ROLES ")", role);
         return JC_PR_INVALID;
     }
-    if (!scopes_valid(scopes)) {
-        snprintf(errstr, errstr_size,
-                 "invalid scopes '%s' (comma-separated, each 1-64 of A-Z a-z 0-9 . _ : / * -)",
-                 scopes);
+    if (!jc_principal_scopes_valid(role, scopes, errstr, errstr_size))
         return JC_PR_INVALID;
-    }
     if (sodium_init() < 0) {
         snprintf(errstr, errstr_size, "libsodium cannot be initialized");
         return JC_PR_ERROR;

@@ -43,6 +43,12 @@ int jc_principal_id_valid(const char *id);
  * reader (a reader may read the HTTP status API and send nothing). */
 int jc_principal_role_valid(const char *role);
 
+/* jc_principal_scopes_valid tells whether scopes (a comma-separated list,
+ * "" for none) may be given to a principal of role; if not, errstr says
+ * why. */
+int jc_principal_scopes_valid(const char *role, const char *scopes, char *errstr,
+                              size_t errstr_size);
+
 /* JC_PRINCIPAL_ROLES is the list for messages. */
 #define JC_PRINCIPAL_ROLES "client, worker, admin or reader"
 

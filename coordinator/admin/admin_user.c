@@ -332,7 +332,7 @@ static const admin_cmd user_commands[] = {
      "password (user set-password).",
      1,
      {{"role", "ROLE", "client, worker, admin or reader (required)"},
-      {"scopes", "LIST", "comma-separated scopes"}},
+      {"scopes", "LIST", "comma-separated scopes the role may hold (default: all of them)"}},
      cmd_add},
     {"user", "list", "[--show-key]", "List principals with their current key.", NULL, 0,
      {SHOW_KEY_OPT}, cmd_list},

@@ -31,6 +31,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "principals.h"
+#include "scopes.h"
 #include "tokens.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -214,6 +215,26 @@ static int grant_scope(const char *allowed_pg, const char *requested, char *out,
     return 0;
 }
 
+/* effective_pg writes the scopes a principal of role with stored scopes
+ * (comma-separated, optionally in braces: a text[] literal; empty: the
+ * role's defaults) holds, as a text[] literal for grant_scope. Returns
+ * their mask (0: none usable). */
+static unsigned effective_pg(const char *role, const char *stored, char *out, size_t out_size)
+{
+    char list[1024], names[512];
+    unsigned mask;
+    size_t n;
+
+    snprintf(list, sizeof list, "%s", stored[0] == '{' ? stored + 1 : stored);
+    n = strlen(list);
+    if (n && list[n - 1] == '}')
+        list[n - 1] = '\0';
+    mask = jc_scopes_effective(role, list);
+    jc_scopes_names(mask, ',', names, sizeof names);
+    snprintf(out, out_size, "{%s}", names);
+    return mask;
+}
+
 static int role_may_login(const char *role)
 {
     return strcmp(role, "admin") == 0 || strcmp(role, "reader") == 0;
@@ -264,7 +285,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char user[JC_HTTP_SUB_MAX + 1], pw[JC_PASSWORD_MAX + 1], totp[16] = "", scope_req[512] = "";
-    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128];
+    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128], eff[600];
     const char *vals[4];
     PGresult *res = NULL;
     int fu, fp, ft, fs, n, ok = 0, locked = 0, known = 0, need_totp = 0;
@@ -352,7 +373,8 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                  : need_totp ? "wrong password or TOTP code" : "wrong password");
         return jc_reply_oauth_error(r, 400, "invalid_grant", GENERIC_LOGIN_ERROR);
     }
-    if (grant_scope(PQgetvalue(res, 0, 8), scope_req, scope, sizeof scope) < 0) {
+    if (!effective_pg(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 8), eff, sizeof eff) ||
+        grant_scope(eff, scope_req, scope, sizeof scope) < 0) {
         abandon(db, res);
         return jc_reply_oauth_error(r, 400, "invalid_scope", "a requested scope is not granted");
     }
@@ -460,8 +482,16 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     gen = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
     {
         /* narrowing only: the requested scope must be within the granted one */
-        char granted[600];
-        snprintf(granted, sizeof granted, "{%s}", PQgetvalue(res, 0, 2));
+        char granted[600], stored[500];
+        snprintf(stored, sizeof stored, "%s", PQgetvalue(res, 0, 2));
+        if (!stored[0]) { /* issued before scopes were enforced: the role's defaults */
+            effective_pg(role, "", granted, sizeof granted);
+            snprintf(stored, sizeof stored, "%.*s", (int)strlen(granted) - 2, granted + 1);
+            for (char *p = stored; *p; p++)
+                if (*p == ',')
+                    *p = ' ';
+        }
+        snprintf(granted, sizeof granted, "{%s}", stored);
         for (char *p = granted; *p; p++)
             if (*p == ' ')
                 *p = ',';
@@ -471,7 +501,7 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
                                         "a requested scope was not granted");
         }
         if (!scope_req[0])
-            snprintf(scope, sizeof scope, "%s", PQgetvalue(res, 0, 2));
+            snprintf(scope, sizeof scope, "%.500s", stored);
     }
     PQclear(res);
     PQclear(PQexecParams(db, "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1", 1,
@@ -690,8 +720,13 @@ static enum MHD_Result grant_client_credentials(jc_req *r, PGconn *db)
     if (client_auth(r, db, sub, sizeof sub, role, sizeof role, scopes, sizeof scopes, &gen,
                     &ret) < 0)
         return ret;
-    if (grant_scope(scopes, scope_req, scope, sizeof scope) < 0)
-        return jc_reply_oauth_error(r, 400, "invalid_scope", "a requested scope is not granted");
+    {
+        char eff[600];
+        if (!effective_pg(role, scopes, eff, sizeof eff) ||
+            grant_scope(eff, scope_req, scope, sizeof scope) < 0)
+            return jc_reply_oauth_error(r, 400, "invalid_scope",
+                                        "a requested scope is not granted");
+    }
     if (jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, sub, role,
                       scope, gen, cfg->access_ttl_s, access, sizeof access, jti, &exp) < 0)
         return jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
@@ -848,6 +883,19 @@ int jc_req_authenticate(jc_req *r, enum MHD_Result *ret)
                               "invalid token: revoked, its principal is gone or disabled, or"
                               " its sessions were ended (password, role or scopes changed)");
         return -1;
+    }
+    {
+        /* the route's scope (scopes.c) must be in the token; a token
+         * without scopes predates their enforcement: its role's defaults */
+        int s = jc_scope_of_route(r->route);
+        unsigned have = cl.scope[0] ? jc_scopes_effective(cl.role, cl.scope)
+                                    : jc_scopes_of_role(cl.role);
+        if (s < 0 || !(have & (1u << s))) {
+            *ret = jc_reply_error(r, 403, "forbidden", "the token lacks scope '%s', needed for %s",
+                                  s < 0 ? "?" : jc_scope_get(s)->name,
+                                  r->route ? r->route : r->path);
+            return -1;
+        }
     }
     r->caller.authenticated = 1;
     snprintf(r->caller.sub, sizeof r->caller.sub, "%s", cl.sub);

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "scopes.h"
 #include "secrets.h"
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
@@ -63,13 +64,13 @@ static int scopes_valid(const char *scopes)
 int jc_principal_scopes_valid(const char *role, const char *scopes, char *errstr,
                               size_t errstr_size)
 {
-    (void)role;
-    if (scopes_valid(scopes ? scopes : ""))
-        return 1;
-    snprintf(errstr, errstr_size,
-             "invalid scopes '%s' (comma-separated, each 1-64 of A-Z a-z 0-9 . _ : / * -)",
-             scopes);
-    return 0;
+    if (!scopes_valid(scopes ? scopes : "")) {
+        snprintf(errstr, errstr_size,
+                 "invalid scopes '%s' (comma-separated, each 1-64 of A-Z a-z 0-9 . _ : / * -)",
+                 scopes);
+        return 0;
+    }
+    return jc_scopes_check(role, scopes, errstr, errstr_size);
 }
 
 /* rollback ends a failed transaction; its own error is of no interest. */

@@ -5,7 +5,7 @@
  * options and handler. admin_main.c parses the command line against these
  * tables and generates every --help from them; the handlers live in one file
  * per command group, views apart from changes (admin_user.c,
- * admin_credentials.c, admin_worker.c, admin_worker_control.c, admin_job.c,
+ * admin_user_change.c, admin_credentials.c, admin_worker.c, admin_worker_control.c, admin_job.c,
  * admin_job_control.c, admin_security.c) and share the helpers of admin_util.c: database
  * connection with the schema check, transactions, keyring loading, strict
  * number parsing, JSON string escaping and aligned tables.
@@ -84,6 +84,7 @@ struct admin_cmd {
 
 /* Command tables, each ending with an entry whose name is NULL. */
 const admin_cmd *admin_user_commands(void);
+const admin_cmd *admin_user_change_commands(void);
 const admin_cmd *admin_credentials_commands(void);
 const admin_cmd *admin_worker_commands(void);
 const admin_cmd *admin_worker_control_commands(void);

@@ -134,8 +134,11 @@ static int cmd_set_password(admin_ctx *ctx, const admin_args *a)
     if (rc)
         goto out;
     admin_print_done(ctx, id,
-                     ",\"password_set\":true,\"failed_logins\":0,\"locked_until\":null}\n",
-                     "password set for %s (failed logins and lockout cleared)\n", id);
+                     ",\"password_set\":true,\"failed_logins\":0,\"locked_until\":null,"
+                     "\"sessions_ended\":true}\n",
+                     "password set for %s (failed logins and lockout cleared; sessions ended:"
+                     " its tokens no longer work)\n",
+                     id);
 out:
     sodium_memzero(pw, sizeof pw);
     return rc;
@@ -255,7 +258,8 @@ static const admin_cmd credentials_commands[] = {
      "The password is read from stdin, never from the command line: its first line\n"
      "(without the line end) when stdin is not a terminal or with --password-stdin;\n"
      "from a terminal it is asked twice without echo. 12 to 256 bytes. It is stored\n"
-     "as an Argon2id hash; failed logins and any lockout are cleared.\n"
+     "as an Argon2id hash; failed logins and any lockout are cleared, and its\n"
+     "sessions end (every access and refresh token issued to it stops working).\n"
      "Example: printf '%s\\n' \"$PW\" | jobcoord-admin user set-password alice",
      1, {{"password-stdin", NULL, "read the first line of stdin even from a terminal"}},
      cmd_set_password},

@@ -71,7 +71,8 @@ static const admin_cmd *db_cmds(void)
 }
 
 typedef const admin_cmd *(*table_fn)(void);
-static const table_fn tables[] = {admin_user_commands,        admin_credentials_commands,
+static const table_fn tables[] = {admin_user_commands,        admin_user_change_commands,
+                                  admin_credentials_commands,
                                   admin_worker_commands,      admin_worker_control_commands,
                                   admin_job_commands,         admin_job_control_commands,
                                   admin_security_commands,    db_cmds};

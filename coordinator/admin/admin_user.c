@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "principal_delete.h"
 #include "principals.h"
 
 #define B64_KEY_LEN sodium_base64_ENCODED_LEN(JC_PRINCIPAL_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
@@ -252,20 +253,71 @@ static int cmd_rotate_key(admin_ctx *ctx, const admin_args *a)
     return ADMIN_OK;
 }
 
-/* cmd_delete deletes a principal; its keys and worker row go with it. */
+/* print_delete reports what deleting a principal did to its jobs and
+ * commands (with --json one object). */
+static void print_delete(const admin_ctx *ctx, const char *id, const jc_delete_report *rep)
+{
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        admin_json_kv(stdout, 0, "role", rep->role);
+        printf(",\"deleted\":true,\"held_jobs\":%ld,\"requeued\":%ld,\"failed\":%ld,"
+               "\"held_canceled\":%ld,\"submitted_jobs\":%ld,\"canceled\":%ld,"
+               "\"canceling\":%ld,\"commands_canceled\":%ld,\"jobs\":[",
+               rep->held, rep->requeued, rep->failed, rep->held_canceled, rep->submitted,
+               rep->canceled, rep->canceling, rep->commands_canceled);
+        for (size_t i = 0; i < rep->n_jobs; i++) {
+            const jc_deleted_job *j = &rep->jobs[i];
+            fputs(i ? ",{" : "{", stdout);
+            admin_json_kv(stdout, 1, "id", j->id);
+            admin_json_kv(stdout, 0, "as", j->held ? "worker" : "submitter");
+            admin_json_kv(stdout, 0, "from", j->from);
+            admin_json_kv(stdout, 0, "to", j->to);
+            fputc('}', stdout);
+        }
+        fputs("]}\n", stdout);
+        return;
+    }
+    for (size_t i = 0; i < rep->n_jobs; i++) {
+        const jc_deleted_job *j = &rep->jobs[i];
+        printf("job %s: %s -> %s (%s)\n", j->id, j->from, j->to,
+               j->held ? "held by it: taken back" : "submitted by it: canceled");
+    }
+    if ((size_t)(rep->held + rep->submitted) > rep->n_jobs)
+        printf("(%zu jobs listed of %ld)\n", rep->n_jobs, rep->held + rep->submitted);
+    if (rep->held)
+        printf("%ld held job%s taken back: %ld pending again, %ld failed (no attempts left),"
+               " %ld canceled (were canceling)\n",
+               rep->held, rep->held == 1 ? "" : "s", rep->requeued, rep->failed,
+               rep->held_canceled);
+    if (rep->submitted)
+        printf("%ld submitted job%s not ended: %ld canceled, %ld canceling (their worker was"
+               " sent a cancel)\n",
+               rep->submitted, rep->submitted == 1 ? "" : "s", rep->canceled, rep->canceling);
+    printf("%ld pending command%s to %s canceled\n", rep->commands_canceled,
+           rep->commands_canceled == 1 ? "" : "s", id);
+    printf("deleted %s\n", id);
+}
+
+/* cmd_delete deletes a principal; its keys and worker row go with it. While
+ * it holds or submitted live jobs it refuses unless --force, which settles
+ * them (principal_delete.h). */
 static int cmd_delete(admin_ctx *ctx, const admin_args *a)
 {
+    int force = admin_opt_value(a, "force") != NULL;
+    jc_delete_report rep;
     char err[512];
     jc_pr_status st;
     int rc = admin_db(ctx, 1);
 
     if (rc)
         return rc;
-    st = jc_principal_delete(ctx->db, a->pos[0], err, sizeof err);
-    if (st != JC_PR_OK)
-        return admin_pr_exit(st, err);
-    admin_print_done(ctx, a->pos[0], ",\"deleted\":true}\n", "deleted %s\n", a->pos[0]);
-    return ADMIN_OK;
+    st = jc_principal_delete(ctx->db, &ctx->cfg, a->pos[0], force, &rep, err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc == ADMIN_OK)
+        print_delete(ctx, a->pos[0], &rep);
+    jc_delete_report_free(&rep);
+    return rc;
 }
 
 #define SHOW_KEY_OPT {"show-key", NULL, "also print keys, opened with the keys file"}
@@ -280,7 +332,7 @@ static const admin_cmd user_commands[] = {
      "password (user set-password).",
      1,
      {{"role", "ROLE", "client, worker, admin or reader (required)"},
-      {"scopes", "LIST", "comma-separated scopes"}},
+      {"scopes", "LIST", "comma-separated scopes the role may hold (default: all of them)"}},
      cmd_add},
     {"user", "list", "[--show-key]", "List principals with their current key.", NULL, 0,
      {SHOW_KEY_OPT}, cmd_list},
@@ -297,8 +349,17 @@ static const admin_cmd user_commands[] = {
      "still accepted. With --grace 0 (the default) it expires at once.",
      1, {{"grace", "SECONDS", "how long the previous key stays valid (default 0)"}},
      cmd_rotate_key},
-    {"user", "delete", "<id>", "Delete a principal, its keys and its worker record.", NULL, 1,
-     {{NULL, NULL, NULL}}, cmd_delete},
+    {"user", "delete", "<id> [--force]", "Delete a principal, its keys and its worker record.",
+     "A principal that holds live jobs (a worker with jobs assigned, running or\n"
+     "canceling) or submitted jobs that have not ended is not deleted: exit 1, nothing\n"
+     "changed, the message counts the jobs. With --force, in the same transaction:\n"
+     "the jobs it holds are taken back as when a worker goes offline (pending again\n"
+     "while attempts remain, else failed; canceling ones end canceled), the jobs it\n"
+     "submitted are canceled (their worker is sent a cancel), commands not yet\n"
+     "acknowledged by it are marked failed, each with a reason naming this action;\n"
+     "then the principal is deleted. Every job changed is printed.",
+     1, {{"force", NULL, "settle its live jobs and pending commands, then delete it"}},
+     cmd_delete},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 

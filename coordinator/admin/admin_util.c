@@ -78,6 +78,7 @@ int admin_pr_exit(jc_pr_status st, const char *err)
     case JC_PR_NOT_FOUND:
     case JC_PR_EXISTS:
     case JC_PR_INVALID:
+    case JC_PR_BUSY:
         return admin_fail(ADMIN_REFUSED, "%s", err);
     case JC_PR_ERROR:
     default:

@@ -29,6 +29,7 @@
 #define JC_R_PRINCIPAL_MISMATCH "principal_mismatch"
 #define JC_R_WRONG_TOPIC "wrong_topic"
 #define JC_R_WRONG_ROLE "wrong_role"
+#define JC_R_FORBIDDEN_SCOPE "forbidden_scope"
 #define JC_R_STALE "stale"
 #define JC_R_FUTURE "future"
 #define JC_R_REPLAY "replay"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "scopes.h"
 #include "topics.h"
 
 #define T(x) (1u << JC_MSG_##x)
@@ -173,6 +174,15 @@ void jc_check_signed(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, const c
         jc_inmsg_reject(m, JC_R_WRONG_ROLE, "%s messages may not come from '%s' (role %s)",
                         jc_msg_type_name(m->msg.type), k->principal, jc_role_name(k->role));
         return;
+    }
+    {
+        int s = jc_scope_of_type(m->msg.type);
+        if (s < 0 || !(k->scopes & (1u << s))) {
+            jc_inmsg_reject(m, JC_R_FORBIDDEN_SCOPE, "%s messages need scope %s, which '%s' lacks",
+                            jc_msg_type_name(m->msg.type), s < 0 ? "?" : jc_scope_get(s)->name,
+                            k->principal);
+            return;
+        }
     }
     check_time(cfg, m);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "principal_change.h"
 #include "secrets.h"
 
 /* An arbitrary constant ("jcadmin0"): the advisory lock of the first-admin
@@ -154,7 +155,9 @@ jc_pr_status jc_principal_set_password(PGconn *c, const char *id, const char *pw
     }
     st = update_one(c,
                     "UPDATE principals SET password_hash = $2, password_changed_at = now(),"
-                    " failed_logins = 0, locked_until = NULL WHERE id = $1 AND " LOGIN_ROLES,
+                    " failed_logins = 0, locked_until = NULL,"
+                    " " JC_SQL_END_SESSIONS("'password changed'")
+                    " WHERE id = $1 AND " LOGIN_ROLES,
                     2, params, NULL, NULL, err, errsz);
     if (st == JC_PR_NOT_FOUND)
         st = login_refusal(c, id, "a password", err, errsz);

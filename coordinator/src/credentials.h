@@ -46,8 +46,9 @@ int jc_password_needs_rehash(const char *hash);
 
 /* jc_principal_set_password sets the password of id, which must be an admin
  * or a reader (JC_PR_INVALID otherwise, or when pw is not
- * JC_PASSWORD_MIN..JC_PASSWORD_MAX bytes long), and clears failed_logins and
- * locked_until. */
+ * JC_PASSWORD_MIN..JC_PASSWORD_MAX bytes long), clears failed_logins and
+ * locked_until, and ends its sessions (principal_change.h): every access and
+ * refresh token issued before stops working. */
 jc_pr_status jc_principal_set_password(PGconn *c, const char *id, const char *pw, char *err,
                                        size_t errsz);
 

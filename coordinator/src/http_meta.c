@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http_int.h"
+#include "scopes.h"
 #include "jobcoord/jobcoord.h"
 #include "tokens.h"
 
@@ -95,7 +96,12 @@ enum MHD_Result jc_http_oauth_metadata(jc_req *r)
                   "\"revocation_endpoint_auth_methods_supported\":[\"client_secret_jwt\","
                   "\"none\"],"
                   "\"response_types_supported\":[],"
-                  "\"scopes_supported\":[]}\n");
+                  "\"scopes_supported\":[");
+    for (int i = 0; jc_scope_get(i); i++) {
+        jc_buf_addstr(&b, i ? "," : "");
+        jc_json_str(&b, jc_scope_get(i)->name);
+    }
+    jc_buf_addstr(&b, "]}\n");
     ret = jc_reply_json(r, 200, &b);
     jc_buf_free(&b);
     jc_buf_free(&u);

@@ -31,6 +31,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "principals.h"
+#include "scopes.h"
 #include "tokens.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -113,13 +114,14 @@ static PGresult *begin_select(PGconn *db, const char *sql, const char *const *va
     return res;
 }
 
-/* mint_and_commit mints the access token of sub (role, scope) into access
+/* mint_and_commit mints the access token of sub (role, scope, token
+ * generation gen) into access
  * (jti gets its id), commits the grant's transaction and marks the caller
  * authenticated. Returns 0; or -1 after answering 503 (*ret): no signing
  * key (rolled back), or COMMIT refused ("PostgreSQL refused the <what>"). */
 static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *role,
-                           const char *scope, char *access, size_t access_size, char *jti,
-                           const char *what, enum MHD_Result *ret)
+                           const char *scope, int64_t gen, char *access, size_t access_size,
+                           char *jti, const char *what, enum MHD_Result *ret)
 {
     const jc_config *cfg = jc_http_config(r->h);
     PGresult *res;
@@ -127,7 +129,7 @@ static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *r
     int ok;
 
     if (jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, sub, role,
-                      scope, cfg->access_ttl_s, access, access_size, jti, &exp) < 0) {
+                      scope, gen, cfg->access_ttl_s, access, access_size, jti, &exp) < 0) {
         exec_simple(db, "ROLLBACK");
         *ret = jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
         return -1;
@@ -213,20 +215,40 @@ static int grant_scope(const char *allowed_pg, const char *requested, char *out,
     return 0;
 }
 
+/* effective_pg writes the scopes a principal of role with stored scopes
+ * (comma-separated, optionally in braces: a text[] literal; empty: the
+ * role's defaults) holds, as a text[] literal for grant_scope. Returns
+ * their mask (0: none usable). */
+static unsigned effective_pg(const char *role, const char *stored, char *out, size_t out_size)
+{
+    char list[1024], names[512];
+    unsigned mask;
+    size_t n;
+
+    snprintf(list, sizeof list, "%s", stored[0] == '{' ? stored + 1 : stored);
+    n = strlen(list);
+    if (n && list[n - 1] == '}')
+        list[n - 1] = '\0';
+    mask = jc_scopes_effective(role, list);
+    jc_scopes_names(mask, ',', names, sizeof names);
+    snprintf(out, out_size, "{%s}", names);
+    return mask;
+}
+
 static int role_may_login(const char *role)
 {
     return strcmp(role, "admin") == 0 || strcmp(role, "reader") == 0;
 }
 
-/* issue_refresh stores a new refresh token of family (a uuid text) and
- * writes it to out. Runs inside the caller's transaction. */
+/* issue_refresh stores a new refresh token of family (a uuid text) for
+ * the principal's token generation gen and writes it to out. Runs inside the caller's transaction. */
 static int issue_refresh(PGconn *db, const jc_config *cfg, const char *family, const char *sub,
-                         const char *scope, char *out, size_t out_size)
+                         const char *scope, int64_t gen, char *out, size_t out_size)
 {
     uint8_t raw[32], hash[32];
-    char ttl[16];
-    const char *vals[5];
-    int lens[5] = {0}, fmts[5] = {0};
+    char ttl[16], gentext[24];
+    const char *vals[6];
+    int lens[6] = {0}, fmts[6] = {0};
     PGresult *res;
     int ok;
 
@@ -245,11 +267,13 @@ static int issue_refresh(PGconn *db, const jc_config *cfg, const char *family, c
     vals[2] = sub;
     vals[3] = scope;
     vals[4] = ttl;
+    snprintf(gentext, sizeof gentext, "%lld", (long long)gen);
+    vals[5] = gentext;
     res = PQexecParams(db,
                        "INSERT INTO refresh_tokens (token_hash, family, principal_id, scope,"
-                       " expires_at) VALUES ($1, $2::uuid, $3, $4,"
-                       " now() + make_interval(secs => $5::int))",
-                       5, NULL, vals, lens, fmts, 0);
+                       " expires_at, generation) VALUES ($1, $2::uuid, $3, $4,"
+                       " now() + make_interval(secs => $5::int), $6::bigint)",
+                       6, NULL, vals, lens, fmts, 0);
     ok = pg_ok(res);
     PQclear(res);
     return ok ? 0 : -1;
@@ -261,7 +285,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char user[JC_HTTP_SUB_MAX + 1], pw[JC_PASSWORD_MAX + 1], totp[16] = "", scope_req[512] = "";
-    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128];
+    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128], eff[600];
     const char *vals[4];
     PGresult *res = NULL;
     int fu, fp, ft, fs, n, ok = 0, locked = 0, known = 0, need_totp = 0;
@@ -285,7 +309,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     res = begin_select(db,
                        "SELECT role, disabled, password_hash, locked_until > now(),"
                        " totp_enabled, encode(totp_secret, 'hex'), totp_enc_key_id,"
-                       " totp_last_step, array_to_string(scopes, ',')"
+                       " totp_last_step, array_to_string(scopes, ','), token_generation"
                        " FROM principals WHERE id = $1 FOR UPDATE",
                        vals, NULL, NULL);
     if (!res) {
@@ -349,7 +373,8 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                  : need_totp ? "wrong password or TOTP code" : "wrong password");
         return jc_reply_oauth_error(r, 400, "invalid_grant", GENERIC_LOGIN_ERROR);
     }
-    if (grant_scope(PQgetvalue(res, 0, 8), scope_req, scope, sizeof scope) < 0) {
+    if (!effective_pg(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 8), eff, sizeof eff) ||
+        grant_scope(eff, scope_req, scope, sizeof scope) < 0) {
         abandon(db, res);
         return jc_reply_oauth_error(r, 400, "invalid_scope", "a requested scope is not granted");
     }
@@ -371,12 +396,14 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", fam[0],
                  fam[1], fam[2], fam[3], fam[4], fam[5], fam[6], fam[7], fam[8], fam[9], fam[10],
                  fam[11], fam[12], fam[13], fam[14], fam[15]);
-        if (issue_refresh(db, cfg, family, user, scope, refresh, sizeof refresh) < 0) {
+        if (issue_refresh(db, cfg, family, user, scope, strtoll(PQgetvalue(res, 0, 9), NULL, 10),
+                          refresh, sizeof refresh) < 0) {
             abandon(db, res);
             return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
         }
     }
-    n = mint_and_commit(r, db, user, PQgetvalue(res, 0, 0), scope, access, sizeof access, jti,
+    n = mint_and_commit(r, db, user, PQgetvalue(res, 0, 0), scope,
+                        strtoll(PQgetvalue(res, 0, 9), NULL, 10), access, sizeof access, jti,
                         "login", &ret);
     PQclear(res);
     if (n < 0)
@@ -394,6 +421,7 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     const jc_config *cfg = jc_http_config(r->h);
     char tok[128], scope_req[512] = "", scope[512], access[JC_JWT_MAX], jti[40], refresh[128];
     char family[40], sub[JC_HTTP_SUB_MAX + 1], role[16];
+    int64_t gen;
     uint8_t hash[32];
     const char *vals[1];
     int lens[1], fmts[1] = {1};
@@ -412,7 +440,8 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     lens[0] = sizeof hash;
     res = begin_select(db,
                        "SELECT t.family::text, t.principal_id, t.scope, t.used_at IS NOT NULL,"
-                       " t.revoked_at IS NOT NULL, t.expires_at <= now(), p.role, p.disabled"
+                       " t.revoked_at IS NOT NULL, t.expires_at <= now(), p.role, p.disabled,"
+                       " t.generation <> p.token_generation, p.token_generation"
                        " FROM refresh_tokens t JOIN principals p ON p.id = t.principal_id"
                        " WHERE t.token_hash = $1 FOR UPDATE OF t",
                        vals, lens, fmts);
@@ -437,16 +466,32 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token already used; its family is revoked");
     }
+    if (PQgetvalue(res, 0, 8)[0] == 't') { /* issued before the sessions were ended */
+        abandon(db, res);
+        LOG_INFO("auth", "refresh token of '%s' refused: its sessions were ended", sub);
+        return jc_reply_oauth_error(r, 400, "invalid_grant",
+                                    "refresh token revoked: the principal's password, role,"
+                                    " scopes or state changed since it was issued");
+    }
     if (PQgetvalue(res, 0, 4)[0] == 't' || PQgetvalue(res, 0, 5)[0] == 't' ||
         PQgetvalue(res, 0, 7)[0] == 't' || !role_may_login(role)) {
         abandon(db, res);
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token revoked or expired");
     }
+    gen = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
     {
         /* narrowing only: the requested scope must be within the granted one */
-        char granted[600];
-        snprintf(granted, sizeof granted, "{%s}", PQgetvalue(res, 0, 2));
+        char granted[600], stored[500];
+        snprintf(stored, sizeof stored, "%s", PQgetvalue(res, 0, 2));
+        if (!stored[0]) { /* issued before scopes were enforced: the role's defaults */
+            effective_pg(role, "", granted, sizeof granted);
+            snprintf(stored, sizeof stored, "%.*s", (int)strlen(granted) - 2, granted + 1);
+            for (char *p = stored; *p; p++)
+                if (*p == ',')
+                    *p = ' ';
+        }
+        snprintf(granted, sizeof granted, "{%s}", stored);
         for (char *p = granted; *p; p++)
             if (*p == ' ')
                 *p = ',';
@@ -456,16 +501,17 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
                                         "a requested scope was not granted");
         }
         if (!scope_req[0])
-            snprintf(scope, sizeof scope, "%s", PQgetvalue(res, 0, 2));
+            snprintf(scope, sizeof scope, "%.500s", stored);
     }
     PQclear(res);
     PQclear(PQexecParams(db, "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1", 1,
                          NULL, vals, lens, fmts, 0));
-    if (issue_refresh(db, cfg, family, sub, scope, refresh, sizeof refresh) < 0) {
+    if (issue_refresh(db, cfg, family, sub, scope, gen, refresh, sizeof refresh) < 0) {
         exec_simple(db, "ROLLBACK");
         return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
     }
-    if (mint_and_commit(r, db, sub, role, scope, access, sizeof access, jti, "refresh", &ret) < 0)
+    if (mint_and_commit(r, db, sub, role, scope, gen, access, sizeof access, jti, "refresh",
+                        &ret) < 0)
         return ret;
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
@@ -476,15 +522,16 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
 
 /* principal_key fetches and opens principal's HMAC key kid ("" = current)
  * if it is valid now. Returns 0, 1 when there is no such valid key, -1 on a
- * PostgreSQL or keyring error. role/scopes get the principal's. */
+ * PostgreSQL or keyring error. role/scopes/gen get the principal's. */
 static int principal_key(jc_req *r, PGconn *db, const char *principal, const char *kid,
                          uint8_t key[32], char *role, size_t role_size, char *scopes,
-                         size_t scopes_size)
+                         size_t scopes_size, int64_t *gen)
 {
     const char *vals[2] = {principal, kid};
     PGresult *res = PQexecParams(
         db,
-        "SELECT k.key_id, k.secret, k.enc_key_id, p.role, array_to_string(p.scopes, ',')"
+        "SELECT k.key_id, k.secret, k.enc_key_id, p.role, array_to_string(p.scopes, ','),"
+        " p.token_generation::text" /* the result is binary: read the number as text */
         " FROM principal_keys k JOIN principals p ON p.id = k.principal_id"
         " WHERE k.principal_id = $1 AND NOT p.disabled"
         "   AND (k.key_id = $2 OR ($2 = '' AND k.valid_until IS NULL))"
@@ -504,6 +551,7 @@ static int principal_key(jc_req *r, PGconn *db, const char *principal, const cha
     }
     snprintf(role, role_size, "%.*s", PQgetlength(res, 0, 3), PQgetvalue(res, 0, 3));
     snprintf(scopes, scopes_size, "{%.*s}", PQgetlength(res, 0, 4), PQgetvalue(res, 0, 4));
+    *gen = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
     if (PQgetisnull(res, 0, 2)) {
         rc = PQgetlength(res, 0, 1) == 32 ? 0 : -1;
         if (rc == 0)
@@ -532,9 +580,10 @@ static int principal_key(jc_req *r, PGconn *db, const char *principal, const cha
 }
 
 /* client_auth authenticates the client_assertion of the form. Returns 0
- * with sub/role/scopes filled, or -1 after answering. */
+ * with sub/role/scopes/gen filled, or -1 after answering. */
 static int client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *role,
-                       size_t role_size, char *scopes, size_t scopes_size, enum MHD_Result *ret)
+                       size_t role_size, char *scopes, size_t scopes_size, int64_t *gen,
+                       enum MHD_Result *ret)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char type[128], assertion[JC_JWT_MAX + 1], client_id[JC_HTTP_SUB_MAX + 1] = "";
@@ -614,7 +663,7 @@ static int client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *
         reason = "jti is required (1-128 characters)";
         goto refuse;
     }
-    rc = principal_key(r, db, sub, j->kid, key, role, role_size, scopes, scopes_size);
+    rc = principal_key(r, db, sub, j->kid, key, role, role_size, scopes, scopes_size, gen);
     if (rc < 0) {
         free(j);
         *ret = jc_reply_error(r, 503, "unavailable", "cannot read the client's key");
@@ -663,17 +712,23 @@ static enum MHD_Result grant_client_credentials(jc_req *r, PGconn *db)
     const jc_config *cfg = jc_http_config(r->h);
     char sub[JC_HTTP_SUB_MAX + 1], role[16], scopes[1024], scope_req[512] = "", scope[512];
     char access[JC_JWT_MAX], jti[40];
-    int64_t exp;
+    int64_t exp, gen = 0;
     enum MHD_Result ret;
 
     if (jc_req_form(r, "scope", scope_req, sizeof scope_req) < 0)
         return jc_reply_oauth_error(r, 400, "invalid_request", "scope is malformed");
-    if (client_auth(r, db, sub, sizeof sub, role, sizeof role, scopes, sizeof scopes, &ret) < 0)
+    if (client_auth(r, db, sub, sizeof sub, role, sizeof role, scopes, sizeof scopes, &gen,
+                    &ret) < 0)
         return ret;
-    if (grant_scope(scopes, scope_req, scope, sizeof scope) < 0)
-        return jc_reply_oauth_error(r, 400, "invalid_scope", "a requested scope is not granted");
+    {
+        char eff[600];
+        if (!effective_pg(role, scopes, eff, sizeof eff) ||
+            grant_scope(eff, scope_req, scope, sizeof scope) < 0)
+            return jc_reply_oauth_error(r, 400, "invalid_scope",
+                                        "a requested scope is not granted");
+    }
     if (jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, sub, role,
-                      scope, cfg->access_ttl_s, access, sizeof access, jti, &exp) < 0)
+                      scope, gen, cfg->access_ttl_s, access, sizeof access, jti, &exp) < 0)
         return jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
     LOG_INFO("auth", "token %s issued to '%s' (client credentials)", jti, sub);
     return token_answer(r, access, cfg->access_ttl_s, scope, NULL);
@@ -716,6 +771,7 @@ enum MHD_Result jc_http_revoke(jc_req *r)
     int ft = jc_req_form(r, "token", tok, sizeof tok);
     int fh = jc_req_form(r, "token_type_hint", hint, sizeof hint);
     char client[JC_HTTP_SUB_MAX + 1] = "", role[16], scopes[1024], probe[8];
+    int64_t gen;
     PGconn *db;
     enum MHD_Result ret;
     static const char empty[] = "{}\n";
@@ -726,7 +782,7 @@ enum MHD_Result jc_http_revoke(jc_req *r)
     if (!db)
         return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not reachable");
     if (jc_req_form(r, "client_assertion", probe, sizeof probe) != 0 &&
-        client_auth(r, db, client, sizeof client, role, sizeof role, scopes, sizeof scopes,
+        client_auth(r, db, client, sizeof client, role, sizeof role, scopes, sizeof scopes, &gen,
                     &ret) < 0)
         return ret;
     if (strncmp(tok, REFRESH_PREFIX, strlen(REFRESH_PREFIX)) == 0) {
@@ -782,7 +838,8 @@ int jc_req_authenticate(jc_req *r, enum MHD_Result *ret)
     char why[160];
     PGconn *db;
     PGresult *res;
-    const char *vals[2];
+    const char *vals[3];
+    char gen[24];
     int ok;
 
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7]) {
@@ -801,24 +858,44 @@ int jc_req_authenticate(jc_req *r, enum MHD_Result *ret)
         *ret = jc_reply_error(r, 401, "unauthorized", "invalid token: %s", why);
         return -1;
     }
+    snprintf(gen, sizeof gen, "%lld", (long long)cl.gen);
     vals[0] = cl.sub;
     vals[1] = cl.jti;
+    vals[2] = gen;
+    /* the token generation: a token issued before the principal's sessions
+     * were ended (password, role, scopes, disabled) no longer matches */
     res = PQexecParams(db,
                        "SELECT p.role, p.disabled,"
-                       " EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)"
+                       " EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2),"
+                       " p.token_generation = $3::bigint"
                        " FROM principals p WHERE p.id = $1",
-                       2, NULL, vals, NULL, NULL, 0);
+                       3, NULL, vals, NULL, NULL, 0);
     if (!pg_ok(res)) {
         *ret = not_answering(r, res);
         return -1;
     }
     ok = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), cl.role) == 0 &&
-         PQgetvalue(res, 0, 1)[0] == 'f' && PQgetvalue(res, 0, 2)[0] == 'f';
+         PQgetvalue(res, 0, 1)[0] == 'f' && PQgetvalue(res, 0, 2)[0] == 'f' &&
+         PQgetvalue(res, 0, 3)[0] == 't';
     PQclear(res);
     if (!ok) {
         *ret = jc_reply_error(r, 401, "unauthorized",
-                              "invalid token: revoked, or its principal is gone or disabled");
+                              "invalid token: revoked, its principal is gone or disabled, or"
+                              " its sessions were ended (password, role or scopes changed)");
         return -1;
+    }
+    {
+        /* the route's scope (scopes.c) must be in the token; a token
+         * without scopes predates their enforcement: its role's defaults */
+        int s = jc_scope_of_route(r->route);
+        unsigned have = cl.scope[0] ? jc_scopes_effective(cl.role, cl.scope)
+                                    : jc_scopes_of_role(cl.role);
+        if (s < 0 || !(have & (1u << s))) {
+            *ret = jc_reply_error(r, 403, "forbidden", "the token lacks scope '%s', needed for %s",
+                                  s < 0 ? "?" : jc_scope_get(s)->name,
+                                  r->route ? r->route : r->path);
+            return -1;
+        }
     }
     r->caller.authenticated = 1;
     snprintf(r->caller.sub, sizeof r->caller.sub, "%s", cl.sub);

@@ -3,7 +3,8 @@
  *
  * Whoever changes jobs (the ingest loop for job events, cancels and lost
  * jobs; the scheduler for assignments; the janitor for expired leases and
- * offline workers) does it the same way: load the rows with FOR UPDATE
+ * offline workers; jobcoord-admin when it deletes a principal that has
+ * live jobs) does it the same way: load the rows with FOR UPDATE
  * (jw_load), run each input through the state machine (jw_apply and
  * friends) in memory, then write everything with a handful of statements
  * (jw_flush): one UPDATE of the changed jobs, one INSERT of their history

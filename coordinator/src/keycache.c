@@ -6,6 +6,7 @@
  * principals the network names.
  */
 #include "keycache.h"
+#include "scopes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,7 @@ static void fill_entry(jc_keycache *kc, jc_key_entry *e, PGresult *r, int row, i
     if (PQgetisnull(r, row, 2))
         return;
     e->role = role_parse(PQgetvalue(r, row, 2));
+    e->scopes = jc_scopes_effective(PQgetvalue(r, row, 2), PQgetvalue(r, row, 7));
     e->disabled = strcmp(PQgetvalue(r, row, 3), "t") == 0;
     e->status = JC_KEY_UNKNOWN_KEY;
     if (PQgetisnull(r, row, 4))
@@ -211,7 +213,8 @@ int jc_keycache_fetch(jc_keycache *kc, PGconn *db, int64_t now_ms, char *errstr,
 {
     static const char sql[] =
         "SELECT u.p, u.k, pr.role, pr.disabled, k.secret, k.enc_key_id,"
-        "       (extract(epoch FROM k.valid_until) * 1000)::bigint"
+        "       (extract(epoch FROM k.valid_until) * 1000)::bigint,"
+        "       array_to_string(pr.scopes, ',')"
         "  FROM unnest($1::text[], $2::text[]) AS u(p, k)"
         "  LEFT JOIN principals pr ON pr.id = u.p"
         "  LEFT JOIN principal_keys k ON k.principal_id = u.p AND k.key_id = u.k";

@@ -39,6 +39,7 @@ typedef struct jc_key_entry {
     char key_id[JC_MAX_KEY_ID_LEN + 1];
     jc_key_status status;
     jc_role role;
+    unsigned scopes; /* effective scopes (scopes.h): what it may send */
     int disabled;
     int64_t valid_until_ms; /* INT64_MAX: current key */
     uint8_t key[JC_KEY_LEN];

@@ -29,7 +29,7 @@ static const char *const reason_names[JC_METRICS_REASONS] = {
     JC_R_BAD_SIGNATURE,  JC_R_SCHEMA,             JC_R_PRINCIPAL_MISMATCH, JC_R_WRONG_TOPIC,
     JC_R_WRONG_ROLE,     JC_R_STALE,              JC_R_FUTURE,       JC_R_REPLAY,
     JC_R_APPLY_ERROR,    JC_R_UNKNOWN_JOB,        JC_R_STALE_ATTEMPT, JC_R_INVALID_TRANSITION,
-    JC_R_NOT_OWNER,      JC_R_JOB_EXISTS,
+    JC_R_NOT_OWNER,      JC_R_JOB_EXISTS,         JC_R_FORBIDDEN_SCOPE,
     "other", /* last: anything not listed above */
 };
 

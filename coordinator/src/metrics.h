@@ -56,7 +56,7 @@ void jc_metrics_family(jc_buf *b, const char *name, const char *type, const char
 /* ---- the ingest loop ---- */
 
 /* Rejection reasons counted by label; anything else counts as "other". */
-#define JC_METRICS_REASONS 23
+#define JC_METRICS_REASONS 24
 
 /* jc_metrics_tally gathers one batch's counts in the ingest thread's own
  * memory, so the shared counters are touched once per batch, not once per

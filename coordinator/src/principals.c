@@ -22,6 +22,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "scopes.h"
 #include "secrets.h"
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
@@ -59,6 +60,18 @@ static int scopes_valid(const char *scopes)
             return 1;
         p += n + 1;
     }
+}
+
+int jc_principal_scopes_valid(const char *role, const char *scopes, char *errstr,
+                              size_t errstr_size)
+{
+    if (!scopes_valid(scopes ? scopes : "")) {
+        snprintf(errstr, errstr_size,
+                 "invalid scopes '%s' (comma-separated, each 1-64 of A-Z a-z 0-9 . _ : / * -)",
+                 scopes);
+        return 0;
+    }
+    return jc_scopes_check(role, scopes, errstr, errstr_size);
 }
 
 /* rollback ends a failed transaction; its own error is of no interest. */
@@ -168,12 +181,8 @@ jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id
         snprintf(errstr, errstr_size, "invalid role '%s' (" JC_PRINCIPAL_ROLES ")", role);
         return JC_PR_INVALID;
     }
-    if (!scopes_valid(scopes)) {
-        snprintf(errstr, errstr_size,
-                 "invalid scopes '%s' (comma-separated, each 1-64 of A-Z a-z 0-9 . _ : / * -)",
-                 scopes);
+    if (!jc_principal_scopes_valid(role, scopes, errstr, errstr_size))
         return JC_PR_INVALID;
-    }
     if (sodium_init() < 0) {
         snprintf(errstr, errstr_size, "libsodium cannot be initialized");
         return JC_PR_ERROR;
@@ -310,26 +319,6 @@ jc_pr_status jc_principal_prune_keys(PGconn *c, int retention_s, long *pruned, c
     *pruned = PQntuples(r);
     PQclear(r);
     return JC_PR_OK;
-}
-
-jc_pr_status jc_principal_delete(PGconn *c, const char *id, char *errstr, size_t errstr_size)
-{
-    const char *params[1] = {id};
-    PGresult *r;
-    jc_pr_status st = JC_PR_ERROR;
-
-    r = PQexecParams(c, "DELETE FROM principals WHERE id = $1", 1, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(c, r, errstr, errstr_size))
-        goto out;
-    if (strcmp(PQcmdTuples(r), "0") == 0) {
-        snprintf(errstr, errstr_size, "no principal '%s'", id);
-        st = JC_PR_NOT_FOUND;
-        goto out;
-    }
-    st = JC_PR_OK;
-out:
-    PQclear(r);
-    return st;
 }
 
 /* fill_key copies row i of a keys query into k, opening the secret when

@@ -33,6 +33,7 @@ typedef enum jc_pr_status {
     JC_PR_EXISTS,    /* a principal with that id already exists */
     JC_PR_INVALID,   /* bad id, role, scope, grace or target key */
     JC_PR_ERROR,     /* PostgreSQL, keyring or memory trouble */
+    JC_PR_BUSY,      /* refused: the principal still has live work (see principal_delete.h) */
 } jc_pr_status;
 
 /* jc_principal_prune_keys deletes the rotated-out keys whose grace period
@@ -48,6 +49,12 @@ int jc_principal_id_valid(const char *id);
 /* jc_principal_role_valid tells whether role is client, worker, admin or
  * reader (a reader may read the HTTP status API and send nothing). */
 int jc_principal_role_valid(const char *role);
+
+/* jc_principal_scopes_valid tells whether scopes (a comma-separated list,
+ * "" for none) may be given to a principal of role; if not, errstr says
+ * why. */
+int jc_principal_scopes_valid(const char *role, const char *scopes, char *errstr,
+                              size_t errstr_size);
 
 /* JC_PRINCIPAL_ROLES is the list for messages. */
 #define JC_PRINCIPAL_ROLES "client, worker, admin or reader"
@@ -81,8 +88,7 @@ jc_pr_status jc_principal_rotate_key(PGconn *c, const jc_keyring *kr, const char
                                      long grace_s, jc_new_key *out, char *errstr,
                                      size_t errstr_size);
 
-/* jc_principal_delete deletes id with its keys (and its worker row). */
-jc_pr_status jc_principal_delete(PGconn *c, const char *id, char *errstr, size_t errstr_size);
+/* Deleting a principal settles its live jobs first: principal_delete.h. */
 
 typedef struct jc_principal_key {
     char key_id[JC_PRINCIPAL_ID_MAX + 1];

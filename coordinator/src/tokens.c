@@ -117,8 +117,8 @@ void jc_signkeys_jwks(jc_signkeys *k, jc_buf *b)
 }
 
 int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, const char *sub,
-                  const char *role, const char *scope, int ttl_s, char *out, size_t out_size,
-                  char *jti, int64_t *exp)
+                  const char *role, const char *scope, int64_t gen, int ttl_s, char *out,
+                  size_t out_size, char *jti, int64_t *exp)
 {
     uint8_t rnd[16];
     jc_buf hdr, cl;
@@ -148,7 +148,7 @@ int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, cons
         jc_json_str(&cl, scope);
         jc_buf_addstr(&cl, ",\"role\":");
         jc_json_str(&cl, role);
-        jc_buf_addstr(&cl, "}");
+        jc_buf_printf(&cl, ",\"gen\":%lld}", (long long)gen);
         if (!hdr.failed && !cl.failed)
             n = jc_jws_sign(JC_JWS_EDDSA, jc_buf_str(&hdr), jc_buf_str(&cl), k->keys[0].sk, out,
                             out_size);
@@ -252,6 +252,12 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
         fail(err, err_size, "sub, role, jti and scope are required");
         goto done;
     }
+    out->gen = 0; /* tokens issued before sessions had generations */
+    if (jc_json_find(&j->cl, 0, "gen") >= 0 &&
+        (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "gen"), &out->gen) < 0 || out->gen < 0)) {
+        fail(err, err_size, "gen must be a non-negative integer");
+        goto done;
+    }
     snprintf(out->kid, sizeof out->kid, "%s", j->kid);
     ret = 0;
 done:
@@ -293,7 +299,7 @@ int jc_kafka_minter_mint(void *opaque, char *token, size_t size, int64_t *exp_ms
         return -1;
     }
     if (jc_token_mint(m->keys, m->issuer, m->cfg->token_audience, m->cfg->group_id,
-                      "coordinator", "kafka", m->cfg->access_ttl_s, token, size, jti, &exp) < 0) {
+                      "coordinator", "kafka", 0, m->cfg->access_ttl_s, token, size, jti, &exp) < 0) {
         snprintf(err, errsz, "cannot mint a token");
         return -1;
     }

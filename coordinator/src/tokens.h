@@ -38,12 +38,14 @@ int jc_signkeys_ready(const jc_signkeys *k);
 /* jc_signkeys_jwks appends the JWKS document (active key first). */
 void jc_signkeys_jwks(jc_signkeys *k, jc_buf *b);
 
-/* jc_token_mint signs an access token for sub with role and scope, valid
- * ttl_s seconds, with the active key. Fills jti (>= 33 bytes) and *exp.
- * Returns the token length, -1 when no key is loaded or out is too small. */
+/* jc_token_mint signs an access token for sub with role, scope and the
+ * principal's token generation gen (claim "gen": the token works while the
+ * principal's sessions are not ended, see principal_change.h), valid ttl_s
+ * seconds, with the active key. Fills jti (>= 33 bytes) and *exp. Returns
+ * the token length, -1 when no key is loaded or out is too small. */
 int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, const char *sub,
-                  const char *role, const char *scope, int ttl_s, char *out, size_t out_size,
-                  char *jti, int64_t *exp);
+                  const char *role, const char *scope, int64_t gen, int ttl_s, char *out,
+                  size_t out_size, char *jti, int64_t *exp);
 
 typedef struct jc_token_claims {
     char sub[65];
@@ -52,6 +54,7 @@ typedef struct jc_token_claims {
     char jti[80];
     char kid[65];
     int64_t exp, iat;
+    int64_t gen; /* the principal's token generation; 0 when the claim is absent */
 } jc_token_claims;
 
 /* jc_token_verify checks an access token: compact JWS, alg pinned to EdDSA,

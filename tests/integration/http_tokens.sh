@@ -207,12 +207,15 @@ check_eq "after all that the admin token still works" 200 "$(get_bearer /v1/work
 SEED=$(sql "SELECT encode(secret, 'hex') FROM signing_keys WHERE kid = '$KID1'")
 PUB=$(sql "SELECT encode(public_key, 'hex') FROM signing_keys WHERE kid = '$KID1'")
 NOW=$(date +%s)
-claims() { # ISS AUD EXP IAT
-    printf '{"iss":"%s","sub":"admin","aud":"%s","exp":%s,"iat":%s,"jti":"forged-%s","scope":"","role":"admin"}' "$1" "$2" "$3" "$4" "$RANDOM"
+GEN=$(sql "SELECT token_generation FROM principals WHERE id = 'admin'")
+claims() { # ISS AUD EXP IAT (gen: the admin's current token generation)
+    printf '{"iss":"%s","sub":"admin","aud":"%s","exp":%s,"iat":%s,"jti":"forged-%s","scope":"","role":"admin","gen":%s}' "$1" "$2" "$3" "$4" "$RANDOM" "$GEN"
 }
 forge() { node "$JS/forge-token.mjs" --seed "$SEED" --pub "$PUB" --kid "$KID1" "$@"; }
 GOOD=$(forge --mode eddsa --claims "$(claims "$URL" jobcoord $((NOW + 300)) "$NOW")")
 check_eq "control: a token made with the real key is accepted" 200 "$(get_bearer /v1/workers "$GOOD")"
+check_eq "the right key but another token generation: 401" 401 \
+    "$(get_bearer /v1/workers "$(forge --mode eddsa --claims "$(claims "$URL" jobcoord $((NOW + 300)) "$NOW" | sed "s/\"gen\":$GEN/\"gen\":$((GEN + 1000))/")")")"
 check_eq "alg none: 401" 401 "$(get_bearer /v1/workers "$(forge --mode none --claims "$(claims "$URL" jobcoord $((NOW + 300)) "$NOW")")")"
 check "the answer says why" grep -q 'EdDSA only' "$T/body"
 check_eq "HS256 keyed with the public key: 401" 401 "$(get_bearer /v1/workers "$(forge --mode hs256-pub --claims "$(claims "$URL" jobcoord $((NOW + 300)) "$NOW")")")"

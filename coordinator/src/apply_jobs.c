@@ -32,7 +32,7 @@
 #include "keycache.h"
 
 #define SUBMIT_CHUNK 500
-#define SUBMIT_COLS 10
+#define SUBMIT_COLS 11
 #define ARRAY_MAX (256u << 20)
 
 static int accepted(const jc_inmsg *m, jc_msg_type t) { return !m->reason && m->msg.type == t; }
@@ -52,7 +52,7 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
 {
     const char *values[SUBMIT_CHUNK * SUBMIT_COLS];
     int lengths[SUBMIT_CHUNK * SUBMIT_COLS], formats[SUBMIT_CHUNK * SUBMIT_COLS];
-    char text[SUBMIT_CHUNK][5][40];
+    char text[SUBMIT_CHUNK][6][40];
     uint8_t digests[SUBMIT_CHUNK][JC_SUBMIT_DIGEST_LEN];
     jc_buf sql;
     PGresult *r;
@@ -60,7 +60,8 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
 
     jc_buf_init(&sql, 1 << 20);
     jc_buf_addstr(&sql, "INSERT INTO jobs (id, submitter, ikey, type, payload, priority,"
-                        " max_attempts, run_after, timeout_ms, submit_digest, state) VALUES ");
+                        " max_attempts, run_after, timeout_ms, submit_digest, submit_msg_id, state)"
+                        " VALUES ");
     for (size_t k = 0; k < n; k++) {
         jc_inmsg *m = &b->msgs[idx[k]];
         const jc_job_submit *s = &m->msg.u.submit;
@@ -87,6 +88,9 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
         jc_submit_digest(&s[0], digests[k]);
         values[np + 9] = (const char *)digests[k];
         lengths[np + 9] = JC_SUBMIT_DIGEST_LEN;
+        jc_id_format(m->msg.id, text[k][5]);
+        values[np + 10] = text[k][5];
+        lengths[np + 10] = 0;
         for (int c = 0; c < SUBMIT_COLS; c++)
             formats[np + c] = 0;
         /* binary: the raw bytes, no NUL terminator needed */
@@ -96,9 +100,9 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
         jc_buf_printf(&sql,
                       "%s($%d::uuid, $%d::text, $%d::text, $%d::text, $%d::bytea, $%d::int, $%d::int,"
                       " CASE WHEN $%d::bigint = 0 THEN now() ELSE to_timestamp($%d::bigint / 1000.0) END,"
-                      " $%d::int, $%d::bytea, 'pending')",
+                      " $%d::int, $%d::bytea, $%d::uuid, 'pending')",
                       k ? "," : "", base + 1, base + 2, base + 3, base + 4, base + 5, base + 6,
-                      base + 7, base + 8, base + 8, base + 9, base + 10);
+                      base + 7, base + 8, base + 8, base + 9, base + 10, base + 11);
         np += SUBMIT_COLS;
     }
     jc_buf_addstr(&sql, " ON CONFLICT DO NOTHING RETURNING id");
@@ -137,7 +141,8 @@ static int answer_duplicates(PGconn *db, jc_batch *b, const size_t *idx, const c
 {
     static const char sql[] =
         "SELECT j.id, j.submitter, coalesce(j.ikey, ''), j.state, j.attempt,"
-        "       coalesce(encode(j.submit_digest, 'hex'), '') FROM jobs j"
+        "       coalesce(encode(j.submit_digest, 'hex'), ''), coalesce(j.submit_msg_id::text, '')"
+        "  FROM jobs j"
         " WHERE j.id = ANY($1::uuid[])"
         "    OR (j.ikey IS NOT NULL AND (j.submitter, j.ikey) IN"
         "        (SELECT * FROM unnest($2::text[], $3::text[])))";
@@ -198,7 +203,13 @@ static int answer_duplicates(PGconn *db, jc_batch *b, const size_t *idx, const c
         for (int i = 0; i < PQntuples(r) && !answered; i++) {
             const char *sub = PQgetvalue(r, i, 1), *ikey = PQgetvalue(r, i, 2);
             if (strcmp(PQgetvalue(r, i, 0), id) == 0) {
-                if (jc_slice_eq(m->msg.principal, sub) && strcmp(PQgetvalue(r, i, 5), digest) == 0)
+                char msgid[37];
+                jc_id_format(m->msg.id, msgid);
+                if (jc_slice_eq(m->msg.principal, sub) && strcmp(PQgetvalue(r, i, 6), msgid) == 0)
+                    /* the very message that created the job, read again */
+                    jc_inmsg_reject(m, JC_R_REPLAY, "job.submit %s was already applied", msgid);
+                else if (jc_slice_eq(m->msg.principal, sub) &&
+                         strcmp(PQgetvalue(r, i, 5), digest) == 0)
                     /* the same request again: tell the client where its job is */
                     jc_answer_set(m, id, PQgetvalue(r, i, 3), atoi(PQgetvalue(r, i, 4)));
                 else

@@ -14,7 +14,9 @@
  *                       answer. At most auth.max_concurrent_hashes hashes run
  *                       at once (64 MiB each).
  *   refresh_token       rotating refresh tokens, stored as BLAKE2b hashes;
- *                       presenting a used one revokes its whole family.
+ *                       presenting a used one (or revoking one) revokes its
+ *                       whole family and the access tokens minted from it
+ *                       (family_access_tokens -> revoked_tokens).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -113,13 +115,27 @@ static PGresult *begin_select(PGconn *db, const char *sql, const char *const *va
     return res;
 }
 
+/* revoke_family_sql revokes refresh-token family $1 and every access token
+ * minted from it that has not expired ($2: tokens.clock_skew_s, as the
+ * expiry revoked_tokens keeps them until). Runs in the caller's
+ * transaction; one statement, so both happen or neither. */
+static const char revoke_family_sql[] =
+    "WITH f AS (UPDATE refresh_tokens SET revoked_at = now()"
+    "           WHERE family = $1::uuid AND revoked_at IS NULL RETURNING 1)"
+    " INSERT INTO revoked_tokens (jti, principal_id, expires_at)"
+    " SELECT jti, principal_id, expires_at + make_interval(secs => $2::int)"
+    " FROM family_access_tokens WHERE family = $1::uuid AND expires_at > now()"
+    " ON CONFLICT DO NOTHING";
+
 /* mint_and_commit mints the access token of sub (role, scope) into access
- * (jti gets its id), commits the grant's transaction and marks the caller
- * authenticated. Returns 0; or -1 after answering 503 (*ret): no signing
- * key (rolled back), or COMMIT refused ("PostgreSQL refused the <what>"). */
+ * (jti gets its id), records it as a token of refresh-token family (when
+ * not NULL) so that revoking the family revokes it, commits the grant's
+ * transaction and marks the caller authenticated. Returns 0; or -1 after
+ * answering 503 (*ret): no signing key (rolled back), or COMMIT refused
+ * ("PostgreSQL refused the <what>"). */
 static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *role,
-                           const char *scope, char *access, size_t access_size, char *jti,
-                           const char *what, enum MHD_Result *ret)
+                           const char *scope, const char *family, char *access,
+                           size_t access_size, char *jti, const char *what, enum MHD_Result *ret)
 {
     const jc_config *cfg = jc_http_config(r->h);
     PGresult *res;
@@ -131,6 +147,22 @@ static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *r
         exec_simple(db, "ROLLBACK");
         *ret = jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
         return -1;
+    }
+    if (family) {
+        char exp_s[24];
+        const char *vals[4] = {jti, family, sub, exp_s};
+        snprintf(exp_s, sizeof exp_s, "%lld", (long long)exp);
+        res = PQexecParams(db,
+                           "INSERT INTO family_access_tokens (jti, family, principal_id,"
+                           " expires_at) VALUES ($1, $2::uuid, $3, to_timestamp($4::bigint))",
+                           4, NULL, vals, NULL, NULL, 0);
+        ok = pg_ok(res);
+        PQclear(res);
+        if (!ok) {
+            exec_simple(db, "ROLLBACK");
+            *ret = jc_reply_error(r, 503, "unavailable", "PostgreSQL refused the %s", what);
+            return -1;
+        }
     }
     res = PQexec(db, "COMMIT");
     ok = pg_ok(res);
@@ -261,7 +293,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char user[JC_HTTP_SUB_MAX + 1], pw[JC_PASSWORD_MAX + 1], totp[16] = "", scope_req[512] = "";
-    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128];
+    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128], family[37];
     const char *vals[4];
     PGresult *res = NULL;
     int fu, fp, ft, fs, n, ok = 0, locked = 0, known = 0, need_totp = 0;
@@ -357,7 +389,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         char step[24];
         const char *v2[2] = {user, step};
         uint8_t fam[16];
-        char family[37];
         snprintf(step, sizeof step, "%lld", (long long)matched);
         PQclear(PQexecParams(db,
                              "UPDATE principals SET failed_logins = 0, locked_until = NULL,"
@@ -376,8 +407,8 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
             return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
         }
     }
-    n = mint_and_commit(r, db, user, PQgetvalue(res, 0, 0), scope, access, sizeof access, jti,
-                        "login", &ret);
+    n = mint_and_commit(r, db, user, PQgetvalue(res, 0, 0), scope, family, access,
+                        sizeof access, jti, "login", &ret);
     PQclear(res);
     if (n < 0)
         return ret;
@@ -425,15 +456,28 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
     snprintf(sub, sizeof sub, "%s", PQgetvalue(res, 0, 1));
     snprintf(role, sizeof role, "%s", PQgetvalue(res, 0, 6));
-    if (PQgetvalue(res, 0, 3)[0] == 't') { /* reuse of a rotated token: revoke the family */
-        const char *fv[1] = {family};
+    if (PQgetvalue(res, 0, 3)[0] == 't') {
+        /* reuse of a rotated token: revoke the family and its access tokens */
+        char skew[16];
+        const char *fv[2] = {family, skew};
+        PGresult *rv;
+        int revoked;
+        snprintf(skew, sizeof skew, "%d", cfg->clock_skew_s);
         PQclear(res);
-        PQclear(PQexecParams(db,
-                             "UPDATE refresh_tokens SET revoked_at = now()"
-                             " WHERE family = $1::uuid AND revoked_at IS NULL",
-                             1, NULL, fv, NULL, NULL, 0));
-        exec_simple(db, "COMMIT");
-        LOG_WARN("auth", "refresh token of '%s' used twice: family %s revoked", sub, family);
+        rv = PQexecParams(db, revoke_family_sql, 2, NULL, fv, NULL, NULL, 0);
+        if (!pg_ok(rv)) {
+            abandon(db, rv);
+            return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
+        }
+        revoked = atoi(PQcmdTuples(rv));
+        PQclear(rv);
+        rv = PQexec(db, "COMMIT");
+        if (!pg_ok(rv))
+            return not_answering(r, rv);
+        PQclear(rv);
+        LOG_WARN("auth",
+                 "refresh token of '%s' used twice: family %s revoked with %d access token(s)",
+                 sub, family, revoked);
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token already used; its family is revoked");
     }
@@ -465,7 +509,8 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
         exec_simple(db, "ROLLBACK");
         return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
     }
-    if (mint_and_commit(r, db, sub, role, scope, access, sizeof access, jti, "refresh", &ret) < 0)
+    if (mint_and_commit(r, db, sub, role, scope, family, access, sizeof access, jti, "refresh",
+                        &ret) < 0)
         return ret;
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
@@ -736,15 +781,23 @@ enum MHD_Result jc_http_revoke(jc_req *r)
         PGresult *res;
         crypto_generichash(hash, sizeof hash, (const uint8_t *)tok, strlen(tok), NULL, 0);
         res = PQexecParams(db,
-                           "UPDATE refresh_tokens SET revoked_at = now() WHERE family ="
-                           " (SELECT family FROM refresh_tokens WHERE token_hash = $1"
-                           "   AND ($2 = '' OR principal_id = $2))"
-                           " AND revoked_at IS NULL",
+                           "SELECT family::text FROM refresh_tokens WHERE token_hash = $1"
+                           " AND ($2 = '' OR principal_id = $2)",
                            2, NULL, vals, lens, fmts, 0);
         if (!pg_ok(res))
             return not_answering(r, res);
-        if (strcmp(PQcmdTuples(res), "0") != 0)
-            LOG_INFO("auth", "refresh token family revoked (%s rows)", PQcmdTuples(res));
+        if (PQntuples(res) == 1) {
+            char family[40], skew[16];
+            const char *fv[2] = {family, skew};
+            snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
+            snprintf(skew, sizeof skew, "%d", cfg->clock_skew_s);
+            PQclear(res);
+            res = PQexecParams(db, revoke_family_sql, 2, NULL, fv, NULL, NULL, 0);
+            if (!pg_ok(res))
+                return not_answering(r, res);
+            LOG_INFO("auth", "refresh token family %s revoked with %s access token(s)", family,
+                     PQcmdTuples(res));
+        }
         PQclear(res);
     } else {
         jc_token_claims cl;

@@ -127,7 +127,9 @@
     X("auth.lockout_s", "int", lockout_s, "900", 1, 86400, NULL,                               \
       "How long a locked account stays locked, seconds.")                                     \
     X("auth.max_concurrent_hashes", "int", max_concurrent_hashes, "2", 1, 64, NULL,            \
-      "Password hashes (Argon2id, 64 MiB each) computed at once; more requests wait.")       \
+      "Threads computing password hashes (Argon2id, 64 MiB each), apart from http.threads.") \
+    X("auth.max_queued_logins", "int", max_queued_logins, "64", 1, 4096, NULL,                 \
+      "Password logins waiting for a hashing thread; more (or one waiting 10 s) get 503.")   \
     X("auth.bootstrap_admin", "string", bootstrap_admin, "admin", 0, 0, NULL,                  \
       "At first start with no admin: the admin to create (needs auth.bootstrap_password).")  \
     X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                 \

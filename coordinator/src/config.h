@@ -72,6 +72,7 @@ typedef struct jc_config {
     int login_max_failures;
     int lockout_s;
     int max_concurrent_hashes;
+    int max_queued_logins;
     char *bootstrap_admin;
     char *bootstrap_password;
     /* security */

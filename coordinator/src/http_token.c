@@ -11,8 +11,10 @@
  *                       auth.login_max_failures for auth.lockout_s, TOTP
  *                       when enabled. Unknown users, wrong passwords and
  *                       locked accounts cost the same hash and get the same
- *                       answer. At most auth.max_concurrent_hashes hashes run
- *                       at once (64 MiB each).
+ *                       answer. Hashes run on auth.max_concurrent_hashes
+ *                       threads of their own (64 MiB each), never on the
+ *                       HTTP threads, after a queue of auth.max_queued_logins
+ *                       (jc_req_defer; full: 503).
  *   refresh_token       rotating refresh tokens, stored as BLAKE2b hashes;
  *                       presenting a used one (or revoking one) revokes its
  *                       whole family and the access tokens minted from it
@@ -38,37 +40,6 @@
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define REFRESH_PREFIX "jcr_"
 #define GENERIC_LOGIN_ERROR "invalid username or password"
-
-/* ---- bounded password hashing ---- */
-
-static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hash_cv = PTHREAD_COND_INITIALIZER;
-static int hash_running;
-
-static int hash_enter(int max)
-{
-    struct timespec until;
-    int ok = 1;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    pthread_mutex_lock(&hash_mu);
-    while (hash_running >= max && ok)
-        ok = pthread_cond_timedwait(&hash_cv, &hash_mu, &until) == 0;
-    if (hash_running < max) {
-        hash_running++;
-        ok = 1;
-    }
-    pthread_mutex_unlock(&hash_mu);
-    return ok ? 0 : -1;
-}
-
-static void hash_leave(void)
-{
-    pthread_mutex_lock(&hash_mu);
-    hash_running--;
-    pthread_cond_signal(&hash_cv);
-    pthread_mutex_unlock(&hash_mu);
-}
 
 /* ---- helpers ---- */
 
@@ -309,10 +280,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         return jc_reply_oauth_error(r, 400, "invalid_request",
                                     "username and password are required, once each");
     }
-    if (hash_enter(cfg->max_concurrent_hashes) < 0) {
-        sodium_memzero(pw, sizeof pw);
-        return jc_reply_error(r, 503, "unavailable", "too many logins at once; retry");
-    }
     vals[0] = user;
     res = begin_select(db,
                        "SELECT role, disabled, password_hash, locked_until > now(),"
@@ -321,7 +288,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                        " FROM principals WHERE id = $1 FOR UPDATE",
                        vals, NULL, NULL);
     if (!res) {
-        hash_leave();
         sodium_memzero(pw, sizeof pw);
         return not_answering(r, NULL);
     }
@@ -331,7 +297,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     /* the same hash work whatever the case */
     ok = jc_password_check(known ? PQgetvalue(res, 0, 2) : NULL, pw) == 0;
     sodium_memzero(pw, sizeof pw);
-    hash_leave();
     if (known)
         locked = PQgetvalue(res, 0, 3)[0] == 't';
     if (known && ok && !locked && PQgetvalue(res, 0, 4)[0] == 't') {
@@ -416,6 +381,17 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
     return ret;
+}
+
+/* grant_password_deferred is the password grant as it runs on a hashing
+ * thread (jc_req_defer), with that thread's own PostgreSQL connection. */
+static enum MHD_Result grant_password_deferred(jc_req *r)
+{
+    PGconn *db = jc_http_db(r->h);
+    if (!db)
+        return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not reachable");
+    jc_signkeys_refresh(jc_http_signkeys(r->h), db, 0);
+    return grant_password(r, db);
 }
 
 /* ---- grant: refresh_token ---- */
@@ -741,12 +717,12 @@ enum MHD_Result jc_http_token(jc_req *r)
         return jc_reply_oauth_error(r, 400, "unsupported_grant_type",
                                     "grant_type must be client_credentials, password or"
                                     " refresh_token");
+    if (strcmp(grant, "password") == 0)
+        return jc_req_defer(r, grant_password_deferred);
     db = jc_http_db(r->h);
     if (!db)
         return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not reachable");
     jc_signkeys_refresh(jc_http_signkeys(r->h), db, 0);
-    if (strcmp(grant, "password") == 0)
-        return grant_password(r, db);
     if (strcmp(grant, "refresh_token") == 0)
         return grant_refresh(r, db);
     return grant_client_credentials(r, db);

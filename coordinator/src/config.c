@@ -96,6 +96,10 @@
       "Threads serving HTTP requests.")                                                       \
     X("http.connection_timeout_s", "int", http_timeout_s, "10", 1, 3600, NULL,                \
       "An idle HTTP connection is closed after this many seconds.")                          \
+    X("http.request_deadline_s", "int", http_request_deadline_s, "10", 1, 3600, NULL,          \
+      "A request must arrive whole (headers and body) within this time, sent slowly or not.") \
+    X("http.busy_request_deadline_ms", "int", http_busy_deadline_ms, "1000", 100, 600000,      \
+      NULL, "The same deadline once 3/4 of http.max_connections are open (keeps room).")     \
     X("http.max_connections", "int", http_max_connections, "256", 1, 65536, NULL,             \
       "Most HTTP connections at once.")                                                       \
     X("http.max_connections_per_ip", "int", http_max_per_ip, "32", 1, 65536, NULL,           \

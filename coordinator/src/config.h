@@ -56,6 +56,8 @@ typedef struct jc_config {
     char *http_listen;
     int http_threads;
     int http_timeout_s;
+    int http_request_deadline_s;
+    int http_busy_deadline_ms;
     int http_max_connections;
     int http_max_per_ip;
     int http_memory_limit;

@@ -5,8 +5,9 @@
  * http_meta.c, http_token.c, http_status.c, http_metrics.c and http_ui.c.
  *
  * libmicrohttpd's defaults have no connection timeout and no per-IP limit,
- * so every limit is set explicitly: connection timeout, total and per-IP
- * connections, memory per connection (request line and headers), a thread
+ * so every limit is set explicitly: connection timeout, a deadline for each
+ * request to arrive whole (http_conns.c; the timeout alone lets a client
+ * that trickles bytes hold a slot forever), total and per-IP connections, memory per connection (request line and headers), a thread
  * pool, and http.max_body_bytes for bodies, checked against Content-Length
  * before anything is read and again as data arrives (413 at once, then the
  * connection is closed). Bodies are parsed by libmicrohttpd's post
@@ -31,6 +32,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "http_conns.h"
 #include "http_defer.h"
 #include "http_int.h"
 #include "jobcoord/jobcoord.h"
@@ -49,6 +51,7 @@ struct jc_http {
     jc_signkeys *keys;
     struct MHD_Daemon *d;
     jc_defer *defer;      /* password hashing, off the HTTP threads */
+    jc_conns *conns;      /* request deadlines */
     pthread_key_t db_key; /* this thread's PGconn */
     char public_url[512];
     char issuer[512];
@@ -225,6 +228,7 @@ static enum MHD_Result queue(jc_req *r, unsigned status, struct MHD_Response *re
         s->answered = 1;
         return MHD_YES;
     }
+    jc_conns_received(r->c); /* whatever is left of the request is discarded */
     ret = MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -489,7 +493,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     reqstate *s = *con_cls;
     double secs;
     (void)cls;
-    (void)c;
+    jc_conns_done(c);
     if (!s)
         return;
     secs = elapsed_s(&s->t0);
@@ -594,6 +598,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             s->form_bad = 1;
         return MHD_YES;
     }
+    jc_conns_received(c); /* the request is whole */
     if (s->pending) { /* the answer of deferred work, after the resume */
         struct MHD_Response *resp = s->pending;
         s->pending = NULL;
@@ -723,6 +728,16 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *k
         free(h);
         return NULL;
     }
+    h->conns = jc_conns_start(cfg->http_max_connections, cfg->http_request_deadline_s * 1000,
+                              cfg->http_busy_deadline_ms);
+    if (!h->conns) {
+        snprintf(errstr, errstr_size, "cannot start the HTTP deadline thread");
+        jc_defer_stop(h->defer);
+        jc_signkeys_free(h->keys);
+        pthread_key_delete(h->db_key);
+        free(h);
+        return NULL;
+    }
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -732,9 +747,12 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *k
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->http_max_per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_memory_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, jc_conns_notify, h->conns,
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_END);
     if (!h->d) {
         snprintf(errstr, errstr_size, "cannot listen on %s", cfg->http_listen);
+        jc_conns_stop(h->conns);
+        jc_conns_free(h->conns);
         jc_defer_stop(h->defer);
         jc_signkeys_free(h->keys);
         pthread_key_delete(h->db_key);
@@ -757,7 +775,9 @@ void jc_http_stop(jc_http *h)
     /* every suspended connection is resumed (answered or refused) before
      * the daemon stops, as libmicrohttpd requires */
     jc_defer_stop(h->defer);
+    jc_conns_stop(h->conns);
     MHD_stop_daemon(h->d);
+    jc_conns_free(h->conns);
     jc_signkeys_free(h->keys);
     pthread_key_delete(h->db_key);
     free(h);

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
 # http_load: the HTTP surface under attack stays available to others.
+# Slow clients (slowloris: 256 connections from 16 addresses, each sending
+# one header line every 3 s, never finishing) cannot hold the connection
+# slots: each request has a deadline to arrive whole, shorter once 3/4 of
+# http.max_connections are open, and a normal client gets all its answers.
 # A password spray (24 connections guessing at once) must not slow the
 # cheap routes: password hashing runs on threads of its own behind a
 # bounded queue, so /healthz answers within 100 ms (median) while the
@@ -13,7 +17,7 @@ export JOBCOORD_AUTH_BOOTSTRAP_PASSWORD='correct horse battery staple'
 start_mock_kafka 1
 start_coordinator --set http.listen=127.0.0.1:$PORT --set http.threads=2 \
     --set auth.max_concurrent_hashes=2 --set auth.max_queued_logins=8 \
-    --set auth.login_max_failures=1000
+    --set auth.login_max_failures=1000 --set http.request_deadline_s=4
 unset JOBCOORD_AUTH_BOOTSTRAP_PASSWORD
 
 # ---- password spray against /healthz ----
@@ -92,5 +96,86 @@ ts = [threading.Thread(target=one) for _ in range(20)]
 [t.join() for t in ts]
 sys.exit(0 if hdrs and all(h == '1' for h in hdrs) else 1)
 PY"
+# ---- one slow sender: cut at http.request_deadline_s though never idle ----
+python3 - "$PORT" >"$T/slow1.txt" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+t0 = time.monotonic()
+s.settimeout(1)
+while time.monotonic() - t0 < 15:
+    try:
+        s.sendall(b"X-Slow: 1\r\n")  # a line a second: never idle for the 10 s timeout
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print(round(time.monotonic() - t0, 1))
+PY
+check "a client trickling a header line a second is cut near the 4 s deadline ($(cat "$T/slow1.txt") s)" \
+    python3 -c "import sys; sys.exit(0 if float(open('$T/slow1.txt').read()) < 9 else 1)"
+
+# ---- slowloris from 16 addresses while a normal client asks 5 times ----
+python3 - "$PORT" >"$T/slowloris.json" 2>"$T/slowloris.err" <<'PY'
+import http.client, json, socket, sys, threading, time
+port = int(sys.argv[1])
+stop = time.monotonic() + 25
+opened = [0]
+lock = threading.Lock()
+
+def attacker(addr):
+    socks = []
+    while time.monotonic() < stop:
+        while len(socks) < 16 and time.monotonic() < stop:  # keep 16 open, reconnect the cut ones
+            try:
+                s = socket.socket()
+                s.bind((addr, 0))
+                s.settimeout(2)
+                s.connect(("127.0.0.1", port))
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                socks.append(s)
+                with lock:
+                    opened[0] += 1
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(3)
+        for s in list(socks):
+            try:
+                s.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                socks.remove(s)
+                s.close()
+    for s in socks:
+        s.close()
+
+ts = [threading.Thread(target=attacker, args=(f"127.0.0.{i}",)) for i in range(2, 18)]
+for t in ts:
+    t.start()
+time.sleep(6)  # the attack holds its 256 connections
+answers, times = 0, []
+for i in range(5):
+    t0 = time.monotonic()
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/healthz")
+        if c.getresponse().status == 200:
+            answers += 1
+        c.close()
+    except OSError:
+        pass
+    times.append(round(time.monotonic() - t0, 2))
+    time.sleep(1)
+for t in ts:
+    t.join()
+print(json.dumps({"answers": answers, "times": times, "attack_connections": opened[0]}))
+PY
+jc_log "slowloris: $(cat "$T/slowloris.json")"
+sl() { python3 -c "import json; d=json.load(open('$T/slowloris.json')); print($1)"; }
+check "the attack opened at least 256 connections ($(sl 'd["attack_connections"]'))" test "$(sl 'd["attack_connections"]')" -ge 256
+check_eq "a normal client got all 5 answers during the slowloris (times $(sl 'd["times"]'))" 5 "$(sl 'd["answers"]')"
+check "the cut connections are logged" grep -q "cut for sending a request too slowly" "$T/coordinator.log"
+check_eq "after the attack /healthz answers" 200 "$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$URL/healthz")"
 check_eq "the coordinator is still running" 0 "$(kill -0 "$COORD_PID"; echo $?)"
 jc_done

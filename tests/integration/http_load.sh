@@ -4,6 +4,7 @@
 # one header line every 3 s, never finishing) cannot hold the connection
 # slots: each request has a deadline to arrive whole, shorter once 3/4 of
 # http.max_connections are open, and a normal client gets all its answers.
+# The status warns when the Kafka cluster authenticates nobody.
 # A password spray (24 connections guessing at once) must not slow the
 # cheap routes: password hashing runs on threads of its own behind a
 # bounded queue, so /healthz answers within 100 ms (median) while the
@@ -177,5 +178,22 @@ check "the attack opened at least 256 connections ($(sl 'd["attack_connections"]
 check_eq "a normal client got all 5 answers during the slowloris (times $(sl 'd["times"]'))" 5 "$(sl 'd["answers"]')"
 check "the cut connections are logged" grep -q "cut for sending a request too slowly" "$T/coordinator.log"
 check_eq "after the attack /healthz answers" 200 "$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$URL/healthz")"
+# ---- status warns that the Kafka cluster authenticates nobody ----
+AT=$(curl -s --data-urlencode grant_type=password --data-urlencode username=admin \
+    --data-urlencode 'password=correct horse battery staple' "$URL/v1/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+curl -s -H "Authorization: Bearer $AT" "$URL/v1/status" >"$T/status.json"
+check "/v1/status warns: security.protocol plaintext" \
+    python3 -c "import json,sys; w=json.load(open('$T/status.json'))['warnings']; sys.exit(0 if len(w) == 1 and 'plaintext' in w[0] else 1)"
+check "the coordinator logged the warning at start" grep -q "security.protocol is plaintext" "$T/coordinator.log"
+OUT=$("$ADMIN" status 2>&1)
+check "jobcoord-admin status warns about plaintext" grep -q '^warning .*security.protocol is plaintext' <<<"$OUT"
+OUT=$(JOBCOORD_KAFKA_BROKERS= "$ADMIN" --json status 2>&1)
+check "jobcoord-admin status warns about the embedded cluster" \
+    python3 -c "import json,sys; w=json.loads(sys.argv[1])['warnings']; sys.exit(0 if len(w) == 1 and 'embedded development cluster' in w[0] else 1)" "$OUT"
+OUT=$(JOBCOORD_KAFKA_PROPERTIES=security.protocol=SASL_SSL,sasl.mechanism=OAUTHBEARER "$ADMIN" --json status 2>&1)
+check_eq "no warning with SASL" "[]" "$(python3 -c "import json,sys; print(json.dumps(json.loads(sys.argv[1])['warnings']))" "$OUT")"
+OUT=$(JOBCOORD_KAFKA_PROPERTIES=security.protocol=SASL_SSL,security.protocol=PLAINTEXT "$ADMIN" status 2>&1)
+check "the last security.protocol given counts" grep -q '^warning .*plaintext' <<<"$OUT"
 check_eq "the coordinator is still running" 0 "$(kill -0 "$COORD_PID"; echo $?)"
 jc_done

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "kconf.h"
 
 #define WINDOW_MAX 31536000L
 #define STATUS_WINDOW_DEFAULT "300"
@@ -217,6 +218,19 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         printf("{\"schema_version\":%d,\"latest_schema_version\":%d", version, latest);
     else
         printf("schema version      %d (this program: %d)\n", version, latest);
+    {
+        /* judged from the configuration this program shares with the daemon */
+        char why[512];
+        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why);
+        if (ctx->json) {
+            fputs(",\"warnings\":[", stdout);
+            if (warn)
+                admin_json_str(stdout, why);
+            fputs("]", stdout);
+        } else if (warn) {
+            printf("warning             %s\n", why);
+        }
+    }
     for (size_t i = 0; i < sizeof status_counts / sizeof status_counts[0]; i++) {
         r = admin_query(ctx, status_counts[i].sql, 0, NULL);
         if (!r)

@@ -124,6 +124,10 @@
       "Threads serving HTTP requests.")                                                       \
     X("http.connection_timeout_s", "int", http_timeout_s, "10", 1, 3600, NULL,                \
       "An idle HTTP connection is closed after this many seconds.")                          \
+    X("http.request_deadline_s", "int", http_request_deadline_s, "10", 1, 3600, NULL,          \
+      "A request must arrive whole (headers and body) within this time, sent slowly or not.") \
+    X("http.busy_request_deadline_ms", "int", http_busy_deadline_ms, "1000", 100, 600000,      \
+      NULL, "The same deadline once 3/4 of http.max_connections are open (keeps room).")     \
     X("http.max_connections", "int", http_max_connections, "256", 1, 65536, NULL,             \
       "Most HTTP connections at once.")                                                       \
     X("http.max_connections_per_ip", "int", http_max_per_ip, "32", 1, 65536, NULL,           \
@@ -155,7 +159,9 @@
     X("auth.lockout_s", "int", lockout_s, "900", 1, 86400, NULL,                               \
       "How long a locked account stays locked, seconds.")                                     \
     X("auth.max_concurrent_hashes", "int", max_concurrent_hashes, "2", 1, 64, NULL,            \
-      "Password hashes (Argon2id, 64 MiB each) computed at once; more requests wait.")       \
+      "Threads computing password hashes (Argon2id, 64 MiB each), apart from http.threads.") \
+    X("auth.max_queued_logins", "int", max_queued_logins, "64", 1, 4096, NULL,                 \
+      "Password logins waiting for a hashing thread; more (or one waiting 10 s) get 503.")   \
     X("auth.bootstrap_admin", "string", bootstrap_admin, "admin", 0, 0, NULL,                  \
       "At first start with no admin: the admin to create (needs auth.bootstrap_password).")  \
     X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                 \

@@ -67,6 +67,8 @@ typedef struct jc_config {
     char *http_listen;
     int http_threads;
     int http_timeout_s;
+    int http_request_deadline_s;
+    int http_busy_deadline_ms;
     int http_max_connections;
     int http_max_per_ip;
     int http_memory_limit;
@@ -83,6 +85,7 @@ typedef struct jc_config {
     int login_max_failures;
     int lockout_s;
     int max_concurrent_hashes;
+    int max_queued_logins;
     char *bootstrap_admin;
     char *bootstrap_password;
     /* security */

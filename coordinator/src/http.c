@@ -5,12 +5,17 @@
  * http_meta.c, http_token.c, http_status.c, http_metrics.c and http_ui.c.
  *
  * libmicrohttpd's defaults have no connection timeout and no per-IP limit,
- * so every limit is set explicitly: connection timeout, total and per-IP
- * connections, memory per connection (request line and headers), a thread
+ * so every limit is set explicitly: connection timeout, a deadline for each
+ * request to arrive whole (http_conns.c; the timeout alone lets a client
+ * that trickles bytes hold a slot forever), total and per-IP connections, memory per connection (request line and headers), a thread
  * pool, and http.max_body_bytes for bodies, checked against Content-Length
  * before anything is read and again as data arrives (413 at once, then the
  * connection is closed). Bodies are parsed by libmicrohttpd's post
  * processor, only for the routes that take a form.
+ *
+ * Password logins do not run on the thread pool: jc_req_defer suspends the
+ * connection and queues the handler for the hashing threads (http_defer.c),
+ * so health, readiness and metrics answer whatever the token endpoint does.
  */
 #include "http.h"
 
@@ -27,6 +32,8 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "http_conns.h"
+#include "http_defer.h"
 #include "http_int.h"
 #include "jobcoord/jobcoord.h"
 #include "log.h"
@@ -34,6 +41,7 @@
 #include "tokens.h"
 
 #define FORM_FIELDS_MAX 16
+#define DEFER_MAX_WAIT_MS 10000 /* a login queued longer is answered 503 */
 #define FORM_NAME_MAX 64
 
 struct jc_http {
@@ -42,6 +50,8 @@ struct jc_http {
     const jc_keyring *kr;
     jc_signkeys *keys;
     struct MHD_Daemon *d;
+    jc_defer *defer;      /* password hashing, off the HTTP threads */
+    jc_conns *conns;      /* request deadlines */
     pthread_key_t db_key; /* this thread's PGconn */
     char public_url[512];
     char issuer[512];
@@ -91,6 +101,13 @@ typedef struct reqstate {
     size_t body_seen;
     int too_large;
     int answered;
+    /* deferred work (jc_req_defer): the handler runs on a jc_defer thread
+     * while the connection is suspended, and its answer waits in pending
+     * until libmicrohttpd calls on_request again after the resume */
+    jc_route_fn deferred_fn;
+    int deferred;
+    struct MHD_Response *pending;
+    unsigned pending_status;
 } reqstate;
 
 /* ---- accessors ---- */
@@ -202,6 +219,16 @@ static enum MHD_Result queue(jc_req *r, unsigned status, struct MHD_Response *re
     reqstate *s = (reqstate *)r;
     if (!resp)
         return MHD_NO;
+    if (s->deferred) { /* not on a libmicrohttpd thread: keep it for on_request */
+        if (s->pending)
+            MHD_destroy_response(s->pending);
+        s->pending = resp;
+        s->pending_status = status;
+        r->status = status;
+        s->answered = 1;
+        return MHD_YES;
+    }
+    jc_conns_received(r->c); /* whatever is left of the request is discarded */
     ret = MHD_queue_response(r->c, status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -466,7 +493,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     reqstate *s = *con_cls;
     double secs;
     (void)cls;
-    (void)c;
+    jc_conns_done(c);
     if (!s)
         return;
     secs = elapsed_s(&s->t0);
@@ -478,6 +505,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                                                               : " (aborted)");
     if (s->pp)
         MHD_destroy_post_processor(s->pp);
+    if (s->pending)
+        MHD_destroy_response(s->pending);
     for (int i = 0; i < s->nfields; i++) {
         if (s->values[i].data)
             sodium_memzero(s->values[i].data, s->values[i].cap); /* passwords, assertions */
@@ -569,9 +598,70 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             s->form_bad = 1;
         return MHD_YES;
     }
+    jc_conns_received(c); /* the request is whole */
+    if (s->pending) { /* the answer of deferred work, after the resume */
+        struct MHD_Response *resp = s->pending;
+        s->pending = NULL;
+        enum MHD_Result ret = MHD_queue_response(c, s->pending_status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (s->answered)
         return MHD_YES;
     return s->rt->fn(&s->req);
+}
+
+/* ---- deferred work ---- */
+
+static void defer_accepted(void *item)
+{
+    MHD_suspend_connection(((reqstate *)item)->req.c);
+}
+
+/* defer_finish makes sure the deferred request has an answer and hands the
+ * connection back to libmicrohttpd, which calls on_request again. */
+static void defer_finish(reqstate *s)
+{
+    if (!s->pending)
+        jc_reply_error(&s->req, 500, "internal", "the request could not be answered");
+    s->deferred = 0;
+    MHD_resume_connection(s->req.c);
+}
+
+static void defer_run(void *item)
+{
+    reqstate *s = item;
+    s->deferred = 1;
+    s->deferred_fn(&s->req);
+    defer_finish(s);
+}
+
+static void defer_refuse(void *item)
+{
+    reqstate *s = item;
+    static const char *const headers[] = {"Retry-After", "1", "Cache-Control", "no-store",
+                                          NULL};
+    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many logins at"
+                               " once; retry\"}\n";
+    s->deferred = 1;
+    jc_reply_with_headers(&s->req, 503, "application/json", body, sizeof body - 1, headers);
+    defer_finish(s);
+}
+
+enum MHD_Result jc_req_defer(jc_req *r, jc_route_fn fn)
+{
+    reqstate *s = (reqstate *)r;
+    s->deferred_fn = fn;
+    if (jc_defer_submit(r->h->defer, s, defer_accepted) == 0)
+        return MHD_YES; /* suspended; answered from the worker */
+    {
+        static const char *const headers[] = {"Retry-After", "1", "Cache-Control", "no-store",
+                                              NULL};
+        static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many logins"
+                                   " at once; retry\"}\n";
+        return jc_reply_with_headers(r, 503, "application/json", body, sizeof body - 1,
+                                     headers);
+    }
 }
 
 static void log_mhd(void *cls, const char *fmt, va_list ap)
@@ -629,8 +719,27 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *k
         free(h);
         return NULL;
     }
+    h->defer = jc_defer_start(cfg->max_concurrent_hashes, cfg->max_queued_logins,
+                              DEFER_MAX_WAIT_MS, defer_run, defer_refuse);
+    if (!h->defer) {
+        snprintf(errstr, errstr_size, "cannot start the password hashing threads");
+        jc_signkeys_free(h->keys);
+        pthread_key_delete(h->db_key);
+        free(h);
+        return NULL;
+    }
+    h->conns = jc_conns_start(cfg->http_max_connections, cfg->http_request_deadline_s * 1000,
+                              cfg->http_busy_deadline_ms);
+    if (!h->conns) {
+        snprintf(errstr, errstr_size, "cannot start the HTTP deadline thread");
+        jc_defer_stop(h->defer);
+        jc_signkeys_free(h->keys);
+        pthread_key_delete(h->db_key);
+        free(h);
+        return NULL;
+    }
     h->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->http_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->http_timeout_s,
@@ -638,9 +747,13 @@ jc_http *jc_http_start(const jc_config *cfg, jc_runtime *rt, const jc_keyring *k
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->http_max_per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->http_memory_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, jc_conns_notify, h->conns,
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_END);
     if (!h->d) {
         snprintf(errstr, errstr_size, "cannot listen on %s", cfg->http_listen);
+        jc_conns_stop(h->conns);
+        jc_conns_free(h->conns);
+        jc_defer_stop(h->defer);
         jc_signkeys_free(h->keys);
         pthread_key_delete(h->db_key);
         free(h);
@@ -659,7 +772,12 @@ void jc_http_stop(jc_http *h)
 {
     if (!h)
         return;
+    /* every suspended connection is resumed (answered or refused) before
+     * the daemon stops, as libmicrohttpd requires */
+    jc_defer_stop(h->defer);
+    jc_conns_stop(h->conns);
     MHD_stop_daemon(h->d);
+    jc_conns_free(h->conns);
     jc_signkeys_free(h->keys);
     pthread_key_delete(h->db_key);
     free(h);

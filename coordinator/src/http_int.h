@@ -105,6 +105,16 @@ enum MHD_Result jc_reply_oauth_error(jc_req *r, unsigned status, const char *err
  * result, to be returned by the handler). */
 int jc_req_authenticate(jc_req *r, enum MHD_Result *ret);
 
+typedef enum MHD_Result (*jc_route_fn)(jc_req *r);
+
+/* jc_req_defer runs fn(r) on one of the auth.max_concurrent_hashes threads
+ * kept apart from the HTTP threads (password hashing), after at most
+ * auth.max_queued_logins others; the connection is suspended meanwhile.
+ * fn answers with the jc_reply_* functions as usual. When the queue is full
+ * (or a request waited more than 10 s) the answer is 503 with Retry-After.
+ * The handler returns what this returns. */
+enum MHD_Result jc_req_defer(jc_req *r, jc_route_fn fn);
+
 /* jc_caller_sees_all: admin or reader. */
 int jc_caller_sees_all(const jc_caller *c);
 
@@ -156,8 +166,7 @@ int jc_query_jobs_or_reply(jc_req *r, const char *params[10], jc_jobs_query *q,
  * text with milliseconds, e.g. JC_SQL_TS("created_at"). */
 #define JC_SQL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* Route handlers (each file's own). */
-typedef enum MHD_Result (*jc_route_fn)(jc_req *r);
+/* Route handlers (each file's own; jc_route_fn is declared above). */
 
 enum MHD_Result jc_http_healthz(jc_req *r);
 enum MHD_Result jc_http_readyz(jc_req *r);

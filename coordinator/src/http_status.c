@@ -30,6 +30,7 @@
 #include "jobcoord/jobcoord.h"
 #include "jobstate.h"
 #include "jobstats.h"
+#include "kconf.h"
 #include "log.h"
 #include "proto.h"
 
@@ -296,6 +297,12 @@ enum MHD_Result jc_http_status(jc_req *r)
         jc_buf_addstr(&b, ",\"last_at\":");
         jc_json_pg(&b, res, row, 4, 's');
         jc_buf_addstr(&b, "}");
+    }
+    jc_buf_addstr(&b, "],\"warnings\":[");
+    {
+        char why[512];
+        if (jc_kafka_auth_warning(jc_http_config(r->h), why, sizeof why))
+            jc_json_str(&b, why);
     }
     jc_buf_addstr(&b, "]}");
     PQclear(res);

@@ -11,10 +11,14 @@
  *                       auth.login_max_failures for auth.lockout_s, TOTP
  *                       when enabled. Unknown users, wrong passwords and
  *                       locked accounts cost the same hash and get the same
- *                       answer. At most auth.max_concurrent_hashes hashes run
- *                       at once (64 MiB each).
+ *                       answer. Hashes run on auth.max_concurrent_hashes
+ *                       threads of their own (64 MiB each), never on the
+ *                       HTTP threads, after a queue of auth.max_queued_logins
+ *                       (jc_req_defer; full: 503).
  *   refresh_token       rotating refresh tokens, stored as BLAKE2b hashes;
- *                       presenting a used one revokes its whole family.
+ *                       presenting a used one (or revoking one) revokes its
+ *                       whole family and the access tokens minted from it
+ *                       (family_access_tokens -> revoked_tokens).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,37 +41,6 @@
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define REFRESH_PREFIX "jcr_"
 #define GENERIC_LOGIN_ERROR "invalid username or password"
-
-/* ---- bounded password hashing ---- */
-
-static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hash_cv = PTHREAD_COND_INITIALIZER;
-static int hash_running;
-
-static int hash_enter(int max)
-{
-    struct timespec until;
-    int ok = 1;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    pthread_mutex_lock(&hash_mu);
-    while (hash_running >= max && ok)
-        ok = pthread_cond_timedwait(&hash_cv, &hash_mu, &until) == 0;
-    if (hash_running < max) {
-        hash_running++;
-        ok = 1;
-    }
-    pthread_mutex_unlock(&hash_mu);
-    return ok ? 0 : -1;
-}
-
-static void hash_leave(void)
-{
-    pthread_mutex_lock(&hash_mu);
-    hash_running--;
-    pthread_cond_signal(&hash_cv);
-    pthread_mutex_unlock(&hash_mu);
-}
 
 /* ---- helpers ---- */
 
@@ -114,14 +87,27 @@ static PGresult *begin_select(PGconn *db, const char *sql, const char *const *va
     return res;
 }
 
+/* revoke_family_sql revokes refresh-token family $1 and every access token
+ * minted from it that has not expired ($2: tokens.clock_skew_s, as the
+ * expiry revoked_tokens keeps them until). Runs in the caller's
+ * transaction; one statement, so both happen or neither. */
+static const char revoke_family_sql[] =
+    "WITH f AS (UPDATE refresh_tokens SET revoked_at = now()"
+    "           WHERE family = $1::uuid AND revoked_at IS NULL RETURNING 1)"
+    " INSERT INTO revoked_tokens (jti, principal_id, expires_at)"
+    " SELECT jti, principal_id, expires_at + make_interval(secs => $2::int)"
+    " FROM family_access_tokens WHERE family = $1::uuid AND expires_at > now()"
+    " ON CONFLICT DO NOTHING";
+
 /* mint_and_commit mints the access token of sub (role, scope, token
- * generation gen) into access
- * (jti gets its id), commits the grant's transaction and marks the caller
- * authenticated. Returns 0; or -1 after answering 503 (*ret): no signing
- * key (rolled back), or COMMIT refused ("PostgreSQL refused the <what>"). */
+ * generation gen) into access (jti gets its id), records it as a token of
+ * refresh-token family (when not NULL) so that revoking the family revokes
+ * it, commits the grant's transaction and marks the caller authenticated.
+ * Returns 0; or -1 after answering 503 (*ret): no signing key (rolled
+ * back), or COMMIT refused ("PostgreSQL refused the <what>"). */
 static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *role,
-                           const char *scope, int64_t gen, char *access, size_t access_size,
-                           char *jti, const char *what, enum MHD_Result *ret)
+                           const char *scope, int64_t gen, const char *family, char *access,
+                           size_t access_size, char *jti, const char *what, enum MHD_Result *ret)
 {
     const jc_config *cfg = jc_http_config(r->h);
     PGresult *res;
@@ -133,6 +119,22 @@ static int mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *r
         exec_simple(db, "ROLLBACK");
         *ret = jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
         return -1;
+    }
+    if (family) {
+        char exp_s[24];
+        const char *vals[4] = {jti, family, sub, exp_s};
+        snprintf(exp_s, sizeof exp_s, "%lld", (long long)exp);
+        res = PQexecParams(db,
+                           "INSERT INTO family_access_tokens (jti, family, principal_id,"
+                           " expires_at) VALUES ($1, $2::uuid, $3, to_timestamp($4::bigint))",
+                           4, NULL, vals, NULL, NULL, 0);
+        ok = pg_ok(res);
+        PQclear(res);
+        if (!ok) {
+            exec_simple(db, "ROLLBACK");
+            *ret = jc_reply_error(r, 503, "unavailable", "PostgreSQL refused the %s", what);
+            return -1;
+        }
     }
     res = PQexec(db, "COMMIT");
     ok = pg_ok(res);
@@ -285,7 +287,7 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char user[JC_HTTP_SUB_MAX + 1], pw[JC_PASSWORD_MAX + 1], totp[16] = "", scope_req[512] = "";
-    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128], eff[600];
+    char scope[512], access[JC_JWT_MAX], jti[40], refresh[128], eff[600], family[37];
     const char *vals[4];
     PGresult *res = NULL;
     int fu, fp, ft, fs, n, ok = 0, locked = 0, known = 0, need_totp = 0;
@@ -301,10 +303,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         return jc_reply_oauth_error(r, 400, "invalid_request",
                                     "username and password are required, once each");
     }
-    if (hash_enter(cfg->max_concurrent_hashes) < 0) {
-        sodium_memzero(pw, sizeof pw);
-        return jc_reply_error(r, 503, "unavailable", "too many logins at once; retry");
-    }
     vals[0] = user;
     res = begin_select(db,
                        "SELECT role, disabled, password_hash, locked_until > now(),"
@@ -313,7 +311,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                        " FROM principals WHERE id = $1 FOR UPDATE",
                        vals, NULL, NULL);
     if (!res) {
-        hash_leave();
         sodium_memzero(pw, sizeof pw);
         return not_answering(r, NULL);
     }
@@ -323,7 +320,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     /* the same hash work whatever the case */
     ok = jc_password_check(known ? PQgetvalue(res, 0, 2) : NULL, pw) == 0;
     sodium_memzero(pw, sizeof pw);
-    hash_leave();
     if (known)
         locked = PQgetvalue(res, 0, 3)[0] == 't';
     if (known && ok && !locked && PQgetvalue(res, 0, 4)[0] == 't') {
@@ -382,7 +378,6 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         char step[24];
         const char *v2[2] = {user, step};
         uint8_t fam[16];
-        char family[37];
         snprintf(step, sizeof step, "%lld", (long long)matched);
         PQclear(PQexecParams(db,
                              "UPDATE principals SET failed_logins = 0, locked_until = NULL,"
@@ -403,8 +398,8 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         }
     }
     n = mint_and_commit(r, db, user, PQgetvalue(res, 0, 0), scope,
-                        strtoll(PQgetvalue(res, 0, 9), NULL, 10), access, sizeof access, jti,
-                        "login", &ret);
+                        strtoll(PQgetvalue(res, 0, 9), NULL, 10), family, access, sizeof access,
+                        jti, "login", &ret);
     PQclear(res);
     if (n < 0)
         return ret;
@@ -412,6 +407,17 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
     return ret;
+}
+
+/* grant_password_deferred is the password grant as it runs on a hashing
+ * thread (jc_req_defer), with that thread's own PostgreSQL connection. */
+static enum MHD_Result grant_password_deferred(jc_req *r)
+{
+    PGconn *db = jc_http_db(r->h);
+    if (!db)
+        return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not reachable");
+    jc_signkeys_refresh(jc_http_signkeys(r->h), db, 0);
+    return grant_password(r, db);
 }
 
 /* ---- grant: refresh_token ---- */
@@ -454,15 +460,28 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
     snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
     snprintf(sub, sizeof sub, "%s", PQgetvalue(res, 0, 1));
     snprintf(role, sizeof role, "%s", PQgetvalue(res, 0, 6));
-    if (PQgetvalue(res, 0, 3)[0] == 't') { /* reuse of a rotated token: revoke the family */
-        const char *fv[1] = {family};
+    if (PQgetvalue(res, 0, 3)[0] == 't') {
+        /* reuse of a rotated token: revoke the family and its access tokens */
+        char skew[16];
+        const char *fv[2] = {family, skew};
+        PGresult *rv;
+        int revoked;
+        snprintf(skew, sizeof skew, "%d", cfg->clock_skew_s);
         PQclear(res);
-        PQclear(PQexecParams(db,
-                             "UPDATE refresh_tokens SET revoked_at = now()"
-                             " WHERE family = $1::uuid AND revoked_at IS NULL",
-                             1, NULL, fv, NULL, NULL, 0));
-        exec_simple(db, "COMMIT");
-        LOG_WARN("auth", "refresh token of '%s' used twice: family %s revoked", sub, family);
+        rv = PQexecParams(db, revoke_family_sql, 2, NULL, fv, NULL, NULL, 0);
+        if (!pg_ok(rv)) {
+            abandon(db, rv);
+            return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not answering");
+        }
+        revoked = atoi(PQcmdTuples(rv));
+        PQclear(rv);
+        rv = PQexec(db, "COMMIT");
+        if (!pg_ok(rv))
+            return not_answering(r, rv);
+        PQclear(rv);
+        LOG_WARN("auth",
+                 "refresh token of '%s' used twice: family %s revoked with %d access token(s)",
+                 sub, family, revoked);
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token already used; its family is revoked");
     }
@@ -510,7 +529,7 @@ static enum MHD_Result grant_refresh(jc_req *r, PGconn *db)
         exec_simple(db, "ROLLBACK");
         return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
     }
-    if (mint_and_commit(r, db, sub, role, scope, gen, access, sizeof access, jti, "refresh",
+    if (mint_and_commit(r, db, sub, role, scope, gen, family, access, sizeof access, jti, "refresh",
                         &ret) < 0)
         return ret;
     ret = token_answer(r, access, cfg->access_ttl_s, scope, refresh);
@@ -751,12 +770,12 @@ enum MHD_Result jc_http_token(jc_req *r)
         return jc_reply_oauth_error(r, 400, "unsupported_grant_type",
                                     "grant_type must be client_credentials, password or"
                                     " refresh_token");
+    if (strcmp(grant, "password") == 0)
+        return jc_req_defer(r, grant_password_deferred);
     db = jc_http_db(r->h);
     if (!db)
         return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not reachable");
     jc_signkeys_refresh(jc_http_signkeys(r->h), db, 0);
-    if (strcmp(grant, "password") == 0)
-        return grant_password(r, db);
     if (strcmp(grant, "refresh_token") == 0)
         return grant_refresh(r, db);
     return grant_client_credentials(r, db);
@@ -792,15 +811,23 @@ enum MHD_Result jc_http_revoke(jc_req *r)
         PGresult *res;
         crypto_generichash(hash, sizeof hash, (const uint8_t *)tok, strlen(tok), NULL, 0);
         res = PQexecParams(db,
-                           "UPDATE refresh_tokens SET revoked_at = now() WHERE family ="
-                           " (SELECT family FROM refresh_tokens WHERE token_hash = $1"
-                           "   AND ($2 = '' OR principal_id = $2))"
-                           " AND revoked_at IS NULL",
+                           "SELECT family::text FROM refresh_tokens WHERE token_hash = $1"
+                           " AND ($2 = '' OR principal_id = $2)",
                            2, NULL, vals, lens, fmts, 0);
         if (!pg_ok(res))
             return not_answering(r, res);
-        if (strcmp(PQcmdTuples(res), "0") != 0)
-            LOG_INFO("auth", "refresh token family revoked (%s rows)", PQcmdTuples(res));
+        if (PQntuples(res) == 1) {
+            char family[40], skew[16];
+            const char *fv[2] = {family, skew};
+            snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
+            snprintf(skew, sizeof skew, "%d", cfg->clock_skew_s);
+            PQclear(res);
+            res = PQexecParams(db, revoke_family_sql, 2, NULL, fv, NULL, NULL, 0);
+            if (!pg_ok(res))
+                return not_answering(r, res);
+            LOG_INFO("auth", "refresh token family %s revoked with %s access token(s)", family,
+                     PQcmdTuples(res));
+        }
         PQclear(res);
     } else {
         jc_token_claims cl;

@@ -129,12 +129,14 @@ static int prune(jc_janitor *j)
         "DELETE FROM heartbeats WHERE ctid = ANY (ARRAY(SELECT ctid FROM heartbeats"
         "   WHERE received_at < now() - make_interval(secs => $1::int) LIMIT $2::int))";
     /* also what the token service keeps only until it expires: assertion
-     * ids, revoked access tokens, and refresh tokens a day past expiry (kept
-     * that long so a late reuse is still recognised and logged) */
+     * ids, revoked access tokens, the access tokens of refresh-token
+     * families, and refresh tokens a day past expiry (kept that long so a
+     * late reuse is still recognised and logged) */
     static const char instances_sql[] =
         "DELETE FROM coordinator_instances WHERE last_seen_at < now() - interval '1 day';"
         "DELETE FROM token_assertions WHERE expires_at < now();"
         "DELETE FROM revoked_tokens WHERE expires_at < now();"
+        "DELETE FROM family_access_tokens WHERE expires_at < now();"
         "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day';"
         "DELETE FROM job_refusals WHERE skip_until < now()";
     char retention[16], limit[16];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int jc_kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                  size_t errstr_size)
@@ -84,4 +85,35 @@ fail:
     free(props);
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+int jc_kafka_auth_warning(const jc_config *cfg, char *out, size_t out_size)
+{
+    const char *p = cfg->kafka_properties ? cfg->kafka_properties : "";
+    static const char key[] = "security.protocol=";
+    char proto[32] = "plaintext";
+
+    if (!cfg->kafka_brokers || !*cfg->kafka_brokers) {
+        snprintf(out, out_size,
+                 "Kafka: the embedded development cluster authenticates nobody: whoever reaches"
+                 " its listener may read and write every topic (commands and job updates carry"
+                 " payloads and results)");
+        return 1;
+    }
+    while (*p) { /* the last security.protocol given wins, as in jc_kafka_conf */
+        size_t n = strcspn(p, ",");
+        if (n > sizeof key - 1 && strncasecmp(p, key, sizeof key - 1) == 0)
+            snprintf(proto, sizeof proto, "%.*s", (int)(n - (sizeof key - 1)),
+                     p + sizeof key - 1);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (strcasecmp(proto, "plaintext") != 0)
+        return 0;
+    snprintf(out, out_size,
+             "Kafka: security.protocol is plaintext: the cluster authenticates no client, so no"
+             " ACL can tell the roles apart and any client that reaches it may read commands and"
+             " job updates (payloads and results); use SASL (docs/operations.md, Kafka ACLs)");
+    return 1;
 }

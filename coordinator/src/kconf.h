@@ -21,6 +21,14 @@ void jc_kafka_conf_set_oauth(jc_kafka_oauth_mint_fn mint, void *opaque);
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
                                size_t errstr_size);
 
+/* jc_kafka_auth_warning tells whether the configuration shows that the
+ * Kafka cluster authenticates nobody: the embedded development cluster
+ * (kafka.brokers empty), or security.protocol plaintext (librdkafka's
+ * default when kafka.properties do not set it). Then it writes why into out
+ * and returns 1. 0 for SASL and for TLS (which may carry client
+ * certificates: the coordinator cannot tell). */
+int jc_kafka_auth_warning(const jc_config *cfg, char *out, size_t out_size);
+
 /* jc_kafka_log is a librdkafka log callback that writes to our log. */
 void jc_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 

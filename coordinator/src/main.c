@@ -249,6 +249,11 @@ int main(int argc, char **argv)
         rc = 0;
         goto out_cfg;
     }
+    {
+        char why[512];
+        if (jc_kafka_auth_warning(&cfg, why, sizeof why))
+            LOG_WARN("main", "%s", why);
+    }
     if (!jc_keyring_default_id(kr))
         LOG_WARN("main", "no keys file configured (security.keys_file): principals' HMAC keys "
                          "are stored in PostgreSQL in plain text");

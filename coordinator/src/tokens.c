@@ -194,7 +194,7 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
     char iss[512];
     uint8_t pk[32];
     int found = 0, ret = -1;
-    int64_t now = (int64_t)time(NULL);
+    int64_t nbf, now = (int64_t)time(NULL);
 
     memset(out, 0, sizeof *out);
     if (!j)
@@ -243,6 +243,13 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
     }
     if (out->iat - skew_s > now) {
         fail(err, err_size, "token issued in the future");
+        goto done;
+    }
+    /* RFC 7519 section 4.1.5: optional, but when present it must be a
+     * number and not later than now (within the same skew) */
+    if (jc_json_find(&j->cl, 0, "nbf") >= 0 &&
+        (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "nbf"), &nbf) < 0 || nbf - skew_s > now)) {
+        fail(err, err_size, "token not valid yet (nbf), or nbf is not a number");
         goto done;
     }
     if (jc_json_member_string(&j->cl, 0, "sub", out->sub, sizeof out->sub) <= 0 ||

@@ -59,8 +59,9 @@ typedef struct jc_token_claims {
 
 /* jc_token_verify checks an access token: compact JWS, alg pinned to EdDSA,
  * typ at+jwt, kid naming a published key, signature, iss == issuer, aud
- * (string or array) containing audience, exp in the future and iat not in
- * the future (both within skew_s), and the claims jobcoord needs. Returns
+ * (string or array) containing audience, exp in the future, iat and nbf
+ * (when present, RFC 7519 section 4.1.5) not in the future (all within
+ * skew_s), and the claims jobcoord needs. Returns
  * 0, or -1 with the reason in err (safe to show the caller). */
 int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, int skew_s,
                     const char *token, size_t len, jc_token_claims *out, char *err,

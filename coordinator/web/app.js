@@ -411,6 +411,10 @@
         renderCounts($('sum-workers'), WORKER_STATES, s.workers || {}, 'workers');
         renderCounts($('sum-jobs'), STATES, s.jobs || {}, 'jobs');
         renderRejections(Array.isArray(s.rejections) ? s.rejections : []);
+        /* what the operator should fix (e.g. a Kafka cluster without authentication) */
+        const warnings = Array.isArray(s.warnings) ? s.warnings : [];
+        setText($('warnings'), warnings.join(' '));
+        $('warnings').hidden = warnings.length === 0;
     }
 
     function renderCounts(box, names, counts, what) {

@@ -38,5 +38,7 @@ wait_for 20 "31 schema rejections" sql_is 31 "SELECT coalesce(sum(count), 0) FRO
 check_eq "every poisoned one is rejected as schema" 31 "$(rej schema)"
 check_eq "no batch failed in the database" 0 "$(rej apply_error)"
 check "no batch fell back to one message at a time" sh -c "! grep -q 'applying one message at a time' '$T/coordinator.log'"
-check "the rejection names the field and the limit" grep -q "field 'after' is 9223372036854775808, outside 0..9007199254740991" "$T/coordinator.log"
+# (the rejection log keeps one line per reason and principal per interval:
+# the first, for the 2^53 edge case, is the one written)
+check "the rejection names the field and the limit" grep -Eq "field 'after' is [0-9]+, outside 0..9007199254740991" "$T/coordinator.log"
 jc_done

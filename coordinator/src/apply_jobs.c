@@ -610,7 +610,8 @@ static int apply_refusals(PGconn *db, jc_jobwrite *jw, const refused *refusals, 
         const refused *f = &refusals[k];
         jc_jobrow *row = jw_find(jw, f->job);
         jc_job_input_args args;
-        char text[JC_MAX_TEXT_LEN + 1];
+        char text[JC_MAX_TEXT_LEN + 256]; /* room for the prefix; cut to the limit below */
+        size_t len;
         if (!row || (row->state != JS_ASSIGNED && row->state != JS_CANCELING) ||
             row->attempt != f->attempt || strcmp(row->worker, f->worker) != 0)
             continue;
@@ -623,6 +624,15 @@ static int apply_refusals(PGconn *db, jc_jobwrite *jw, const refused *refusals, 
         else
             snprintf(text, sizeof text, "worker %s refused the assignment: %s", f->worker,
                      f->error[0] ? f->error : "(no reason given)");
+        /* an error text travels in job.update's err (at most JC_MAX_TEXT_LEN
+         * bytes): cut there, on a UTF-8 character boundary */
+        len = strlen(text);
+        if (len > JC_MAX_TEXT_LEN) {
+            len = JC_MAX_TEXT_LEN;
+            while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+                len--;
+            text[len] = '\0';
+        }
         memset(&args, 0, sizeof args);
         args.text = jc_slice_str(text);
         if (jw_apply(jw, row, JI_REFUSED, &args) == JS_INVALID)

@@ -240,7 +240,7 @@ check_eq "expired (beyond the skew): 401" 401 "$(get_bearer /v1/workers "$(forge
 check "the answer says expired" grep -q 'expired' "$T/body"
 check_eq "issued in the future: 401" 401 "$(get_bearer /v1/workers "$(forge --mode eddsa --claims "$(claims "$URL" jobcoord $((NOW + 900)) $((NOW + 600)))")")"
 # nbf (RFC 7519 section 4.1.5), with the same tokens.clock_skew_s (30 s)
-nbf_claims() { printf '{"iss":"%s","sub":"admin","aud":"jobcoord","exp":%s,"iat":%s,"nbf":%s,"jti":"nbf-%s","scope":"","role":"admin"}' "$URL" $((NOW + 900)) "$NOW" "$1" "$RANDOM"; }
+nbf_claims() { printf '{"iss":"%s","sub":"admin","aud":"jobcoord","exp":%s,"iat":%s,"nbf":%s,"jti":"nbf-%s","scope":"","role":"admin","gen":%s}' "$URL" $((NOW + 900)) "$NOW" "$1" "$RANDOM" "$GEN"; }
 check_eq "nbf in the future (beyond the skew): 401" 401 "$(get_bearer /v1/workers "$(forge --mode eddsa --claims "$(nbf_claims $((NOW + 600)))")")"
 check "the answer names nbf" grep -q 'nbf' "$T/body"
 check_eq "nbf just ahead, within the skew: 200" 200 "$(get_bearer /v1/workers "$(forge --mode eddsa --claims "$(nbf_claims $((NOW + 10)))")")"

@@ -71,7 +71,7 @@ jc_pr_status jc_principal_set_access(PGconn *c, const char *id, const char *role
                                      const char *scopes, char *errstr, size_t errstr_size)
 {
     const char *params[3];
-    char old_role[16];
+    char old_role[16], old_scopes[1024];
     PGresult *r = NULL;
     jc_pr_status st = JC_PR_ERROR;
 
@@ -96,10 +96,18 @@ jc_pr_status jc_principal_set_access(PGconn *c, const char *id, const char *role
         goto fail;
     }
     snprintf(old_role, sizeof old_role, "%s", PQgetvalue(r, 0, 0));
+    if (strlen(PQgetvalue(r, 0, 1)) >= sizeof old_scopes) {
+        snprintf(errstr, errstr_size, "principal '%s' has too many scopes", id);
+        st = JC_PR_INVALID;
+        goto fail;
+    }
     if (!role)
         role = old_role;
-    if (!scopes)
-        scopes = PQgetvalue(r, 0, 1);
+    if (!scopes) {
+        /* a copy: r is cleared before the UPDATE that uses it */
+        snprintf(old_scopes, sizeof old_scopes, "%s", PQgetvalue(r, 0, 1));
+        scopes = old_scopes;
+    }
     if (!jc_principal_scopes_valid(role, scopes, errstr, errstr_size)) {
         st = JC_PR_INVALID;
         goto fail;

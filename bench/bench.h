@@ -16,7 +16,8 @@
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 
-#include "proto.h"
+#include "jcproto/partition.h"
+#include "jcproto/proto.h"
 
 /* bench_opts is the command line. */
 typedef struct bench_opts {
@@ -77,8 +78,6 @@ int64_t bk_end_offsets(rd_kafka_t *rk, const char *topic, int n_parts);
  * queue is full. Returns 0, or -1 when it stayed full for timeout_ms. */
 int bk_produce(rd_kafka_t *rk, rd_kafka_topic_t *t, const char *key, const void *value,
                size_t len, int timeout_ms);
-/* bk_murmur2_partition is Kafka's Java default partitioner. */
-int bk_murmur2_partition(const char *key, size_t len, int n_parts);
 
 /* ---- measurement (bench_stats.c) ---- */
 

@@ -145,7 +145,7 @@ static int setup(jobs_run *r, char *err, size_t err_size)
         return -1;
     }
     for (int i = 0; i < r->n_ws; i++)
-        want[bk_murmur2_partition(r->ws[i].id, strlen(r->ws[i].id), parts)] = 1;
+        want[jc_murmur2_partition(r->ws[i].id, strlen(r->ws[i].id), parts)] = 1;
     if (bk_assign_from_end(r->c_commands, r->topic_commands, parts, want) != 0) {
         free(want);
         snprintf(err, err_size, "cannot assign %s", r->topic_commands);
@@ -158,7 +158,7 @@ static int setup(jobs_run *r, char *err, size_t err_size)
         return -1;
     }
     for (int i = 0; i < r->n_cs; i++)
-        want[bk_murmur2_partition(r->cs[i].id, strlen(r->cs[i].id), parts)] = 1;
+        want[jc_murmur2_partition(r->cs[i].id, strlen(r->cs[i].id), parts)] = 1;
     if (bk_assign_from_end(r->c_updates, r->topic_updates, parts, want) != 0) {
         free(want);
         snprintf(err, err_size, "cannot assign %s", r->topic_updates);

@@ -130,37 +130,3 @@ int bk_produce(rd_kafka_t *rk, rd_kafka_topic_t *t, const char *key, const void 
         rd_kafka_poll(rk, 1);
     }
 }
-
-// murmur2 is Kafka's Java murmur2 (seed 0x9747b28c), byte for byte.
-static uint32_t murmur2(const uint8_t *data, size_t len)
-{
-    const uint32_t m = 0x5bd1e995;
-    const int r = 24;
-    uint32_t h = 0x9747b28c ^ (uint32_t)len;
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 |
-                     (uint32_t)data[i + 2] << 16 | (uint32_t)data[i + 3] << 24;
-        k *= m;
-        k ^= k >> r;
-        k *= m;
-        h *= m;
-        h ^= k;
-    }
-    switch (len & 3) {
-    case 3: h ^= (uint32_t)data[i + 2] << 16; /* fall through */
-    case 2: h ^= (uint32_t)data[i + 1] << 8;  /* fall through */
-    case 1:
-        h ^= data[i];
-        h *= m;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return h;
-}
-
-int bk_murmur2_partition(const char *key, size_t len, int n_parts)
-{
-    return (int)((murmur2((const uint8_t *)key, len) & 0x7fffffff) % (uint32_t)n_parts);
-}

@@ -5,7 +5,7 @@
 # enforces the settings that matter on topics that already exist.
 # Runs in the apache/kafka image (POSIX sh, Kafka's CLI in /opt/kafka/bin).
 #
-# The topic names are worker-sdk/src/topics.h's, with the coordinator's
+# The topic names are proto/include/jcproto/topics.h's, with the coordinator's
 # default prefix "jobcoord." (kafka.topic_prefix; the SDK's topic.prefix).
 # Partition counts and retention: docs/deployment.md, "Topics and
 # partitions". Every topic gets message.timestamp.type=LogAppendTime: the
@@ -28,7 +28,7 @@ REPLICATION=${JOBCOORD_TOPIC_REPLICATION:-1}
 RETENTION_MS=${JOBCOORD_TOPIC_RETENTION_MS:-604800000}
 REJECTED_RETENTION_MS=${JOBCOORD_REJECTED_RETENTION_MS:-2592000000}
 
-# topic suffix, partitions, retention.ms (worker-sdk/src/topics.h)
+# topic suffix, partitions, retention.ms (proto/include/jcproto/topics.h)
 TOPICS="
 heartbeats $PARTITIONS $RETENTION_MS
 job-requests $PARTITIONS $RETENTION_MS

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "jcproto/proto.h"
 #include "keyring.h"
 #include "principals.h"
 
@@ -126,9 +127,6 @@ int admin_end_tx(admin_ctx *ctx, int rc);
 /* admin_snapshot starts the read-only REPEATABLE READ transaction of a view,
  * so that the numbers it prints belong together. */
 int admin_snapshot(admin_ctx *ctx);
-
-/* admin_uuid_valid tells whether s is a UUID in its canonical text form. */
-int admin_uuid_valid(const char *s);
 
 /* admin_text_valid tells whether s is valid UTF-8 of at most max bytes. */
 int admin_text_valid(const char *s, size_t max);

@@ -120,7 +120,7 @@ static int cmd_set_password(admin_ctx *ctx, const admin_args *a)
     jc_pr_status st;
     int rc;
 
-    if (!jc_principal_id_valid(id))
+    if (!jc_principal_name_valid(id))
         return admin_fail(ADMIN_REFUSED, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
                           id);
     rc = read_password(id, from_stdin, pw);
@@ -167,7 +167,7 @@ static int cmd_unlock(admin_ctx *ctx, const admin_args *a)
  * '@' are allowed in ids but mean something there. */
 static void otpauth_uri(const char *id, const char *b32, char *out, size_t out_size)
 {
-    char label[3 * JC_PRINCIPAL_ID_MAX + 1];
+    char label[3 * JC_MAX_PRINCIPAL_LEN + 1];
     size_t n = 0;
 
     for (const unsigned char *p = (const unsigned char *)id; *p && n + 4 < sizeof label; p++) {

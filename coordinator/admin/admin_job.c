@@ -94,7 +94,7 @@ static const char job_logs_json_sql[] =
 /* job_id_arg checks a job id argument. */
 static int job_id_arg(const char *id)
 {
-    if (!admin_uuid_valid(id))
+    if (!jc_id_text_valid(id))
         return admin_fail(ADMIN_REFUSED, "invalid job id '%s' (a UUID)", id);
     return ADMIN_OK;
 }

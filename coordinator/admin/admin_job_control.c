@@ -33,7 +33,7 @@ enum { COL_STATE, COL_ATTEMPT, COL_WORKER, COL_SUBMITTER };
 static int lock_job(admin_ctx *ctx, const char *id, PGresult **job)
 {
     *job = NULL;
-    if (!admin_uuid_valid(id))
+    if (!jc_id_text_valid(id))
         return admin_fail(ADMIN_REFUSED, "invalid job id '%s' (a UUID)", id);
     return admin_lock_row(ctx,
                           "SELECT state, attempt, worker_id, submitter FROM jobs WHERE id = $1"

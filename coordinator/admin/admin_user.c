@@ -69,7 +69,7 @@ static int cmd_add(admin_ctx *ctx, const admin_args *a)
 
     if (!role)
         return admin_usage(a, "--role is required");
-    if (!jc_principal_id_valid(id))
+    if (!jc_principal_name_valid(id))
         return admin_fail(ADMIN_REFUSED, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
                           id);
     if (!jc_principal_role_valid(role))
@@ -138,7 +138,7 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
     jc_pr_status st;
     int rc;
 
-    if (id && !jc_principal_id_valid(id))
+    if (id && !jc_principal_name_valid(id))
         return admin_fail(ADMIN_REFUSED, "invalid principal id '%s'", id);
     rc = admin_db(ctx, 1);
     if (rc)

@@ -156,45 +156,11 @@ int admin_snapshot(admin_ctx *ctx)
     return admin_exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
-int admin_uuid_valid(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return 0;
-    }
-    return i == 36;
-}
-
 int admin_text_valid(const char *s, size_t max)
 {
-    const unsigned char *p = (const unsigned char *)s;
     size_t len = strlen(s);
 
-    if (len > max)
-        return 0;
-    while (*p) {
-        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-                               : (*p & 0xf8) == 0xf0 ? 3 : -1;
-        unsigned long cp;
-
-        if (n < 0 || (n == 1 && *p < 0xc2) || (n == 3 && *p > 0xf4))
-            return 0;
-        cp = n ? *p & (0x3f >> n) : *p;
-        for (int k = 1; k <= n; k++) {
-            if ((p[k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[k] & 0x3f);
-        }
-        /* overlong three- and four-byte forms, surrogates, beyond U+10FFFF */
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
+    return len <= max && jc_utf8_valid((const uint8_t *)s, len);
 }
 
 int admin_keyring(admin_ctx *ctx, const char *default_id)

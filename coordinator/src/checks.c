@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "scopes.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 
 #define T(x) (1u << JC_MSG_##x)
 #define R(x) (1u << JC_ROLE_##x)

@@ -23,7 +23,7 @@
 #define BOOTSTRAP_LOCK_SQL "SELECT pg_advisory_xact_lock(7666078074674966064)"
 #define LOGIN_ROLES "role IN ('admin', 'reader')"
 #define TOTP_SEALED_MAX (JC_TOTP_SECRET_LEN + JC_KEYRING_OVERHEAD)
-#define TOTP_AD_MAX (32 + JC_PRINCIPAL_ID_MAX)
+#define TOTP_AD_MAX (32 + JC_MAX_PRINCIPAL_LEN)
 
 /* DUMMY_HASH is what jc_password_check verifies against for an unknown
  * user: an Argon2id hash of a random password nobody kept, made with the
@@ -89,7 +89,7 @@ static int password_valid(const char *pw, char *err, size_t errsz)
 /* id_valid checks a principal id, filling err when it is wrong. */
 static int id_valid(const char *id, char *err, size_t errsz)
 {
-    if (jc_principal_id_valid(id))
+    if (jc_principal_name_valid(id))
         return 1;
     snprintf(err, errsz, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
              id ? id : "");

@@ -18,7 +18,7 @@
 
 #include "kconf.h"
 #include "log.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 
 #define ROOM_BYTES (64 * 1024)  /* key and headers over the largest value */
 #define CUT_BYTES (64 * 1024)   /* value kept of a copy the broker refused */

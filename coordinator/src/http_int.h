@@ -137,8 +137,6 @@ int jc_query_check_or_reply(jc_req *r, const char *const *allowed, enum MHD_Resu
 /* jc_query_uint reads a decimal of 1..10 digits within [lo, hi] into *out;
  * -1 otherwise. */
 int jc_query_uint(const char *s, long lo, long hi, long *out);
-/* jc_query_uuid_valid: 8-4-4-4-12 hex digits. */
-int jc_query_uuid_valid(const char *s);
 /* jc_query_name_valid: a job type, worker or principal id (1..64 of
  * [A-Za-z0-9._:@-], as the protocol's names). */
 int jc_query_name_valid(const char *s);

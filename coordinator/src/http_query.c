@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "http_int.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 #define JOBS_LIMIT_DEFAULT 50
 #define JOBS_LIMIT_MAX 500
@@ -173,21 +173,6 @@ static int parse_time(const char *s, int64_t *us)
     *us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60) *
            1000000) + frac;
     return 0;
-}
-
-// jc_query_uuid_valid: 8-4-4-4-12 hex digits.
-int jc_query_uuid_valid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        unsigned char c = (unsigned char)s[i];
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                                (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    return 1;
 }
 
 int jc_query_name_valid(const char *s)

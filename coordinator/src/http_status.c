@@ -32,7 +32,7 @@
 #include "jobstats.h"
 #include "kconf.h"
 #include "log.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 #define ANSWER_MAX (32u << 20) /* a job's payload (1 MiB) in base64, 1000 events of 4 KiB */
 
@@ -466,7 +466,7 @@ static PGresult *job_query_or_reply(jc_req *r, const char *sql, const char *what
 
     if (begin_or_reply(r, NULL, 1, &params[0], &params[1], ret) != 0)
         return NULL;
-    if (!jc_query_uuid_valid(r->arg)) {
+    if (!jc_id_text_valid(r->arg)) {
         *ret = jc_reply_error(r, 400, "bad_request", "id: a job id is a UUID");
         return NULL;
     }

@@ -31,7 +31,7 @@
 
 #include "credentials.h"
 #include "http_int.h"
-#include "jwt.h"
+#include "jcproto/jwt.h"
 #include "keyring.h"
 #include "log.h"
 #include "principals.h"

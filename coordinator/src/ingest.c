@@ -52,7 +52,7 @@
 #include "logcheck.h"
 #include "metrics.h"
 #include "replykey.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 
 #define MAX_PARTITIONS 256
 #define MAX_TOPICS JC_INGEST_TOPICS

@@ -22,7 +22,7 @@
 #include "buf.h"
 #include "config.h"
 #include "jobstate.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef struct jc_jobrow {
     uint8_t id[JC_ID_LEN];

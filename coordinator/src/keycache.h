@@ -15,7 +15,7 @@
 #include <libpq-fe.h>
 
 #include "keyring.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef enum jc_key_status {
     JC_KEY_FOUND = 0,

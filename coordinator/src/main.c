@@ -32,7 +32,7 @@
 #include "mockkafka.h"
 #include "http.h"
 #include "outbox.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 #include "runtime.h"
 
 #define EXIT_USAGE 100

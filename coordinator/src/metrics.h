@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 #include "runtime.h"
 
 /* ---- histograms (lock-free, usable on their own) ---- */

@@ -15,7 +15,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "kconf.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 
 struct jc_mockkafka {
     rd_kafka_t *rk;

@@ -45,8 +45,8 @@
 #include "db.h"
 #include "kconf.h"
 #include "log.h"
-#include "proto.h"
-#include "topics.h"
+#include "jcproto/proto.h"
+#include "jcproto/topics.h"
 
 #define KEYS_MAX 4096
 #define KEY_TTL_MS 2000

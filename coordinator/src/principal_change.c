@@ -75,7 +75,7 @@ jc_pr_status jc_principal_set_access(PGconn *c, const char *id, const char *role
     PGresult *r = NULL;
     jc_pr_status st = JC_PR_ERROR;
 
-    if (!jc_principal_id_valid(id)) {
+    if (!jc_principal_name_valid(id)) {
         snprintf(errstr, errstr_size, "invalid principal id '%s'", id);
         return JC_PR_INVALID;
     }
@@ -146,7 +146,7 @@ jc_pr_status jc_principal_set_disabled(PGconn *c, const char *id, int disabled, 
     jc_pr_status st = JC_PR_ERROR;
 
     *changed = 0;
-    if (!jc_principal_id_valid(id)) {
+    if (!jc_principal_name_valid(id)) {
         snprintf(errstr, errstr_size, "invalid principal id '%s'", id);
         return JC_PR_INVALID;
     }
@@ -181,7 +181,7 @@ jc_pr_status jc_principal_end_sessions(PGconn *c, const char *id, const char *wh
     PGresult *r;
     jc_pr_status st;
 
-    if (!jc_principal_id_valid(id)) {
+    if (!jc_principal_name_valid(id)) {
         snprintf(errstr, errstr_size, "invalid principal id '%s'", id);
         return JC_PR_INVALID;
     }

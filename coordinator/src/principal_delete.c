@@ -119,7 +119,7 @@ jc_pr_status jc_principal_delete(PGconn *c, const jc_config *cfg, const char *id
 
     memset(rep, 0, sizeof *rep);
     jw_init(&jw, cfg);
-    if (!jc_principal_id_valid(id)) {
+    if (!jc_principal_name_valid(id)) {
         snprintf(errstr, errstr_size, "invalid principal id '%s'", id);
         st = JC_PR_INVALID;
         goto out;

@@ -25,18 +25,10 @@
 #include "scopes.h"
 #include "secrets.h"
 
-#define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-"
 #define SCOPE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/*-"
 #define SEALED_MAX (JC_PRINCIPAL_KEY_LEN + JC_KEYRING_OVERHEAD)
-#define AD_MAX (64 + 2 * JC_PRINCIPAL_ID_MAX)
+#define AD_MAX (64 + 2 * JC_MAX_PRINCIPAL_LEN)
 #define UTC_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-int jc_principal_id_valid(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-
-    return n > 0 && n <= JC_PRINCIPAL_ID_MAX && strspn(id, ID_CHARS) == n;
-}
 
 int jc_principal_role_valid(const char *role)
 {
@@ -172,7 +164,7 @@ jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id
     memset(out, 0, sizeof *out);
     if (!scopes)
         scopes = "";
-    if (!jc_principal_id_valid(id)) {
+    if (!jc_principal_name_valid(id)) {
         snprintf(errstr, errstr_size, "invalid principal id '%s' (1-64 of A-Z a-z 0-9 . _ : @ -)",
                  id);
         return JC_PR_INVALID;
@@ -238,7 +230,7 @@ jc_pr_status jc_principal_rotate_key(PGconn *c, const jc_keyring *kr, const char
     char grace[32];
     const char *params[2];
     PGresult *r = NULL;
-    char prev_id[JC_PRINCIPAL_ID_MAX + 1] = "";
+    char prev_id[JC_MAX_PRINCIPAL_LEN + 1] = "";
     char prev_until[JC_PRINCIPAL_TS_LEN] = "";
     jc_pr_status st = JC_PR_ERROR;
 

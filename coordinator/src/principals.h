@@ -20,9 +20,9 @@
 
 #include <libpq-fe.h>
 
+#include "jcproto/proto.h"
 #include "keyring.h"
 
-#define JC_PRINCIPAL_ID_MAX 64  /* principal ids and key ids: 1-64 of [A-Za-z0-9._:@-] */
 #define JC_PRINCIPAL_KEY_LEN 32 /* HMAC-SHA256 key */
 #define JC_PRINCIPAL_GRACE_MAX (10L * 366 * 86400)
 #define JC_PRINCIPAL_TS_LEN 24  /* "2026-01-15T10:00:00Z" */
@@ -43,8 +43,6 @@ typedef enum jc_pr_status {
 jc_pr_status jc_principal_prune_keys(PGconn *c, int retention_s, long *pruned, char *errstr,
                                      size_t errstr_size);
 
-/* jc_principal_id_valid tells whether id is a valid principal (or key) id. */
-int jc_principal_id_valid(const char *id);
 
 /* jc_principal_role_valid tells whether role is client, worker, admin or
  * reader (a reader may read the HTTP status API and send nothing). */
@@ -60,11 +58,11 @@ int jc_principal_scopes_valid(const char *role, const char *scopes, char *errstr
 #define JC_PRINCIPAL_ROLES "client, worker, admin or reader"
 
 typedef struct jc_new_key {
-    char key_id[JC_PRINCIPAL_ID_MAX + 1];
+    char key_id[JC_MAX_PRINCIPAL_LEN + 1];
     uint8_t key[JC_PRINCIPAL_KEY_LEN];
-    char enc_key_id[JC_PRINCIPAL_ID_MAX + 1]; /* "" : stored in plain text */
+    char enc_key_id[JC_MAX_PRINCIPAL_LEN + 1]; /* "" : stored in plain text */
     /* rotation only: the key that stopped being current, "" if none */
-    char previous_key_id[JC_PRINCIPAL_ID_MAX + 1];
+    char previous_key_id[JC_MAX_PRINCIPAL_LEN + 1];
     char previous_valid_until[JC_PRINCIPAL_TS_LEN];
 } jc_new_key;
 
@@ -91,8 +89,8 @@ jc_pr_status jc_principal_rotate_key(PGconn *c, const jc_keyring *kr, const char
 /* Deleting a principal settles its live jobs first: principal_delete.h. */
 
 typedef struct jc_principal_key {
-    char key_id[JC_PRINCIPAL_ID_MAX + 1];
-    char enc_key_id[JC_PRINCIPAL_ID_MAX + 1]; /* "" : plain text */
+    char key_id[JC_MAX_PRINCIPAL_LEN + 1];
+    char enc_key_id[JC_MAX_PRINCIPAL_LEN + 1]; /* "" : plain text */
     char created_at[JC_PRINCIPAL_TS_LEN];
     char valid_until[JC_PRINCIPAL_TS_LEN]; /* "" : the current key */
     int current;
@@ -102,7 +100,7 @@ typedef struct jc_principal_key {
 } jc_principal_key;
 
 typedef struct jc_principal {
-    char id[JC_PRINCIPAL_ID_MAX + 1];
+    char id[JC_MAX_PRINCIPAL_LEN + 1];
     char role[8];
     char *scopes; /* comma-separated, never NULL */
     int disabled;

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 #define JC_REJLOG_SLOTS 256 /* (reason, principal) pairs remembered at once */
 

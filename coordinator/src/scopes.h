@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef enum jc_scope {
     JC_SCOPE_JOBS_SUBMIT = 0,

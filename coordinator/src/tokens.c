@@ -14,7 +14,7 @@
 
 #include "db.h"
 #include "http_int.h"
-#include "jwt.h"
+#include "jcproto/jwt.h"
 #include "log.h"
 #include "signing.h"
 

@@ -10,7 +10,7 @@
 #     the result is checked: services, healthchecks, dependencies, users,
 #     privileges, read-only secrets and mounts, no secret in the environment
 #     or in the rendered file, loopback-only ports, Kafka settings, topics =
-#     worker-sdk/src/topics.h, pinned images, variables = .env.example;
+#     proto/include/jcproto/topics.h, pinned images, variables = .env.example;
 #  3. compose/Dockerfile: stages, packages (build: scripts/bootstrap's; runtime:
 #     the six libraries, which exist in Debian 12 and cover every library
 #     the binaries load), COPY sources exist and pass .dockerignore, user,
@@ -348,13 +348,13 @@ def check_compose(cfg_path, src, tmp_compose, override_path=None):
 
 
 def check_topics(src):
-    with open(os.path.join(src, "worker-sdk", "src", "topics.h")) as f:
+    with open(os.path.join(src, "proto", "include", "jcproto", "topics.h")) as f:
         want = set(re.findall(r'#define JC_TOPIC_[A-Z_]+ "([a-z-]+)"', f.read()))
     with open(os.path.join(src, "compose", "kafka-init.sh")) as f:
         text = f.read()
     block = re.search(r'TOPICS="\n(.*?)"\n', text, re.S)
     have = set(line.split()[0] for line in block.group(1).splitlines() if line.strip()) if block else set()
-    check("kafka-init creates exactly the topics of worker-sdk/src/topics.h", want and want == have,
+    check("kafka-init creates exactly the topics of proto/include/jcproto/topics.h", want and want == have,
           f"topics.h {sorted(want)}, kafka-init {sorted(have)}")
 
 
@@ -485,6 +485,16 @@ def check_dockerfile(src):
     with open(os.path.join(src, "CMakeLists.txt")) as f:
         check("JC_BUILD_TESTS is an option of CMakeLists.txt", re.search(r"option\(JC_BUILD_TESTS\b", f.read()))
     check("the build stage installs with cmake --install", "cmake --install" in cm)
+    # every folder the top CMakeLists.txt builds (tests aside: JC_BUILD_TESTS=OFF)
+    copied = set()
+    for op, rest in build_ops:
+        if op in ("COPY", "ADD") and "--from" not in rest:
+            copied.update(w.rstrip("/") for w in rest.split()[:-1] if not w.startswith("--"))
+    with open(os.path.join(src, "CMakeLists.txt")) as f:
+        subdirs = re.findall(r"^\s*add_subdirectory\(([\w./-]+)\)", f.read(), re.M)
+    for d in subdirs:
+        if d.split("/")[0] != "tests":
+            check(f"the build stage copies {d}/, which CMakeLists.txt builds", d.split("/")[0] in copied)
     rules = dockerignore_rules(src)
     for st_ops in (build_ops, run_ops):
         for op, rest in st_ops:

@@ -23,7 +23,7 @@
 #include <sodium.h>
 
 #include "gen_vectors_widen.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 #define WORKER "worker-1"
 #define CLIENT "client-7"

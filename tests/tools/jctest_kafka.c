@@ -40,7 +40,7 @@
 #include <librdkafka/rdkafka.h>
 #include <sodium.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef struct ident {
     char principal[80], key_id[80];

@@ -33,9 +33,9 @@
 
 #include "inbox.h"
 #include "kafka.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 #include "send.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 #include "updates.h"
 
 #define START_TIMEOUT_MS 10000 /* jc_client_new: metadata and end offset */

@@ -33,7 +33,7 @@
 
 #include "idset.h"
 #include "inbox.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 
 #define DEDUPE_IDS 4096
 #define POLL_MS 100

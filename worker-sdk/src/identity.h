@@ -28,7 +28,7 @@
 #include <sys/types.h>
 
 #include "jobcoord/jobcoord.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef struct jc_identity {
     char principal[JC_MAX_PRINCIPAL_LEN + 1]; /* never changes: read without the lock */

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef struct jc_idset jc_idset;
 

@@ -12,15 +12,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka.h"
-#include "proto.h"
-
-/* jc_murmur2 is the Java-compatible murmur2 hash (seed 0x9747b28c) that
- * Kafka's Java producer and librdkafka's murmur2 partitioners use. */
-uint32_t jc_murmur2(const void *key, size_t len);
-
-/* jc_murmur2_partition returns (murmur2(key) & 0x7fffffff) % partition_cnt,
- * the partition a record with this key goes to (PROTOCOL.md section 2). */
-int32_t jc_murmur2_partition(const void *key, size_t len, int32_t partition_cnt);
+#include "jcproto/partition.h"
+#include "jcproto/proto.h"
 
 typedef enum jc_inbox_start {
     /* The committed offset of the consumer group, else the end; offsets are

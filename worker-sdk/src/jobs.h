@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 #include "send.h"
 
 typedef struct jc_jobs jc_jobs;

@@ -13,7 +13,7 @@
 
 #include "identity.h"
 #include "jobcoord/jobcoord.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 
 /* jc_sdk_kafka_conf builds a librdkafka configuration: every "kafka.*" key,

@@ -11,7 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* jc_sender is what signs and produces: an idempotent producer and the
  * principal's identity. Both are owned by the handle that made it. */

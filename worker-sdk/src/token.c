@@ -27,8 +27,8 @@
 #include <sodium.h>
 
 #include "httpc.h"
-#include "json.h"
-#include "jwt.h"
+#include "jcproto/json.h"
+#include "jcproto/jwt.h"
 #include "kafka.h"
 #include "token.h"
 

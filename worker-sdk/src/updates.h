@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 typedef struct jc_updates jc_updates;
 

@@ -35,9 +35,9 @@
 #include "commands.h"
 #include "jobs.h"
 #include "kafka.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 #include "send.h"
-#include "topics.h"
+#include "jcproto/topics.h"
 
 #define SHUTDOWN_FLUSH_MS 5000
 

@@ -11,44 +11,13 @@
  */
 #include "capture.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jcproto/proto.h"
+
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
-// utf8_char_len returns the length of the valid UTF-8 character at s (n
-// bytes available), or 0 if the bytes there are not one (overlong forms,
-// surrogates, > U+10FFFF, truncated sequences and NUL included).
-static size_t utf8_char_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-
-    if (c == 0)
-        return 0;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && s[1] < 0xA0)
-            return 0; /* overlong */
-        if (c == 0xED && s[1] > 0x9F)
-            return 0; /* surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && s[1] < 0x90)
-            return 0; /* overlong */
-        if (c == 0xF4 && s[1] > 0x8F)
-            return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
 
 size_t utf8_sanitize(const char *in, size_t n, char *out, size_t out_size)
 {
@@ -56,7 +25,7 @@ size_t utf8_sanitize(const char *in, size_t n, char *out, size_t out_size)
     size_t i = 0, w = 0;
 
     while (i < n) {
-        size_t clen = utf8_char_len(s + i, n - i);
+        size_t clen = jc_utf8_char_len(s + i, n - i);
         const char *src = clen ? in + i : replacement;
         size_t wlen = clen ? clen : 3;
 
@@ -68,19 +37,6 @@ size_t utf8_sanitize(const char *in, size_t n, char *out, size_t out_size)
     }
     out[w] = '\0';
     return w;
-}
-
-int utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-
-    for (size_t i = 0; i < n;) {
-        size_t clen = utf8_char_len(u + i, n - i);
-        if (!clen)
-            return 0;
-        i += clen;
-    }
-    return 1;
 }
 
 // emit reports the buffered line (if not empty) and empties the buffer.

@@ -34,8 +34,6 @@ void linebuf_flush(linebuf *lb, line_fn fn, void *arg);
  * written. */
 size_t utf8_sanitize(const char *in, size_t n, char *out, size_t out_size);
 
-/* utf8_valid says whether s (n bytes) is valid UTF-8 without NUL. */
-int utf8_valid(const char *s, size_t n);
 
 /* The last cap bytes written (a ring). */
 typedef struct tailbuf {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "jcproto/proto.h"
 
 // json_str writes s (n bytes, valid UTF-8) as a JSON string.
 void json_str(const char *s, size_t n)
@@ -57,7 +58,7 @@ void json_base64(const unsigned char *b, size_t n)
 // valid UTF-8.
 void text_escaped(const char *s, size_t n)
 {
-    int utf8 = utf8_valid(s, n);
+    int utf8 = jc_utf8_valid((const uint8_t *)s, n);
 
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -84,7 +85,7 @@ void outcome_print(int json, const char *id, const char *state, const char *resu
         else
             fputs("null", stdout);
         fputs(",\"result\":", stdout);
-        if (result_len && utf8_valid(result, result_len))
+        if (result_len && jc_utf8_valid((const uint8_t *)result, result_len))
             json_str(result, result_len);
         else
             fputs("null", stdout);

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* The key every sample is signed with, and its id. */
 extern const uint8_t sample_key[JC_KEY_LEN];

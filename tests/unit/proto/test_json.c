@@ -1,5 +1,5 @@
 /*
- * test_json.c - the strict JSON reader (worker-sdk/src/json.c): valid
+ * test_json.c - the strict JSON reader (proto/src/json.c): valid
  * documents and their tokens, lookups, unescaping, and every rejection
  * (RFC 8259 plus our bounds). Nothing may crash or read past its input:
  * each hostile document is also parsed from an exactly sized heap copy, so
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "json.h"
+#include "jcproto/json.h"
 
 #define MAXTOK 64
 

@@ -1,5 +1,5 @@
 /*
- * test_jwt.c - compact JWS (worker-sdk/src/jwt.c): base64url, sign/verify
+ * test_jwt.c - compact JWS (proto/src/jwt.c): base64url, sign/verify
  * round trips for HS256 and EdDSA, the RFC 7515 A.1 and RFC 8037 A.4
  * examples, algorithm confusion ("none", HS256 keyed with an Ed25519
  * public key, EdDSA presented to the HS256 verifier), tampering, and the
@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "jwt.h"
+#include "jcproto/jwt.h"
 
 /* RFC 7515 appendix A.1: HS256, its 64-byte key. */
 static const char *rfc7515_token =

@@ -4,7 +4,7 @@
 #ifndef JC_TEST_VEC_WIDTHS_H
 #define JC_TEST_VEC_WIDTHS_H
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* check_widths checks that every format named in declared (comma-separated,
  * names as in schemas/vectors/README.md) occurs in the signed bytes sig or

@@ -13,7 +13,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <sodium.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* mock_key makes a random key and its base64 form (b64 of 64 bytes). */
 static inline void mock_key(uint8_t key[JC_KEY_LEN], char b64[64])

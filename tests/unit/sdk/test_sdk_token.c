@@ -32,7 +32,7 @@
 #include "check.h"
 #include "httpc.h"
 #include "jobcoord/jobcoord.h"
-#include "jwt.h"
+#include "jcproto/jwt.h"
 #include "kafka.h"
 #include "kafka_oauth.h"
 #include "token.h"

@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "proto.h"
+#include "jcproto/proto.h"
 
 int main(void)
 {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "jcproto/proto.h"
 #include "check.h"
 #include "textout.h"
 
@@ -22,7 +23,7 @@ static void collect(const char *line, void *arg)
     size_t n = strlen(line);
 
     CHECK(n >= 1 && n <= LINE_MAX_TEXT);
-    CHECK(utf8_valid(line, n));
+    CHECK(jc_utf8_valid((const uint8_t *)line, n));
     if (l->n < MAX_LINES)
         strcpy(l->text[l->n++], line);
 }
@@ -92,14 +93,14 @@ static void test_utf8(void)
 {
     char out[8];
 
-    CHECK(utf8_valid("", 0));
-    CHECK(utf8_valid("h\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
-    CHECK(!utf8_valid("a\0b", 3));
-    CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong */
-    CHECK(!utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
-    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-    CHECK(!utf8_valid("\xe2\x82", 2));         /* truncated */
+    CHECK(jc_utf8_valid((const uint8_t *)"", 0));
+    CHECK(jc_utf8_valid((const uint8_t *)"h\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+    CHECK(!jc_utf8_valid((const uint8_t *)"a\0b", 3));
+    CHECK(!jc_utf8_valid((const uint8_t *)"\xc0\xaf", 2));         /* overlong */
+    CHECK(!jc_utf8_valid((const uint8_t *)"\xe0\x80\xaf", 3));     /* overlong */
+    CHECK(!jc_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!jc_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    CHECK(!jc_utf8_valid((const uint8_t *)"\xe2\x82", 2));         /* truncated */
     CHECK_EQ_INT(utf8_sanitize("abc\xe2\x82\xac", 6, out, sizeof out), 6);
     CHECK_EQ_INT(utf8_sanitize("abcde\xe2\x82\xac", 8, out, sizeof out), 5); /* no half char */
     CHECK_EQ_STR(out, "abcde");

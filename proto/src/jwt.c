@@ -1,7 +1,7 @@
 /*
  * jwt.c - compact JWS framing around libsodium (see jwt.h).
  */
-#include "jwt.h"
+#include "jcproto/jwt.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* vctx carries what is being checked, for error texts. */
 typedef struct vctx {

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json.h"
+#include "jcproto/json.h"
 
 #define JC_JWT_MAX 8192        /* longest token accepted */
 #define JC_JWT_HEADER_MAX 1024 /* decoded header */

@@ -15,7 +15,8 @@
 
 #include <sodium.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
+#include "jcproto/reasons.h"
 
 static const char *const msg_type_names[JC_MSG__COUNT] = {
     [JC_MSG_HEARTBEAT] = "heartbeat",   [JC_MSG_JOB_SUBMIT] = "job.submit",
@@ -99,12 +100,12 @@ jc_command_kind jc_command_kind_parse(const uint8_t *s, size_t n)
 const char *jc_err_reason(jc_err_t err)
 {
     switch (err) {
-    case JC_ERR_TOO_LARGE: return "too_large";
-    case JC_ERR_MALFORMED: return "malformed";
-    case JC_ERR_LIMIT: return "limit";
-    case JC_ERR_BAD_VERSION: return "bad_version";
-    case JC_ERR_BAD_SIGNATURE: return "bad_signature";
-    case JC_ERR_SCHEMA: return "schema";
+    case JC_ERR_TOO_LARGE: return JC_R_TOO_LARGE;
+    case JC_ERR_MALFORMED: return JC_R_MALFORMED;
+    case JC_ERR_LIMIT: return JC_R_LIMIT;
+    case JC_ERR_BAD_VERSION: return JC_R_BAD_VERSION;
+    case JC_ERR_BAD_SIGNATURE: return JC_R_BAD_SIGNATURE;
+    case JC_ERR_SCHEMA: return JC_R_SCHEMA;
     default: return NULL;
     }
 }
@@ -141,6 +142,11 @@ int jc_name_valid(const uint8_t *p, size_t n, size_t max_len)
             return 0;
     }
     return 1;
+}
+
+int jc_principal_name_valid(const char *s)
+{
+    return s != NULL && jc_name_valid((const uint8_t *)s, strlen(s), JC_MAX_PRINCIPAL_LEN);
 }
 
 void jc_id_random(uint8_t id[JC_ID_LEN])
@@ -203,6 +209,13 @@ static int hex_val(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+int jc_id_text_valid(const char *s)
+{
+    uint8_t id[JC_ID_LEN];
+
+    return jc_id_parse(s, id) == 0;
 }
 
 int jc_id_parse(const char *s, uint8_t id[JC_ID_LEN])
@@ -271,44 +284,47 @@ void jc_proto_repr(const void *p, size_t n, char *out, size_t out_size)
     out[k] = '\0';
 }
 
+size_t jc_utf8_char_len(const uint8_t *s, size_t n)
+{
+    unsigned c;
+
+    if (n == 0)
+        return 0;
+    c = s[0];
+    if (c == 0)
+        return 0; /* U+0000: not storable as text by consumers like PostgreSQL */
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xe0 && s[1] < 0xa0)
+            return 0; /* overlong */
+        if (c == 0xed && s[1] > 0x9f)
+            return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xf0 && s[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xf4 && s[1] > 0x8f)
+            return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF */
+}
+
 int jc_utf8_valid(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-
-    while (i < n) {
-        uint8_t c = p[i];
-        uint32_t cp;
-        size_t need;
-
-        if (c == 0)
-            return 0; /* U+0000: not storable as text by consumers like PostgreSQL */
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-            cp = c & 0x1fu;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            cp = c & 0x0fu;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            cp = c & 0x07u;
-        } else {
-            return 0; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF */
-        }
-        if (need > n - i - 1)
+    for (size_t i = 0; i < n;) {
+        size_t clen = jc_utf8_char_len(p + i, n - i);
+        if (clen == 0)
             return 0;
-        for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3fu);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += need + 1;
+        i += clen;
     }
     return 1;
 }

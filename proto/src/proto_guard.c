@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* be_read reads an n-byte big-endian unsigned integer (n <= 8). */
 static uint64_t be_read(const uint8_t *p, size_t n)

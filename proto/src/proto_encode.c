@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* enc is a packer that remembers whether any write failed (out of memory),
  * so the writers below need no error plumbing. */

@@ -10,7 +10,7 @@
 #ifndef JC_PROTO_READ_H
 #define JC_PROTO_READ_H
 
-#include "proto.h"
+#include "jcproto/proto.h"
 
 /* jc_rd carries the context of one decode, for allocation and error texts. */
 typedef struct jc_rd {

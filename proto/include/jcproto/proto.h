@@ -329,6 +329,10 @@ int jc_slice_eq(jc_slice a, const char *s);
 /* jc_principal_valid: 1..64 bytes of [A-Za-z0-9._:@-]. Same rule for key
  * ids, capabilities and job types (JC_MAX_NAME_LEN). */
 int jc_name_valid(const uint8_t *p, size_t n, size_t max_len);
+/* jc_principal_name_valid: 1 when s is a valid principal id or key id (a
+ * name of at most JC_MAX_PRINCIPAL_LEN bytes), the rule every place that
+ * takes one from a user or the wire applies. */
+int jc_principal_name_valid(const char *s);
 
 /* jc_id_random fills id with a random UUID (version 4, RFC 9562; libsodium). */
 void jc_id_random(uint8_t id[JC_ID_LEN]);
@@ -339,6 +343,9 @@ void jc_id_v7(uint8_t id[JC_ID_LEN]);
 void jc_id_format(const uint8_t id[JC_ID_LEN], char out[37]);
 /* jc_id_parse parses the UUID text form; 0 on success, -1 otherwise. */
 int jc_id_parse(const char *s, uint8_t id[JC_ID_LEN]);
+/* jc_id_text_valid: 1 when s is a UUID in text form (8-4-4-4-12 hex digits,
+ * either case), the one check every id read from a user or a URL passes. */
+int jc_id_text_valid(const char *s);
 
 /* jc_now_ms returns wall-clock milliseconds since the epoch. */
 uint64_t jc_now_ms(void);
@@ -353,8 +360,13 @@ void jc_proto_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
  * (a map key, say) for error texts: non-printable bytes become '?', and a
  * cut is marked with "...". out_size must be at least 4. */
 void jc_proto_repr(const void *p, size_t n, char *out, size_t out_size);
-/* jc_utf8_valid returns 1 when p[0..n) is well-formed UTF-8 (no overlong
- * forms, no surrogates, nothing above U+10FFFF). */
+/* jc_utf8_valid returns 1 when p[0..n) is well-formed UTF-8 without NUL (no
+ * overlong forms, no surrogates, nothing above U+10FFFF): PROTOCOL.md's
+ * "text". The one UTF-8 check of the project. */
 int jc_utf8_valid(const uint8_t *p, size_t n);
+/* jc_utf8_char_len returns the length (1..4) of the well-formed character
+ * at s[0..n), or 0 when the bytes there are not one (NUL, a truncated,
+ * overlong or surrogate sequence, above U+10FFFF). */
+size_t jc_utf8_char_len(const uint8_t *s, size_t n);
 
 #endif /* JC_PROTO_H */

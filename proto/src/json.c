@@ -1,7 +1,7 @@
 /*
  * json.c - the strict, bounded JSON reader (see json.h).
  */
-#include "json.h"
+#include "jcproto/json.h"
 
 #include <errno.h>
 #include <stdio.h>

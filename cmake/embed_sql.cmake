@@ -2,7 +2,7 @@
 # Inputs: SQL_DIR, OUT. Migration files are NNN_name.sql, applied in order.
 file(GLOB files "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* Generated from schemas/sql by cmake/embed_sql.cmake. Do not edit. */\n#include <stddef.h>\n#include \"migrations.h\"\n\n")
+set(body "/* Generated from schemas/sql by cmake/embed_sql.cmake. Do not edit. */\n#include <stddef.h>\n#include \"core/migrations.h\"\n\n")
 set(table "const jc_migration jc_migrations[] = {\n")
 set(count 0)
 foreach(f ${files})

@@ -1,11 +1,11 @@
 # Generates a C file holding the dashboard's static files as byte arrays,
-# with their lengths, content types and ETags (see coordinator/src/web_assets.h).
+# with their lengths, content types and ETags (see coordinator/src/http/web_assets.h).
 # Inputs: WEB_DIR, OUT. Every file of WEB_DIR is embedded; a name outside
 # [A-Za-z0-9._-] or an extension without a known content type stops the
 # build, so nothing is ever served with a guessed type.
 file(GLOB files RELATIVE "${WEB_DIR}" "${WEB_DIR}/*")
 list(SORT files)
-set(body "/* Generated from coordinator/web by cmake/embed_web.cmake. Do not edit. */\n#include <stddef.h>\n#include \"web_assets.h\"\n\n")
+set(body "/* Generated from coordinator/web by cmake/embed_web.cmake. Do not edit. */\n#include <stddef.h>\n#include \"http/web_assets.h\"\n\n")
 set(table "const jc_web_asset jc_web_assets[] = {\n")
 set(count 0)
 foreach(name ${files})

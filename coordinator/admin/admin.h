@@ -21,10 +21,10 @@
 
 #include <libpq-fe.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "jcproto/proto.h"
-#include "keyring.h"
-#include "principals.h"
+#include "secrets/keyring.h"
+#include "principals/principals.h"
 
 #define ADMIN_OK 0
 #define ADMIN_REFUSED 1

@@ -1,7 +1,7 @@
 /*
  * admin_credentials.c - `jobcoord-admin user set-password|unlock|totp`: how
  * admin and reader principals log in to the HTTP token service, through the
- * data layer of credentials.c.
+ * data layer of passwords.c.
  *
  * A password never appears on the command line (where ps and shell history
  * would keep it): it is read from stdin, one line, byte by byte so that no
@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "credentials.h"
+#include "principals/passwords.h"
 
 #define PW_BUF (JC_PASSWORD_MAX + 2)
 #define B32_LEN ((JC_TOTP_SECRET_LEN * 8 + 4) / 5 + 1)

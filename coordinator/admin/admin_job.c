@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobstate.h"
-#include "jobstats.h"
+#include "jobs/jobstate.h"
+#include "jobs/jobstats.h"
 
 #define LIMIT_DEFAULT "50"
 #define LIMIT_MAX 10000L

@@ -9,13 +9,13 @@
  * (commands) followed by NOTIFY jobcoord_outbox; the coordinator's relay
  * sends it after the commit. Nothing is sent if the transaction fails.
  *
- * The whole state machine is coordinator/src/jobstate.c; cancel follows its
+ * The whole state machine is coordinator/src/jobs/jobstate.c; cancel follows its
  * JI_CANCEL column. Retry is an operator's move only, outside the machine:
  * a failed or canceled job starts over as pending, keeping its attempt
  * count (the fencing token) and gaining one attempt if it had none left.
  */
 #include "admin.h"
-#include "jobstate.h"
+#include "jobs/jobstate.h"
 
 #include <stdio.h>
 #include <string.h>

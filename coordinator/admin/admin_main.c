@@ -21,8 +21,8 @@
 
 #include <jobcoord/jobcoord.h>
 
-#include "db.h"
-#include "log.h"
+#include "core/db.h"
+#include "core/log.h"
 
 #define MAX_SETS 64
 

@@ -19,9 +19,9 @@
 
 #include <sodium.h>
 
-#include "credentials.h"
-#include "principals.h"
-#include "signing.h"
+#include "principals/passwords.h"
+#include "principals/principals.h"
+#include "tokens/signing_keys.h"
 
 #define SUPPORTED_ALGS "xchacha20poly1305"
 #define BATCH_DEFAULT 100

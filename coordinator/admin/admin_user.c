@@ -13,8 +13,8 @@
 
 #include <sodium.h>
 
-#include "principal_delete.h"
-#include "principals.h"
+#include "principals/principal_delete.h"
+#include "principals/principals.h"
 
 #define B64_KEY_LEN sodium_base64_ENCODED_LEN(JC_PRINCIPAL_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
 

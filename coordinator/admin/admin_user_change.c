@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "principal_change.h"
+#include "principals/principal_change.h"
 
 /* cmd_set changes a principal's role and/or scopes. */
 static int cmd_set(admin_ctx *ctx, const admin_args *a)

@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "db.h"
+#include "core/db.h"
 
 /* PostgreSQL type oids (catalog/pg_type.h, stable across versions). */
 #define OID_BOOL 16

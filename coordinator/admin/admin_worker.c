@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db.h"
-#include "kconf.h"
+#include "core/db.h"
+#include "kafka/kconf.h"
 
 #define WINDOW_MAX 31536000L
 #define STATUS_WINDOW_DEFAULT "300"

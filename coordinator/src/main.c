@@ -19,21 +19,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "db.h"
-#include "ingest.h"
-#include "janitor.h"
-#include "credentials.h"
-#include "keyring.h"
-#include "log.h"
-#include "signing.h"
-#include "tokens.h"
-#include "kconf.h"
-#include "mockkafka.h"
-#include "http.h"
-#include "outbox.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "ingest/ingest.h"
+#include "jobs/janitor.h"
+#include "principals/passwords.h"
+#include "secrets/keyring.h"
+#include "core/log.h"
+#include "tokens/signing_keys.h"
+#include "tokens/access_tokens.h"
+#include "kafka/kconf.h"
+#include "kafka/mockkafka.h"
+#include "http/http.h"
+#include "jobs/outbox.h"
 #include "jcproto/proto.h"
-#include "runtime.h"
+#include "core/runtime.h"
 
 #define EXIT_USAGE 100
 #define EXIT_SYSTEM 111

@@ -1,5 +1,5 @@
 /*
- * test_authdb.c - the PostgreSQL side of signing.c and credentials.c,
+ * test_authdb.c - the PostgreSQL side of signing_keys.c and passwords.c,
  * against a private database (created here, in the server of the PG*
  * variables, which scripts/test and pg_virtualenv provide):
  *
@@ -21,9 +21,9 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "credentials.h"
-#include "db.h"
-#include "signing.h"
+#include "principals/passwords.h"
+#include "core/db.h"
+#include "tokens/signing_keys.h"
 #include "tmpfiles.h"
 
 #define DB_NAME "jc_unit_authdb"

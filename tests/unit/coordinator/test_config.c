@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "tmpfiles.h"
-#include "config.h"
+#include "core/config.h"
 
 static char tmpdir[] = "/tmp/jc-test-config-XXXXXX";
 

@@ -1,5 +1,5 @@
 /*
- * test_credentials.c - the pure parts of credentials.c: TOTP against the
+ * test_credentials.c - the pure parts of passwords.c: TOTP against the
  * RFC 6238 appendix B vectors (HMAC-SHA-256), the acceptance window and
  * replay rule of jc_totp_check, base32 against RFC 4648 section 10,
  * password hashing and checking (the unknown-user path does the same work),
@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "credentials.h"
+#include "principals/passwords.h"
 #include "tmpfiles.h"
 
 static char tmpdir[] = "/tmp/jc-test-credentials-XXXXXX";

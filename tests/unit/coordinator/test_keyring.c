@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "tmpfiles.h"
-#include "keyring.h"
+#include "secrets/keyring.h"
 
 static char tmpdir[] = "/tmp/jc-test-keyring-XXXXXX";
 

@@ -3,7 +3,7 @@
  * position, the cluster id stored with it, and the log's watermarks.
  */
 #include "check.h"
-#include "logcheck.h"
+#include "kafka/logcheck.h"
 
 static jc_log_verdict judge(int64_t pos, const char *stored, const char *now, int64_t lo,
                             int64_t hi, int64_t *start, int64_t *lost)

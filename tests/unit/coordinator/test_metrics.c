@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "batch.h"
-#include "buf.h"
-#include "metrics.h"
+#include "ingest/batch.h"
+#include "core/buf.h"
+#include "core/metrics.h"
 
 // has_line tells whether text holds line as a whole line.
 static int has_line(const char *text, const char *line)

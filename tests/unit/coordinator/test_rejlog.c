@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "rejlog.h"
+#include "ingest/rejlog.h"
 
 typedef struct reports {
     int n;

@@ -34,7 +34,7 @@
 #include "jobcoord/jobcoord.h"
 #include "jcproto/jwt.h"
 #include "kafka.h"
-#include "kafka_oauth.h"
+#include "kafka/kafka_oauth.h"
 #include "token.h"
 
 #define PRINCIPAL "worker-7"

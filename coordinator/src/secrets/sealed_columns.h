@@ -1,0 +1,73 @@
+/*
+ * sealed_columns.h - how every table that keeps secrets (principals' HMAC keys,
+ * token signing seeds, TOTP secrets) stores them, and the re-encryption
+ * that moves them from one keys-file key to another.
+ *
+ * A stored secret is sealed with a keys-file key and bound to its row by
+ * associated data (keyring.h), or kept in plain text when there is no keys
+ * file (enc_key_id NULL). A re-encryption runs batch by batch, each batch
+ * one transaction that locks its rows with FOR UPDATE SKIP LOCKED, so that
+ * a long run neither holds locks on every row at once nor loses its
+ * progress on an error. The options and counts (jc_reencrypt_opts,
+ * jc_reencrypt_counts) and the status it returns are principals.h's, which
+ * is what the admin CLI passes around.
+ */
+#ifndef JC_SECRETS_H
+#define JC_SECRETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "secrets/keyring.h"
+#include "principals/principals.h"
+
+#define JC_SECRET_MAX 64 /* the longest secret jc_secret_open opens */
+
+/* jc_secret_store gives the stored form of a secret: sealed with keys-file
+ * key enc_id and bound to its row by ad, or a plain copy when enc_id is
+ * NULL. out must hold plain_len + JC_KEYRING_OVERHEAD bytes. Returns 0, -1
+ * if enc_id is not in kr. */
+int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
+                    const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len);
+
+/* jc_secret_open is the inverse (enc_id NULL or "": plain): it writes
+ * exactly want_len (at most JC_SECRET_MAX) bytes to out, or returns -1
+ * (unknown key, wrong row, tampered, or not want_len bytes long). */
+int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
+                   const uint8_t *stored, size_t stored_len, uint8_t *out, size_t want_len);
+
+/* A table of secrets, for jc_reencrypt_run. The statements take their
+ * parameters in this order:
+ *   select: $1 target key (NULL: plain), [$2 principal filter,] current-key
+ *           filter, limit; returns the n_ids id columns, then the secret
+ *           (bytea), then its enc_key_id, locked FOR UPDATE SKIP LOCKED;
+ *   count:  the same filters without the limit: the rows not yet moved;
+ *   update: the n_ids ids, the new secret (binary), the new enc_key_id.
+ * The principal filter is passed only when principal_filter is set. ad
+ * builds a row's associated data from its ids (0: does not fit out_size,
+ * which is at most ad_max); name writes how messages call the row's
+ * secret ("signing key 'k'"). */
+typedef struct jc_reencrypt_table {
+    const char *select_sql;
+    const char *count_sql;
+    const char *update_sql;
+    int n_ids; /* 1 or 2 */
+    int principal_filter;
+    size_t secret_len; /* at most JC_SECRET_MAX */
+    size_t ad_max;
+    size_t (*ad)(const char *const *ids, uint8_t *out, size_t out_size);
+    void (*name)(const char *const *ids, char *out, size_t out_size);
+} jc_reencrypt_table;
+
+/* jc_reencrypt_run rewrites the secrets of table t matching o that are not
+ * yet stored the way o->target_key_id asks. A secret sealed with a key
+ * missing from kr stops the run with JC_PR_ERROR (errstr filled); batches
+ * already committed stay, and counts tells how far it got. A bad batch size
+ * or limit, or a target missing from kr, gives JC_PR_INVALID. */
+jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencrypt_table *t,
+                              const jc_reencrypt_opts *o, jc_reencrypt_counts *counts,
+                              char *errstr, size_t errstr_size);
+
+#endif

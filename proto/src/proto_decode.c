@@ -345,14 +345,19 @@ static jc_err_t decode_ack(jc_rd *d, const msgpack_object *b, jc_command_ack *a)
     return err;
 }
 
-enum { UP_JOB, UP_STATE, UP_ATT, UP_RESULT, UP_ERR, UP_IKEY, UP__N };
-static const char *const update_fields[UP__N] = {"job", "state", "att", "result", "err", "ikey"};
+enum { UP_JOB, UP_STATE, UP_ATT, UP_RESULT, UP_ERR, UP_IKEY, UP_REASON, UP__N };
+/* Version 1 has no "reason": its slot is NULL there, so the key is unknown. */
+static const char *const update_fields_v1[UP__N] = {"job", "state", "att", "result",
+                                                    "err", "ikey",  NULL};
+static const char *const update_fields_v2[UP__N] = {"job", "state", "att",   "result",
+                                                    "err", "ikey",  "reason"};
 
-/* decode_update reads a job.update body. */
-static jc_err_t decode_update(jc_rd *d, const msgpack_object *b, jc_job_update *u)
+/* decode_update reads a job.update body by the rules of version `version`. */
+static jc_err_t decode_update(jc_rd *d, const msgpack_object *b, uint32_t version,
+                              jc_job_update *u)
 {
     const msgpack_object *v[UP__N];
-    jc_err_t err = jc_rd_fields(d, b, update_fields, UP__N, v);
+    jc_err_t err = jc_rd_fields(d, b, version >= 2 ? update_fields_v2 : update_fields_v1, UP__N, v);
 
     if (!err)
         err = jc_rd_id(d, v[UP_JOB], "job", 1, u->job, NULL);
@@ -366,6 +371,8 @@ static jc_err_t decode_update(jc_rd *d, const msgpack_object *b, jc_job_update *
         err = jc_rd_str(d, v[UP_ERR], "err", 0, &u->error);
     if (!err)
         err = jc_rd_str(d, v[UP_IKEY], "ikey", 0, &u->ikey);
+    if (!err)
+        err = jc_rd_str(d, v[UP_REASON], "reason", 0, &u->reason);
     return err;
 }
 
@@ -424,7 +431,7 @@ static jc_err_t decode_body(jc_rd *d, const msgpack_object *b, jc_msg *m)
     case JC_MSG_JOB_EVENT: return decode_event(d, b, &m->u.event);
     case JC_MSG_COMMAND: return decode_command(d, b, &m->u.cmd);
     case JC_MSG_COMMAND_ACK: return decode_ack(d, b, &m->u.ack);
-    case JC_MSG_JOB_UPDATE: return decode_update(d, b, &m->u.update);
+    case JC_MSG_JOB_UPDATE: return decode_update(d, b, m->version, &m->u.update);
     case JC_MSG_WORKER_EVENT: return decode_wevent(d, b, &m->u.wevent);
     case JC_MSG_JOB_REFUSAL: return decode_refusal(d, b, &m->u.refusal);
     default: return JC_ERR_SCHEMA;
@@ -460,6 +467,7 @@ jc_err_t jc_msg_decode_reason(const jc_envelope *env, jc_msg *m, const char **re
         goto out;
     }
     m->zone_ = &m->zone_storage_;
+    m->version = env->version ? env->version : JC_PROTO_VERSION; /* the rules to read it by */
     d.zone = m->zone_;
     ur =
         msgpack_unpack((const char *)env->signed_bytes.p, env->signed_bytes.n, &off, d.zone, &root);

@@ -277,7 +277,7 @@ static void put_ack(enc *e, const jc_command_ack *a)
 /* put_update writes a job.update body. */
 static void put_update(enc *e, const jc_job_update *u)
 {
-    put_map(e, 3u + (u->result.n > 0) + (u->error.n > 0) + (u->ikey.n > 0));
+    put_map(e, 3u + (u->result.n > 0) + (u->error.n > 0) + (u->ikey.n > 0) + (u->reason.n > 0));
     put_key(e, "job");
     put_bin(e, u->job, JC_ID_LEN);
     put_key(e, "state");
@@ -295,6 +295,10 @@ static void put_update(enc *e, const jc_job_update *u)
     if (u->ikey.n > 0) {
         put_key(e, "ikey");
         put_str(e, u->ikey);
+    }
+    if (u->reason.n > 0) { /* version 2 (jc_msg_validate refuses it in version 1) */
+        put_key(e, "reason");
+        put_str(e, u->reason);
     }
 }
 
@@ -391,8 +395,8 @@ jc_err_t jc_msg_seal(const jc_msg *m, const jc_slice *key_id, const uint8_t key[
     err = jc_msg_encode_signed(m, &signed_buf, errstr, errstr_size);
     if (err)
         goto out;
-    err = jc_envelope_seal(&m->principal, key_id, key, (const uint8_t *)signed_buf.data,
-                           signed_buf.size, out);
+    err = jc_envelope_seal_v(m->version ? m->version : JC_PROTO_VERSION, &m->principal, key_id,
+                             key, (const uint8_t *)signed_buf.data, signed_buf.size, out);
     if (err) {
         jc_proto_errf(errstr, errstr_size, "cannot seal %s: %s", jc_msg_type_name(m->type),
                       err == JC_ERR_TOO_LARGE ? "envelope over the size limit"

@@ -1,7 +1,8 @@
 /*
  * proto_envelope.c - the outer layer of every message: a msgpack map
- * {"v": 1, "p": principal, "k": key id, "s": signed bytes, "m": mac} where
- * mac = HMAC-SHA256(key of (p, k), s).
+ * {"v": version, "p": principal, "k": key id, "s": signed bytes, "m": mac}
+ * where mac = HMAC-SHA256(key of (p, k), s). Versions 1 and 2 have the same
+ * envelope; the version decides how the signed payload is read.
  *
  * The MAC covers the exact bytes of "s" as received. Nothing is ever
  * re-encoded before checking it, so two encoders that disagree on some
@@ -30,7 +31,8 @@ static int key_is(const msgpack_object *o, const char *name)
            memcmp(o->via.str.ptr, name, n) == 0;
 }
 
-/* check_version finds "v" in the envelope map and checks it is 1. */
+/* check_version finds "v" in the envelope map and checks it is a version
+ * this codec implements (JC_PROTO_VERSION_MIN..JC_PROTO_VERSION_MAX). */
 static jc_err_t check_version(const msgpack_object *root, uint32_t *version, char *errstr,
                               size_t errstr_size)
 {
@@ -51,8 +53,11 @@ static jc_err_t check_version(const msgpack_object *root, uint32_t *version, cha
         err = JC_ERR_SCHEMA;
         goto out;
     }
-    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 != JC_PROTO_VERSION) {
-        jc_proto_errf(errstr, errstr_size, "envelope: unsupported protocol version");
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < JC_PROTO_VERSION_MIN ||
+        v->via.u64 > JC_PROTO_VERSION_MAX) {
+        jc_proto_errf(errstr, errstr_size,
+                      "envelope: unsupported protocol version (this receiver implements %d..%d)",
+                      JC_PROTO_VERSION_MIN, JC_PROTO_VERSION_MAX);
         err = JC_ERR_BAD_VERSION;
         goto out;
     }
@@ -161,12 +166,20 @@ jc_err_t jc_envelope_seal(const jc_slice *principal, const jc_slice *key_id,
                           const uint8_t key[JC_KEY_LEN], const uint8_t *signed_bytes,
                           size_t signed_len, msgpack_sbuffer *out)
 {
+    return jc_envelope_seal_v(JC_PROTO_VERSION, principal, key_id, key, signed_bytes, signed_len,
+                              out);
+}
+
+jc_err_t jc_envelope_seal_v(uint32_t version, const jc_slice *principal, const jc_slice *key_id,
+                            const uint8_t key[JC_KEY_LEN], const uint8_t *signed_bytes,
+                            size_t signed_len, msgpack_sbuffer *out)
+{
     uint8_t mac[JC_MAC_LEN];
     msgpack_packer pk;
     int rc = 0;
     jc_err_t err = JC_OK;
 
-    if (principal == NULL || key_id == NULL || key == NULL || signed_bytes == NULL ||
+    if (version < JC_PROTO_VERSION_MIN || version > JC_PROTO_VERSION_MAX || principal == NULL || key_id == NULL || key == NULL || signed_bytes == NULL ||
         signed_len == 0 || out == NULL ||
         !jc_name_valid(principal->p, principal->n, JC_MAX_PRINCIPAL_LEN) ||
         !jc_name_valid(key_id->p, key_id->n, JC_MAX_KEY_ID_LEN)) {
@@ -182,7 +195,7 @@ jc_err_t jc_envelope_seal(const jc_slice *principal, const jc_slice *key_id,
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     rc |= msgpack_pack_map(&pk, 5);
     rc |= msgpack_pack_str_with_body(&pk, "v", 1);
-    rc |= msgpack_pack_uint64(&pk, JC_PROTO_VERSION);
+    rc |= msgpack_pack_uint64(&pk, version);
     rc |= msgpack_pack_str_with_body(&pk, "p", 1);
     rc |= msgpack_pack_str_with_body(&pk, principal->p, principal->n);
     rc |= msgpack_pack_str_with_body(&pk, "k", 1);

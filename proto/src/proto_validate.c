@@ -339,10 +339,26 @@ out:
     return err;
 }
 
-/* validate_update checks a job.update body. */
-static jc_err_t validate_update(vctx *v, const jc_job_update *u)
+/* validate_update checks a job.update body of version `version`: "reason"
+ * exists from version 2 on, and only with state canceling or canceled. */
+static jc_err_t validate_update(vctx *v, uint32_t version, const jc_job_update *u)
 {
     jc_err_t err = check_enum(v, u->state, "state", update_states);
+
+    if (!err && u->reason.n > 0 && version < 2) {
+        jc_proto_errf(v->errstr, v->errstr_size,
+                      "%s: field 'reason' does not exist in protocol version 1", v->what);
+        err = JC_ERR_SCHEMA;
+    }
+    if (!err && u->reason.n > 0 && !jc_slice_eq(u->state, "canceling") &&
+        !jc_slice_eq(u->state, "canceled")) {
+        jc_proto_errf(v->errstr, v->errstr_size,
+                      "%s: field 'reason' is only allowed with state canceling or canceled",
+                      v->what);
+        err = JC_ERR_SCHEMA;
+    }
+    if (!err)
+        err = check_text(v, u->reason, "reason", 0, JC_MAX_TEXT_LEN);
 
     if (!err)
         err = check_range(v, u->attempt, "att", 0, JC_MAX_ATTEMPTS);
@@ -391,6 +407,12 @@ jc_err_t jc_msg_validate(const jc_msg *m, char *errstr, size_t errstr_size)
         err = JC_ERR_SCHEMA;
         goto out;
     }
+    if (m->version > JC_PROTO_VERSION_MAX) { /* 0 stands for version 1 */
+        jc_proto_errf(errstr, errstr_size, "protocol version %u is not implemented",
+                      (unsigned)m->version);
+        err = JC_ERR_INVALID_ARG;
+        goto out;
+    }
     err = check_name(&v, m->principal, "p", JC_MAX_PRINCIPAL_LEN);
     if (!err)
         err = check_range(&v, m->ts_ms, "ts", 0, JC_MAX_UINT);
@@ -405,7 +427,9 @@ jc_err_t jc_msg_validate(const jc_msg *m, char *errstr, size_t errstr_size)
     case JC_MSG_JOB_EVENT: err = validate_event(&v, &m->u.event); break;
     case JC_MSG_COMMAND: err = validate_command(&v, m); break;
     case JC_MSG_COMMAND_ACK: err = check_text(&v, m->u.ack.error, "err", 0, JC_MAX_TEXT_LEN); break;
-    case JC_MSG_JOB_UPDATE: err = validate_update(&v, &m->u.update); break;
+    case JC_MSG_JOB_UPDATE:
+        err = validate_update(&v, m->version ? m->version : JC_PROTO_VERSION, &m->u.update);
+        break;
     case JC_MSG_WORKER_EVENT: err = validate_wevent(&v, &m->u.wevent); break;
     case JC_MSG_JOB_REFUSAL: err = validate_refusal(&v, &m->u.refusal); break;
     default: break;

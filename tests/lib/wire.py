@@ -9,6 +9,11 @@ lines "KEY HEX" for `jctest-kafka produce --raw-file`.
 
     wire.py submit --principal P --key-id K --key B64 --count N
                    [--poison-every M --poison-after V] [--job-type T]
+                   [--proto-version V] [--extra-body KEY=TEXT] [--forge-mac]
+
+--proto-version writes V as the envelope's "v" (any integer, 1 by default);
+--extra-body adds a str field the body does not define (an unknown key);
+--forge-mac signs with a key that is not the principal's.
 """
 import argparse
 import base64
@@ -73,13 +78,13 @@ def uuid_text(b):
     return "-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))
 
 
-def envelope(principal, key_id, key, mtype, body, ts_ms=None):
+def envelope(principal, key_id, key, mtype, body, ts_ms=None, version=1):
     """The record value: envelope over the signed payload (sections 4-6)."""
     s = pack({"t": mtype, "id": os.urandom(16),
               "ts": int(time.time() * 1000) if ts_ms is None else ts_ms,
               "p": principal, "b": body})
     m = hmac.new(key, s, hashlib.sha256).digest()
-    return pack({"v": 1, "p": principal, "k": key_id, "s": s, "m": m})
+    return pack({"v": version, "p": principal, "k": key_id, "s": s, "m": m})
 
 
 def main():
@@ -93,15 +98,23 @@ def main():
     ap.add_argument("--poison-every", type=int, default=0,
                     help="every Mth message carries --poison-after")
     ap.add_argument("--poison-after", type=int, default=1 << 63)
+    ap.add_argument("--proto-version", type=int, default=1)
+    ap.add_argument("--extra-body", default=None, help="KEY=TEXT")
+    ap.add_argument("--forge-mac", action="store_true")
     a = ap.parse_args()
     key = base64.b64decode(a.key)
+    if a.forge_mac:
+        key = bytes([key[0] ^ 0x5A]) + key[1:]
     out = sys.stdout
     for i in range(a.count):
         body = {"job": os.urandom(16), "type": a.job_type, "payload": b"x"}
         if a.poison_every and i % a.poison_every == a.poison_every - 1:
             body["after"] = a.poison_after
-        out.write("%s %s\n" % (a.principal,
-                               envelope(a.principal, a.key_id, key, "job.submit", body).hex()))
+        if a.extra_body:
+            name, _, text = a.extra_body.partition("=")
+            body[name] = text
+        rec = envelope(a.principal, a.key_id, key, "job.submit", body, version=a.proto_version)
+        out.write("%s %s\n" % (a.principal, rec.hex()))
 
 
 if __name__ == "__main__":

@@ -21,10 +21,14 @@
  *   job fields: --job-id UUID --ikey K --attempt N --kind KIND (job.event kind)
  *       --text T --result T --retry --progress N --cmd UUID --running UUID@ATT[,..]
  *       --reason T --timeout-ms N --max-attempts N --job-type T --ack-ok 0|1
- *       --payload TEXT
- *   jctest-kafka consume --brokers B --topic NAME [--timeout-ms T] [--max N]
+ *       --payload TEXT --proto-version N (the protocol version to write, default 1)
+ *   jctest-kafka consume --brokers B --topic NAME [--timeout-ms T] [--max N] [--decode]
  *       prints one line per record: key, then each header as name=value, then
- *       len=<value bytes>, tab-separated
+ *       len=<value bytes>, tab-separated; with --decode also the envelope's
+ *       v=, t= and, for a job.update, job=, state=, err= and reason=, for a
+ *       command kind= and job= (the signed
+ *       payload decoded by its version's rules, the MAC not checked), or
+ *       decode=<reason code> when the codec rejects it
  *
  * Prints "delivered N failed M" on stderr at the end of produce; exit 0 only
  * when every message was delivered.
@@ -57,6 +61,7 @@ static struct {
     int attempt, retry, progress, timeout_ms, max_attempts, ack_ok;
 } jf = {NULL, NULL, "started", NULL, NULL, NULL, NULL, NULL, "test", NULL, 1, 0, -1, 0, 0, 1};
 static FILE *ids_file;
+static uint32_t proto_version; /* --proto-version: the envelope's "v" (0: 1) */
 static int64_t record_ts_offset; /* --record-ts-offset-ms; 0: librdkafka sets the time */
 static volatile sig_atomic_t stop;
 
@@ -174,6 +179,7 @@ static void build_message(jc_msg *m, jc_msg_type t, ident *id, int64_t ts_offset
     jc_id_random(m->id);
     m->ts_ms = ts;
     m->principal = jc_slice_str(id->principal);
+    m->version = proto_version;
     switch (t) {
     case JC_MSG_HEARTBEAT:
         caps[0] = jc_slice_str("test");
@@ -295,6 +301,7 @@ static int cmd_produce(int argc, char **argv)
         {"running", 1, 0, 1010},  {"reason", 1, 0, 1011}, {"timeout-ms", 1, 0, 1012},
         {"max-attempts", 1, 0, 1013}, {"job-type", 1, 0, 1014}, {"ack-ok", 1, 0, 1015},
         {"payload", 1, 0, 1016}, {"record-ts-offset-ms", 1, 0, 1017},
+        {"proto-version", 1, 0, 1018},
         {0, 0, 0, 0}};
     const char *brokers = NULL, *topic = "heartbeats", *type = "heartbeat", *forge = NULL,
                *other = NULL, *raw = NULL, *raw_file = NULL, *prefix = "jobcoord.", *keys_file = NULL;
@@ -349,6 +356,7 @@ static int cmd_produce(int argc, char **argv)
         case 1015: jf.ack_ok = atoi(optarg); break;
         case 1016: jf.payload = optarg; break;
         case 1017: record_ts_offset = atoll(optarg); break;
+        case 1018: proto_version = (uint32_t)atoi(optarg); break;
         default: return 100;
         }
     }
@@ -466,13 +474,49 @@ static int cmd_produce(int argc, char **argv)
     return failed == 0 ? 0 : 1;
 }
 
+// print_decoded prints what --decode shows of record m (see the top).
+static void print_decoded(const rd_kafka_message_t *m)
+{
+    jc_envelope env;
+    jc_msg msg;
+    const char *reason = NULL;
+    char errstr[256];
+
+    if (jc_envelope_parse(m->payload, m->len, 0, &env, errstr, sizeof errstr) != JC_OK) {
+        printf("\tdecode=envelope");
+        return;
+    }
+    printf("\tv=%u", (unsigned)env.version);
+    if (jc_msg_decode_reason(&env, &msg, &reason, errstr, sizeof errstr) != JC_OK) {
+        printf("\tdecode=%s", reason ? reason : "?");
+        return;
+    }
+    printf("\tt=%s", jc_msg_type_name(msg.type));
+    if (msg.type == JC_MSG_JOB_UPDATE) {
+        const jc_job_update *u = &msg.u.update;
+        char job[37];
+        jc_id_format(u->job, job);
+        printf("\tjob=%s\tstate=%.*s\terr=%.*s\treason=%.*s", job, (int)u->state.n,
+               (const char *)u->state.p, (int)u->error.n,
+               u->error.p ? (const char *)u->error.p : "", (int)u->reason.n,
+               u->reason.p ? (const char *)u->reason.p : "");
+    } else if (msg.type == JC_MSG_COMMAND) {
+        char job[37];
+        jc_id_format(msg.u.cmd.job, job);
+        printf("\tkind=%s\tjob=%s", jc_command_kind_name(msg.u.cmd.kind), job);
+    }
+    jc_msg_release(&msg);
+}
+
 static int cmd_consume(int argc, char **argv)
 {
     static const struct option opts[] = {{"brokers", 1, 0, 'b'}, {"topic", 1, 0, 't'},
                                          {"timeout-ms", 1, 0, 'w'}, {"max", 1, 0, 'm'},
-                                         {"prefix", 1, 0, 'P'}, {0, 0, 0, 0}};
+                                         {"prefix", 1, 0, 'P'}, {"decode", 0, 0, 'd'},
+                                         {0, 0, 0, 0}};
     const char *brokers = NULL, *topic = "rejected", *prefix = "jobcoord.";
     long timeout_ms = 5000, max = 1000000, seen = 0;
+    int decode = 0;
     char err[256], full_topic[256], group[64];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_topic_partition_list_t *subs;
@@ -487,6 +531,7 @@ static int cmd_consume(int argc, char **argv)
         case 'w': timeout_ms = atol(optarg); break;
         case 'm': max = atol(optarg); break;
         case 'P': prefix = optarg; break;
+        case 'd': decode = 1; break;
         default: return 100;
         }
     }
@@ -530,6 +575,8 @@ static int cmd_consume(int argc, char **argv)
                     printf("\t%s=%.*s", name, (int)sz, val ? (const char *)val : "");
             }
             printf("\tlen=%zu", m->len);
+            if (decode)
+                print_decoded(m);
             printf("\n");
             fflush(stdout);
             seen++;

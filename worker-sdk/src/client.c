@@ -191,6 +191,7 @@ jc_client_t *jc_client_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
         goto fail;
     c->sender.rk = c->rk;
     c->sender.id = &c->id;
+    c->sender.version = jc_sender_version(conf);
     c->inbox = jc_inbox_new(conf, &c->id, updates_topic, JC_INBOX_FROM_END, "jobcoord-client-",
                             errstr, errstr_size);
     if (!c->inbox || jc_inbox_assign(c->inbox, START_TIMEOUT_MS, errstr, errstr_size) != JC_OK)
@@ -470,6 +471,25 @@ jc_err_t jc_client_cancel_wait(jc_client_t *c, const char *job_id, int timeout_m
     }
     pthread_mutex_unlock(&c->mu);
     return err;
+}
+
+jc_err_t jc_client_cancel_reason(jc_client_t *c, const char *job_id, char *out,
+                                 size_t out_size)
+{
+    uint8_t job[JC_ID_LEN];
+    jc_update_view v;
+    int found;
+
+    if (out && out_size > 0)
+        out[0] = '\0';
+    if (!c || !job_id || !out || out_size == 0 || jc_id_parse(job_id, job) != 0)
+        return JC_ERR_INVALID_ARG;
+    pthread_mutex_lock(&c->mu);
+    found = jc_updates_final(c->updates, job, &v) || jc_updates_latest(c->updates, job, &v);
+    if (found)
+        snprintf(out, out_size, "%s", v.reason);
+    pthread_mutex_unlock(&c->mu);
+    return found ? JC_OK : JC_ERR_STATE;
 }
 
 jc_err_t jc_client_job_of(jc_client_t *c, const char *job_id, char out[37])

@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -23,6 +24,12 @@
 
 static pthread_mutex_t clock_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t clock_last_ms;
+
+uint32_t jc_sender_version(const jc_conf_t *conf)
+{
+    const char *v = jc_conf_get(conf, "protocol.version"); /* checked 1..2 when set */
+    return v ? (uint32_t)atoi(v) : JC_PROTO_VERSION_MAX;
+}
 
 uint64_t jc_clock_next_ms(void)
 {
@@ -54,6 +61,7 @@ jc_err_t jc_send(const jc_sender *s, const char *topic, const char *key, size_t 
             jc_id_random(m->id);
     }
     m->principal = jc_slice_str(s->id->principal);
+    m->version = s->version;
     m->ts_ms = jc_clock_next_ms();
     jc_identity_signer(s->id, kid, secret);
     key_id = jc_slice_str(kid);

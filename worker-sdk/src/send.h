@@ -18,14 +18,20 @@
 typedef struct jc_sender {
     rd_kafka_t *rk;
     jc_identity *id;
+    uint32_t version; /* the protocol version it writes (jc_sender_version) */
 } jc_sender;
+
+/* jc_sender_version returns the protocol version the handle configured by
+ * conf sends in: protocol.version, else JC_PROTO_VERSION_MAX (PROTOCOL.md
+ * section 14: the coordinator answers in the version it last received). */
+uint32_t jc_sender_version(const jc_conf_t *conf);
 
 /* jc_clock_next_ms returns the timestamp of the next message this process
  * signs: max(wall clock, previous + 1). Any thread. */
 uint64_t jc_clock_next_ms(void);
 
 /* jc_send gives m a fresh message id (unless the caller set a non-zero one),
- * the next timestamp and the sender's
+ * the next timestamp, the sender's protocol version and the sender's
  * principal, seals it with the sender's key and produces it to topic under
  * key (copied). msg_opaque is handed to the delivery report callback. When
  * librdkafka's queue is full it polls and retries for up to a second.

@@ -27,6 +27,7 @@ typedef struct entry {
     uint8_t *result;
     size_t result_len;
     char *error; /* NULL when none */
+    char *reason; /* the cancel reason of the latest update; NULL when none */
     /* the latest submission and cancel of this job sent from here, and
      * their refusals ("<reason>: <text>", NULL when none) */
     int has_submit_req, has_cancel_req;
@@ -180,6 +181,7 @@ static void drop(jc_updates *t, entry *e)
     free(e->ikey);
     free(e->result);
     free(e->error);
+    free(e->reason);
     free(e->submit_refusal);
     free(e->cancel_refusal);
     free(e);
@@ -325,6 +327,19 @@ jc_err_t jc_updates_put(jc_updates *t, const jc_job_update *u)
         free(error);
         return JC_ERR_NOMEM;
     }
+    if (u->reason.n > 0) {
+        char reason[JC_MAX_TEXT_LEN + 1];
+        size_t n = u->reason.n < JC_MAX_TEXT_LEN ? u->reason.n : JC_MAX_TEXT_LEN;
+        memcpy(reason, u->reason.p, n);
+        reason[n] = '\0';
+        if (set_text(t, e, &e->reason, reason) != 0) {
+            free(result);
+            free(error);
+            return JC_ERR_NOMEM;
+        }
+    } else {
+        set_text(t, e, &e->reason, NULL);
+    }
     if (result)
         memcpy(result, u->result.p, u->result.n);
     if (error) {
@@ -367,6 +382,7 @@ static void view(const entry *e, jc_update_view *out)
     out->result = e->result;
     out->result_len = e->result_len;
     out->error = e->error ? e->error : "";
+    out->reason = e->reason ? e->reason : "";
 }
 
 int jc_updates_final(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view *out)
@@ -381,6 +397,7 @@ int jc_updates_final(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view
         out->result = NULL;
         out->result_len = 0;
         out->error = e->submit_refusal;
+        out->reason = "";
         return 1;
     }
     if (is_final(e)) {
@@ -395,6 +412,16 @@ int jc_updates_final(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view
             return 1;
         }
     return 0;
+}
+
+int jc_updates_latest(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view *out)
+{
+    const entry *e = find(t, job);
+
+    if (!e || !e->has_state)
+        return 0;
+    view(e, out);
+    return 1;
 }
 
 uint32_t jc_updates_count(const jc_updates *t) { return t->n; }

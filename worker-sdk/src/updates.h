@@ -23,6 +23,7 @@ typedef struct jc_update_view {
     const uint8_t *result; /* NULL when none */
     size_t result_len;
     const char *error; /* "" when none */
+    const char *reason; /* the cancel reason (protocol version 2); "" when none */
 } jc_update_view;
 
 /* jc_updates_new makes a table of at most max_jobs jobs whose results,
@@ -62,6 +63,10 @@ jc_err_t jc_updates_put(jc_updates *t, const jc_job_update *u);
  * update carried that key; or the refusal of job's submission (state
  * "refused"). 1 and *out filled, or 0. */
 int jc_updates_final(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view *out);
+
+/* jc_updates_latest finds the latest update of job itself, final or not
+ * (no idempotency key followed, refusals aside). 1 and *out filled, or 0. */
+int jc_updates_latest(jc_updates *t, const uint8_t job[JC_ID_LEN], jc_update_view *out);
 
 /* jc_updates_count returns how many jobs the table holds. */
 uint32_t jc_updates_count(const jc_updates *t);

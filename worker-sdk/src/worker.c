@@ -154,6 +154,7 @@ jc_worker_t *jc_worker_new(jc_conf_t *conf, char *errstr, size_t errstr_size)
         goto fail;
     w->sender.rk = w->rk;
     w->sender.id = &w->id;
+    w->sender.version = jc_sender_version(conf);
     jc_sdk_topic(conf, JC_TOPIC_JOB_EVENTS, job_events, sizeof job_events);
     w->jobs = jc_jobs_new(w->slots, &w->sender, job_events);
     w->running = calloc(w->slots ? w->slots : 1, sizeof *w->running);

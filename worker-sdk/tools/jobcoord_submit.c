@@ -264,13 +264,13 @@ static int wait_one(jc_client_t *c, const options *o, const char *id, int64_t de
             break;
     }
     if (e == JC_ERR_TIMED_OUT) {
-        outcome_print(o->json, id, NULL, NULL, 0, NULL);
+        outcome_print(o->json, id, NULL, NULL, 0, NULL, NULL);
         return EXIT_TIMED_OUT;
     }
     if (e == JC_ERR_REFUSED) {
         if (!o->json)
             fprintf(stderr, "jobcoord-submit: the coordinator refused job %s: %s\n", id, error);
-        outcome_print(o->json, id, "refused", NULL, 0, error);
+        outcome_print(o->json, id, "refused", NULL, 0, error, NULL);
         return EXIT_REFUSED;
     }
     if (e != JC_OK) {
@@ -279,8 +279,11 @@ static int wait_one(jc_client_t *c, const options *o, const char *id, int64_t de
     }
     {
         /* a repeated idempotency key is answered by the existing job: report
-         * that job's id, which is the one the coordinator knows */
-        char actual[37];
+         * that job's id, which is the one the coordinator knows. The cancel
+         * reason of a canceled job comes apart from its error from a
+         * coordinator of protocol version 2 (none from version 1). */
+        char actual[37], reason[ERROR_MAX] = "";
+        jc_client_cancel_reason(c, id, reason, sizeof reason);
         if (jc_client_job_of(c, id, actual) == JC_OK && strcmp(actual, id) != 0) {
             if (!o->json)
                 fprintf(stderr,
@@ -288,9 +291,9 @@ static int wait_one(jc_client_t *c, const options *o, const char *id, int64_t de
                         "that job's outcome follows\n",
                         id, actual);
             id = actual;
-            outcome_print(o->json, id, state, result, result ? result_len : 0, error);
+            outcome_print(o->json, id, state, result, result ? result_len : 0, error, reason);
         } else {
-            outcome_print(o->json, id, state, result, result ? result_len : 0, error);
+            outcome_print(o->json, id, state, result, result ? result_len : 0, error, reason);
         }
     }
     rc = strcmp(state, "succeeded") == 0 ? 0 : EXIT_FAILED;

@@ -76,7 +76,7 @@ void text_escaped(const char *s, size_t n)
 }
 
 void outcome_print(int json, const char *id, const char *state, const char *result,
-                   size_t result_len, const char *error)
+                   size_t result_len, const char *error, const char *reason)
 {
     if (json) {
         printf("{\"id\":\"%s\",\"timed_out\":%s,\"state\":", id, state ? "false" : "true");
@@ -99,6 +99,11 @@ void outcome_print(int json, const char *id, const char *state, const char *resu
             json_str(error, strlen(error));
         else
             fputs("null", stdout);
+        fputs(",\"reason\":", stdout);
+        if (reason && *reason)
+            json_str(reason, strlen(reason));
+        else
+            fputs("null", stdout);
         printf("}\n");
     } else {
         printf("id      %s\nstate   %s\n", id, state ? state : "unknown (timed out waiting)");
@@ -109,6 +114,8 @@ void outcome_print(int json, const char *id, const char *state, const char *resu
         }
         if (error && *error)
             printf("error   %s\n", error);
+        if (reason && *reason)
+            printf("reason  %s\n", reason);
     }
     fflush(stdout);
 }

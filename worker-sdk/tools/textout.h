@@ -21,8 +21,8 @@ void json_base64(const unsigned char *b, size_t n);
 void text_escaped(const char *s, size_t n);
 
 /* outcome_print writes a job's final state (NULL: the wait timed out),
- * result and error, as JSON or as text. */
+ * result, error and cancel reason (NULL or "": none), as JSON or as text. */
 void outcome_print(int json, const char *id, const char *state, const char *result,
-                   size_t result_len, const char *error);
+                   size_t result_len, const char *error, const char *reason);
 
 #endif

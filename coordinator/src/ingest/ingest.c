@@ -640,6 +640,8 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
      * (a worker released here can be given work at once) */
     if (jc_replykey_record(ig->db, &ig->batch, from, to, now_ms(), ig->db_err,
                            sizeof ig->db_err) != 0 ||
+        jc_replykey_record_version(ig->db, &ig->batch, from, to, ig->db_err,
+                                   sizeof ig->db_err) != 0 ||
         jc_holdback_release(ig->db, &ig->batch, from, to, ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
     if (schedule && jc_schedule(ig->db, &ig->jw, ig->cfg->schedule_batch, &assigned, ig->db_err,
@@ -661,6 +663,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
         goto fail;
     jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
     jc_replykey_committed(ig->kc, &ig->batch, from, to, now_ms());
+    jc_replykey_version_committed(ig->kc, &ig->batch, from, to);
     note_answers(ig, answered, dropped);
     for (int t = 0; t < MAX_TOPICS; t++)
         for (int p = 0; p < MAX_PARTITIONS; p++)

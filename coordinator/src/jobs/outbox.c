@@ -7,8 +7,10 @@
  * ever sent for a decision that was rolled back. The relay then, in rounds:
  *   1. locks due rows (FOR UPDATE SKIP LOCKED: several coordinators share
  *      the work, none sends a row another is sending),
- *   2. builds each message from the row and its job (payload, result) and
- *      signs it with the RECIPIENT's key, so a worker or client can tell it
+ *   2. builds each message from the row and its job (payload, result), in
+ *      the protocol version the recipient last used (principals.
+ *      proto_version, recorded by ingest: principals/reply_key.c), and signs it with
+ *      the RECIPIENT's key, so a worker or client can tell it
  *      from a forgery: the key it last proved it holds while that is valid
  *      (a rotation with a grace period), else its current key (keys_fetch);
  *      an answer to a client's request (a row with answer_key_id, see
@@ -97,7 +99,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 /* columns of the due-rows query */
 enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C_TRIES, C_TYPE,
        C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY, C_ANSWER_KEY, C_ANSWERS_MSG,
-       C_ANSWERS_TYPE, C_DETAIL, C_ASSIGN };
+       C_ANSWERS_TYPE, C_DETAIL, C_ASSIGN, C_PROTO, C_LAST_ERROR, C_CANCEL_REASON };
 
 /* ---- recipients' keys ---- */
 
@@ -277,8 +279,12 @@ static const char due_sql[] =
     "       CASE WHEN c.kind <> 'assign' OR j.id IS NULL THEN ''"
     "            WHEN j.attempt <> c.attempt OR j.worker_id IS DISTINCT FROM c.recipient THEN 'gone'"
     "            WHEN j.last_event_ts_ms > 0 THEN 'moved'"
-    "            WHEN j.state = 'assigned' THEN 'current' ELSE 'gone' END"
+    "            WHEN j.state = 'assigned' THEN 'current' ELSE 'gone' END,"
+    /* the version the recipient last used (PROTOCOL.md 14), and for a
+     * version 2 job.update the job's last error and cancel reason apart */
+    "       coalesce(pr.proto_version, 1), j.error, j.cancel_reason"
     "  FROM commands c LEFT JOIN jobs j ON j.id = c.job_id"
+    "  LEFT JOIN principals pr ON pr.id = c.recipient"
     " WHERE c.status IN ('pending', 'sent') AND c.next_send_at <= now()"
     " ORDER BY c.seq LIMIT $1::int FOR UPDATE OF c SKIP LOCKED";
 
@@ -318,6 +324,9 @@ static int build(jc_outbox *o, PGresult *r, int i, jc_msg *m, unsigned char **pa
     size_t len = 0;
 
     memset(m, 0, sizeof *m);
+    m->version = (uint32_t)atoi(PQgetvalue(r, i, C_PROTO));
+    if (m->version < JC_PROTO_VERSION_MIN || m->version > JC_PROTO_VERSION_MAX)
+        m->version = JC_PROTO_VERSION_MIN;
     jc_id_random(m->id);
     m->ts_ms = jc_now_ms();
     m->principal = jc_slice_str(PQgetvalue(r, i, C_RECIPIENT));
@@ -344,9 +353,21 @@ static int build(jc_outbox *o, PGresult *r, int i, jc_msg *m, unsigned char **pa
             if (*result && len)
                 u->result = (jc_slice){*result, (uint32_t)len};
         }
-        if (!PQgetisnull(r, i, C_ERROR) && PQgetlength(r, i, C_ERROR) > 0 &&
-            strcmp(PQgetvalue(r, i, C_STATE), "succeeded") != 0)
+        if (m->version >= 2) {
+            /* err: the job's last error only; reason: the cancel reason,
+             * on a canceling or canceled update only (PROTOCOL.md 15.5) */
+            const char *st = PQgetvalue(r, i, C_STATE);
+            if (PQgetlength(r, i, C_LAST_ERROR) > 0 && strcmp(st, "succeeded") != 0)
+                u->error = jc_slice_str(PQgetvalue(r, i, C_LAST_ERROR));
+            if (PQgetlength(r, i, C_CANCEL_REASON) > 0 &&
+                (strcmp(st, "canceling") == 0 || strcmp(st, "canceled") == 0))
+                u->reason = jc_slice_str(PQgetvalue(r, i, C_CANCEL_REASON));
+        } else if (!PQgetisnull(r, i, C_ERROR) && PQgetlength(r, i, C_ERROR) > 0 &&
+                   strcmp(PQgetvalue(r, i, C_STATE), "succeeded") != 0) {
+            /* version 1: a canceling or canceled job's cancel reason, when
+             * it has one, takes the place of its last error */
             u->error = jc_slice_str(PQgetvalue(r, i, C_ERROR));
+        }
         if (!PQgetisnull(r, i, C_IKEY))
             u->ikey = jc_slice_str(PQgetvalue(r, i, C_IKEY));
         return 0;

@@ -150,6 +150,15 @@ void jc_keycache_set_recorded(jc_keycache *kc, const jc_key_entry *e, int64_t no
         kc->slots[e - kc->slots].recorded_at_ms = now_ms;
 }
 
+void jc_keycache_set_version(jc_keycache *kc, const jc_key_entry *e, uint32_t version,
+                             int64_t ts_ms)
+{
+    if (e >= kc->slots && e < kc->slots + KC_SLOTS) {
+        kc->slots[e - kc->slots].proto_version = version;
+        kc->slots[e - kc->slots].proto_version_ts_ms = ts_ms;
+    }
+}
+
 const jc_key_entry *jc_keycache_get(jc_keycache *kc, jc_slice principal, jc_slice key_id)
 {
     jc_key_entry *e;
@@ -171,6 +180,8 @@ static void fill_entry(jc_keycache *kc, jc_key_entry *e, PGresult *r, int row, i
     e->status = JC_KEY_UNKNOWN_PRINCIPAL;
     if (PQgetisnull(r, row, 2))
         return;
+    e->proto_version = (uint32_t)atoi(PQgetvalue(r, row, 8));
+    e->proto_version_ts_ms = strtoll(PQgetvalue(r, row, 9), NULL, 10);
     e->role = role_parse(PQgetvalue(r, row, 2));
     e->scopes = jc_scopes_effective(PQgetvalue(r, row, 2), PQgetvalue(r, row, 7));
     e->disabled = strcmp(PQgetvalue(r, row, 3), "t") == 0;
@@ -214,7 +225,7 @@ int jc_keycache_fetch(jc_keycache *kc, PGconn *db, int64_t now_ms, char *errstr,
     static const char sql[] =
         "SELECT u.p, u.k, pr.role, pr.disabled, k.secret, k.enc_key_id,"
         "       (extract(epoch FROM k.valid_until) * 1000)::bigint,"
-        "       array_to_string(pr.scopes, ',')"
+        "       array_to_string(pr.scopes, ','), pr.proto_version, pr.proto_version_ts_ms"
         "  FROM unnest($1::text[], $2::text[]) AS u(p, k)"
         "  LEFT JOIN principals pr ON pr.id = u.p"
         "  LEFT JOIN principal_keys k ON k.principal_id = u.p AND k.key_id = u.k";

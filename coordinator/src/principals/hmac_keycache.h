@@ -48,6 +48,10 @@ typedef struct jc_key_entry {
     int want; /* being fetched in this round */
     int64_t recorded_at_ms; /* reply_key.c: when principals.reply_key_id was last made
                              * at least as new as this key; 0: not yet */
+    /* principals.proto_version and proto_version_ts_ms as fetched, or as
+     * this instance has since written them (replykey.c) */
+    uint32_t proto_version;
+    int64_t proto_version_ts_ms;
 } jc_key_entry;
 
 typedef struct jc_keycache jc_keycache;
@@ -75,6 +79,11 @@ const jc_key_entry *jc_keycache_get(jc_keycache *kc, jc_slice principal, jc_slic
 /* jc_keycache_set_recorded notes that the use of entry e's key was
  * recorded at now_ms (e: an entry of kc, as a message's signer). */
 void jc_keycache_set_recorded(jc_keycache *kc, const jc_key_entry *e, int64_t now_ms);
+
+/* jc_keycache_set_version notes that principals.proto_version of e's
+ * principal now holds version, set by a message signed at ts_ms. */
+void jc_keycache_set_version(jc_keycache *kc, const jc_key_entry *e, uint32_t version,
+                             int64_t ts_ms);
 
 const char *jc_role_name(jc_role r);
 

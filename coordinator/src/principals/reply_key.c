@@ -1,6 +1,7 @@
 /*
- * reply_key.c - recording the key each principal last proved it holds (see
- * reply_key.h). The outbox reads it (outbox.c, keys_fetch).
+ * reply_key.c - recording the key each principal last proved it holds, and
+ * the protocol version it last used (see reply_key.h). The outbox reads both
+ * (outbox.c: keys_fetch, and the recipient's version in the due rows).
  */
 #include "principals/reply_key.h"
 
@@ -108,4 +109,94 @@ void jc_replykey_committed(jc_keycache *kc, const jc_batch *b, size_t from, size
     for (size_t i = from; i < to; i++)
         if (due(&b->msgs[i], now_ms))
             jc_keycache_set_recorded(kc, b->msgs[i].signer, now_ms);
+}
+
+/* ---- the protocol version each principal last used ---- */
+
+/* Per principal, the batch's accepted message with the greatest signed ts
+ * sets the version when it differs and is newer than the message that set
+ * the recorded one (a message delayed on another topic does not switch it
+ * back). */
+static const char version_sql[] =
+    "WITH u AS (SELECT DISTINCT ON (x.p) x.p, x.v, x.ts"
+    "             FROM unnest($1::text[], $2::smallint[], $3::bigint[]) AS x(p, v, ts)"
+    "            ORDER BY x.p, x.ts DESC)"
+    " UPDATE principals pr SET proto_version = u.v, proto_version_ts_ms = u.ts FROM u"
+    "  WHERE pr.id = u.p AND pr.proto_version <> u.v AND pr.proto_version_ts_ms < u.ts"
+    " RETURNING pr.id, u.v";
+
+// version_news tells whether accepted message m would change its
+// principal's recorded version, as far as this instance knows.
+static int version_news(const jc_inmsg *m)
+{
+    return !m->reason && m->signer && m->env.version != m->signer->proto_version &&
+           (int64_t)m->msg.ts_ms > m->signer->proto_version_ts_ms;
+}
+
+int jc_replykey_record_version(PGconn *db, const jc_batch *b, size_t from, size_t to,
+                               char *errstr, size_t errstr_size)
+{
+    jc_buf ps, vs, ts;
+    const char *params[3];
+    PGresult *r;
+    int any = 0, rc = -1;
+
+    for (size_t i = from; i < to && !any; i++)
+        any = version_news(&b->msgs[i]);
+    if (!any)
+        return 0; /* the usual case: nobody changed versions */
+    /* every accepted message goes in, so that the latest of each principal
+     * decides, not only the ones that differ */
+    jc_buf_init(&ps, ARRAY_MAX);
+    jc_buf_init(&vs, ARRAY_MAX);
+    jc_buf_init(&ts, ARRAY_MAX);
+    jc_buf_addstr(&ps, "{");
+    jc_buf_addstr(&vs, "{");
+    jc_buf_addstr(&ts, "{");
+    for (size_t i = from; i < to; i++) {
+        const jc_inmsg *m = &b->msgs[i];
+        char num[24];
+        if (m->reason || !m->signer)
+            continue;
+        jc_buf_add_array_elem(&ps, m->signer->principal, strlen(m->signer->principal));
+        snprintf(num, sizeof num, "%u", (unsigned)m->env.version);
+        jc_buf_add_array_elem(&vs, num, strlen(num));
+        snprintf(num, sizeof num, "%llu", (unsigned long long)m->msg.ts_ms);
+        jc_buf_add_array_elem(&ts, num, strlen(num));
+    }
+    jc_buf_addstr(&ps, "}");
+    jc_buf_addstr(&vs, "}");
+    jc_buf_addstr(&ts, "}");
+    if (ps.failed || vs.failed || ts.failed) {
+        snprintf(errstr, errstr_size, "protocol versions: too many messages in one batch");
+        goto out;
+    }
+    params[0] = jc_buf_str(&ps);
+    params[1] = jc_buf_str(&vs);
+    params[2] = jc_buf_str(&ts);
+    r = PQexecParams(db, version_sql, 3, NULL, params, NULL, NULL, 0);
+    if (jc_db_ok(db, r, errstr, errstr_size)) {
+        for (int i = 0; i < PQntuples(r); i++)
+            LOG_INFO("replykey", "%s now speaks protocol version %s: commands, job updates and"
+                     " refusals to it are written in version %s", PQgetvalue(r, i, 0),
+                     PQgetvalue(r, i, 1), PQgetvalue(r, i, 1));
+        rc = 0;
+    }
+    PQclear(r);
+out:
+    jc_buf_free(&ps);
+    jc_buf_free(&vs);
+    jc_buf_free(&ts);
+    return rc;
+}
+
+void jc_replykey_version_committed(jc_keycache *kc, const jc_batch *b, size_t from, size_t to)
+{
+    /* in batch order, by the rule of version_sql: the cache ends where the
+     * table did (for the entries of the keys these messages used) */
+    for (size_t i = from; i < to; i++) {
+        const jc_inmsg *m = &b->msgs[i];
+        if (version_news(m))
+            jc_keycache_set_version(kc, m->signer, m->env.version, (int64_t)m->msg.ts_ms);
+    }
 }

@@ -18,6 +18,15 @@
  * statement per batch, and only for (principal, key) pairs not recorded in
  * the last minute by this instance (the key cache remembers), so a steady
  * stream of messages under one key costs nothing.
+ *
+ * The same goes for the protocol version (PROTOCOL.md section 14): ingest
+ * records, per principal, the envelope "v" of its latest accepted message
+ * (principals.proto_version, latest by the signed ts), and the outbox writes
+ * what it sends to the principal in that version. The write happens only
+ * when a batch holds a message whose version differs from what the key
+ * cache last saw recorded, so a principal that keeps one version costs no
+ * query; its switch is recorded in the transaction that accepts the first
+ * message in the new version, before any answer to it is sent.
  */
 #ifndef JC_REPLYKEY_H
 #define JC_REPLYKEY_H
@@ -41,5 +50,15 @@ int jc_replykey_record(PGconn *db, const jc_batch *b, size_t from, size_t to, in
  * keys of b->msgs[from, to) are recorded (so the next batches skip them). */
 void jc_replykey_committed(jc_keycache *kc, const jc_batch *b, size_t from, size_t to,
                            int64_t now_ms);
+
+/* jc_replykey_record_version records, inside the ingest transaction, the
+ * protocol version of the principals whose accepted messages in
+ * b->msgs[from, to) switched versions. Returns 0, or -1 with errstr. */
+int jc_replykey_record_version(PGconn *db, const jc_batch *b, size_t from, size_t to,
+                               char *errstr, size_t errstr_size);
+
+/* jc_replykey_version_committed notes in the key cache, after the
+ * transaction committed, the versions it recorded. */
+void jc_replykey_version_committed(jc_keycache *kc, const jc_batch *b, size_t from, size_t to);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * proto.h - the jobcoord wire protocol v1: envelope, signing and the codec of
- * every message type (schemas/PROTOCOL.md is the normative text).
+ * proto.h - the jobcoord wire protocol (versions 1 and 2): envelope, signing
+ * and the codec of every message type (schemas/PROTOCOL.md is the normative
+ * text).
  *
  * This is the project's one implementation of the spec. It is private: it is
  * built into a static library (jcproto) that both libjobcoord and the
@@ -31,7 +32,13 @@
 
 #include "jobcoord/jobcoord.h"
 
-#define JC_PROTO_VERSION 1
+/* The versions this codec implements (PROTOCOL.md section 14). Version 2 is
+ * version 1 plus the optional "reason" of job.update. A decoded message
+ * carries the version of its envelope (jc_msg.version), and is read by that
+ * version's rules; an encoded one is written in the version it names. */
+#define JC_PROTO_VERSION 1 /* the version of a jc_msg whose version is 0 */
+#define JC_PROTO_VERSION_MIN 1
+#define JC_PROTO_VERSION_MAX 2
 
 #define JC_ID_LEN 16  /* message, job and command ids: 16 random bytes */
 #define JC_MAC_LEN 32 /* HMAC-SHA256 */
@@ -207,6 +214,9 @@ typedef struct jc_job_update {
     jc_slice state; /* pending|assigned|running|succeeded|failed|canceling|canceled */
     uint32_t attempt;
     jc_slice result, error, ikey;
+    /* version 2 only, with state canceling or canceled only: the cancel
+     * reason; n == 0: none. In version 1 it must be empty. */
+    jc_slice reason;
 } jc_job_update;
 
 /* A job.refusal answers a job.submit or job.cancel the coordinator refused
@@ -229,6 +239,11 @@ typedef struct jc_worker_event_body {
 
 /* jc_msg is one decoded (or to-be-encoded) signed payload. */
 typedef struct jc_msg {
+    /* The protocol version of the envelope the payload travels in: set by
+     * jc_msg_decode from the envelope's "v"; read by jc_msg_validate,
+     * jc_msg_encode_signed and jc_msg_seal. 0 means JC_PROTO_VERSION (1),
+     * so a zeroed message is version 1. */
+    uint32_t version;
     jc_msg_type type;
     uint8_t id[JC_ID_LEN];
     uint64_t ts_ms;
@@ -269,7 +284,9 @@ jc_err_t jc_guard(const uint8_t *buf, size_t len, int max_depth, uint32_t max_el
 /* jc_envelope_parse checks size (<= max_bytes, itself capped at
  * JC_MAX_MESSAGE_BYTES; 0 means the cap), pre-scans, and fills env with
  * slices into buf. It checks the version before anything else in the map, so
- * a future version is reported as JC_ERR_BAD_VERSION, not as a schema error. */
+ * a future version is reported as JC_ERR_BAD_VERSION, not as a schema error;
+ * every version from JC_PROTO_VERSION_MIN to JC_PROTO_VERSION_MAX is
+ * accepted, and env->version says which. */
 jc_err_t jc_envelope_parse(const uint8_t *buf, size_t len, size_t max_bytes, jc_envelope *env,
                            char *errstr, size_t errstr_size);
 
@@ -311,13 +328,19 @@ void jc_msg_release(jc_msg *m);
 jc_err_t jc_msg_encode_signed(const jc_msg *m, msgpack_sbuffer *out, char *errstr,
                               size_t errstr_size);
 
-/* jc_envelope_seal builds an envelope around signed bytes: computes the MAC
- * with key and writes the canonical envelope into out (cleared first). */
+/* jc_envelope_seal builds a version 1 envelope around signed bytes:
+ * computes the MAC with key and writes the canonical envelope into out
+ * (cleared first). jc_envelope_seal_v writes version `version` (1..
+ * JC_PROTO_VERSION_MAX, else JC_ERR_INVALID_ARG). */
 jc_err_t jc_envelope_seal(const jc_slice *principal, const jc_slice *key_id,
                           const uint8_t key[JC_KEY_LEN], const uint8_t *signed_bytes,
                           size_t signed_len, msgpack_sbuffer *out);
+jc_err_t jc_envelope_seal_v(uint32_t version, const jc_slice *principal, const jc_slice *key_id,
+                            const uint8_t key[JC_KEY_LEN], const uint8_t *signed_bytes,
+                            size_t signed_len, msgpack_sbuffer *out);
 
-/* jc_msg_seal = jc_msg_encode_signed + jc_envelope_seal with m->principal. */
+/* jc_msg_seal = jc_msg_encode_signed + jc_envelope_seal_v with m->version
+ * and m->principal. */
 jc_err_t jc_msg_seal(const jc_msg *m, const jc_slice *key_id, const uint8_t key[JC_KEY_LEN],
                      msgpack_sbuffer *out, char *errstr, size_t errstr_size);
 

@@ -404,6 +404,7 @@ static void same_body(cmp *c, const jc_msg *x, const jc_msg *y)
         same_slice(c, x->u.update.result, y->u.update.result, "result");
         same_slice(c, x->u.update.error, y->u.update.error, "err");
         same_slice(c, x->u.update.ikey, y->u.update.ikey, "ikey");
+        same_slice(c, x->u.update.reason, y->u.update.reason, "reason");
         break;
     case JC_MSG_WORKER_EVENT:
         same_slice(c, x->u.wevent.level, y->u.wevent.level, "level");

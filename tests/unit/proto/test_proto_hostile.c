@@ -516,8 +516,10 @@ static void test_envelope(void)
 
     put_envelope(&env, 1, "worker-1", sig.data, sig.size, mac, sizeof(mac), 0);
     CHECK_EQ_INT(run_envelope((const uint8_t *)env.data, env.size, NULL), JC_OK);
-    put_envelope(&env, 2, "worker-1", sig.data, sig.size, mac, sizeof(mac), 1);
+    put_envelope(&env, 3, "worker-1", sig.data, sig.size, mac, sizeof(mac), 1);
     CHECK_EQ_INT(run_envelope((const uint8_t *)env.data, env.size, NULL), JC_ERR_BAD_VERSION);
+    put_envelope(&env, 2, "worker-1", sig.data, sig.size, mac, sizeof(mac), 0);
+    CHECK_EQ_INT(run_envelope((const uint8_t *)env.data, env.size, NULL), JC_OK);
     put_envelope(&env, 0, "worker-1", sig.data, sig.size, mac, sizeof(mac), 0);
     CHECK_EQ_INT(run_envelope((const uint8_t *)env.data, env.size, NULL), JC_ERR_BAD_VERSION);
     put_envelope(&env, -1, "worker-1", sig.data, sig.size, mac, sizeof(mac), 0);

@@ -69,8 +69,27 @@ static void send_refusal(rd_kafka_t *prod, const uint8_t key[JC_KEY_LEN], const 
     CHECK_EQ_INT(mock_send(prod, "t.job-updates", CLIENT, -1, &m, key), 0);
 }
 
-// send_update sends a job.update for job (UUID text) as the coordinator
-// would: to principal p, signed with key, in partition (-1: murmur2 of p).
+// send_update_v sends a job.update for job (UUID text) as the coordinator
+// would: to principal p, signed with key, in partition (-1: murmur2 of p),
+// in protocol version `version` (reason: version 2 only).
+static void send_update_v(rd_kafka_t *prod, uint32_t version, const char *p, int32_t partition,
+                          const uint8_t key[JC_KEY_LEN], const char *job, const char *state,
+                          const char *error, const char *reason)
+{
+    jc_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.version = version;
+    m.type = JC_MSG_JOB_UPDATE;
+    CHECK_EQ_INT(jc_id_parse(job, m.u.update.job), 0);
+    m.u.update.state = jc_slice_str(state);
+    m.u.update.attempt = 1;
+    m.u.update.error = jc_slice_str(error);
+    m.u.update.reason = jc_slice_str(reason);
+    CHECK_EQ_INT(mock_send(prod, "t.job-updates", p, partition, &m, key), 0);
+}
+
+// send_update sends a version 1 job.update (see send_update_v).
 static void send_update(rd_kafka_t *prod, const char *p, int32_t partition,
                         const uint8_t key[JC_KEY_LEN], const char *job, const char *state,
                         const char *result, const char *error, const char *ikey)
@@ -159,6 +178,7 @@ int main(void)
     after = jc_now_ms();
     CHECK_EQ_INT(next_request(cons, key, &rec, &m), 0);
     CHECK_EQ_INT(m.type, JC_MSG_JOB_SUBMIT);
+    CHECK_EQ_INT(m.version, 2); /* protocol version 2 by default */
     CHECK(jc_slice_eq(m.principal, CLIENT));
     CHECK_EQ_INT(jc_id_parse(id1, raw), 0);
     CHECK(memcmp(m.u.submit.job, raw, JC_ID_LEN) == 0);
@@ -347,6 +367,62 @@ int main(void)
         send_update(prod, CLIENT, -1, key, id1, "canceling", NULL, NULL, NULL);
         CHECK_EQ_INT(jc_client_cancel_wait(c, id1, 5000, state, reason, sizeof reason), JC_OK);
         CHECK_EQ_STR(state, "canceling");
+
+        /* the cancel reason (protocol version 2): apart from the error; a
+         * version 1 update has none (its err is the cancel reason) */
+        CHECK_EQ_INT(jc_client_cancel_reason(c, id1, reason, sizeof reason), JC_OK);
+        CHECK_EQ_STR(reason, "");
+        send_update_v(prod, 2, CLIENT, -1, key, id1, "canceling", NULL, "no longer needed");
+        for (int i = 0; i < 100 && reason[0] == '\0'; i++) {
+            usleep(50000);
+            jc_client_cancel_reason(c, id1, reason, sizeof reason);
+        }
+        CHECK_EQ_STR(reason, "no longer needed"); /* the latest update, not final yet */
+        send_update_v(prod, 2, CLIENT, -1, key, id1, "canceled", "ffmpeg: killed", "no longer needed");
+        CHECK_EQ_INT(jc_client_wait(c, id1, 5000, state, NULL, NULL, error, sizeof error), JC_OK);
+        CHECK_EQ_STR(state, "canceled");
+        CHECK_EQ_STR(error, "ffmpeg: killed");
+        CHECK_EQ_INT(jc_client_cancel_reason(c, id1, reason, sizeof reason), JC_OK);
+        CHECK_EQ_STR(reason, "no longer needed");
+        CHECK_EQ_INT(jc_client_cancel_reason(c, id1, reason, 3), JC_OK);
+        CHECK_EQ_STR(reason, "no"); /* cut to the buffer */
+        CHECK_EQ_INT(jc_client_cancel_reason(c, id3, reason, sizeof reason), JC_OK);
+        CHECK_EQ_STR(reason, ""); /* version 1: the reason is in the error */
+        CHECK_EQ_INT(jc_client_cancel_reason(c, "6f1a3c2e-8b4d-4e7f-9a01-0000000000ff", reason,
+                                             sizeof reason),
+                     JC_ERR_STATE);
+        CHECK_EQ_INT(jc_client_cancel_reason(c, "nope", reason, sizeof reason),
+                     JC_ERR_INVALID_ARG);
+        /* a version 1 update carrying "reason" is not an update: dropped */
+        {
+            uint64_t dropped = jc_client_updates_dropped(c);
+            jc_msg bad;
+            msgpack_sbuffer sig, env;
+            jc_slice p = jc_slice_str(CLIENT), kid = jc_slice_str("k1");
+            memset(&bad, 0, sizeof bad);
+            bad.version = 2;
+            bad.type = JC_MSG_JOB_UPDATE;
+            jc_id_random(bad.id);
+            bad.ts_ms = jc_now_ms();
+            bad.principal = p;
+            CHECK_EQ_INT(jc_id_parse(id1, bad.u.update.job), 0);
+            bad.u.update.state = jc_slice_str("canceled");
+            bad.u.update.reason = jc_slice_str("forged into version 1");
+            msgpack_sbuffer_init(&sig);
+            msgpack_sbuffer_init(&env);
+            CHECK_EQ_INT(jc_msg_encode_signed(&bad, &sig, err, sizeof err), JC_OK);
+            CHECK_EQ_INT(jc_envelope_seal_v(1, &p, &kid, key, (const uint8_t *)sig.data, sig.size,
+                                            &env),
+                         JC_OK);
+            CHECK_EQ_INT(mock_send_raw(prod, "t.job-updates", CLIENT, env.data, env.size), 0);
+            for (int i = 0; i < 100 && jc_client_updates_dropped(c) == dropped; i++)
+                usleep(50000);
+            CHECK_EQ_INT(jc_client_updates_dropped(c), dropped + 1);
+            CHECK_EQ_INT(jc_client_cancel_reason(c, id1, reason, sizeof reason), JC_OK);
+            CHECK_EQ_STR(reason, "no longer needed");
+            msgpack_sbuffer_destroy(&sig);
+            msgpack_sbuffer_destroy(&env);
+        }
     }
 
     jc_submit_opts_destroy(o);

@@ -49,6 +49,11 @@ int main(void)
     jc_conf_set(conf, "slots", "3", err, sizeof err);
     jc_conf_set(conf, "heartbeat.interval.ms", "100", err, sizeof err);
     jc_conf_set(conf, "host", "testhost", err, sizeof err);
+    /* a worker for a coordinator of protocol version 1 (the default is 2:
+     * test_sdk_client) */
+    CHECK_EQ_INT(jc_conf_set(conf, "protocol.version", "3", err, sizeof err), JC_ERR_INVALID_CONF);
+    CHECK_EQ_INT(jc_conf_set(conf, "protocol.version", "0", err, sizeof err), JC_ERR_INVALID_CONF);
+    CHECK_EQ_INT(jc_conf_set(conf, "protocol.version", "1", err, sizeof err), JC_OK);
     w = jc_worker_new(conf, err, sizeof err);
     CHECK_MSG(w != NULL, "jc_worker_new: %s", err);
     if (!w)
@@ -83,6 +88,7 @@ int main(void)
                                        sizeof err), JC_OK);
         CHECK_EQ_INT(jc_envelope_verify(&env, key), JC_OK);
         CHECK(jc_slice_eq(env.key_id, "k7"));
+        CHECK_EQ_INT(env.version, 1); /* protocol.version = 1 */
         memset(&msg, 0, sizeof msg);
         CHECK_EQ_INT(jc_msg_decode(&env, &msg, err, sizeof err), JC_OK);
         CHECK_EQ_INT(msg.type, JC_MSG_HEARTBEAT);

@@ -163,34 +163,43 @@ static const char *printed(void (*fn)(void))
 
 static void print_ok(void)
 {
-    outcome_print(1, "id1", "succeeded", "hi \"x\"\n", 7, NULL);
+    outcome_print(1, "id1", "succeeded", "hi \"x\"\n", 7, NULL, NULL);
 }
 static void print_binary(void)
 {
-    outcome_print(1, "id2", "failed", "\xff\x00z", 3, "exit status 3");
+    outcome_print(1, "id2", "failed", "\xff\x00z", 3, "exit status 3", "");
 }
 static void print_timeout(void)
 {
-    outcome_print(1, "id3", NULL, NULL, 0, NULL);
+    outcome_print(1, "id3", NULL, NULL, 0, NULL, NULL);
 }
 static void print_text(void)
 {
-    outcome_print(0, "id4", "succeeded", "a\\b\n\x01\xff", 6, NULL);
+    outcome_print(0, "id4", "succeeded", "a\\b\n\x01\xff", 6, NULL, NULL);
+}
+static void print_canceled(void)
+{
+    outcome_print(1, "id5", "canceled", NULL, 0, "boom", "superseded");
+    outcome_print(0, "id5", "canceled", NULL, 0, "boom", "superseded");
 }
 
 static void test_textout(void)
 {
     CHECK_EQ_STR(printed(print_ok),
                  "{\"id\":\"id1\",\"timed_out\":false,\"state\":\"succeeded\",\"result\":\"hi "
-                 "\\\"x\\\"\\n\",\"result_base64\":\"aGkgIngiCg==\",\"error\":null}\n");
+                 "\\\"x\\\"\\n\",\"result_base64\":\"aGkgIngiCg==\",\"error\":null,\"reason\":null}\n");
     CHECK_EQ_STR(printed(print_binary),
                  "{\"id\":\"id2\",\"timed_out\":false,\"state\":\"failed\",\"result\":null,"
-                 "\"result_base64\":\"/wB6\",\"error\":\"exit status 3\"}\n");
+                 "\"result_base64\":\"/wB6\",\"error\":\"exit status 3\",\"reason\":null}\n");
     CHECK_EQ_STR(printed(print_timeout),
                  "{\"id\":\"id3\",\"timed_out\":true,\"state\":null,\"result\":null,"
-                 "\"result_base64\":null,\"error\":null}\n");
+                 "\"result_base64\":null,\"error\":null,\"reason\":null}\n");
     CHECK_EQ_STR(printed(print_text),
                  "id      id4\nstate   succeeded\nresult  a\\\\b\\n\\x01\\xff\n");
+    CHECK_EQ_STR(printed(print_canceled),
+                 "{\"id\":\"id5\",\"timed_out\":false,\"state\":\"canceled\",\"result\":null,"
+                 "\"result_base64\":null,\"error\":\"boom\",\"reason\":\"superseded\"}\n"
+                 "id      id5\nstate   canceled\nerror   boom\nreason  superseded\n");
 }
 
 int main(void)

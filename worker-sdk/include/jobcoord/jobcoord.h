@@ -349,6 +349,20 @@ JC_EXPORT jc_err_t jc_client_wait(jc_client_t *c, const char *job_id, int timeou
                                   char state_out[16], void **result_out, size_t *result_len,
                                   char *error_out, size_t error_size);
 
+/* jc_client_cancel_reason copies into out (out_size bytes, cut, always
+ * NUL-terminated) the cancel reason of job_id: the "reason" of the job
+ * update jc_client_wait returns (its final state, following a repeated
+ * idempotency key), or until that came, of job_id's latest update (e.g.
+ * canceling). That field exists in protocol version 2 (PROTOCOL.md section
+ * 15.5): the client's or an operator's reason, else "canceled by the
+ * submitter". out is "" when the update carried none: the job was not
+ * canceled, its cancel had no reason, or the coordinator spoke version 1,
+ * where the cancel reason is the error text jc_client_wait returns. JC_OK;
+ * JC_ERR_STATE when no update of job_id has arrived; JC_ERR_INVALID_ARG.
+ * Any thread. */
+JC_EXPORT jc_err_t jc_client_cancel_reason(jc_client_t *c, const char *job_id, char *out,
+                                           size_t out_size);
+
 /* jc_client_job_of writes to out (37 bytes) the id of the job whose final
  * state answers job_id: job_id itself, or, when its submission repeated an
  * idempotency key, the existing job the coordinator reported instead.

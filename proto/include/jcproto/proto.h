@@ -89,7 +89,7 @@ typedef enum jc_msg_type {
     JC_MSG_COMMAND_ACK,  /* "command.ack"   worker -> coordinator */
     JC_MSG_JOB_UPDATE,   /* "job.update"    coordinator -> client */
     JC_MSG_WORKER_EVENT, /* "worker.event"  worker -> coordinator */
-    JC_MSG_JOB_REFUSAL,  /* "job.refusal"   coordinator -> client (protocol 1.1) */
+    JC_MSG_JOB_REFUSAL,  /* "job.refusal"   coordinator -> client (additive in version 1) */
     JC_MSG__COUNT
 } jc_msg_type;
 

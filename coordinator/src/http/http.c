@@ -16,6 +16,11 @@
  * Password logins do not run on the thread pool: jc_req_defer suspends the
  * connection and queues the handler for the hashing threads (http_defer.c),
  * so health, readiness and metrics answer whatever the token endpoint does.
+ *
+ * Longer than most files here (about 680 lines) on purpose: the server, the
+ * per-request state and the answers queued on that state belong together;
+ * the routes, JSON writing (core/json_out.c), the connection deadlines and
+ * the hashing queue live in files of their own.
  */
 #include "http/http.h"
 
@@ -345,114 +350,6 @@ enum MHD_Result jc_reply_oauth_error(jc_req *r, unsigned status, const char *err
 int jc_caller_sees_all(const jc_caller *c)
 {
     return c->authenticated && (strcmp(c->role, "admin") == 0 || strcmp(c->role, "reader") == 0);
-}
-
-/* ---- JSON writing ---- */
-
-void jc_json_strn(jc_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    jc_buf_add(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char esc[6];
-        if (ch == '"' || ch == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)ch;
-            jc_buf_add(b, esc, 2);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            esc[0] = '\\';
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 15];
-            jc_buf_add(b, esc, 6);
-        } else {
-            jc_buf_add(b, &s[i], 1);
-        }
-    }
-    jc_buf_add(b, "\"", 1);
-}
-
-void jc_json_str(jc_buf *b, const char *s)
-{
-    jc_json_strn(b, s, strlen(s));
-}
-
-void jc_json_str_or_null(jc_buf *b, const char *s)
-{
-    if (s)
-        jc_json_str(b, s);
-    else
-        jc_buf_addstr(b, "null");
-}
-
-/* pg_array_to_json turns a one-dimensional text[] literal ({a,"b c",NULL})
- * into a JSON array of strings (NULL elements become null). */
-static void pg_array_to_json(jc_buf *b, const char *v)
-{
-    const char *p = v;
-    int first = 1;
-    jc_buf_addstr(b, "[");
-    if (*p == '{')
-        p++;
-    while (*p && *p != '}') {
-        jc_buf e;
-        jc_buf_init(&e, 1u << 20);
-        if (*p == '"') {
-            p++;
-            while (*p && *p != '"') {
-                if (*p == '\\' && p[1])
-                    p++;
-                jc_buf_add(&e, p, 1);
-                p++;
-            }
-            if (*p == '"')
-                p++;
-            if (!first)
-                jc_buf_addstr(b, ",");
-            jc_json_strn(b, jc_buf_str(&e), e.len);
-        } else {
-            const char *st = p;
-            while (*p && *p != ',' && *p != '}')
-                p++;
-            if (!first)
-                jc_buf_addstr(b, ",");
-            if (p - st == 4 && strncmp(st, "NULL", 4) == 0)
-                jc_buf_addstr(b, "null");
-            else
-                jc_json_strn(b, st, (size_t)(p - st));
-        }
-        jc_buf_free(&e);
-        first = 0;
-        if (*p == ',')
-            p++;
-    }
-    jc_buf_addstr(b, "]");
-}
-
-void jc_json_pg(jc_buf *b, const PGresult *r, int row, int col, char kind)
-{
-    const char *v;
-    if (PQgetisnull(r, row, col)) {
-        jc_buf_addstr(b, "null");
-        return;
-    }
-    v = PQgetvalue(r, row, col);
-    switch (kind) {
-    case 'n':
-        jc_buf_addstr(b, v);
-        break;
-    case 'b':
-        jc_buf_addstr(b, v[0] == 't' ? "true" : "false");
-        break;
-    case 'a':
-        pg_array_to_json(b, v);
-        break;
-    default:
-        jc_json_str(b, v);
-    }
 }
 
 /* ---- dispatch ---- */

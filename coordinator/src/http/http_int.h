@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/json_out.h"
 #include "core/runtime.h"
 
 typedef struct jc_http jc_http;
@@ -117,15 +118,6 @@ enum MHD_Result jc_req_defer(jc_req *r, jc_route_fn fn);
 
 /* jc_caller_sees_all: admin or reader. */
 int jc_caller_sees_all(const jc_caller *c);
-
-/* JSON writing on a jc_buf. */
-void jc_json_str(jc_buf *b, const char *s);               /* "escaped" */
-void jc_json_strn(jc_buf *b, const char *s, size_t n);    /* "escaped" */
-void jc_json_str_or_null(jc_buf *b, const char *s);       /* NULL -> null */
-/* jc_json_pg appends column col of row of r: null when NULL, else as a
- * string (kind 's'), a number copied as is ('n'), a boolean ('b', from
- * PostgreSQL's t/f), or a text[] as a JSON array of strings ('a'). */
-void jc_json_pg(jc_buf *b, const PGresult *r, int row, int col, char kind);
 
 /* Query strings (http_query.c). */
 #define JC_UUID_TEXT 37      /* a UUID as text, with its NUL */

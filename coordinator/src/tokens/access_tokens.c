@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "core/db.h"
-#include "http/http_int.h"
+#include "core/json_out.h"
 #include "jcproto/jwt.h"
 #include "core/log.h"
 #include "tokens/signing_keys.h"

@@ -38,6 +38,9 @@ typedef struct bench_opts {
     int job_slots;
     int clients;
     double latency_rate;  /* 0: half the jobs scenario's sustained rate */
+    double warmup_s;      /* jobs steps: seconds not counted, -1: a quarter, at least 2 */
+    long compare_jobs;    /* compare: jobs enqueued before the workers start */
+    int coord_pid;        /* compare: the coordinator's pid (CPU time), 0 unknown */
     int quiet;
 } bench_opts;
 
@@ -128,6 +131,14 @@ int bench_heartbeats(const bench_opts *o, principal *ws, int n, double rate, hb_
 int bench_jobs(const bench_opts *o, principal *ws, int n_ws, principal *cs, int n_cs,
                const char *worker_prefix, const char *client_prefix, double rate,
                jobs_result *res);
+
+/* bench_compare runs the compare scenario (bench_compare.c): a 500/s step
+ * on the fresh database, then N jobs enqueued with no worker running, then
+ * drained, then the step again; it prints "compare.KEY=VALUE" lines.
+ * Returns 0 when it ran, -1 when it could not (err says why). */
+int bench_compare(const bench_opts *o, principal *ws, int n_ws, principal *cs, int n_cs,
+                  const char *worker_prefix, const char *client_prefix, char *err,
+                  size_t err_size);
 
 /* report_write writes the Markdown report to o->out. */
 int report_write(const bench_opts *o, const hb_result *hb, int n_hb, const jobs_result *jobs,

@@ -60,7 +60,7 @@ static int submit_one(jobs_run *r, size_t idx, msgpack_sbuffer *sb)
 
 // submitter paces submissions at r->rate until stop_submit or the table is
 // full.
-static void *submitter(void *arg)
+void *jobs_submitter(void *arg)
 {
     jobs_run *r = arg;
     msgpack_sbuffer sb;
@@ -118,7 +118,7 @@ static void db_states(PGconn *db, const char *client_prefix, char *out, size_t o
     PQclear(q);
 }
 
-static int setup(jobs_run *r, char *err, size_t err_size)
+int jobs_setup(jobs_run *r, char *err, size_t err_size)
 {
     const bench_opts *o = r->o;
     char topic[256];
@@ -168,7 +168,7 @@ static int setup(jobs_run *r, char *err, size_t err_size)
     return 0;
 }
 
-static void teardown(jobs_run *r)
+void jobs_teardown(jobs_run *r)
 {
     if (r->t_submit)
         rd_kafka_topic_destroy(r->t_submit);
@@ -256,7 +256,7 @@ int bench_jobs(const bench_opts *o, principal *ws, int n_ws, principal *cs, int 
         snprintf(res->note, sizeof res->note, "database: %s", PQerrorMessage(db));
         goto out;
     }
-    if (!r.jobs || setup(&r, err, sizeof err) != 0) {
+    if (!r.jobs || jobs_setup(&r, err, sizeof err) != 0) {
         snprintf(res->note, sizeof res->note, "set-up: %.200s", r.jobs ? err : "out of memory");
         goto out;
     }
@@ -275,7 +275,7 @@ int bench_jobs(const bench_opts *o, principal *ws, int n_ws, principal *cs, int 
     if (pthread_create(&th_upd, NULL, fleet_updates, &r) != 0)
         goto stop;
     started++;
-    if (pthread_create(&th_sub, NULL, submitter, &r) != 0)
+    if (pthread_create(&th_sub, NULL, jobs_submitter, &r) != 0)
         goto stop;
     started++;
     while (bench_now() - r.t0 < o->duration_s) {
@@ -302,7 +302,7 @@ int bench_jobs(const bench_opts *o, principal *ws, int n_ws, principal *cs, int 
     while (bench_now() < until &&
            atomic_load(&r.completed) < (long long)atomic_load(&r.n_submitted))
         usleep(100000);
-    warm = o->duration_s / 4 < 2 ? 2 : o->duration_s / 4;
+    warm = o->warmup_s >= 0 ? o->warmup_s : o->duration_s / 4 < 2 ? 2 : o->duration_s / 4;
     if (warm > stop_s / 2)
         warm = stop_s / 2; /* a step stopped early */
     summarize(&r, warm, stop_s, res);
@@ -350,7 +350,7 @@ stop:
         db_states(db, client_prefix, res->db_states, sizeof res->db_states);
 out:
     msgpack_sbuffer_destroy(&sb);
-    teardown(&r);
+    jobs_teardown(&r);
     PQfinish(db);
     return rc;
 }

@@ -53,6 +53,14 @@ int64_t jobs_us(const jobs_run *r);
 /* jobs_find returns the slot of job id, or NULL when it is not one of ours. */
 job_slot *jobs_find(jobs_run *r, const uint8_t id[JC_ID_LEN]);
 
+/* jobs_setup makes r's producer and consumers (the consumers assigned at
+ * the current ends, before anything is submitted); jobs_teardown frees
+ * them and r->jobs. jobs_submitter is the thread submitting r->cap jobs at
+ * r->rate, open loop, until stop_submit. */
+int jobs_setup(jobs_run *r, char *err, size_t err_size);
+void jobs_teardown(jobs_run *r);
+void *jobs_submitter(void *arg);
+
 /* Threads of bench_fleet.c; each runs until stop_all. */
 void *fleet_heartbeats(void *arg); /* every worker, every second */
 void *fleet_commands(void *arg);   /* workers: read commands, answer assigns */

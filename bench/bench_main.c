@@ -8,6 +8,8 @@
  * jobs:       one step at --job-rate.
  * latency:    one step at --latency-rate, by default half the completion
  *             rate the jobs step sustained.
+ * compare:    the phases bench/compare puts beside a PostgreSQL job queue's
+ *             (bench_compare.c); it prints figures, it writes no report.
  * A figure that misses its target never fails the run: exit 0 whenever the
  * scenarios ran.
  */
@@ -30,7 +32,7 @@ static void usage(FILE *f)
             "usage: jobcoord-bench --brokers LIST --db CONNINFO [options]\n"
             "Drives a running coordinator through Kafka with simulated workers and clients\n"
             "and reports what it sustains. Principals are created with jobcoord-admin.\n\n"
-            "  --scenarios LIST     heartbeats,jobs,latency (default: all three)\n"
+            "  --scenarios LIST     heartbeats,jobs,latency (default: all three), or compare\n"
             "  --brokers LIST       Kafka bootstrap servers of the coordinator\n"
             "  --db CONNINFO        the coordinator's PostgreSQL (principals, measurement)\n"
             "  --topic-prefix P     topic prefix (default jobcoord.)\n"
@@ -45,6 +47,10 @@ static void usage(FILE *f)
             "  --clients N          clients submitting jobs (default 4)\n"
             "  --latency-rate N     jobs/s of the latency step (default: half the jobs rate\n"
             "                       sustained)\n"
+            "  --warmup S           seconds of a jobs step not counted (default: a quarter of\n"
+            "                       --duration, at least 2)\n"
+            "  --compare-jobs N     compare: jobs enqueued before the workers start (100000)\n"
+            "  --coord-pid PID      compare: the coordinator's pid, for its CPU time per phase\n"
             "  --out FILE           Markdown report (default docs/performance.md; '' none)\n"
             "  --setup TEXT         how the coordinator was run, quoted in the report\n"
             "  --quiet              no per-second progress on stderr\n"
@@ -113,7 +119,9 @@ static int parse_args(int argc, char **argv, bench_opts *o, char *admin, size_t 
         {"clients", required_argument, NULL, 'c'},   {"latency-rate", required_argument, NULL, 'l'},
         {"out", required_argument, NULL, 'o'},       {"setup", required_argument, NULL, 'u'},
         {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},         {"warmup", required_argument, NULL, 'W'},
+        {"compare-jobs", required_argument, NULL, 'N'}, {"coord-pid", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0}};
     int opt;
     double v;
 
@@ -129,6 +137,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, char *admin, size_t 
     o->job_workers = 20;
     o->job_slots = 256;
     o->clients = 4;
+    o->warmup_s = -1;
+    o->compare_jobs = 100000;
     default_admin(admin, admin_size);
     o->admin = admin;
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -151,6 +161,9 @@ static int parse_args(int argc, char **argv, bench_opts *o, char *admin, size_t 
         case 'w': bad = parse_num(optarg, 1, 5000, &v); o->job_workers = (int)v; break;
         case 'S': bad = parse_num(optarg, 1, JC_MAX_SLOTS, &v); o->job_slots = (int)v; break;
         case 'c': bad = parse_num(optarg, 1, 1000, &v); o->clients = (int)v; break;
+        case 'W': bad = parse_num(optarg, 0, 3600, &o->warmup_s); break;
+        case 'N': bad = parse_num(optarg, 1, 10000000, &v); o->compare_jobs = (long)v; break;
+        case 'p': bad = parse_num(optarg, 1, 4194304, &v); o->coord_pid = (int)v; break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("jobcoord-bench %s\n", JC_VERSION_STR); exit(0);
         default: return -1;
@@ -237,7 +250,7 @@ int main(int argc, char **argv)
                 print_hb(&hb[n_hb++]);
         }
     }
-    if (wants(&o, "jobs") || wants(&o, "latency")) {
+    if (wants(&o, "jobs") || wants(&o, "latency") || wants(&o, "compare")) {
         fprintf(stderr, "creating %d workers and %d clients...\n", o.job_workers, o.clients);
         ws = principals_create(&o, prefix[1], "worker", o.job_workers, err, sizeof err);
         cs = ws ? principals_create(&o, prefix[2], "client", o.clients, err, sizeof err) : NULL;
@@ -264,6 +277,15 @@ int main(int argc, char **argv)
         }
         print_jobs("latency", &lat);
         have_lat = 1;
+    }
+    if (wants(&o, "compare")) {
+        if (bench_compare(&o, ws, o.job_workers, cs, o.clients, prefix[1], prefix[2], err,
+                          sizeof err) != 0)
+            goto fail;
+        if (!have_jobs && !have_lat && !n_hb) {
+            rc = 0;
+            goto out;
+        }
     }
     report_write(&o, hb, n_hb, have_jobs ? &jobs : NULL, have_lat ? &lat : NULL);
     if (*o.out)

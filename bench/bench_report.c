@@ -1,6 +1,9 @@
 /*
  * bench_report.c - docs/performance.md: the machine, the database's
- * durability settings, the exact command line and the figures.
+ * durability settings, the exact command line and the figures. Only the
+ * part between the BENCH RUN markers is replaced; the rest of the page
+ * (bench/compare's section, the analysis written by hand) is kept. A page
+ * without the markers is written whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,61 @@
 #include <unistd.h>
 
 #include "bench.h"
+
+#define MARK_BEGIN "<!-- BEGIN BENCH RUN (written by jobcoord-bench) -->\n"
+#define MARK_END "<!-- END BENCH RUN -->\n"
+
+// read_all returns the contents of path (NUL-terminated, malloc'd), or NULL.
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (cap - n < 4096) {
+            char *b = realloc(buf, cap = cap * 2 + 8192);
+            if (!b) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+// splice writes path as its old text with the part between the markers
+// replaced by body, or as a whole new page when the markers are missing.
+static int splice(const char *path, const char *body)
+{
+    char *old = read_all(path);
+    const char *b = old ? strstr(old, MARK_BEGIN) : NULL;
+    const char *e = b ? strstr(b, MARK_END) : NULL;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        free(old);
+        return -1;
+    }
+    if (e)
+        fprintf(f, "%.*s%s%s%s", (int)(b - old), old, MARK_BEGIN, body, e);
+    else
+        fprintf(f, "# Performance\n\n"
+                   "Written by `jobcoord-bench` (bench/README.md explains the scenarios; "
+                   "`bench/run` reproduces the run). Targets are in DESIGN.md section 7.\n\n"
+                   "%s%s%s", MARK_BEGIN, body, MARK_END);
+    free(old);
+    return fclose(f) == 0 ? 0 : -1;
+}
 
 // proc_field copies the value of the first "name<sep>value" line of a /proc
 // file.
@@ -72,6 +130,9 @@ int report_write(const bench_opts *o, const hb_result *hb, int n_hb, const jobs_
     time_t now = time(NULL);
     PGconn *db;
     FILE *f;
+    char *body = NULL;
+    size_t body_len = 0;
+    int rc;
 
     if (!o->out || !*o->out)
         return 0;
@@ -85,14 +146,11 @@ int report_write(const bench_opts *o, const hb_result *hb, int n_hb, const jobs_
     }
     PQfinish(db);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    f = fopen(o->out, "w");
+    f = open_memstream(&body, &body_len);
     if (!f) {
-        perror(o->out);
+        perror("open_memstream");
         return -1;
     }
-    fprintf(f, "# Performance\n\n"
-               "Written by `jobcoord-bench` (bench/README.md explains the scenarios; "
-               "`bench/run` reproduces the run). Targets are in DESIGN.md section 7.\n\n");
     fprintf(f, "## Run\n\n");
     fprintf(f, "- date: %s\n", date);
     fprintf(f, "- machine: %ld CPUs (%s), %s memory\n", sysconf(_SC_NPROCESSORS_ONLN), cpu, mem);
@@ -141,5 +199,7 @@ int report_write(const bench_opts *o, const hb_result *hb, int n_hb, const jobs_
                     *lat->db_states ? lat->db_states : "none", lat->note);
     }
     fclose(f);
-    return 0;
+    rc = splice(o->out, body);
+    free(body);
+    return rc;
 }

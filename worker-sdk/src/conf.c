@@ -48,6 +48,7 @@ static const struct {
     {"token.audience", 0, 0, 0, jc_token_check_audience},
     {"token.refresh.margin.ms", 1, 0, 86400000, NULL},
     {"token.timeout.ms", 1, 100, 600000, NULL},
+    {"token.tls.ca.file", 0, 0, 0, NULL},
 };
 
 jc_conf_t *jc_conf_new(void) { return calloc(1, sizeof(jc_conf_t)); }

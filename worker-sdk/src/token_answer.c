@@ -5,8 +5,8 @@
  *
  * It is apart from token.c because it is what a hostile or broken server
  * controls: it takes bytes and returns a verdict, with no I/O and no state,
- * so that it can be compiled and tested alone, with the JSON and JWS
- * readers under it.
+ * so that the fuzz target (tests/fuzz/fuzz_token_answer.c) and its corpus
+ * replay compile it alone, with the JSON and JWS readers under it.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,8 @@
  * Checked: a token over https when token.tls.ca.file names the CA; no
  * request at all (so no client assertion) reaches a server whose
  * certificate does not verify: without the CA, with another CA, with a
- * host name the certificate does not name; an unreadable or broken CA
+ * host name the certificate does not name; a self-signed certificate given
+ * as the CA file, and refused otherwise; an unreadable or broken CA
  * file; https to a plain server; a TLS server that never does its
  * handshake hits the timeout; a chunked and an oversized answer over TLS;
  * redirects are not followed; proxies are taken from the environment
@@ -57,7 +58,7 @@ typedef struct server {
     char last[16384];
 } server;
 
-static server tls_srv, plain_srv;
+static server tls_srv, plain_srv, self_srv; /* self_srv: a self-signed certificate */
 static char dir[64], key_b64[64];
 static uint8_t key[32];
 
@@ -207,7 +208,9 @@ static void *server_main(void *arg)
     return NULL;
 }
 
-static void server_start(server *s, int tls)
+/* server_start starts s: over TLS with the certificate cert (server or
+ * self-signed: <cert>.pem, <cert>.key in dir), or plain when cert is NULL. */
+static void server_start(server *s, const char *cert)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof a;
@@ -215,13 +218,13 @@ static void server_start(server *s, int tls)
     char path[128];
 
     memset(s, 0, sizeof *s);
-    s->tls = tls;
+    s->tls = cert != NULL;
     pthread_mutex_init(&s->mu, NULL);
-    if (tls) {
+    if (cert) {
         s->ctx = SSL_CTX_new(TLS_server_method());
-        snprintf(path, sizeof path, "%s/server.pem", dir);
+        snprintf(path, sizeof path, "%s/%s.pem", dir, cert);
         CHECK(SSL_CTX_use_certificate_chain_file(s->ctx, path) == 1);
-        snprintf(path, sizeof path, "%s/server.key", dir);
+        snprintf(path, sizeof path, "%s/%s.key", dir, cert);
         CHECK(SSL_CTX_use_PrivateKey_file(s->ctx, path, SSL_FILETYPE_PEM) == 1);
     }
     s->lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -279,8 +282,9 @@ static int requests(server *s)
 
 /* make_pki writes into dir, with the openssl command: ca.pem (the CA that
  * signs server.pem, for IP 127.0.0.1 only), other-ca.pem (a CA that signed
- * nothing here), server.pem/server.key, empty.pem and broken.pem. 0 when
- * it all worked. */
+ * nothing here), server.pem/server.key, self-signed.pem/.key (a
+ * self-signed certificate for 127.0.0.1, not a CA), empty.pem and
+ * broken.pem. 0 when it all worked. */
 static int make_pki(void)
 {
     char cmd[2048];
@@ -303,6 +307,10 @@ static int make_pki(void)
              "-out server.csr -subj /CN=127.0.0.1 >/dev/null 2>&1 && "
              "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
              "-days 2 -extfile server.ext -out server.pem >/dev/null 2>&1 && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout self-signed.key -out self-signed.pem -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE "
+             ">/dev/null 2>&1 && "
              ": >empty.pem && echo 'not a certificate' >broken.pem",
              dir);
     rc |= system(cmd);
@@ -447,6 +455,16 @@ static void test_https(void)
               tls_srv.handshakes_failed, tls_srv.hung_up);
     pthread_mutex_unlock(&tls_srv.mu);
 
+    /* a self-signed certificate, trusted by giving it as the CA file (for
+     * tests; a server with it is refused otherwise) */
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", self_srv.port);
+    script(&self_srv, NULL, 0, 0);
+    get(url, "self-signed.pem", NULL, JC_OK, "", tok, sizeof tok);
+    CHECK_EQ_STR(tok, "tls-token");
+    get(url, NULL, NULL, JC_ERR_TRANSPORT, "certificate is not trusted", tok, sizeof tok);
+    get(url, "ca.pem", NULL, JC_ERR_TRANSPORT, "certificate is not trusted", tok, sizeof tok);
+    CHECK_EQ_INT(requests(&self_srv), 1);
+
     /* CA files that are not */
     snprintf(url, sizeof url, "https://127.0.0.1:%d", tls_srv.port);
     CHECK(source(url, "missing.pem", NULL, JC_ERR_IO, err, sizeof err) == NULL);
@@ -563,14 +581,16 @@ int main(void)
         CHECK_MSG(0, "cannot make the test CA with the openssl command (Debian package openssl)");
     } else {
         test_libcurl();
-        server_start(&tls_srv, 1);
-        server_start(&plain_srv, 0);
+        server_start(&tls_srv, "server");
+        server_start(&plain_srv, NULL);
+        server_start(&self_srv, "self-signed");
         test_https();
         test_timeout();
         test_redirect_not_followed();
         test_proxy_from_environment();
         server_stop(&tls_srv);
         server_stop(&plain_srv);
+        server_stop(&self_srv);
     }
     snprintf(rm, sizeof rm, "rm -rf %s", dir);
     CHECK(system(rm) == 0);

@@ -49,6 +49,7 @@ static const struct {
     {"token.refresh.margin.ms", 1, 0, 86400000, NULL},
     {"token.timeout.ms", 1, 100, 600000, NULL},
     {"protocol.version", 1, 1, 2, NULL}, /* JC_PROTO_VERSION_MIN..MAX (proto.h) */
+    {"token.tls.ca.file", 0, 0, 0, NULL},
 };
 
 jc_conf_t *jc_conf_new(void) { return calloc(1, sizeof(jc_conf_t)); }

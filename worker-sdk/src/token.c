@@ -17,17 +17,17 @@
  * and librdkafka's md_lifetime_ms are. The expiry counts from when the
  * request was sent, so a slow answer errs on the early side.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "httpc.h"
-#include "jcproto/json.h"
 #include "jcproto/jwt.h"
 #include "kafka.h"
 #include "token.h"
@@ -37,9 +37,7 @@
 #define DEFAULT_MARGIN_MS 60000
 #define DEFAULT_TIMEOUT_MS 10000
 #define RETRY_AFTER_FAILURE_MS 1000
-#define STALE_MIN_MS 1000         /* a cached token closer to expiry is not handed out */
-#define MAX_EXPIRES_IN_S 31536000 /* a year: anything longer is a mistake */
-#define ANSWER_TOKENS 256
+#define STALE_MIN_MS 1000 /* a cached token closer to expiry is not handed out */
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct jc_token_source_s {
@@ -49,6 +47,7 @@ struct jc_token_source_s {
     char scope[JC_TOKEN_SCOPE_MAX + 1]; /* "" asks for the default */
     int64_t margin_ms;
     int timeout_ms;
+    char *ca_file; /* token.tls.ca.file, or NULL */
     pthread_mutex_t mu;
     /* the cache, under mu */
     char token[JC_TOKEN_MAX_LEN + 1]; /* "" when none */
@@ -122,7 +121,7 @@ jc_err_t jc_token_source_new(const jc_conf_t *conf, jc_token_source_t **out, cha
                              size_t errstr_size)
 {
     jc_token_source_t *ts;
-    const char *url, *scope, *aud;
+    const char *url, *scope, *aud, *ca_file;
     char why[256];
     jc_err_t err;
 
@@ -134,23 +133,37 @@ jc_err_t jc_token_source_new(const jc_conf_t *conf, jc_token_source_t **out, cha
     url = jc_conf_get(conf, "token.url");
     scope = jc_conf_get(conf, "token.scope");
     aud = jc_conf_get(conf, "token.audience");
+    ca_file = jc_conf_get(conf, "token.tls.ca.file");
     if (!url) {
         snprintf(errstr, errstr_size,
-                 "token.url is required (the coordinator's base URL, http://host:port)");
+                 "token.url is required (the coordinator's base URL, http[s]://host[:port])");
         return JC_ERR_INVALID_CONF;
     }
     if (jc_token_check_url(url, errstr, errstr_size) < 0 ||
         (scope && jc_token_check_scope(scope, errstr, errstr_size) < 0) ||
         (aud && jc_token_check_audience(aud, errstr, errstr_size) < 0))
         return JC_ERR_INVALID_CONF;
+    /* read at every https request (so a renewed CA file is taken), but a
+     * file that cannot be read is a mistake worth saying now */
+    if (ca_file && access(ca_file, R_OK) < 0) {
+        snprintf(errstr, errstr_size, "token.tls.ca.file: cannot read %s: %s", ca_file,
+                 strerror(errno));
+        return JC_ERR_IO;
+    }
+    if (jc_http_init(errstr, errstr_size) < 0)
+        return JC_ERR_IO;
     ts = calloc(1, sizeof *ts);
-    if (!ts) {
+    if (ts && ca_file)
+        ts->ca_file = strdup(ca_file);
+    if (!ts || (ca_file && !ts->ca_file)) {
+        free(ts);
         snprintf(errstr, errstr_size, "out of memory");
         return JC_ERR_NOMEM;
     }
     err = jc_sdk_identity(conf, &ts->id, errstr, errstr_size);
     if (err) {
         jc_identity_destroy(&ts->id);
+        free(ts->ca_file);
         free(ts);
         return err;
     }
@@ -171,6 +184,7 @@ void jc_token_source_destroy(jc_token_source_t *ts)
         return;
     pthread_mutex_destroy(&ts->mu);
     jc_identity_destroy(&ts->id);
+    free(ts->ca_file);
     sodium_memzero(ts, sizeof *ts); /* the HMAC key and the token */
     free(ts);
 }
@@ -223,147 +237,30 @@ static int form_escape(char *out, size_t out_size, size_t *o, const char *s)
     return 0;
 }
 
-/* clean_text makes server text safe to show: printable ASCII, cut. */
-static void clean_text(char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n > max)
-        s[max] = '\0';
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-            *s = '?';
-}
-
-/* bearer_token_ok: RFC 6750 2.1 b64token, so the token can go into an
- * Authorization header as it is. */
-static int bearer_token_ok(const char *t)
-{
-    size_t i = 0;
-    while (t[i] && (strchr("-._~+/", t[i]) || (t[i] >= 'A' && t[i] <= 'Z') ||
-                    (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9')))
-        i++;
-    if (i == 0)
-        return 0;
-    while (t[i] == '=')
-        i++;
-    return t[i] == '\0';
-}
-
-/* jwt_exp_ms reads the exp claim of token (not verified: it is only a hint
- * for when to refresh, used when the answer has no expires_in). */
-static int jwt_exp_ms(const char *token, int64_t *exp_ms)
-{
-    jc_jws *j = malloc(sizeof *j);
-    int64_t exp;
-    char why[128];
-    int rc = -1;
-
-    if (!j)
-        return -1;
-    if (jc_jws_parse(token, strlen(token), j, why, sizeof why) == 0 &&
-        jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "exp"), &exp) == 0 && exp > 0 &&
-        exp < INT64_MAX / 1000) {
-        *exp_ms = exp * 1000;
-        rc = 0;
-    }
-    free(j);
-    return rc;
-}
-
 /* judge reads an answer of the token endpoint into the cache (under mu). */
 static jc_err_t judge(jc_token_source_t *ts, const jc_http_answer *a, int64_t sent_ms,
                       char *errstr, size_t errstr_size)
 {
-    jc_json doc;
-    jc_json_tok toks[ANSWER_TOKENS];
-    char jerr[128] = "empty body", code[80] = "", desc[256] = "", type[32];
-    char token[JC_TOKEN_MAX_LEN + 1], scope[JC_TOKEN_SCOPE_MAX + 1] = "";
-    int parsed, i;
-    int64_t expires_in, expires_at;
-    jc_err_t err = JC_ERR_MALFORMED;
+    jc_token_answer *got = malloc(sizeof *got);
+    int64_t margin = ts->margin_ms, half;
+    jc_err_t err;
 
-    parsed = a->body_len > 0 &&
-             jc_json_parse(&doc, a->body, a->body_len, toks, ANSWER_TOKENS, jerr, sizeof jerr) ==
-                 0;
-    if (parsed && toks[0].type != JC_JSON_OBJECT) {
-        parsed = 0;
-        snprintf(jerr, sizeof jerr, "not a JSON object");
+    if (!got) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return JC_ERR_NOMEM;
     }
-    if (a->status != 200) {
-        if (parsed) {
-            jc_json_member_string(&doc, 0, "error", code, sizeof code);
-            if (jc_json_member_string(&doc, 0, "error_description", desc, sizeof desc) < 0)
-                jc_json_member_string(&doc, 0, "message", desc, sizeof desc);
-        }
-        clean_text(code, 60);
-        clean_text(desc, 200);
-        if (a->status >= 500 || a->status == 429 || a->status == 408)
-            err = JC_ERR_TRANSPORT; /* the coordinator's trouble, not ours: retry */
-        else if ((code[0] && a->status == 400) || a->status == 401 || a->status == 403)
-            err = JC_ERR_AUTH; /* RFC 6749 5.2 errors, or a proxy's refusal */
-        snprintf(errstr, errstr_size, "%s (HTTP %d)%s%s%s%s%s",
-                 err == JC_ERR_AUTH ? "refused" : "unexpected answer", a->status,
-                 code[0] ? ": " : "", code, desc[0] ? ": " : "", desc,
-                 a->status == 404
-                     ? " (is token.url the coordinator's public base URL, with its HTTP "
-                       "listener on?)"
-                     : "");
-        return err;
-    }
-    if (!parsed) {
-        snprintf(errstr, errstr_size, "the answer is not a JSON object (%s)", jerr);
-        return JC_ERR_MALFORMED;
-    }
-    if (jc_json_member_string(&doc, 0, "access_token", token, sizeof token) <= 0 ||
-        !bearer_token_ok(token)) {
-        snprintf(errstr, errstr_size,
-                 "the answer has no usable access_token (a string of up to %d token characters)",
-                 JC_TOKEN_MAX_LEN);
-        goto out;
-    }
-    if (jc_json_member_string(&doc, 0, "token_type", type, sizeof type) < 0 ||
-        strcasecmp(type, "Bearer") != 0) {
-        snprintf(errstr, errstr_size, "the answer's token_type is missing or not Bearer");
-        goto out;
-    }
-    i = jc_json_find(&doc, 0, "expires_in");
-    if (i >= 0) {
-        if (jc_json_int64(&doc, i, &expires_in) < 0 || expires_in < 1 ||
-            expires_in > MAX_EXPIRES_IN_S) {
-            snprintf(errstr, errstr_size, "the answer's expires_in is not 1..%d seconds",
-                     MAX_EXPIRES_IN_S);
-            goto out;
-        }
-        expires_at = sent_ms + expires_in * 1000;
-    } else if (i == -1 && jwt_exp_ms(token, &expires_at) == 0) {
-        if (expires_at > sent_ms + (int64_t)MAX_EXPIRES_IN_S * 1000)
-            expires_at = sent_ms + (int64_t)MAX_EXPIRES_IN_S * 1000;
-        if (expires_at <= sent_ms) {
-            snprintf(errstr, errstr_size, "the answer's token has already expired");
-            goto out;
-        }
-    } else {
-        snprintf(errstr, errstr_size, "the answer has no (single) expires_in");
-        goto out;
-    }
-    i = jc_json_find(&doc, 0, "scope");
-    if (i != -1 && jc_json_string(&doc, i, scope, sizeof scope) < 0) {
-        snprintf(errstr, errstr_size, "the answer's scope is not a string of up to %d bytes",
-                 JC_TOKEN_SCOPE_MAX);
-        goto out;
-    }
-    clean_text(scope, JC_TOKEN_SCOPE_MAX);
-    {
-        int64_t margin = ts->margin_ms, half = (expires_at - sent_ms) / 2;
-        memcpy(ts->token, token, sizeof token);
-        snprintf(ts->granted, sizeof ts->granted, "%s", scope);
-        ts->expires_at_ms = expires_at;
-        ts->refresh_at_ms = expires_at - (margin < half ? margin : half);
+    err = jc_token_read_answer(a->status, a->body, a->body_len, sent_ms, got, errstr,
+                               errstr_size);
+    if (!err) {
+        half = (got->expires_at_ms - sent_ms) / 2;
+        memcpy(ts->token, got->token, sizeof ts->token);
+        memcpy(ts->granted, got->scope, sizeof ts->granted);
+        ts->expires_at_ms = got->expires_at_ms;
+        ts->refresh_at_ms = got->expires_at_ms - (margin < half ? margin : half);
         ts->retry_at_ms = 0;
     }
-    err = JC_OK;
-out:
-    sodium_memzero(token, sizeof token);
+    sodium_memzero(got, sizeof *got);
+    free(got);
     return err;
 }
 
@@ -376,6 +273,7 @@ static jc_err_t fetch(jc_token_source_t *ts, char *errstr, size_t errstr_size)
     uint8_t jti_raw[16], key[JC_KEY_LEN];
     int64_t sent_ms = wall_ms(), now_s = sent_ms / 1000;
     jc_http_answer answer;
+    jc_http_opts opts = {ts->timeout_ms, ts->ca_file};
     size_t o;
     jc_err_t err;
 
@@ -403,8 +301,7 @@ static jc_err_t fetch(jc_token_source_t *ts, char *errstr, size_t errstr_size)
         o += (size_t)snprintf(form + o, sizeof form - o, "&scope=");
         form_escape(form, sizeof form, &o, ts->scope);
     }
-    err = jc_http_post_form(&ts->url, TOKEN_PATH, form, o, ts->timeout_ms, &answer, why,
-                            sizeof why);
+    err = jc_http_post_form(&ts->url, TOKEN_PATH, form, o, &opts, &answer, why, sizeof why);
     sodium_memzero(assertion, sizeof assertion);
     sodium_memzero(form, sizeof form);
     if (err) {

@@ -397,18 +397,23 @@ JC_EXPORT void jc_client_destroy(jc_client_t *c);
  * kafka.sasl.mechanism is OAUTHBEARER: see docs/sdk.md.
  *
  * Keys: principal, key.id, key or key.file (as for a worker), and
- *   token.url                http://host[:port][/prefix]: the coordinator's
- *                            public base URL (required). Plain HTTP only:
- *                            https:// is refused; terminate TLS in a proxy
- *                            on the same host or network.
+ *   token.url                http[s]://host[:port][/prefix]: the
+ *                            coordinator's public base URL (required);
+ *                            https certificates and host names are
+ *                            always verified; proxies are taken from the
+ *                            environment (http_proxy, https_proxy,
+ *                            no_proxy...), redirects are not followed
  *   token.scope              space-separated scopes to ask for (default:
  *                            the coordinator grants the principal's)
  *   token.audience           the assertion's aud (default token.url +
  *                            "/v1/token")
  *   token.refresh.margin.ms  fetch a new token when less than this remains
  *                            (at most half the token's lifetime; 60000)
- *   token.timeout.ms         limit on one request, connect to last byte
- *                            (100..600000; 10000; name resolution aside)
+ *   token.timeout.ms         limit on one request, name resolution to
+ *                            last byte (100..600000; 10000)
+ *   token.tls.ca.file        PEM file of the CAs to verify https token
+ *                            endpoints against, instead of the system's
+ *                            (must be readable: JC_ERR_IO otherwise)
  */
 #define JC_TOKEN_MAX_LEN 8192 /* the longest access token accepted */
 

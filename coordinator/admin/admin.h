@@ -6,9 +6,10 @@
  * tables and generates every --help from them; the handlers live in one file
  * per command group, views apart from changes (admin_user.c,
  * admin_user_change.c, admin_credentials.c, admin_worker.c, admin_worker_control.c, admin_job.c,
- * admin_job_control.c, admin_security.c) and share the helpers of admin_util.c: database
- * connection with the schema check, transactions, keyring loading, strict
- * number parsing, JSON string escaping and aligned tables.
+ * admin_job_control.c, admin_security.c) and share three files of helpers:
+ * admin_args.c (options, usage and failures with their exit codes, strict
+ * numbers), admin_db.c (the connection with the schema check, transactions,
+ * row locks, keyring loading) and admin_output.c (JSON and aligned tables).
  *
  * Exit codes (s6 convention): 0 ok, 1 refused (not found, already exists,
  * invalid value), 100 usage error, 111 system error (configuration,

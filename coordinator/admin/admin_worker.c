@@ -7,7 +7,7 @@
  * Each command reads in one REPEATABLE READ snapshot (admin_snapshot), so
  * the numbers it prints belong together. The commands that change workers
  * are in admin_worker_control.c. Output is generated from the query results (see
- * admin_util.c), so a column added to a query shows up in text and JSON
+ * admin_output.c), so a column added to a query shows up in text and JSON
  * alike.
  */
 #include "admin.h"

@@ -90,6 +90,7 @@ struct jc_ingest {
     int64_t lag_refreshed_ms; /* refresh_lag's last run; 0: due */
     int64_t answers_logged_ms; /* the last log line about dropped answers */
     uint64_t answers_unlogged;  /* answers dropped since that line */
+    int jobs_assigned;          /* jobs the batch's transactions assigned (debug log) */
 };
 
 /* ---- small helpers ---- */
@@ -660,6 +661,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     if (jc_db_exec(ig->db, "COMMIT", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
     jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
+    ig->jobs_assigned += assigned;
     jc_replykey_committed(ig->kc, &ig->batch, from, to, now_ms());
     note_answers(ig, answered, dropped);
     for (int t = 0; t < MAX_TOPICS; t++)
@@ -702,6 +704,7 @@ static int process(jc_ingest *ig)
     jc_metrics_tally tally;
     int rc, delay_ms = 100;
 
+    ig->jobs_assigned = 0;
     jc_keycache_begin_batch(ig->kc);
     for (size_t i = 0; i < b->n; i++) {
         b->msgs[i].topic = topic_index(ig, rd_kafka_topic_name(b->msgs[i].rkm->rkt));
@@ -767,8 +770,8 @@ static int process(jc_ingest *ig)
     atomic_fetch_add(&ig->rt->applied, applied);
     atomic_fetch_add(&ig->rt->rejected, rejected);
     atomic_fetch_add(&ig->rt->batches, 1);
-    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected in %lld ms", applied, rejected,
-              (long long)(now_ms() - now));
+    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected, %d jobs assigned in %lld ms", applied,
+              rejected, ig->jobs_assigned, (long long)(now_ms() - now));
     return 0;
 }
 

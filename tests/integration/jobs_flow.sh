@@ -11,6 +11,13 @@ jc_setup jobs_flow
 
 start_mock_kafka 2
 "$ADMIN" db migrate >/dev/null || exit 1
+# the tables every job writes to are vacuumed early (020_hot_tables.sql)
+for t in jobs commands; do
+    check_eq "$t: autovacuum after 1% dead rows, no cost delay" \
+        "autovacuum_vacuum_cost_delay=0 autovacuum_vacuum_scale_factor=0.01" \
+        "$(sql "SELECT string_agg(o, ' ' ORDER BY o) FROM pg_class, unnest(reloptions) o
+                 WHERE relname = '$t' AND (o LIKE 'autovacuum_vacuum_scale%' OR o LIKE '%cost_delay%')")"
+done
 for p in w1 w2; do add_principal "$p" worker; done
 for p in c1 c2; do add_principal "$p" client; done
 # the scripted workers leave assigns unanswered on purpose: no hold-back

@@ -2,6 +2,7 @@
 #include "core/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,52 @@ int jc_buf_add_array_num(jc_buf *b, long long v)
     char t[32];
     int n = snprintf(t, sizeof t, "%lld", v);
     return jc_buf_add_array_elem(b, t, (size_t)n);
+}
+
+static void put_u32(unsigned char *at, uint32_t v)
+{
+    at[0] = (unsigned char)(v >> 24);
+    at[1] = (unsigned char)(v >> 16);
+    at[2] = (unsigned char)(v >> 8);
+    at[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *at)
+{
+    return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
+}
+
+/* header: ndim, has-nulls flag, element type (bytea: OID 17), dimension,
+ * lower bound; each element: length (-1: NULL) and bytes (array_recv) */
+#define BIN_ARRAY_HEADER 20
+#define BYTEA_OID 17
+
+int jc_buf_bytea_array_begin(jc_buf *b)
+{
+    unsigned char h[BIN_ARRAY_HEADER];
+    jc_buf_reset(b);
+    put_u32(h, 1);
+    put_u32(h + 4, 0);
+    put_u32(h + 8, BYTEA_OID);
+    put_u32(h + 12, 0);
+    put_u32(h + 16, 1);
+    return jc_buf_add(b, h, sizeof h);
+}
+
+int jc_buf_bytea_array_add(jc_buf *b, const void *p, size_t n)
+{
+    unsigned char len[4];
+    if (b->failed || b->len < BIN_ARRAY_HEADER || n > INT32_MAX) {
+        b->failed = 1;
+        return -1;
+    }
+    put_u32(len, p ? (uint32_t)n : UINT32_MAX);
+    if (jc_buf_add(b, len, sizeof len) != 0 || (p && n && jc_buf_add(b, p, n) != 0))
+        return -1;
+    if (!p)
+        put_u32((unsigned char *)b->data + 4, 1);
+    put_u32((unsigned char *)b->data + 12, get_u32((unsigned char *)b->data + 12) + 1);
+    return 0;
 }
 
 const char *jc_buf_str(const jc_buf *b) { return b->data ? b->data : ""; }

@@ -30,6 +30,14 @@ int jc_buf_add_array_elem(jc_buf *b, const char *p, size_t n);
 int jc_buf_add_array_null(jc_buf *b);
 /* jc_buf_add_array_num appends a decimal integer element. */
 int jc_buf_add_array_num(jc_buf *b, long long v);
+/* A bytea[] parameter in PostgreSQL's binary array format, so that bytes
+ * travel as they are (no hex text, no parse cost per element): begin it
+ * with jc_buf_bytea_array_begin, add elements (p NULL: a NULL element),
+ * then pass data and len with format 1 (binary). The header counts the
+ * elements as they are added. */
+int jc_buf_bytea_array_begin(jc_buf *b);
+int jc_buf_bytea_array_add(jc_buf *b, const void *p, size_t n);
+
 /* jc_buf_str returns the contents as a C string ("" when empty). */
 const char *jc_buf_str(const jc_buf *b);
 void jc_buf_free(jc_buf *b);

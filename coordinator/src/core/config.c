@@ -105,10 +105,13 @@
       " (unschedulable); 0: it waits.")                                                       \
     X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,               \
       "Finished jobs and their history are deleted this many seconds after they finished.")  \
-    X("scheduler.batch", "int", schedule_batch, "1000", 1, 10000, NULL,                        \
-      "Most jobs assigned in one scheduling pass.")                                           \
+    X("scheduler.batch", "int", schedule_batch, "10000", 1, 10000, NULL,                       \
+      "Most jobs assigned in one scheduling pass (each ingest transaction and janitor pass"   \
+      " runs one). Below the fleet's free slots it caps the jobs in flight: see"              \
+      " docs/performance.md.")                                                                \
     X("outbox.resend_ms", "int", outbox_resend_ms, "2000", 10, 600000, NULL,                   \
-      "A command not acknowledged within this time is sent again (doubling, up to 60 s).")   \
+      "A command not acknowledged within this time is sent again (doubling, up to 60 s;"     \
+      " later while ingest is more than this behind in reading its topics).")                 \
     X("outbox.max_tries", "int", outbox_max_tries, "8", 1, 1000, NULL,                         \
       "A command sent this many times without an acknowledgement is marked failed.")         \
     X("outbox.batch", "int", outbox_batch, "1000", 1, 10000, NULL,                             \

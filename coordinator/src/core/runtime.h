@@ -22,6 +22,8 @@ typedef struct jc_runtime {
     atomic_uint_fast64_t batches;        /* ingest: transactions committed */
     atomic_int_fast64_t lag_total;       /* ingest: consumer lag summed over partitions */
     atomic_int_fast64_t lag_at_ms;       /* ingest: when lag_total was computed; 0: unknown */
+    atomic_int_fast64_t behind_ms;       /* ingest: records unread / rate applied, in ms;
+                                            0 when nothing is waiting */
     atomic_uint_fast64_t position_resets; /* ingest: stored positions found to be another log's */
     atomic_uint_fast64_t records_lost;    /* ingest: records that left the log unread */
     atomic_uint_fast64_t assigns_unacked; /* janitor: assigns taken back unacknowledged */

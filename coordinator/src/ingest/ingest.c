@@ -90,6 +90,9 @@ struct jc_ingest {
     int64_t lag_refreshed_ms; /* refresh_lag's last run; 0: due */
     int64_t answers_logged_ms; /* the last log line about dropped answers */
     uint64_t answers_unlogged;  /* answers dropped since that line */
+    int jobs_assigned;          /* jobs the batch's transactions assigned (debug log) */
+    int64_t behind_at_ms;       /* note_behind: its last call, and the records */
+    uint64_t behind_done;       /* applied or rejected by then */
 };
 
 /* ---- small helpers ---- */
@@ -343,6 +346,27 @@ static void note_eof(jc_ingest *ig, const rd_kafka_message_t *m)
     }
 }
 
+// note_behind publishes how far behind the log ingest is, in time: the
+// records not read yet divided by the rate it applied records at since the
+// last refresh (records waiting and none applied: behind by the whole
+// interval, at least). Measured by ingest itself, from no timestamp a
+// producer chose. The relay holds re-sends back while answers may still be
+// unread (outbox.c).
+static void note_behind(jc_ingest *ig, int64_t lag, int64_t now)
+{
+    uint64_t done = atomic_load(&ig->rt->applied) + atomic_load(&ig->rt->rejected);
+    int64_t dt = now - ig->behind_at_ms, behind = 0;
+    if (ig->behind_at_ms > 0 && dt > 0 && lag > 0) {
+        uint64_t n = done - ig->behind_done;
+        behind = n > 0 ? (int64_t)((double)lag * (double)dt / (double)n) : dt;
+        if (behind > 3600000)
+            behind = 3600000;
+    }
+    atomic_store(&ig->rt->behind_ms, behind);
+    ig->behind_at_ms = now;
+    ig->behind_done = done;
+}
+
 // refresh_lag publishes each assigned partition's consumer lag (high
 // watermark minus the consumer's position) and their sum, at most once a
 // second. Both numbers are librdkafka's local state (the watermark comes with
@@ -388,6 +412,7 @@ static void refresh_lag(jc_ingest *ig)
     }
     rd_kafka_topic_partition_list_destroy(parts);
     jc_metrics_set_lag(lags, n);
+    note_behind(ig, total, now);
     atomic_store(&ig->rt->lag_total, total);
     atomic_store(&ig->rt->lag_at_ms, lags ? now : 0); /* out of memory: unknown */
     free(lags);
@@ -662,6 +687,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     if (jc_db_exec(ig->db, "COMMIT", ig->db_err, sizeof ig->db_err) != 0)
         goto fail;
     jc_metrics_ingest_transaction(to - from, monotonic_s() - started);
+    ig->jobs_assigned += assigned;
     jc_replykey_committed(ig->kc, &ig->batch, from, to, now_ms());
     jc_replykey_version_committed(ig->kc, &ig->batch, from, to);
     note_answers(ig, answered, dropped);
@@ -705,6 +731,7 @@ static int process(jc_ingest *ig)
     jc_metrics_tally tally;
     int rc, delay_ms = 100;
 
+    ig->jobs_assigned = 0;
     jc_keycache_begin_batch(ig->kc);
     for (size_t i = 0; i < b->n; i++) {
         b->msgs[i].topic = topic_index(ig, rd_kafka_topic_name(b->msgs[i].rkm->rkt));
@@ -770,8 +797,8 @@ static int process(jc_ingest *ig)
     atomic_fetch_add(&ig->rt->applied, applied);
     atomic_fetch_add(&ig->rt->rejected, rejected);
     atomic_fetch_add(&ig->rt->batches, 1);
-    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected in %lld ms", applied, rejected,
-              (long long)(now_ms() - now));
+    LOG_DEBUG("ingest", "batch: %zu applied, %zu rejected, %d jobs assigned in %lld ms", applied,
+              rejected, ig->jobs_assigned, (long long)(now_ms() - now));
     return 0;
 }
 

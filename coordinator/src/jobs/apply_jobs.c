@@ -31,7 +31,7 @@
 #include "jobs/jobwrite.h"
 #include "principals/hmac_keycache.h"
 
-#define SUBMIT_CHUNK 500
+#define SUBMIT_CHUNK 1000
 #define SUBMIT_COLS 11
 #define ARRAY_MAX (256u << 20)
 
@@ -47,66 +47,72 @@ static void add_id(jc_buf *b, const uint8_t id[JC_ID_LEN])
 /* ---- submissions ---- */
 
 // insert_submits inserts one chunk; marks inserted messages in done[].
+// One statement over arrays (unnest): its text is the same whatever the
+// chunk's size, so PostgreSQL parses a few hundred bytes instead of a
+// VALUES list of SUBMIT_COLS parameters per row (which cost as much as the
+// insert itself); payloads and digests travel as binary bytea[] arrays.
 static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, char *done,
                           int default_timeout_ms, char *errstr, size_t errstr_size)
 {
-    const char *values[SUBMIT_CHUNK * SUBMIT_COLS];
-    int lengths[SUBMIT_CHUNK * SUBMIT_COLS], formats[SUBMIT_CHUNK * SUBMIT_COLS];
-    char text[SUBMIT_CHUNK][6][40];
-    uint8_t digests[SUBMIT_CHUNK][JC_SUBMIT_DIGEST_LEN];
-    jc_buf sql;
-    PGresult *r;
-    int np = 0, rc = -1;
+    static const char sql[] =
+        "INSERT INTO jobs (id, submitter, ikey, type, payload, priority, max_attempts, run_after,"
+        "                  timeout_ms, submit_digest, submit_msg_id, state)"
+        " SELECT u.id, u.sub, u.ikey, u.type, u.payload, u.prio, u.max_att,"
+        "        CASE WHEN u.ra = 0 THEN now() ELSE to_timestamp(u.ra / 1000.0) END,"
+        "        u.tmo, u.digest, u.msg, 'pending'"
+        "   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int[],"
+        "               $7::int[], $8::bigint[], $9::int[], $10::bytea[], $11::uuid[])"
+        "        AS u(id, sub, ikey, type, payload, prio, max_att, ra, tmo, digest, msg)"
+        " ON CONFLICT DO NOTHING RETURNING id";
+    jc_buf a[SUBMIT_COLS];
+    const char *values[SUBMIT_COLS];
+    int lengths[SUBMIT_COLS], formats[SUBMIT_COLS];
+    PGresult *r = NULL;
+    int rc = -1;
 
-    jc_buf_init(&sql, 1 << 20);
-    jc_buf_addstr(&sql, "INSERT INTO jobs (id, submitter, ikey, type, payload, priority,"
-                        " max_attempts, run_after, timeout_ms, submit_digest, submit_msg_id, state)"
-                        " VALUES ");
+    for (int c = 0; c < SUBMIT_COLS; c++) {
+        jc_buf_init(&a[c], ARRAY_MAX);
+        if (c == 4 || c == 9)
+            jc_buf_bytea_array_begin(&a[c]);
+        else
+            jc_buf_addstr(&a[c], "{");
+    }
     for (size_t k = 0; k < n; k++) {
         jc_inmsg *m = &b->msgs[idx[k]];
         const jc_job_submit *s = &m->msg.u.submit;
-        int base = np;
-        jc_id_format(s->job, text[k][0]);
-        snprintf(text[k][1], 40, "%d", s->priority);
-        snprintf(text[k][2], 40, "%u", s->max_attempts ? s->max_attempts : 3);
-        snprintf(text[k][3], 40, "%" PRIu64, s->has_run_after ? s->run_after_ms : 0);
-        snprintf(text[k][4], 40, "%u",
-                 s->has_timeout ? s->timeout_ms : (unsigned)default_timeout_ms);
-        values[np] = text[k][0];
-        values[np + 1] = (const char *)m->msg.principal.p;
-        lengths[np + 1] = (int)m->msg.principal.n;
-        values[np + 2] = s->ikey.n ? (const char *)s->ikey.p : NULL;
-        lengths[np + 2] = (int)s->ikey.n;
-        values[np + 3] = (const char *)s->type.p;
-        lengths[np + 3] = (int)s->type.n;
-        values[np + 4] = s->payload.n ? (const char *)s->payload.p : "";
-        lengths[np + 4] = (int)s->payload.n;
-        values[np + 5] = text[k][1];
-        values[np + 6] = text[k][2];
-        values[np + 7] = text[k][3];
-        values[np + 8] = text[k][4];
-        jc_submit_digest(&s[0], digests[k]);
-        values[np + 9] = (const char *)digests[k];
-        lengths[np + 9] = JC_SUBMIT_DIGEST_LEN;
-        jc_id_format(m->msg.id, text[k][5]);
-        values[np + 10] = text[k][5];
-        lengths[np + 10] = 0;
-        for (int c = 0; c < SUBMIT_COLS; c++)
-            formats[np + c] = 0;
-        /* binary: the raw bytes, no NUL terminator needed */
-        formats[np + 1] = formats[np + 2] = formats[np + 3] = formats[np + 4] = 1;
-        formats[np + 9] = 1;
-        lengths[np] = lengths[np + 5] = lengths[np + 6] = lengths[np + 7] = lengths[np + 8] = 0;
-        jc_buf_printf(&sql,
-                      "%s($%d::uuid, $%d::text, $%d::text, $%d::text, $%d::bytea, $%d::int, $%d::int,"
-                      " CASE WHEN $%d::bigint = 0 THEN now() ELSE to_timestamp($%d::bigint / 1000.0) END,"
-                      " $%d::int, $%d::bytea, $%d::uuid, 'pending')",
-                      k ? "," : "", base + 1, base + 2, base + 3, base + 4, base + 5, base + 6,
-                      base + 7, base + 8, base + 8, base + 9, base + 10, base + 11);
-        np += SUBMIT_COLS;
+        uint8_t digest[JC_SUBMIT_DIGEST_LEN];
+        char run_after[24];
+        add_id(&a[0], s->job);
+        jc_buf_add_array_elem(&a[1], (const char *)m->msg.principal.p, m->msg.principal.n);
+        if (s->ikey.n)
+            jc_buf_add_array_elem(&a[2], (const char *)s->ikey.p, s->ikey.n);
+        else
+            jc_buf_add_array_null(&a[2]);
+        jc_buf_add_array_elem(&a[3], (const char *)s->type.p, s->type.n);
+        jc_buf_bytea_array_add(&a[4], s->payload.n ? (const void *)s->payload.p : "",
+                               s->payload.n);
+        jc_buf_add_array_num(&a[5], s->priority);
+        jc_buf_add_array_num(&a[6], s->max_attempts ? s->max_attempts : 3);
+        snprintf(run_after, sizeof run_after, "%" PRIu64, s->has_run_after ? s->run_after_ms : 0);
+        jc_buf_add_array_elem(&a[7], run_after, strlen(run_after));
+        jc_buf_add_array_num(&a[8], s->has_timeout ? (long long)s->timeout_ms
+                                                   : (long long)default_timeout_ms);
+        jc_submit_digest(s, digest);
+        jc_buf_bytea_array_add(&a[9], digest, sizeof digest);
+        add_id(&a[10], m->msg.id);
     }
-    jc_buf_addstr(&sql, " ON CONFLICT DO NOTHING RETURNING id");
-    r = PQexecParams(db, jc_buf_str(&sql), np, NULL, values, lengths, formats, 0);
+    for (int c = 0; c < SUBMIT_COLS; c++) {
+        if (c != 4 && c != 9)
+            jc_buf_addstr(&a[c], "}");
+        if (a[c].failed) {
+            snprintf(errstr, errstr_size, "submissions too large for one statement");
+            goto out;
+        }
+        values[c] = jc_buf_str(&a[c]);
+        lengths[c] = (int)a[c].len;
+        formats[c] = c == 4 || c == 9;
+    }
+    r = PQexecParams(db, sql, SUBMIT_COLS, NULL, values, lengths, formats, 0);
     if (!jc_db_ok(db, r, errstr, errstr_size))
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -124,7 +130,8 @@ static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, 
     rc = 0;
 out:
     PQclear(r);
-    jc_buf_free(&sql);
+    for (int c = 0; c < SUBMIT_COLS; c++)
+        jc_buf_free(&a[c]);
     return rc;
 }
 

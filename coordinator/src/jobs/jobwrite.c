@@ -2,10 +2,10 @@
  * jobwrite.c - job changes computed in memory, written set-based (see
  * jobwrite.h).
  *
- * The UPDATE is a multi-row VALUES list so that results travel as binary
- * bytea parameters (no hex blow-up); it is chunked to stay far below
- * PostgreSQL's 65535-parameter limit. History and outbox rows are text
- * arrays through unnest(). Every UPDATE row is a compare-and-set on the
+ * Every statement takes arrays through unnest(), so its text is the same
+ * whatever the number of rows (PostgreSQL parses and plans a few hundred
+ * bytes, not a VALUES list of thousands of parameters); results travel in
+ * a binary bytea[] (no hex blow-up), the rest as text arrays. Every UPDATE row is a compare-and-set on the
  * state and attempt that were read under FOR UPDATE, so a row changed
  * behind our back (which the lock should make impossible) fails the whole
  * transaction instead of being silently overwritten.
@@ -24,7 +24,6 @@
 #define EV_COLS 9
 #define CMD_COLS 6
 #define UPD_COLS 15
-#define UPD_CHUNK 400
 #define ARRAY_MAX (256u << 20)
 
 static const char job_columns[] =
@@ -345,8 +344,11 @@ void jw_assign(jc_jobwrite *jw, jc_jobrow *row, const char *worker)
     jw_command(jw, "assign", worker, row->idtext, row->attempt, NULL, NULL);
 }
 
-/* The UPDATE: v(...) columns, in parameter order. */
-static const char update_head[] =
+/* The UPDATE: one statement over arrays (unnest), one element per changed
+ * row, whatever their number: its text never changes, so PostgreSQL parses
+ * it in microseconds (a VALUES list of 15 parameters a row cost as much to
+ * parse and bind as to execute); results travel as a binary bytea[]. */
+static const char update_sql[] =
     "UPDATE jobs j SET state = v.state, attempt = v.attempt,"
     " worker_id = CASE WHEN strpos(v.flags, 'w') > 0 THEN nullif(v.worker, '') ELSE j.worker_id END,"
     " lease_expires_at = CASE v.lease WHEN 'keep' THEN j.lease_expires_at WHEN 'null' THEN NULL"
@@ -362,95 +364,89 @@ static const char update_head[] =
     " started_at = CASE WHEN strpos(v.flags, 's') > 0 THEN now() ELSE j.started_at END,"
     " finished_at = CASE WHEN strpos(v.flags, 'f') > 0 THEN now() ELSE j.finished_at END,"
     " last_event_ts_ms = v.last_ts, refusals = v.refusals, updated_at = now()"
-    " FROM (VALUES ";
-static const char update_tail[] =
-    ") AS v(id, state, attempt, worker, lease, progress, has_result, result, has_error, error,"
-    "       run_after, flags, last_ts, old_attempt, refusals)"
+    " FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[],"
+    "             $7::bool[], $8::bytea[], $9::bool[], $10::text[], $11::bigint[], $12::text[],"
+    "             $13::bigint[], $14::int[], $15::int[])"
+    "   AS v(id, state, attempt, worker, lease, progress, has_result, result, has_error, error,"
+    "        run_after, flags, last_ts, old_attempt, refusals)"
     " WHERE j.id = v.id AND j.attempt = v.old_attempt";
 
-// flush_updates writes the dirty rows, UPD_CHUNK at a time.
+// flush_updates writes the dirty rows with one statement.
 static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errstr_size)
 {
-    size_t i = 0;
-    while (i < jw->n) {
-        const char *values[UPD_CHUNK * UPD_COLS];
-        int lengths[UPD_CHUNK * UPD_COLS], formats[UPD_CHUNK * UPD_COLS];
-        char nums[UPD_CHUNK][7][24];
-        jc_buf sql;
-        int np = 0, rows = 0, expected;
-        PGresult *r;
+    jc_buf a[UPD_COLS];
+    const char *values[UPD_COLS];
+    int lengths[UPD_COLS], formats[UPD_COLS];
+    PGresult *r = NULL;
+    int rows = 0, rc = -1;
 
-        jc_buf_init(&sql, 1 << 20);
-        jc_buf_addstr(&sql, update_head);
-        for (; i < jw->n && rows < UPD_CHUNK; i++) {
-            jc_jobrow *row = &jw->rows[i];
-            int b = np;
-            if (!row->dirty)
-                continue;
-            /* the attempt read under the lock: jw_assign bumped it */
-            int old_attempt = strchr(row->flags, 'a') ? row->attempt - 1 : row->attempt;
-            snprintf(nums[rows][0], 24, "%d", row->attempt);
-            snprintf(nums[rows][1], 24, "%d", row->progress);
-            snprintf(nums[rows][2], 24, "%" PRId64, row->run_after_ms);
-            snprintf(nums[rows][3], 24, "%" PRId64, row->last_event_ts);
-            snprintf(nums[rows][4], 24, "%d", old_attempt);
-            snprintf(nums[rows][5], 24, "%d", row->refusals);
-            values[np] = row->idtext;
-            values[np + 1] = jc_job_state_name(row->state);
-            values[np + 2] = nums[rows][0];
-            values[np + 3] = row->worker;
-            values[np + 4] = row->lease;
-            values[np + 5] = nums[rows][1];
-            values[np + 6] = row->has_result ? "t" : "f";
-            values[np + 7] = row->has_result ? (const char *)row->result.p : NULL;
-            values[np + 8] = row->has_error ? "t" : "f";
-            values[np + 9] = row->has_error && row->error[0] ? row->error : NULL; /* "": clear */
-            values[np + 10] = nums[rows][2];
-            values[np + 11] = row->flags;
-            values[np + 12] = nums[rows][3];
-            values[np + 13] = nums[rows][4];
-            values[np + 14] = nums[rows][5];
-            for (int k = 0; k < UPD_COLS; k++) {
-                formats[np + k] = 0;
-                lengths[np + k] = 0;
-            }
-            formats[np + 7] = 1;
-            lengths[np + 7] = (int)row->result.n;
-            jc_buf_printf(&sql,
-                          "%s($%d::uuid, $%d::text, $%d::int, $%d::text, $%d::text, $%d::int,"
-                          " $%d::bool, $%d::bytea, $%d::bool, $%d::text, $%d::bigint, $%d::text,"
-                          " $%d::bigint, $%d::int, $%d::int)",
-                          rows ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8,
-                          b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15);
-            np += UPD_COLS;
-            rows++;
-        }
-        if (rows == 0) {
-            jc_buf_free(&sql);
-            break;
-        }
-        jc_buf_addstr(&sql, update_tail);
-        if (sql.failed) {
-            snprintf(errstr, errstr_size, "job update statement too large");
-            jc_buf_free(&sql);
-            return -1;
-        }
-        r = PQexecParams(db, jc_buf_str(&sql), np, NULL, values, lengths, formats, 0);
-        jc_buf_free(&sql);
-        if (!jc_db_ok(db, r, errstr, errstr_size)) {
-            PQclear(r);
-            return -1;
-        }
-        expected = rows;
-        if (atoi(PQcmdTuples(r)) != expected) {
-            snprintf(errstr, errstr_size, "job update: %s of %d rows matched (concurrent change)",
-                     PQcmdTuples(r), expected);
-            PQclear(r);
-            return -1;
-        }
-        PQclear(r);
+    for (int c = 0; c < UPD_COLS; c++) {
+        jc_buf_init(&a[c], ARRAY_MAX);
+        if (c == 7)
+            jc_buf_bytea_array_begin(&a[c]);
+        else
+            jc_buf_addstr(&a[c], "{");
     }
-    return 0;
+    for (size_t i = 0; i < jw->n; i++) {
+        jc_jobrow *row = &jw->rows[i];
+        if (!row->dirty)
+            continue;
+        /* the attempt read under the lock: jw_assign bumped it */
+        int old_attempt = strchr(row->flags, 'a') ? row->attempt - 1 : row->attempt;
+        jc_buf_add_array_elem(&a[0], row->idtext, 36);
+        jc_buf_add_array_elem(&a[1], jc_job_state_name(row->state),
+                              strlen(jc_job_state_name(row->state)));
+        jc_buf_add_array_num(&a[2], row->attempt);
+        jc_buf_add_array_elem(&a[3], row->worker, strlen(row->worker));
+        jc_buf_add_array_elem(&a[4], row->lease, strlen(row->lease));
+        jc_buf_add_array_num(&a[5], row->progress);
+        jc_buf_add_array_elem(&a[6], row->has_result ? "t" : "f", 1);
+        if (row->has_result)
+            jc_buf_bytea_array_add(&a[7], row->result.p ? (const void *)row->result.p : "",
+                                   row->result.n);
+        else
+            jc_buf_bytea_array_add(&a[7], NULL, 0);
+        jc_buf_add_array_elem(&a[8], row->has_error ? "t" : "f", 1);
+        if (row->has_error && row->error[0]) /* "": clear */
+            jc_buf_add_array_elem(&a[9], row->error, strlen(row->error));
+        else
+            jc_buf_add_array_null(&a[9]);
+        jc_buf_add_array_num(&a[10], (long long)row->run_after_ms);
+        jc_buf_add_array_elem(&a[11], row->flags, strlen(row->flags));
+        jc_buf_add_array_num(&a[12], (long long)row->last_event_ts);
+        jc_buf_add_array_num(&a[13], old_attempt);
+        jc_buf_add_array_num(&a[14], row->refusals);
+        rows++;
+    }
+    if (rows == 0) {
+        rc = 0;
+        goto out;
+    }
+    for (int c = 0; c < UPD_COLS; c++) {
+        if (c != 7)
+            jc_buf_addstr(&a[c], "}");
+        if (a[c].failed) {
+            snprintf(errstr, errstr_size, "job update statement too large");
+            goto out;
+        }
+        values[c] = jc_buf_str(&a[c]);
+        lengths[c] = (int)a[c].len;
+        formats[c] = c == 7;
+    }
+    r = PQexecParams(db, update_sql, UPD_COLS, NULL, values, lengths, formats, 0);
+    if (!jc_db_ok(db, r, errstr, errstr_size))
+        goto out;
+    if (atoi(PQcmdTuples(r)) != rows) {
+        snprintf(errstr, errstr_size, "job update: %s of %d rows matched (concurrent change)",
+                 PQcmdTuples(r), rows);
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    for (int c = 0; c < UPD_COLS; c++)
+        jc_buf_free(&a[c]);
+    return rc;
 }
 
 int jw_flush(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errstr_size)

@@ -1,5 +1,5 @@
 /*
- * passwords.h - what a person logs in with (DESIGN section 5): passwords
+ * passwords.h - what a person logs in with: passwords
  * (Argon2id) and TOTP second factors of admin and reader principals, and the
  * first admin created at first start.
  *

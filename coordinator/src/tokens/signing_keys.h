@@ -1,5 +1,5 @@
 /*
- * signing_keys.h - the Ed25519 keys that sign access tokens (DESIGN section 5),
+ * signing_keys.h - the Ed25519 keys that sign access tokens,
  * in table signing_keys.
  *
  * One key is active (retired_at NULL): new tokens are signed with it. A

@@ -49,35 +49,7 @@
 #include "core/log.h"
 #include "jcproto/proto.h"
 #include "jcproto/topics.h"
-
-#define KEYS_MAX 4096
-#define KEY_TTL_MS 2000
-
-typedef struct recipient_key {
-    char principal[JC_MAX_PRINCIPAL_LEN + 1];
-    char key_id[JC_MAX_KEY_ID_LEN + 1];
-    uint8_t key[JC_KEY_LEN];
-    int usable;
-    int64_t fetched_at;
-} recipient_key;
-
-struct jc_outbox {
-    const jc_config *cfg;
-    const jc_keyring *kr;
-    jc_runtime *rt;
-    pthread_t thread;
-    PGconn *db;
-    rd_kafka_t *rk;
-    char topic_commands[256], topic_updates[256];
-    char err[512];
-    recipient_key *keys;
-    size_t n_keys;
-    rd_kafka_topic_t *topics[2]; /* commands, job updates (warm_topics) */
-    char *delivered; /* per row of the round: delivery confirmed */
-    uint32_t round;  /* tags each message, so a late report of an earlier
-                      * round never marks a row of this one */
-    jc_log_limit failed_log; /* one line per failed row, rate-limited */
-};
+#include "jobs/outbox_int.h"
 
 /* A message's opaque: its round in the high half, its row in the low. */
 static void *tag(uint32_t round, int row)
@@ -94,172 +66,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         o->delivered[(uint32_t)t] = 1;
     else if (m->err)
         LOG_WARN("outbox", "delivery failed: %s (will retry)", rd_kafka_err2str(m->err));
-}
-
-/* columns of the due-rows query */
-enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C_TRIES, C_TYPE,
-       C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY, C_ANSWER_KEY, C_ANSWERS_MSG,
-       C_ANSWERS_TYPE, C_DETAIL, C_ASSIGN, C_PROTO, C_LAST_ERROR, C_CANCEL_REASON };
-
-/* ---- recipients' keys ---- */
-
-static recipient_key *key_find(jc_outbox *o, const char *principal)
-{
-    for (size_t i = 0; i < o->n_keys; i++)
-        if (strcmp(o->keys[i].principal, principal) == 0)
-            return &o->keys[i];
-    return NULL;
-}
-
-// open_secret fills k->key from a secret column (bytea text) and its
-// keys-file key id (NULL: stored in plain text); k->usable says if it could.
-static void open_secret(jc_outbox *o, recipient_key *k, PGresult *r, int row, int col)
-{
-    size_t len = 0;
-    unsigned char *secret = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &len);
-    if (!secret)
-        return;
-    if (PQgetisnull(r, row, col + 1)) {
-        if (len == JC_KEY_LEN) {
-            memcpy(k->key, secret, JC_KEY_LEN);
-            k->usable = 1;
-        }
-    } else {
-        uint8_t ad[256], plain[JC_KEY_LEN + 64];
-        size_t ad_len = jc_keyring_principal_ad(k->principal, k->key_id, ad, sizeof ad);
-        size_t plain_len = 0;
-        if (len <= sizeof plain + JC_KEYRING_OVERHEAD && ad_len &&
-            jc_keyring_open(o->kr, PQgetvalue(r, row, col + 1), ad, ad_len, secret, len, plain,
-                            &plain_len) == 0 &&
-            plain_len == JC_KEY_LEN) {
-            memcpy(k->key, plain, JC_KEY_LEN);
-            k->usable = 1;
-        }
-        sodium_memzero(plain, sizeof plain);
-    }
-    sodium_memzero(secret, len);
-    PQfreemem(secret);
-}
-
-// answer_keys_fetch loads, for the round's rows that answer a request, the
-// key that request was signed with, valid or not (answers.c): one array
-// entry per row (NULL-free; usable == 0 for rows that are no answers or
-// whose key is gone). Caller frees *out.
-static int answer_keys_fetch(jc_outbox *o, PGresult *rows, recipient_key **out)
-{
-    static const char sql[] =
-        "SELECT principal_id, key_id, secret, enc_key_id FROM principal_keys"
-        " WHERE (principal_id, key_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
-    int n = PQntuples(rows), want = 0, rc = -1;
-    jc_buf ps, ks;
-    const char *params[2];
-    PGresult *r = NULL;
-
-    *out = calloc((size_t)n + 1, sizeof **out);
-    if (!*out) {
-        snprintf(o->err, sizeof o->err, "out of memory");
-        return -1;
-    }
-    jc_buf_init(&ps, 16u << 20);
-    jc_buf_init(&ks, 16u << 20);
-    jc_buf_addstr(&ps, "{");
-    jc_buf_addstr(&ks, "{");
-    for (int i = 0; i < n; i++) {
-        if (PQgetisnull(rows, i, C_ANSWER_KEY))
-            continue;
-        snprintf((*out)[i].principal, sizeof (*out)[i].principal, "%s",
-                 PQgetvalue(rows, i, C_RECIPIENT));
-        snprintf((*out)[i].key_id, sizeof (*out)[i].key_id, "%s",
-                 PQgetvalue(rows, i, C_ANSWER_KEY));
-        jc_buf_add_array_elem(&ps, (*out)[i].principal, strlen((*out)[i].principal));
-        jc_buf_add_array_elem(&ks, (*out)[i].key_id, strlen((*out)[i].key_id));
-        want++;
-    }
-    jc_buf_addstr(&ps, "}");
-    jc_buf_addstr(&ks, "}");
-    if (want == 0) {
-        rc = 0;
-        goto out;
-    }
-    params[0] = jc_buf_str(&ps);
-    params[1] = jc_buf_str(&ks);
-    r = PQexecParams(o->db, sql, 2, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(o->db, r, o->err, sizeof o->err))
-        goto out;
-    for (int row = 0; row < PQntuples(r); row++)
-        for (int i = 0; i < n; i++)
-            if (!(*out)[i].usable && (*out)[i].key_id[0] &&
-                strcmp((*out)[i].principal, PQgetvalue(r, row, 0)) == 0 &&
-                strcmp((*out)[i].key_id, PQgetvalue(r, row, 1)) == 0)
-                open_secret(o, &(*out)[i], r, row, 2);
-    rc = 0;
-out:
-    PQclear(r);
-    jc_buf_free(&ps);
-    jc_buf_free(&ks);
-    return rc;
-}
-
-// keys_fetch loads the signing key of every recipient of r not cached: the
-// key the recipient last proved it holds (principals.reply_key_id, recorded
-// by ingest: reply_key.c) while it is valid, else its current key. A key
-// rotated with a grace period thus keeps reaching a worker or client that
-// still holds only the old key, and the switch follows the recipient's own
-// first message under the new key (within KEY_TTL_MS).
-static int keys_fetch(jc_outbox *o, PGresult *rows, int64_t now)
-{
-    static const char sql[] =
-        "SELECT DISTINCT ON (k.principal_id) k.principal_id, k.key_id, k.secret, k.enc_key_id"
-        "  FROM principal_keys k JOIN principals pr ON pr.id = k.principal_id"
-        " WHERE k.principal_id = ANY($1::text[])"
-        "   AND (k.valid_until IS NULL"
-        "        OR (k.key_id = pr.reply_key_id AND k.valid_until > now()))"
-        " ORDER BY k.principal_id, coalesce(k.key_id = pr.reply_key_id, false) DESC";
-    jc_buf want;
-    PGresult *r;
-    const char *params[1];
-    int n = 0, rc = -1;
-
-    if (o->n_keys + (size_t)PQntuples(rows) > KEYS_MAX)
-        o->n_keys = 0;
-    jc_buf_init(&want, 16u << 20);
-    jc_buf_addstr(&want, "{");
-    for (int i = 0; i < PQntuples(rows); i++) {
-        const char *p = PQgetvalue(rows, i, 2);
-        recipient_key *k = key_find(o, p);
-        if (k && now - k->fetched_at < KEY_TTL_MS)
-            continue;
-        if (!k) {
-            k = &o->keys[o->n_keys++];
-            memset(k, 0, sizeof *k);
-            snprintf(k->principal, sizeof k->principal, "%s", p);
-        }
-        k->usable = 0;
-        k->fetched_at = now;
-        jc_buf_add_array_elem(&want, p, strlen(p));
-        n++;
-    }
-    jc_buf_addstr(&want, "}");
-    if (n == 0) {
-        jc_buf_free(&want);
-        return 0;
-    }
-    params[0] = jc_buf_str(&want);
-    r = PQexecParams(o->db, sql, 1, NULL, params, NULL, NULL, 0);
-    if (!jc_db_ok(o->db, r, o->err, sizeof o->err))
-        goto out;
-    for (int i = 0; i < PQntuples(r); i++) {
-        recipient_key *k = key_find(o, PQgetvalue(r, i, 0));
-        if (!k)
-            continue;
-        snprintf(k->key_id, sizeof k->key_id, "%s", PQgetvalue(r, i, 1));
-        open_secret(o, k, r, i, 2);
-    }
-    rc = 0;
-out:
-    PQclear(r);
-    jc_buf_free(&want);
-    return rc;
 }
 
 /* ---- one round ---- */
@@ -502,7 +308,7 @@ static int round_once(jc_outbox *o)
         rc = 0;
         goto rollback;
     }
-    if (keys_fetch(o, r, now) != 0 || answer_keys_fetch(o, r, &akeys) != 0)
+    if (jc_outbox_keys_fetch(o, r, now) != 0 || jc_outbox_answer_keys_fetch(o, r, &akeys) != 0)
         goto rollback;
     o->delivered = calloc((size_t)n, 1);
     if (!o->delivered)
@@ -511,7 +317,7 @@ static int round_once(jc_outbox *o)
     for (int i = 0; i < n; i++) {
         const char *kind = PQgetvalue(r, i, C_KIND), *to = PQgetvalue(r, i, C_RECIPIENT);
         int answer = !PQgetisnull(r, i, C_ANSWER_KEY), to_client = strncmp(kind, "job.", 4) == 0;
-        recipient_key *k = answer ? &akeys[i] : key_find(o, to);
+        recipient_key *k = answer ? &akeys[i] : jc_outbox_key_find(o, to);
         unsigned char *payload = NULL, *result = NULL;
         jc_kv *kv = NULL;
         PGresult *settings = NULL;

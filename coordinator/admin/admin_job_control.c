@@ -16,6 +16,7 @@
  */
 #include "admin.h"
 #include "jobs/jobstate.h"
+#include "jobs/jobwrite.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -86,7 +87,7 @@ static int queue_command(admin_ctx *ctx, const char *const p[6], char *cmd_id, s
         return ADMIN_SYSERR;
     snprintf(cmd_id, cmd_id_size, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    return admin_exec(ctx, "NOTIFY jobcoord_outbox");
+    return admin_exec(ctx, "NOTIFY " JC_OUTBOX_CHANNEL);
 }
 
 /* print_move reports a transition; extra (text only) says what follows. */

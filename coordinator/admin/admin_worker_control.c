@@ -16,6 +16,7 @@
  * (workers.config_version).
  */
 #include "admin.h"
+#include "jobs/jobwrite.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,7 +65,7 @@ static int run_cas(admin_ctx *ctx, const char *sql, int nparams, const char *con
 /* notify_relay wakes the coordinator's outbox relay (delivered at commit). */
 static int notify_relay(admin_ctx *ctx)
 {
-    return admin_exec(ctx, "NOTIFY jobcoord_outbox");
+    return admin_exec(ctx, "NOTIFY " JC_OUTBOX_CHANNEL);
 }
 
 /* set_drain sets or clears the worker's drain flag and sends it a drain or

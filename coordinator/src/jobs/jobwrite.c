@@ -494,7 +494,7 @@ int jw_flush(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errstr_size)
         r = PQexecParams(db, commands_sql, CMD_COLS, NULL, params, NULL, NULL, 0);
         ok = jc_db_ok(db, r, errstr, errstr_size);
         PQclear(r);
-        if (!ok || jc_db_exec(db, "NOTIFY jobcoord_outbox", errstr, errstr_size) != 0)
+        if (!ok || jc_db_exec(db, "NOTIFY " JC_OUTBOX_CHANNEL, errstr, errstr_size) != 0)
             return -1;
     }
     jw_reset(jw);

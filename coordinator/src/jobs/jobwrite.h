@@ -24,6 +24,10 @@
 #include "jobs/jobstate.h"
 #include "jcproto/proto.h"
 
+/* The channel the outbox relay LISTENs on: whoever queues a command or a job
+ * update NOTIFYs it in the same transaction (jobwrite, the admin CLI). */
+#define JC_OUTBOX_CHANNEL "jobcoord_outbox"
+
 typedef struct jc_jobrow {
     uint8_t id[JC_ID_LEN];
     char idtext[37];

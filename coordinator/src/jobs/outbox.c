@@ -49,6 +49,7 @@
 #include "core/log.h"
 #include "jcproto/proto.h"
 #include "jcproto/topics.h"
+#include "jobs/jobwrite.h"
 #include "jobs/outbox_int.h"
 
 /* A message's opaque: its round in the high half, its row in the low. */
@@ -463,7 +464,7 @@ static void *run(void *arg)
              * marks the dead entries it meets (kill_prior_tuple), so the next
              * round skips them: 6 pages, 0.1 ms. The relay's other queries
              * look rows up by key and need no bitmap scans. */
-            if (!o->db || jc_db_exec(o->db, "LISTEN jobcoord_outbox", o->err, sizeof o->err) ||
+            if (!o->db || jc_db_exec(o->db, "LISTEN " JC_OUTBOX_CHANNEL, o->err, sizeof o->err) ||
                 jc_db_exec(o->db, "SET synchronous_commit TO off", o->err, sizeof o->err) ||
                 jc_db_exec(o->db, "SET enable_bitmapscan TO off", o->err, sizeof o->err)) {
                 LOG_ERROR("outbox", "%s", o->err);

@@ -272,7 +272,8 @@ static const admin_cmd credentials_commands[] = {
      "enable makes a new random secret (replacing any previous one) and prints it once,\n"
      "in base32 and as an otpauth:// URI for authenticator apps (HMAC-SHA-256, 6\n"
      "digits, 30 s steps); it is stored sealed with security.encryption_key_id, or in\n"
-     "plain text without a keys file. disable deletes the secret.",
+     "plain text without a keys file if security.allow_plaintext is true (else\n"
+     "refused, exit 1). disable deletes the secret.",
      2, {{NULL, NULL, NULL}}, cmd_totp},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };

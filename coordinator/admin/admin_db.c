@@ -81,6 +81,7 @@ int admin_keyring(admin_ctx *ctx, const char *default_id)
                               : ctx->cfg.encryption_key_id, err, sizeof err);
     if (!ctx->kr)
         return admin_fail(ADMIN_SYSERR, "%s", err);
+    jc_keyring_allow_plaintext(ctx->kr, ctx->cfg.allow_plaintext);
     return ADMIN_OK;
 }
 

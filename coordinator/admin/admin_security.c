@@ -155,6 +155,10 @@ static int cmd_reencrypt(admin_ctx *ctx, const admin_args *a)
     if (!decrypt && !*ctx->cfg.keys_file)
         return admin_fail(ADMIN_REFUSED, "target key '%s' needs a keys file (security.keys_file)",
                           target);
+    if (decrypt && !ctx->cfg.allow_plaintext)
+        return admin_fail(ADMIN_REFUSED,
+                          "refusing to store secrets in plain text: --decrypt needs "
+                          "security.allow_plaintext = true");
     /* The sealing default of the keyring is irrelevant here (the target is
      * explicit); use the target when the configuration names none. */
     rc = admin_keyring(ctx, *ctx->cfg.encryption_key_id ? NULL : target);
@@ -293,8 +297,9 @@ static int cmd_rotate_signing_key(admin_ctx *ctx, const admin_args *a)
     rc = admin_db_keyring(ctx);
     if (rc)
         return rc;
-    if (jc_signing_rotate_report(ctx->db, ctx->kr, grace, &made, &retired, err, sizeof err) != 0)
-        return admin_fail(ADMIN_SYSERR, "%s", err);
+    rc = jc_signing_rotate_report(ctx->db, ctx->kr, grace, &made, &retired, err, sizeof err);
+    if (rc != 0)
+        return admin_fail(rc == -2 ? ADMIN_REFUSED : ADMIN_SYSERR, "%s", err);
     until = retired.kid[0] ? format_ms(retired.valid_until_ms, v, sizeof v) : NULL;
     if (ctx->json) {
         fputc('{', stdout);
@@ -332,7 +337,8 @@ static const admin_cmd security_commands[] = {
      "The secrets are principals' HMAC keys, token signing keys and TOTP secrets, in\n"
      "that order. Rows are moved in batches, each in its own transaction (rows locked\n"
      "by another process are skipped and counted as remaining). The keys file must\n"
-     "hold the key of every row to move and the target key.",
+     "hold the key of every row to move and the target key. Rows stored in plain text\n"
+     "are moved too. --decrypt needs security.allow_plaintext = true.",
      0,
      {{"key-id", "ID", "target keys-file key (default: security.encryption_key_id)"},
       {"decrypt", NULL, "store the secrets in plain text instead"},
@@ -352,7 +358,8 @@ static const admin_cmd security_commands[] = {
      "Make a new active token signing key; the old one retires with a grace period.",
      "In one transaction the active key retires (valid until now + SECONDS, default\n"
      "tokens.signing_key_grace_s) and a new one is created, sealed with\n"
-     "security.encryption_key_id. Coordinators pick it up within tokens.key_reload_ms.\n"
+     "security.encryption_key_id (without a keys file: refused, unless\n"
+     "security.allow_plaintext is true). Coordinators pick it up within tokens.key_reload_ms.\n"
      "Keep the grace at least tokens.access_ttl_s, or tokens signed just before stop\n"
      "verifying early (0 cuts them off at once, e.g. after a leak).",
      0, {{"grace", "SECONDS", "how long the retired key still verifies"}},

@@ -327,7 +327,8 @@ static const admin_cmd user_commands[] = {
      "Create a principal and print its new HMAC key (once).",
      "The id is 1-64 of A-Z a-z 0-9 . _ : @ -. The key is 32 random bytes, printed in\n"
      "base64 with its key id; it is stored sealed with security.encryption_key_id, or\n"
-     "in plain text when no keys file is configured. A reader may read the HTTP\n"
+     "refused (exit 1) when no keys file is configured, unless\n"
+     "security.allow_plaintext is true: then in plain text. A reader may read the HTTP\n"
      "status API and send nothing over Kafka; admins and readers log in with a\n"
      "password (user set-password).",
      1,

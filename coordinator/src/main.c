@@ -34,6 +34,7 @@
 #include "jobs/outbox.h"
 #include "jcproto/proto.h"
 #include "core/runtime.h"
+#include "secrets/sealed_columns.h"
 
 #define EXIT_USAGE 100
 #define EXIT_SYSTEM 111
@@ -87,18 +88,56 @@ static void print_reference(void)
         env[j] = '\0';
         if (strcmp(k[i].type, "int") == 0)
             snprintf(range, sizeof range, "%ld..%ld", k[i].min, k[i].max);
+        else if (strcmp(k[i].type, "bool") == 0)
+            snprintf(range, sizeof range, "true, false");
         printf("| `%s` | %s | `%s` | %s | `%s` | %s |\n", k[i].name, k[i].type, k[i].def, range,
                env, k[i].doc);
     }
 }
 
+// warn_plain_secrets says at start how secrets are stored: without a keys
+// file, that new ones are stored in plain text (security.allow_plaintext) or
+// refused; and how many are in plain text already, with how to seal them.
+static void warn_plain_secrets(PGconn *db, const jc_keyring *kr)
+{
+    long n[JC_SECRETS_KINDS] = {0, 0, 0};
+    char err[512];
+    int sealing = jc_keyring_default_id(kr) != NULL;
+
+    if (!sealing && jc_keyring_plaintext_allowed(kr))
+        LOG_WARN("main", "no keys file configured (security.keys_file) and"
+                         " security.allow_plaintext is true: new secrets (principals' HMAC keys,"
+                         " token signing keys, TOTP secrets) are stored in PostgreSQL in plain"
+                         " text");
+    else if (!sealing)
+        LOG_WARN("main", "no keys file configured (security.keys_file): new secrets (principals'"
+                         " HMAC keys, token signing keys, TOTP secrets) are refused, since"
+                         " security.allow_plaintext is false; configure a keys file with"
+                         " security.encryption_key_id");
+    if (jc_secret_count_plain(db, n, err, sizeof err) != 0) {
+        LOG_WARN("main", "cannot count the secrets stored in plain text: %s", err);
+        return;
+    }
+    if (n[0] + n[1] + n[2] == 0)
+        return;
+    LOG_WARN("main", "%ld secrets are stored in PostgreSQL in plain text (principals' HMAC keys"
+                     " %ld, token signing keys %ld, TOTP secrets %ld): whoever reads the"
+                     " database or a backup can use them. %s",
+             n[0] + n[1] + n[2], n[0], n[1], n[2],
+             sealing ? "Seal them with the keys file: jobcoord-admin security re-encrypt"
+                     : "Configure a keys file (security.keys_file, security.encryption_key_id),"
+                       " then seal them: jobcoord-admin security re-encrypt");
+}
+
 // connect_and_migrate connects to PostgreSQL, retrying until stopped,
 // applies pending migrations, makes sure a token signing key exists, and on
 // first start creates the bootstrap admin when a password is configured.
+// Returns 0, -1 (error), or -2 when a secret it must create would be stored
+// in plain text and the configuration does not allow that.
 static int connect_and_migrate(const jc_config *cfg, const jc_keyring *kr)
 {
     char err[1024];
-    int delay = 1, applied = 0, created = 0;
+    int delay = 1, applied = 0, created = 0, rc;
     PGconn *db;
     for (;;) {
         db = jc_db_connect(cfg->db_conninfo, err, sizeof err);
@@ -119,24 +158,28 @@ static int connect_and_migrate(const jc_config *cfg, const jc_keyring *kr)
     }
     LOG_INFO("main", "database schema at version %d (%d migrations applied now)",
              jc_db_schema_version(db), applied);
-    if (jc_signing_ensure(db, kr, &created, err, sizeof err) != 0) {
+    rc = jc_signing_ensure(db, kr, &created, err, sizeof err);
+    if (rc != 0) {
         LOG_ERROR("main", "token signing key: %s", err);
         PQfinish(db);
-        return -1;
+        return rc == -2 ? -2 : -1;
     }
     if (created)
         LOG_INFO("main", "created the first token signing key");
     if (cfg->bootstrap_password && *cfg->bootstrap_password) {
-        if (jc_principal_bootstrap_admin(db, kr, cfg->bootstrap_admin, cfg->bootstrap_password,
-                                         &created, err, sizeof err) != JC_PR_OK) {
+        jc_pr_status st = jc_principal_bootstrap_admin(db, kr, cfg->bootstrap_admin,
+                                                       cfg->bootstrap_password, &created, err,
+                                                       sizeof err);
+        if (st != JC_PR_OK) {
             LOG_ERROR("main", "bootstrap admin: %s", err);
             PQfinish(db);
-            return -1;
+            return st == JC_PR_INVALID ? -2 : -1;
         }
         if (created)
             LOG_INFO("main", "created admin '%s' (no admin existed; auth.bootstrap_password)",
                      cfg->bootstrap_admin);
     }
+    warn_plain_secrets(db, kr);
     PQfinish(db);
     return 0;
 }
@@ -244,6 +287,7 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out_cfg;
     }
+    jc_keyring_allow_plaintext(kr, cfg.allow_plaintext);
     if (check_only) {
         printf("configuration ok\n");
         rc = 0;
@@ -254,9 +298,6 @@ int main(int argc, char **argv)
         if (jc_kafka_auth_warning(&cfg, why, sizeof why))
             LOG_WARN("main", "%s", why);
     }
-    if (!jc_keyring_default_id(kr))
-        LOG_WARN("main", "no keys file configured (security.keys_file): principals' HMAC keys "
-                         "are stored in PostgreSQL in plain text");
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -276,8 +317,11 @@ int main(int argc, char **argv)
     }
     LOG_INFO("main", "jobcoord %s starting as instance %s", JC_VERSION_STR, rt.instance_id);
 
-    if (connect_and_migrate(&cfg, kr) != 0)
-        goto out_cfg;
+    switch (connect_and_migrate(&cfg, kr)) {
+    case 0: break;
+    case -2: rc = EXIT_USAGE; goto out_cfg; /* the configuration refuses plain text */
+    default: goto out_cfg;
+    }
     if (migrate_only) {
         rc = 0;
         goto out_cfg;

@@ -6,6 +6,7 @@
 # plain), checking that the 32 key bytes survive every move.
 . "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup admin_cli
+jc_plaintext # the test compares the stored bytes of secrets
 
 . "$JC_SOURCE_DIR/tests/lib/adminlib.sh"
 b64len() { printf '%s' "$1" | base64 -d 2>/dev/null | wc -c; }

@@ -8,6 +8,7 @@
 # stats computed from jobs inserted with SQL.
 . "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup admin_tokens
+jc_plaintext # the test compares the stored bytes of secrets
 
 . "$JC_SOURCE_DIR/tests/lib/adminlib.sh"
 

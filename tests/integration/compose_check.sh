@@ -26,6 +26,8 @@
 # stage does (Release, tests off) and installs it into a staging folder.
 source "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup compose_check
+# the deployment brings its own keys file (bootstrap.sh, config/jobcoord.conf)
+unset JOBCOORD_SECURITY_KEYS_FILE JOBCOORD_SECURITY_ENCRYPTION_KEY_ID
 
 SRC=$JC_SOURCE_DIR
 LIB=$T/compose_check_lib.py
@@ -735,6 +737,11 @@ out=$("$SUBMIT" --config "$T/client.conf" --type echo --arg hello --arg compose 
 check_eq "demo-client runs an echo job on the workers (jobcoord-submit --wait)" 0 $?
 check "and gets its result" grep -q '^result  *hello compose\\n$' <<<"$out"
 check_eq "no message was rejected" 0 "$(sql "SELECT count(*) FROM rejections")"
+check "compose/config/jobcoord.conf does not allow plain-text secrets" \
+    bash -c "! grep -q '^[^#]*allow_plaintext' '$C/config/jobcoord.conf'"
+check_eq "every secret the deployment stored is sealed with the keys file (no plain text)" "0 0 0" \
+    "$(sql "SELECT (SELECT count(*) FROM principal_keys WHERE enc_key_id IS DISTINCT FROM '$kid'), (SELECT count(*) FROM signing_keys WHERE enc_key_id IS DISTINCT FROM '$kid'), (SELECT count(*) FROM principals WHERE totp_secret IS NOT NULL AND totp_enc_key_id IS DISTINCT FROM '$kid')" | tr '|' ' ')"
+check "the coordinator did not warn about plain text" bash -c "! grep -q 'plain text' '$T/coordinator.log'"
 
 # --- 6. kafka-init.sh against stubs of Kafka's tools -------------------------
 KB=$T/kafka-bin

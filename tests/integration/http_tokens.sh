@@ -8,6 +8,7 @@
 # limits, and an access log that never holds a secret.
 source "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup http_tokens
+jc_plaintext # the test compares the stored bytes of secrets
 
 JS=$JC_SOURCE_DIR/tests/js
 TOK="python3 $JC_SOURCE_DIR/tests/lib/tokens.py"

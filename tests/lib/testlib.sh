@@ -13,7 +13,11 @@ JC_PIDS=()
 jc_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # jc_setup creates the test's private folder $T and database $JC_DB, and
-# exports JOBCOORD_DATABASE_CONNINFO so every binary uses it.
+# exports JOBCOORD_DATABASE_CONNINFO so every binary uses it. Secrets at rest
+# are sealed with a keys file of the test's own ($T/at-rest-keys.conf, mode
+# 0600), as in a deployment: the coordinator and jobcoord-admin refuse to
+# store them in plain text otherwise. A test that reads secrets from SQL
+# calls jc_plaintext after jc_setup.
 jc_setup() {
     JC_TEST=$1
     : "${JC_BUILD_DIR:?JC_BUILD_DIR must be set}"
@@ -30,6 +34,29 @@ jc_setup() {
     BIN="$JC_BUILD_DIR"
     ADMIN="$BIN/coordinator/jobcoord-admin"
     trap jc_cleanup EXIT
+    jc_keys_file
+}
+
+# jc_keys_file writes a keys file with one new key to $T/at-rest-keys.conf
+# (mode 0600) and exports the settings that seal secrets with it.
+jc_keys_file() {
+    local line
+    unset JOBCOORD_SECURITY_KEYS_FILE JOBCOORD_SECURITY_ENCRYPTION_KEY_ID JOBCOORD_SECURITY_ALLOW_PLAINTEXT
+    line=$("$ADMIN" security generate-key xchacha20poly1305) || { echo "cannot generate a keys-file key"; exit 1; }
+    (
+        umask 077
+        printf 'keys = {\n    %s\n};\n' "$line" >"$T/at-rest-keys.conf"
+    )
+    export JOBCOORD_SECURITY_KEYS_FILE="$T/at-rest-keys.conf"
+    export JOBCOORD_SECURITY_ENCRYPTION_KEY_ID="${line%% *}"
+}
+
+# jc_plaintext switches the test to secrets stored in plain text (no keys
+# file, security.allow_plaintext = true), for tests that read or compare the
+# stored bytes.
+jc_plaintext() {
+    unset JOBCOORD_SECURITY_KEYS_FILE JOBCOORD_SECURITY_ENCRYPTION_KEY_ID
+    export JOBCOORD_SECURITY_ALLOW_PLAINTEXT=true
 }
 
 jc_cleanup() {

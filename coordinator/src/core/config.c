@@ -3,15 +3,16 @@
  *
  * JC_CONFIG_TABLE below lists every key once: its dotted name, type,
  * default, range (ints) or allowed values (enumerated strings), one sentence
- * of documentation and the field of jc_config it fills. The public key list
- * (jc_config_keys), the field offsets, the defaults, the libconfig file
- * walker, the JOBCOORD_* environment and jc_config_set are all generated
- * from it, so a key added there is parsed, validated and documented
- * everywhere at once.
+ * of documentation and the field of jc_config it fills. Types are "int",
+ * "string" and "bool" (true or false; its field is an int, 0 or 1). The
+ * public key list (jc_config_keys), the field offsets, the defaults, the
+ * libconfig file walker, the JOBCOORD_* environment and jc_config_set are
+ * all generated from it, so a key added there is parsed, validated and
+ * documented everywhere at once.
  *
- * Every value, wherever it comes from, goes through set_string/set_int,
- * which check the type and range and name the key (and its origin: file
- * and line, environment variable) in the error.
+ * Every value, wherever it comes from, goes through set_string, set_int or
+ * set_bool, after checks of the type and range that name the key (and its
+ * origin: file and line, environment variable) in the error.
  */
 #include "core/config.h"
 
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libconfig.h>
 
@@ -170,9 +172,12 @@
     X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                 \
       "Password of that first admin (prefer JOBCOORD_AUTH_BOOTSTRAP_PASSWORD).")              \
     X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                               \
-      "Keys file sealing secrets at rest; empty stores them in plain text.")                   \
+      "Keys file sealing secrets at rest (HMAC keys, token signing keys, TOTP secrets).")      \
     X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,               \
       "Id of the keys-file key new secrets are sealed with.")                                  \
+    X("security.allow_plaintext", "bool", allow_plaintext, "false", 0, 1, NULL,                \
+      "Without a keys file, store new secrets in plain text (with a warning) instead of"      \
+      " refusing to.")                                                                          \
     X("instance.id", "string", instance_id, "", 0, 0, NULL,                                    \
       "Name of this coordinator instance; empty uses hostname:pid.")
 
@@ -203,10 +208,22 @@ static int find_key(const char *name)
     return -1;
 }
 
-/* is_int_key tells whether key k holds an integer (else a string). */
+/* is_int_key tells whether key k holds an integer, is_bool_key a boolean
+ * (stored as an int 0 or 1); any other key holds a string. */
 static int is_int_key(int k)
 {
     return strcmp(config_keys[k].type, "int") == 0;
+}
+
+static int is_bool_key(int k)
+{
+    return strcmp(config_keys[k].type, "bool") == 0;
+}
+
+/* type_words says what a value of key k must be, for error messages. */
+static const char *type_words(int k)
+{
+    return is_int_key(k) ? "an integer" : is_bool_key(k) ? "true or false" : "a string";
 }
 
 /* string_field and int_field locate key k's member of cfg. */
@@ -274,6 +291,12 @@ static int set_int(jc_config *cfg, int k, long long v, const char *origin, char 
     return 0;
 }
 
+/* set_bool stores v (0 or 1) into bool key k. */
+static void set_bool(jc_config *cfg, int k, int v)
+{
+    *int_field(cfg, k) = v ? 1 : 0;
+}
+
 /* parse_int reads a whole decimal integer: no blanks, no trailing junk. */
 static int parse_int(const char *text, long long *out)
 {
@@ -296,6 +319,16 @@ static int set_text(jc_config *cfg, int k, const char *value, const char *origin
 {
     long long v;
 
+    if (is_bool_key(k)) {
+        /* the words libconfig accepts for a boolean, in any case */
+        if (strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0) {
+            snprintf(errstr, errstr_size, "key '%s' must be true or false, not '%s'%s",
+                     config_keys[k].name, value, origin);
+            return -1;
+        }
+        set_bool(cfg, k, strcasecmp(value, "true") == 0);
+        return 0;
+    }
     if (!is_int_key(k))
         return set_string(cfg, k, value, origin, errstr, errstr_size);
     if (parse_int(value, &v) != 0) {
@@ -338,6 +371,14 @@ static int apply_setting(jc_config *cfg, const config_setting_t *s, const char *
             return -1;
         }
         return set_int(cfg, k, config_setting_get_int64(s), origin, errstr, errstr_size);
+    }
+    if (is_bool_key(k)) {
+        if (type != CONFIG_TYPE_BOOL) {
+            snprintf(errstr, errstr_size, "key '%s' must be true or false%s", path, origin);
+            return -1;
+        }
+        set_bool(cfg, k, config_setting_get_bool(s));
+        return 0;
     }
     if (type != CONFIG_TYPE_STRING) {
         snprintf(errstr, errstr_size, "key '%s' must be a string%s", path, origin);
@@ -386,7 +427,7 @@ static int walk_group(jc_config *cfg, const config_setting_t *g, const char *pre
                 snprintf(errstr, errstr_size, "unknown key '%s'%s", path, origin);
             else
                 snprintf(errstr, errstr_size, "key '%s' must be %s, not a group or list%s",
-                         path, is_int_key(k) ? "an integer" : "a string", origin);
+                         path, type_words(k), origin);
             rc = -1;
         } else {
             rc = apply_setting(cfg, s, path, origin, errstr, errstr_size);
@@ -492,7 +533,7 @@ void jc_config_topic(const jc_config *cfg, const char *name, char *out, size_t o
 void jc_config_free(jc_config *cfg)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
-        if (!is_int_key((int)i)) {
+        if (!is_int_key((int)i) && !is_bool_key((int)i)) {
             char **field = string_field(cfg, (int)i);
             free(*field);
             *field = NULL;

@@ -91,6 +91,7 @@ typedef struct jc_config {
     /* security */
     char *keys_file;
     char *encryption_key_id;
+    int allow_plaintext; /* 1: without a keys file, secrets may be stored in plain text */
     /* instance */
     char *instance_id; /* empty: host:pid */
 } jc_config;
@@ -98,7 +99,7 @@ typedef struct jc_config {
 /* jc_config_key describes one key of the table (for docs and tests). */
 typedef struct jc_config_key {
     const char *name;     /* dotted path, "ingest.batch_max_messages" */
-    const char *type;     /* "string" | "int" */
+    const char *type;     /* "string" | "int" | "bool" */
     const char *def;      /* default, as text */
     long min, max;        /* ints only */
     const char *doc;      /* one sentence */

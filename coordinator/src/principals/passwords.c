@@ -208,6 +208,8 @@ jc_pr_status jc_principal_totp_enable(PGconn *c, const jc_keyring *kr, const cha
     memset(secret_out, 0, JC_TOTP_SECRET_LEN);
     if (!id_valid(id, err, errsz))
         return JC_PR_INVALID;
+    if (jc_secret_plain_refused(kr, enc_id, "a TOTP secret", err, errsz))
+        return JC_PR_INVALID;
     if (sodium_init() < 0) {
         snprintf(err, errsz, "libsodium cannot be initialized");
         return JC_PR_ERROR;

@@ -63,7 +63,9 @@ jc_pr_status jc_principal_unlock(PGconn *c, const char *id, char *err, size_t er
 /* jc_principal_totp_enable gives admin or reader id a new random TOTP
  * secret (replacing any previous one), sealed with kr's default key, with
  * totp_enabled true and totp_last_step 0, and copies it to secret_out for
- * the operator to enrol (wipe it afterwards). */
+ * the operator to enrol (wipe it afterwards). Without a sealing key and
+ * without kr's permission to store plain text it stores nothing and
+ * returns JC_PR_INVALID (secrets.h). */
 jc_pr_status jc_principal_totp_enable(PGconn *c, const jc_keyring *kr, const char *id,
                                       uint8_t secret_out[JC_TOTP_SECRET_LEN], char *err,
                                       size_t errsz);

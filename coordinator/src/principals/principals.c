@@ -115,12 +115,14 @@ static void new_key(jc_new_key *out)
 }
 
 /* insert_key generates a key for principal, stores it as the current key
- * and reports it in out. Runs inside the caller's transaction. */
+ * and reports it in out. Runs inside the caller's transaction. Returns 0,
+ * -1, or -2 when the key would be stored in plain text and kr refuses. */
 static int insert_key(PGconn *c, const jc_keyring *kr, const char *principal, jc_new_key *out,
                       char *errstr, size_t errstr_size)
 {
     const char *enc_id = jc_keyring_default_id(kr);
     uint8_t stored[SEALED_MAX];
+    char what[JC_MAX_PRINCIPAL_LEN + 32];
     size_t stored_len = 0;
     const char *params[4];
     int lengths[4] = {0, 0, 0, 0};
@@ -129,6 +131,11 @@ static int insert_key(PGconn *c, const jc_keyring *kr, const char *principal, jc
     int rc = -1;
 
     new_key(out);
+    snprintf(what, sizeof what, "the key of '%s'", principal);
+    if (jc_secret_plain_refused(kr, enc_id, what, errstr, errstr_size)) {
+        rc = -2;
+        goto out;
+    }
     if (store_secret(kr, enc_id, principal, out->key_id, out->key, stored, &stored_len) != 0) {
         snprintf(errstr, errstr_size, "cannot seal the key of '%s' with '%s'", principal,
                  enc_id ? enc_id : "");
@@ -160,6 +167,7 @@ jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id
     const char *params[3];
     PGresult *r = NULL;
     jc_pr_status st = JC_PR_ERROR;
+    int rc;
 
     memset(out, 0, sizeof *out);
     if (!scopes)
@@ -194,8 +202,10 @@ jc_pr_status jc_principal_insert(PGconn *c, const jc_keyring *kr, const char *id
         st = JC_PR_EXISTS;
         goto out;
     }
-    if (insert_key(c, kr, id, out, errstr, errstr_size) != 0)
+    if ((rc = insert_key(c, kr, id, out, errstr, errstr_size)) != 0) {
+        st = rc == -2 ? JC_PR_INVALID : JC_PR_ERROR;
         goto out;
+    }
     st = JC_PR_OK;
 out:
     PQclear(r);
@@ -233,6 +243,7 @@ jc_pr_status jc_principal_rotate_key(PGconn *c, const jc_keyring *kr, const char
     char prev_id[JC_MAX_PRINCIPAL_LEN + 1] = "";
     char prev_until[JC_PRINCIPAL_TS_LEN] = "";
     jc_pr_status st = JC_PR_ERROR;
+    int rc;
 
     if (grace_s < 0 || grace_s > JC_PRINCIPAL_GRACE_MAX) {
         snprintf(errstr, errstr_size, "grace must be 0..%ld seconds", JC_PRINCIPAL_GRACE_MAX);
@@ -268,8 +279,11 @@ jc_pr_status jc_principal_rotate_key(PGconn *c, const jc_keyring *kr, const char
         snprintf(prev_id, sizeof prev_id, "%s", PQgetvalue(r, 0, 0));
         snprintf(prev_until, sizeof prev_until, "%s", PQgetvalue(r, 0, 1));
     }
-    if (insert_key(c, kr, id, out, errstr, errstr_size) != 0)
+    if ((rc = insert_key(c, kr, id, out, errstr, errstr_size)) != 0) {
+        if (rc == -2)
+            st = JC_PR_INVALID;
         goto out;
+    }
     if (jc_db_exec(c, "COMMIT", errstr, errstr_size) != 0)
         goto out;
     memcpy(out->previous_key_id, prev_id, sizeof prev_id);

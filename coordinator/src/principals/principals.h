@@ -31,7 +31,7 @@ typedef enum jc_pr_status {
     JC_PR_OK = 0,
     JC_PR_NOT_FOUND, /* no such principal */
     JC_PR_EXISTS,    /* a principal with that id already exists */
-    JC_PR_INVALID,   /* bad id, role, scope, grace or target key */
+    JC_PR_INVALID,   /* bad id, role, scope, grace or target key; a secret refused plain text */
     JC_PR_ERROR,     /* PostgreSQL, keyring or memory trouble */
     JC_PR_BUSY,      /* refused: the principal still has live work (see principal_delete.h) */
 } jc_pr_status;

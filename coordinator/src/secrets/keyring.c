@@ -32,7 +32,8 @@ typedef struct keyring_key {
 struct jc_keyring {
     keyring_key *keys;
     size_t n_keys;
-    char *default_id; /* NULL: plain-text storage */
+    char *default_id; /* NULL: plain-text storage, if allow_plain */
+    int allow_plain;  /* security.allow_plaintext */
 };
 
 /* valid_id tells whether id fits the key id rule of the schema:
@@ -224,6 +225,17 @@ out:
 const char *jc_keyring_default_id(const jc_keyring *kr)
 {
     return kr ? kr->default_id : NULL;
+}
+
+void jc_keyring_allow_plaintext(jc_keyring *kr, int allow)
+{
+    if (kr)
+        kr->allow_plain = allow ? 1 : 0;
+}
+
+int jc_keyring_plaintext_allowed(const jc_keyring *kr)
+{
+    return kr ? kr->allow_plain : 0;
 }
 
 int jc_keyring_has(const jc_keyring *kr, const char *id)

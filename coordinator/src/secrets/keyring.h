@@ -9,8 +9,11 @@
  * are sealed with; every key in the file can open. Sealed form:
  * nonce (24 bytes) || ciphertext || tag (16 bytes), XChaCha20-Poly1305-IETF,
  * with associated data that binds the ciphertext to its row, so a sealed
- * secret copied to another row does not open. With no keys file, secrets are
- * stored in plain text (enc_key_id NULL) and the coordinator warns.
+ * secret copied to another row does not open. With no keys file, new
+ * secrets are refused (secrets.h), unless the keyring was told that plain
+ * text is allowed (security.allow_plaintext): then they are stored in plain
+ * text (enc_key_id NULL) and the coordinator warns. Secrets already stored
+ * in plain text are read either way.
  */
 #ifndef JC_KEYRING_H
 #define JC_KEYRING_H
@@ -33,6 +36,13 @@ jc_keyring *jc_keyring_load(const char *path, const char *default_id, char *errs
 /* jc_keyring_default_id returns the id new secrets are sealed with, or NULL
  * when the keyring is empty (plain-text storage). */
 const char *jc_keyring_default_id(const jc_keyring *kr);
+
+/* jc_keyring_allow_plaintext sets whether secrets may be stored in plain
+ * text when the keyring has no sealing key (security.allow_plaintext); a
+ * keyring starts without that permission. jc_keyring_plaintext_allowed
+ * reads it (0 for a NULL keyring). */
+void jc_keyring_allow_plaintext(jc_keyring *kr, int allow);
+int jc_keyring_plaintext_allowed(const jc_keyring *kr);
 
 /* jc_keyring_has tells whether the keyring holds key id. */
 int jc_keyring_has(const jc_keyring *kr, const char *id);

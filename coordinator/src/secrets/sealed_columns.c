@@ -21,10 +21,25 @@
 #define AD_MAX 256
 #define NAME_MAX_LEN 256
 
+int jc_secret_plain_refused(const jc_keyring *kr, const char *enc_id, const char *what,
+                            char *errstr, size_t errstr_size)
+{
+    if (enc_id || jc_keyring_plaintext_allowed(kr))
+        return 0;
+    snprintf(errstr, errstr_size,
+             "refusing to store %s in plain text: no keys file is configured "
+             "(security.keys_file, with security.encryption_key_id) and "
+             "security.allow_plaintext is false",
+             what);
+    return 1;
+}
+
 int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
                     const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len)
 {
     if (!enc_id) {
+        if (!jc_keyring_plaintext_allowed(kr))
+            return -1;
         memcpy(out, plain, plain_len);
         *out_len = plain_len;
         return 0;
@@ -55,6 +70,25 @@ int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, 
     rc = 0;
 out:
     sodium_memzero(plain, sizeof plain);
+    return rc;
+}
+
+int jc_secret_count_plain(PGconn *c, long counts[JC_SECRETS_KINDS], char *errstr,
+                          size_t errstr_size)
+{
+    PGresult *r = PQexec(c, "SELECT (SELECT count(*) FROM principal_keys WHERE enc_key_id IS NULL),"
+                            " (SELECT count(*) FROM signing_keys WHERE enc_key_id IS NULL),"
+                            " (SELECT count(*) FROM principals"
+                            "   WHERE totp_secret IS NOT NULL AND totp_enc_key_id IS NULL)");
+    int rc = -1;
+
+    if (!jc_db_ok(c, r, errstr, errstr_size))
+        goto out;
+    for (int i = 0; i < JC_SECRETS_KINDS; i++)
+        counts[i] = atol(PQgetvalue(r, 0, i));
+    rc = 0;
+out:
+    PQclear(r);
     return rc;
 }
 
@@ -207,6 +241,9 @@ jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencryp
                  o->target_key_id);
         return JC_PR_INVALID;
     }
+    if (!o->count_only && jc_secret_plain_refused(kr, o->target_key_id, "secrets", errstr,
+                                                  errstr_size))
+        return JC_PR_INVALID;
     while (!o->count_only) {
         long want = o->batch_size, moved = 0;
 

@@ -5,10 +5,13 @@
  *
  * A stored secret is sealed with a keys-file key and bound to its row by
  * associated data (keyring.h), or kept in plain text when there is no keys
- * file (enc_key_id NULL). A re-encryption runs batch by batch, each batch
- * one transaction that locks its rows with FOR UPDATE SKIP LOCKED, so that
- * a long run neither holds locks on every row at once nor loses its
- * progress on an error. The options and counts (jc_reencrypt_opts,
+ * file (enc_key_id NULL) and the keyring allows it (security.allow_plaintext):
+ * without that permission every path that would store a secret in plain
+ * text refuses, with the message of jc_secret_plain_refused; reading a
+ * plain secret needs no permission. A re-encryption runs batch by batch,
+ * each batch one transaction that locks its rows with FOR UPDATE SKIP
+ * LOCKED, so that a long run neither holds locks on every row at once nor
+ * loses its progress on an error. The options and counts (jc_reencrypt_opts,
  * jc_reencrypt_counts) and the status it returns are principals.h's, which
  * is what the admin CLI passes around.
  */
@@ -25,10 +28,19 @@
 
 #define JC_SECRET_MAX 64 /* the longest secret jc_secret_open opens */
 
+/* jc_secret_plain_refused tells whether storing a secret with enc_id (NULL:
+ * plain text) is refused: 1 when enc_id is NULL and kr does not allow plain
+ * text, with errstr saying so, naming what ("the key of 'w1'") and the
+ * settings that would allow it; else 0. */
+int jc_secret_plain_refused(const jc_keyring *kr, const char *enc_id, const char *what,
+                            char *errstr, size_t errstr_size);
+
 /* jc_secret_store gives the stored form of a secret: sealed with keys-file
  * key enc_id and bound to its row by ad, or a plain copy when enc_id is
- * NULL. out must hold plain_len + JC_KEYRING_OVERHEAD bytes. Returns 0, -1
- * if enc_id is not in kr. */
+ * NULL and kr allows plain text. out must hold plain_len +
+ * JC_KEYRING_OVERHEAD bytes. Returns 0, -1 if enc_id is not in kr or plain
+ * text is refused (callers ask jc_secret_plain_refused first, for the
+ * message). */
 int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
                     const uint8_t *plain, size_t plain_len, uint8_t *out, size_t *out_len);
 
@@ -37,6 +49,15 @@ int jc_secret_store(const jc_keyring *kr, const char *enc_id, const uint8_t *ad,
  * (unknown key, wrong row, tampered, or not want_len bytes long). */
 int jc_secret_open(const jc_keyring *kr, const char *enc_id, const uint8_t *ad, size_t ad_len,
                    const uint8_t *stored, size_t stored_len, uint8_t *out, size_t want_len);
+
+/* The kinds of stored secrets, as jc_secret_count_plain counts them. */
+enum { JC_SECRETS_PRINCIPAL_KEYS, JC_SECRETS_SIGNING_KEYS, JC_SECRETS_TOTP, JC_SECRETS_KINDS };
+
+/* jc_secret_count_plain counts the secrets stored in plain text, by kind:
+ * principals' HMAC keys, token signing keys, TOTP secrets. Returns 0, or -1
+ * with errstr. */
+int jc_secret_count_plain(PGconn *c, long counts[JC_SECRETS_KINDS], char *errstr,
+                          size_t errstr_size);
 
 /* A table of secrets, for jc_reencrypt_run. The statements take their
  * parameters in this order:
@@ -65,7 +86,8 @@ typedef struct jc_reencrypt_table {
  * yet stored the way o->target_key_id asks. A secret sealed with a key
  * missing from kr stops the run with JC_PR_ERROR (errstr filled); batches
  * already committed stay, and counts tells how far it got. A bad batch size
- * or limit, or a target missing from kr, gives JC_PR_INVALID. */
+ * or limit, a target missing from kr, or a plain-text target (NULL) kr does
+ * not allow, gives JC_PR_INVALID. */
 jc_pr_status jc_reencrypt_run(PGconn *c, const jc_keyring *kr, const jc_reencrypt_table *t,
                               const jc_reencrypt_opts *o, jc_reencrypt_counts *counts,
                               char *errstr, size_t errstr_size);

@@ -164,6 +164,8 @@ static int insert_active(PGconn *c, const jc_keyring *kr, jc_signing_key *made, 
     randombytes_buf(seed, sizeof seed);
     crypto_sign_seed_keypair(made->pk, made->sk, seed);
     ad_len = signing_ad(made->kid, ad, sizeof ad);
+    if (jc_secret_plain_refused(kr, enc_id, "the token signing key", err, errsz))
+        goto out;
     if (ad_len == 0 ||
         jc_secret_store(kr, enc_id, ad, ad_len, seed, sizeof seed, stored, &stored_len) != 0) {
         snprintf(err, errsz, "cannot seal signing key '%s' with '%s'", made->kid,
@@ -210,6 +212,12 @@ int jc_signing_ensure(PGconn *c, const jc_keyring *kr, int *created, char *err, 
     if (!jc_db_ok(c, r, err, errsz))
         goto out;
     if (PQntuples(r) == 0) {
+        if (jc_secret_plain_refused(kr, jc_keyring_default_id(kr), "the token signing key", err,
+                                    errsz)) {
+            PQclear(r);
+            rollback(c);
+            return -2;
+        }
         if (insert_active(c, kr, &made, err, errsz) != 0)
             goto out;
         made_one = 1;
@@ -275,6 +283,9 @@ int jc_signing_rotate_report(PGconn *c, const jc_keyring *kr, long grace_s, jc_s
         snprintf(err, errsz, "grace must be 0..%ld seconds", JC_PRINCIPAL_GRACE_MAX);
         return -1;
     }
+    if (jc_secret_plain_refused(kr, jc_keyring_default_id(kr), "a token signing key", err,
+                                errsz))
+        return -2;
     if (sodium_init() < 0) {
         snprintf(err, errsz, "libsodium cannot be initialized");
         return -1;

@@ -39,8 +39,9 @@ typedef struct jc_signing_key {
 
 /* jc_signing_ensure creates an active key when there is none (first start).
  * Two processes racing are serialized by an advisory lock (and the unique
- * index on the active key backs it). *created = 1 if it made one. Returns 0
- * or -1. */
+ * index on the active key backs it). *created = 1 if it made one. Returns 0,
+ * -1, or -2 when a key must be made but would be stored in plain text and kr
+ * does not allow that (secrets.h): nothing is stored. */
 int jc_signing_ensure(PGconn *c, const jc_keyring *kr, int *created, char *err, size_t errsz);
 
 /* jc_signing_load loads the active key, then the retired keys whose
@@ -53,7 +54,9 @@ int jc_signing_load(PGconn *c, const jc_keyring *kr, jc_signing_key *out, int ma
 
 /* jc_signing_rotate makes a new active key; the previous active one (if
  * any) retires now with valid_until = now + grace_s (0..JC_PRINCIPAL_GRACE_MAX).
- * One transaction. Fills *made (sk zeroed). Returns 0, or -1. */
+ * One transaction. Fills *made (sk zeroed). Returns 0, -1, or -2 (nothing
+ * changed) when the new key would be stored in plain text and kr does not
+ * allow that. */
 int jc_signing_rotate(PGconn *c, const jc_keyring *kr, long grace_s, jc_signing_key *made,
                       char *err, size_t errsz);
 

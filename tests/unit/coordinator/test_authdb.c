@@ -10,7 +10,12 @@
  *   re-encryption;
  * - credentials: passwords for admins and readers only, lockout cleared,
  *   TOTP secrets sealed and opened, the first admin created once under
- *   races, and refused when its name is taken.
+ *   races, and refused when its name is taken;
+ * - plain text refused: with no keys file and without permission
+ *   (security.allow_plaintext), no path stores a secret (first signing
+ *   key, rotation, principal key, first admin, TOTP, re-encryption to
+ *   plain text), each naming the settings; secrets already stored in plain
+ *   text are still read.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include "check.h"
 #include "principals/passwords.h"
 #include "core/db.h"
+#include "secrets/sealed_columns.h"
 #include "tokens/signing_keys.h"
 #include "tmpfiles.h"
 
@@ -351,10 +357,98 @@ static void test_credentials(PGconn *c, const jc_keyring *plain, const jc_keyrin
     }
 }
 
+/* has_settings tells whether a refusal names the two settings involved. */
+static int has_settings(const char *err)
+{
+    return strstr(err, "plain text") && strstr(err, "security.keys_file") &&
+           strstr(err, "security.allow_plaintext");
+}
+
+/* test_refused runs first, on the empty database: none has no keys file
+ * and no permission to store plain text, plain has that permission. */
+static void test_refused(PGconn *c, const jc_keyring *none, const jc_keyring *plain)
+{
+    jc_signing_key made, keys[4];
+    jc_new_key nk;
+    jc_reencrypt_opts o;
+    jc_reencrypt_counts n;
+    uint8_t secret[JC_TOTP_SECRET_LEN];
+    char err[512] = "";
+    int created = -1;
+
+    CHECK_EQ_INT(jc_keyring_plaintext_allowed(none), 0);
+    CHECK_EQ_INT(jc_keyring_plaintext_allowed(plain), 1);
+    CHECK_EQ_INT(jc_keyring_plaintext_allowed(NULL), 0);
+
+    /* the first signing key, a rotation */
+    CHECK_EQ_INT(jc_signing_ensure(c, none, &created, err, sizeof err), -2);
+    CHECK_MSG(has_settings(err), "%s", err);
+    CHECK_EQ_INT(created, 0);
+    err[0] = '\0';
+    CHECK_EQ_INT(jc_signing_rotate(c, none, 60, &made, err, sizeof err), -2);
+    CHECK_MSG(has_settings(err), "%s", err);
+    CHECK_EQ_STR(q(c, "SELECT count(*) FROM signing_keys"), "0");
+
+    /* a principal's key, the first admin */
+    err[0] = '\0';
+    CHECK_EQ_INT(jc_principal_create(c, none, "w1", "worker", NULL, &nk, err, sizeof err),
+                 JC_PR_INVALID);
+    CHECK_MSG(has_settings(err) && strstr(err, "'w1'"), "%s", err);
+    err[0] = '\0';
+    CHECK_EQ_INT(jc_principal_bootstrap_admin(c, none, "root", "correct horse battery", &created,
+                                              err, sizeof err),
+                 JC_PR_INVALID);
+    CHECK_MSG(has_settings(err), "%s", err);
+    CHECK_EQ_STR(q(c, "SELECT count(*) FROM principals"), "0");
+    CHECK_EQ_STR(q(c, "SELECT count(*) FROM principal_keys"), "0");
+
+    /* made with permission, then neither rotated nor given TOTP without it */
+    CHECK_EQ_INT(jc_principal_create(c, plain, "dash", "reader", NULL, &nk, err, sizeof err),
+                 JC_PR_OK);
+    CHECK_EQ_STR(nk.enc_key_id, "");
+    err[0] = '\0';
+    CHECK_EQ_INT(jc_principal_rotate_key(c, none, "dash", 60, &nk, err, sizeof err),
+                 JC_PR_INVALID);
+    CHECK_MSG(has_settings(err), "%s", err);
+    CHECK_EQ_STR(q(c, "SELECT count(*) || ' ' || count(valid_until) FROM principal_keys"),
+                 "1 0"); /* the current key stays current */
+    err[0] = '\0';
+    CHECK_EQ_INT(jc_principal_totp_enable(c, none, "dash", secret, err, sizeof err),
+                 JC_PR_INVALID);
+    CHECK_MSG(has_settings(err), "%s", err);
+    CHECK_EQ_STR(q(c, "SELECT totp_enabled || ' ' || (totp_secret IS NULL) FROM principals"
+                      " WHERE id = 'dash'"),
+                 "false true");
+
+    /* re-encryption to plain text */
+    CHECK_EQ_INT(jc_signing_ensure(c, plain, &created, err, sizeof err), 0);
+    CHECK_EQ_INT(created, 1);
+    memset(&o, 0, sizeof o);
+    o.batch_size = 10;
+    err[0] = '\0';
+    CHECK_EQ_INT(jc_signing_reencrypt(c, none, &o, &n, err, sizeof err), JC_PR_INVALID);
+    CHECK_MSG(has_settings(err), "%s", err);
+    CHECK_EQ_INT(jc_principal_reencrypt(c, none, &o, &n, err, sizeof err), JC_PR_INVALID);
+
+    /* what is in plain text already is still read */
+    CHECK_EQ_INT(jc_signing_load(c, none, keys, 4, err, sizeof err), 1);
+    CHECK_EQ_INT(signs(&keys[0]), 1);
+    sodium_memzero(keys, sizeof keys);
+    {
+        long counts[JC_SECRETS_KINDS] = {-1, -1, -1};
+        CHECK_EQ_INT(jc_secret_count_plain(c, counts, err, sizeof err), 0);
+        CHECK_EQ_INT(counts[JC_SECRETS_PRINCIPAL_KEYS], 1);
+        CHECK_EQ_INT(counts[JC_SECRETS_SIGNING_KEYS], 1);
+        CHECK_EQ_INT(counts[JC_SECRETS_TOTP], 0);
+    }
+    q(c, "DELETE FROM principals");
+    q(c, "DELETE FROM signing_keys");
+}
+
 int main(void)
 {
     char text[256], err[256];
-    jc_keyring *plain = NULL, *kr = NULL;
+    jc_keyring *plain = NULL, *kr = NULL, *none = NULL;
     PGconn *admin = NULL, *c = NULL;
 
     if (sodium_init() < 0 || !mkdtemp(tmpdir)) {
@@ -373,17 +467,23 @@ int main(void)
     }
     snprintf(text, sizeof text, "keys = { kA = \"%s\"; };\n", KEY_A);
     plain = jc_keyring_load(NULL, NULL, err, sizeof err);
+    none = jc_keyring_load(NULL, NULL, err, sizeof err);
     kr = jc_keyring_load(tmp_write(tmpdir, "keys.conf", text), "kA", err, sizeof err);
-    if (!plain || !kr) {
+    if (!plain || !kr || !none) {
         fprintf(stderr, "keyring: %s\n", err);
         return 1;
     }
+    /* security.allow_plaintext = true; for kr, its re-encryptions to plain */
+    jc_keyring_allow_plaintext(plain, 1);
+    jc_keyring_allow_plaintext(kr, 1);
+    test_refused(c, none, plain);
     test_signing(c, plain, kr);
     test_credentials(c, plain, kr);
     PQfinish(c);
     q(admin, "DROP DATABASE IF EXISTS " DB_NAME);
     PQfinish(admin);
     jc_keyring_free(plain);
+    jc_keyring_free(none);
     jc_keyring_free(kr);
     unlink(tmp_write(tmpdir, "keys.conf", ""));
     rmdir(tmpdir);

@@ -1,7 +1,8 @@
 /*
  * test_config.c - the coordinator's configuration table: defaults, the
  * libconfig file walker (unknown keys, types, ranges, enumerations, each
- * error naming the key and line), JOBCOORD_* variables, precedence and
+ * error naming the key and line), booleans (true/false only, from the
+ * file, the environment and --set), JOBCOORD_* variables, precedence and
  * jc_config_set's strict parsing.
  */
 #include <stdio.h>
@@ -35,10 +36,14 @@ static void test_table(void)
     size_t n = 0;
     const jc_config_key *keys = jc_config_keys(&n);
 
-    CHECK_EQ_INT(n, 68);
+    CHECK_EQ_INT(n, 69);
     for (size_t i = 0; i < n; i++) {
         CHECK_MSG(keys[i].doc && keys[i].doc[0], "%s has no doc", keys[i].name);
-        CHECK(strcmp(keys[i].type, "int") == 0 || strcmp(keys[i].type, "string") == 0);
+        CHECK(strcmp(keys[i].type, "int") == 0 || strcmp(keys[i].type, "string") == 0 ||
+              strcmp(keys[i].type, "bool") == 0);
+        if (strcmp(keys[i].type, "bool") == 0)
+            CHECK_MSG(strcmp(keys[i].def, "true") == 0 || strcmp(keys[i].def, "false") == 0,
+                      "%s default is not a boolean", keys[i].name);
         CHECK_MSG(strchr(keys[i].name, '.') != NULL, "%s has no group", keys[i].name);
         if (strcmp(keys[i].type, "int") == 0) {
             long def = strtol(keys[i].def, NULL, 10);
@@ -74,6 +79,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(cfg.heartbeat_retention_s, 604800);
     CHECK_EQ_STR(cfg.keys_file, "");
     CHECK_EQ_STR(cfg.encryption_key_id, "");
+    CHECK_EQ_INT(cfg.allow_plaintext, 0); /* secrets are never stored in plain text unasked */
     CHECK_EQ_STR(cfg.instance_id, "");
     jc_config_free(&cfg);
     CHECK(cfg.log_level == NULL);
@@ -152,6 +158,59 @@ static void test_file_errors(void)
     expect_file_error("log = { format = \"xml\"; };\n", "one of text|json");
     snprintf(want, sizeof want, "%s/t.conf:2:", tmpdir);
     expect_file_error("log = {\n  level = ;\n};\n", want);
+}
+
+/* test_bool: security.allow_plaintext takes true or false, nothing else,
+ * from the file, the environment and jc_config_set alike. */
+static void test_bool(void)
+{
+    jc_config cfg;
+    char err[512];
+
+    jc_config_init(&cfg);
+    CHECK_EQ_INT(load_text(&cfg, "security = { allow_plaintext = true; };\n", err, sizeof err),
+                 0);
+    CHECK_EQ_INT(cfg.allow_plaintext, 1);
+    CHECK_EQ_INT(load_text(&cfg, "security = { allow_plaintext = false; };\n", err, sizeof err),
+                 0);
+    CHECK_EQ_INT(cfg.allow_plaintext, 0);
+    CHECK_EQ_INT(load_text(&cfg, "security = { allow_plaintext = TRUE; };\n", err, sizeof err),
+                 0);
+    CHECK_EQ_INT(cfg.allow_plaintext, 1);
+    jc_config_free(&cfg);
+    expect_file_error("security = { allow_plaintext = 1; };\n",
+                      "key 'security.allow_plaintext' must be true or false");
+    expect_file_error("security = { allow_plaintext = \"true\"; };\n",
+                      "key 'security.allow_plaintext' must be true or false");
+    expect_file_error("security = { allow_plaintext = yes; };\n", "t.conf:1:");
+    expect_file_error("security = { allow_plaintext = [true]; };\n",
+                      "key 'security.allow_plaintext' must be true or false, not a group");
+    /* a bool is not an integer or a string either */
+    expect_file_error("log = { rejection_interval_s = true; };\n", "must be an integer");
+    expect_file_error("log = { level = false; };\n", "key 'log.level' must be a string");
+
+    jc_config_init(&cfg);
+    CHECK_EQ_INT(jc_config_set(&cfg, "security.allow_plaintext", "true", err, sizeof err), 0);
+    CHECK_EQ_INT(cfg.allow_plaintext, 1);
+    CHECK_EQ_INT(jc_config_set(&cfg, "security.allow_plaintext", "false", err, sizeof err), 0);
+    CHECK_EQ_INT(cfg.allow_plaintext, 0);
+    CHECK_EQ_INT(jc_config_set(&cfg, "security.allow_plaintext", "1", err, sizeof err), -1);
+    CHECK_EQ_STR(err, "key 'security.allow_plaintext' must be true or false, not '1'");
+    CHECK_EQ_INT(jc_config_set(&cfg, "security.allow_plaintext", "yes", err, sizeof err), -1);
+    CHECK_EQ_INT(jc_config_set(&cfg, "security.allow_plaintext", "", err, sizeof err), -1);
+    CHECK_EQ_INT(jc_config_set(&cfg, "security.allow_plaintext", "true ", err, sizeof err), -1);
+    CHECK_EQ_INT(cfg.allow_plaintext, 0); /* failed sets change nothing */
+
+    setenv("JOBCOORD_SECURITY_ALLOW_PLAINTEXT", "true", 1);
+    CHECK_EQ_INT(jc_config_load_env(&cfg, err, sizeof err), 0);
+    CHECK_EQ_INT(cfg.allow_plaintext, 1);
+    setenv("JOBCOORD_SECURITY_ALLOW_PLAINTEXT", "on", 1);
+    CHECK_EQ_INT(jc_config_load_env(&cfg, err, sizeof err), -1);
+    CHECK_MSG(strstr(err, "security.allow_plaintext") && strstr(err, "true or false") &&
+                  strstr(err, "JOBCOORD_SECURITY_ALLOW_PLAINTEXT"),
+              "%s", err);
+    unsetenv("JOBCOORD_SECURITY_ALLOW_PLAINTEXT");
+    jc_config_free(&cfg);
 }
 
 static void test_missing_file(void)
@@ -325,6 +384,7 @@ int main(void)
     test_defaults();
     test_file();
     test_file_errors();
+    test_bool();
     test_missing_file();
     test_env();
     test_precedence();

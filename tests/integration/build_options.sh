@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# build_options: the CMake options of the top CMakeLists.txt do what
-# docs/architecture.md ("Habits") says, checked on the compiler flags cmake
-# generates (configure only, in scratch build folders, nothing compiled).
+# build_options: the CMake options of the top CMakeLists.txt (JC_WERROR,
+# TSAN) do what docs/architecture.md ("Habits") says, checked on the
+# compiler flags cmake generates (configure only, in scratch build folders,
+# nothing compiled).
 set -u
 pass=0
 fail=0
@@ -35,6 +36,17 @@ if cflags werror | grep -q -- '-Wall -Wextra'; then
     ok "the warnings themselves stay on either way"
 else
     not_ok "no -Wall -Wextra in $(cflags werror)"
+fi
+
+if configure tsan -DTSAN=ON && cflags tsan | grep -q -- '-fsanitize=thread'; then
+    ok "-DTSAN=ON compiles with -fsanitize=thread"
+else
+    not_ok "TSAN=ON: $out"
+fi
+if ! configure both -DTSAN=ON -DASAN=ON && echo "$out" | grep -q "TSAN and ASAN cannot be combined"; then
+    ok "-DTSAN=ON with -DASAN=ON is refused at configure time, saying why"
+else
+    not_ok "TSAN with ASAN was not refused: $out"
 fi
 
 echo "$pass passed, $fail failed"

@@ -46,14 +46,24 @@ static void add_id(jc_buf *b, const uint8_t id[JC_ID_LEN])
 
 /* ---- submissions ---- */
 
-// insert_submits inserts one chunk; marks inserted messages in done[].
-static int insert_submits(PGconn *db, jc_batch *b, const size_t *idx, size_t n, char *done,
-                          int default_timeout_ms, char *errstr, size_t errstr_size)
-{
+/* The parameters of one chunk's INSERT: about 220 KiB, allocated once per
+ * writer (jc_jobwrite.submit_scratch, freed by jw_free) rather than put on
+ * the stack of every call. */
+typedef struct submit_scratch {
     const char *values[SUBMIT_CHUNK * SUBMIT_COLS];
     int lengths[SUBMIT_CHUNK * SUBMIT_COLS], formats[SUBMIT_CHUNK * SUBMIT_COLS];
     char text[SUBMIT_CHUNK][6][40];
     uint8_t digests[SUBMIT_CHUNK][JC_SUBMIT_DIGEST_LEN];
+} submit_scratch;
+
+// insert_submits inserts one chunk; marks inserted messages in done[].
+static int insert_submits(PGconn *db, submit_scratch *sc, jc_batch *b, const size_t *idx, size_t n,
+                          char *done, int default_timeout_ms, char *errstr, size_t errstr_size)
+{
+    const char **values = sc->values;
+    int *lengths = sc->lengths, *formats = sc->formats;
+    char(*text)[6][40] = sc->text;
+    uint8_t(*digests)[JC_SUBMIT_DIGEST_LEN] = sc->digests;
     jc_buf sql;
     PGresult *r;
     int np = 0, rc = -1;
@@ -240,6 +250,10 @@ static int apply_submits(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, 
     size_t idx[SUBMIT_CHUNK];
     char done[SUBMIT_CHUNK];
     size_t n = 0;
+    if (!jw->submit_scratch && !(jw->submit_scratch = malloc(sizeof(submit_scratch)))) {
+        snprintf(errstr, errstr_size, "out of memory for a chunk of submissions");
+        return -1;
+    }
     for (size_t i = from; i <= to; i++) {
         if (i < to && accepted(&b->msgs[i], JC_MSG_JOB_SUBMIT)) {
             idx[n++] = i;
@@ -249,8 +263,8 @@ static int apply_submits(PGconn *db, jc_jobwrite *jw, jc_batch *b, size_t from, 
         if (n == 0)
             continue;
         memset(done, 0, n);
-        if (insert_submits(db, b, idx, n, done, jw->cfg->default_timeout_ms, errstr,
-                           errstr_size) != 0 ||
+        if (insert_submits(db, jw->submit_scratch, b, idx, n, done, jw->cfg->default_timeout_ms,
+                           errstr, errstr_size) != 0 ||
             answer_duplicates(db, b, idx, done, n, errstr, errstr_size) != 0)
             return -1;
         *schedule = 1;

@@ -64,6 +64,8 @@ void jw_free(jc_jobwrite *jw)
     for (int i = 0; i < CMD_COLS; i++)
         jc_buf_free(&jw->cmd[i]);
     free(jw->rows);
+    free(jw->submit_scratch);
+    free(jw->update_scratch);
     memset(jw, 0, sizeof *jw);
 }
 
@@ -368,14 +370,30 @@ static const char update_tail[] =
     "       run_after, flags, last_ts, old_attempt, refusals)"
     " WHERE j.id = v.id AND j.attempt = v.old_attempt";
 
+/* The parameters of one chunk's UPDATE: about 160 KiB, allocated once per
+ * writer (jw->update_scratch, freed by jw_free) rather than on the stack. */
+typedef struct update_scratch {
+    const char *values[UPD_CHUNK * UPD_COLS];
+    int lengths[UPD_CHUNK * UPD_COLS], formats[UPD_CHUNK * UPD_COLS];
+    char nums[UPD_CHUNK][7][24];
+} update_scratch;
+
 // flush_updates writes the dirty rows, UPD_CHUNK at a time.
 static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errstr_size)
 {
     size_t i = 0;
+    update_scratch *sc = jw->update_scratch;
+    if (!sc && jw->n > 0) {
+        sc = jw->update_scratch = malloc(sizeof *sc);
+        if (!sc) {
+            snprintf(errstr, errstr_size, "out of memory for a chunk of job updates");
+            return -1;
+        }
+    }
     while (i < jw->n) {
-        const char *values[UPD_CHUNK * UPD_COLS];
-        int lengths[UPD_CHUNK * UPD_COLS], formats[UPD_CHUNK * UPD_COLS];
-        char nums[UPD_CHUNK][7][24];
+        const char **values = sc->values;
+        int *lengths = sc->lengths, *formats = sc->formats;
+        char(*nums)[7][24] = sc->nums;
         jc_buf sql;
         int np = 0, rows = 0, expected;
         PGresult *r;

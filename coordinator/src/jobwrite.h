@@ -55,6 +55,11 @@ typedef struct jc_jobwrite {
     size_t n_events;
     jc_buf cmd[6]; /* commands columns */
     size_t n_cmds;
+    /* the parameters of one statement, allocated on first use (too big for
+     * a stack), freed by jw_free: jw_flush's UPDATE of jobs, apply_jobs.c's
+     * INSERT of submissions */
+    void *update_scratch;
+    void *submit_scratch;
 } jc_jobwrite;
 
 void jw_init(jc_jobwrite *jw, const jc_config *cfg);

@@ -54,8 +54,12 @@
 #include "principals/reply_key.h"
 #include "jcproto/topics.h"
 
-#define MAX_PARTITIONS 256
 #define MAX_TOPICS JC_INGEST_TOPICS
+/* Partition numbers from 0 up to this one (excluded) are consumed; the
+ * per-partition arrays below grow to the highest number assigned. Kafka sets
+ * no limit of its own; past this one an assignment is refused, loudly
+ * (parts_grow). */
+#define MAX_PARTITION_ID (1 << 20)
 
 struct jc_ingest {
     const jc_config *cfg;
@@ -67,22 +71,27 @@ struct jc_ingest {
     jc_deadletter *dl;
     jc_jobwrite jw;
     char topics[MAX_TOPICS][256];
-    /* position[t][p]: the next_offset PostgreSQL holds for (t, p) as far as
+    /* Per partition p of topic t, for p < n_parts[t] (parts_grow; p beyond
+     * that was never assigned):
+     * position[t][p]: the next_offset PostgreSQL holds for (t, p) as far as
      * this process knows; -1: no row yet; -2: not assigned. */
-    int64_t position[MAX_TOPICS][MAX_PARTITIONS];
-    unsigned char at_eof[MAX_TOPICS][MAX_PARTITIONS];
+    int n_parts[MAX_TOPICS];
+    int64_t *position[MAX_TOPICS];
+    unsigned char *at_eof[MAX_TOPICS];
     /* expect[t][p]: the offset the next record of (t, p) must have, -1 when
      * not known (reading from the beginning); a record past it means records
-     * left the log unread. lost[t][p]: such records not yet stored. */
-    int64_t expect[MAX_TOPICS][MAX_PARTITIONS];
-    int64_t lost[MAX_TOPICS][MAX_PARTITIONS];
+     * left the log unread. lost[t][p]: such records not yet stored.
+     * next[t][p]: apply_range's scratch, the position a batch moves to. */
+    int64_t *expect[MAX_TOPICS];
+    int64_t *lost[MAX_TOPICS];
+    int64_t *next[MAX_TOPICS];
     char cluster_id[512]; /* the log's identity: the cluster's id, "" when the broker
                            * did not say; see log_identity() */
     char brokers[256];
     /* log_is_new: the cluster was created empty by this process; checked[t][p]:
      * (t, p)'s stored position was judged once since then */
     int log_is_new;
-    unsigned char checked[MAX_TOPICS][MAX_PARTITIONS];
+    unsigned char *checked[MAX_TOPICS];
     int assigned;
     int drop_batch; /* a rebalance happened while the batch was built */
     jc_batch batch;
@@ -112,6 +121,52 @@ static int topic_index(jc_ingest *ig, const char *name)
         if (strcmp(ig->topics[i], name) == 0)
             return i;
     return -1;
+}
+
+// known says whether partition p of topic t has its entries in the arrays.
+static int known(const jc_ingest *ig, int t, int p)
+{
+    return t >= 0 && p >= 0 && p < ig->n_parts[t];
+}
+
+// grow_array reallocs a from n to want elements of size each, the new ones
+// set to fill (a byte pattern: 0, or 0xff that is -1). Returns the new array,
+// or NULL (a is left as it was).
+static void *grow_array(void *a, size_t size, int n, int want, int fill)
+{
+    unsigned char *grown = realloc(a, (size_t)want * size);
+    if (grown)
+        memset(grown + (size_t)n * size, fill, (size_t)(want - n) * size);
+    return grown;
+}
+
+/* GROW(arr, fill) grows ig's array arr in parts_grow; 0 or -1. */
+#define GROW(arr, fill) \
+    ((grown = grow_array((arr), sizeof *(arr), n, want, (fill))) ? ((arr) = grown, 0) : -1)
+
+// parts_grow makes room for partition p of topic t (not assigned, never
+// checked). Returns 0, or -1 (logged): p is past MAX_PARTITION_ID or memory
+// ran out, and the partition must not be consumed.
+static int parts_grow(jc_ingest *ig, int t, int p)
+{
+    int n = ig->n_parts[t], want = p + 1;
+    void *grown;
+    if (p < n)
+        return 0;
+    if (p >= MAX_PARTITION_ID || GROW(ig->position[t], 0xff) != 0 ||
+        GROW(ig->expect[t], 0xff) != 0 || GROW(ig->next[t], 0xff) != 0 ||
+        GROW(ig->lost[t], 0) != 0 || GROW(ig->at_eof[t], 0) != 0 || GROW(ig->checked[t], 0) != 0) {
+        LOG_ERROR("ingest",
+                  "%s[%d]: partition refused, not consumed (partition numbers up to %d are"
+                  " consumed%s): its records wait for a coordinator that takes it",
+                  ig->topics[t], p, MAX_PARTITION_ID - 1,
+                  p >= MAX_PARTITION_ID ? "" : "; out of memory");
+        return -1;
+    }
+    for (int i = n; i < want; i++)
+        ig->position[t][i] = -2; /* not assigned (0xff.. filled: -1) */
+    ig->n_parts[t] = want;
+    return 0;
 }
 
 /* ---- database connection ---- */
@@ -261,9 +316,9 @@ static int load_positions(jc_ingest *ig, rd_kafka_topic_partition_list_t *parts)
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int t = topic_index(ig, tp->topic), found = -1;
         tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-        if (t < 0 || tp->partition < 0 || tp->partition >= MAX_PARTITIONS) {
-            LOG_ERROR("ingest", "%s[%d]: partition not consumed: at most %d partitions a topic",
-                      tp->topic, tp->partition, MAX_PARTITIONS);
+        if (!known(ig, t, tp->partition)) {
+            LOG_ERROR("ingest", "%s[%d]: partition not consumed (unknown topic)", tp->topic,
+                      tp->partition);
             continue;
         }
         ig->position[t][tp->partition] = -1;
@@ -288,7 +343,7 @@ out:
 static void reset_positions(jc_ingest *ig)
 {
     for (int t = 0; t < MAX_TOPICS; t++)
-        for (int p = 0; p < MAX_PARTITIONS; p++) {
+        for (int p = 0; p < ig->n_parts[t]; p++) {
             ig->position[t][p] = -2;
             ig->at_eof[t][p] = 0;
             ig->expect[t][p] = -1;
@@ -310,6 +365,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         LOG_INFO("ingest", "partitions revoked (%d)", parts->cnt);
         rd_kafka_assign(rk, NULL);
         return;
+    }
+    /* room for every partition assigned; one refused (parts_grow) is taken
+     * out of the assignment, so that nothing is read without its position */
+    for (int i = parts->cnt - 1; i >= 0; i--) {
+        int t = topic_index(ig, parts->elems[i].topic);
+        if (t >= 0 && parts_grow(ig, t, parts->elems[i].partition) != 0)
+            rd_kafka_topic_partition_list_del_by_idx(parts, i);
     }
     for (;;) {
         if (db_ensure(ig) != 0)
@@ -333,11 +395,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void note_eof(jc_ingest *ig, const rd_kafka_message_t *m)
 {
     int t = topic_index(ig, rd_kafka_topic_name(m->rkt)), all = 1;
-    if (t < 0 || m->partition < 0 || m->partition >= MAX_PARTITIONS)
+    if (!known(ig, t, m->partition))
         return;
     ig->at_eof[t][m->partition] = 1;
     for (int i = 0; i < MAX_TOPICS; i++)
-        for (int p = 0; p < MAX_PARTITIONS; p++)
+        for (int p = 0; p < ig->n_parts[i]; p++)
             if (ig->position[i][p] != -2 && !ig->at_eof[i][p])
                 all = 0;
     if (all && ig->assigned > 0 && atomic_load(&ig->rt->caught_up_at_ms) == 0) {
@@ -396,7 +458,7 @@ static void refresh_lag(jc_ingest *ig)
         if (rd_kafka_get_watermark_offsets(ig->rk, tp->topic, tp->partition, &lo, &hi) !=
                 RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
             continue;
-        if (pos < 0 && t >= 0 && tp->partition >= 0 && tp->partition < MAX_PARTITIONS) {
+        if (pos < 0 && known(ig, t, tp->partition)) {
             if (ig->position[t][tp->partition] >= 0)
                 pos = ig->position[t][tp->partition]; /* nothing consumed yet */
             else if (ig->at_eof[t][tp->partition])
@@ -425,7 +487,7 @@ static void refresh_lag(jc_ingest *ig)
 static void note_record(jc_ingest *ig, const rd_kafka_message_t *m)
 {
     int t = topic_index(ig, rd_kafka_topic_name(m->rkt)), p = m->partition;
-    if (t < 0 || p < 0 || p >= MAX_PARTITIONS)
+    if (!known(ig, t, p))
         return;
     ig->at_eof[t][p] = 0;
     if (ig->expect[t][p] >= 0 && m->offset > ig->expect[t][p]) {
@@ -512,7 +574,7 @@ static size_t collect(jc_ingest *ig)
 // store_offsets writes the positions after b->msgs[from, to) as
 // compare-and-set on the known positions. Returns 0, -1 on SQL error, -2 if
 // another consumer moved a position (we lost the partition).
-static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][MAX_PARTITIONS])
+static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t *const *next)
 {
     static const char update_sql[] =
         "UPDATE consumer_offsets c SET next_offset = u.n, updated_at = now(),"
@@ -542,17 +604,16 @@ static int store_offsets(jc_ingest *ig, size_t from, size_t to, int64_t next[][M
         jc_buf_addstr(&ins[i], "{");
     }
     for (int t = 0; t < MAX_TOPICS; t++)
-        for (int p = 0; p < MAX_PARTITIONS; p++)
+        for (int p = 0; p < ig->n_parts[t]; p++)
             next[t][p] = -1;
     for (size_t i = from; i < to; i++) {
         const rd_kafka_message_t *m = ig->batch.msgs[i].rkm;
         int t = topic_index(ig, rd_kafka_topic_name(m->rkt));
-        if (t >= 0 && m->partition >= 0 && m->partition < MAX_PARTITIONS &&
-            m->offset + 1 > next[t][m->partition])
+        if (known(ig, t, m->partition) && m->offset + 1 > next[t][m->partition])
             next[t][m->partition] = m->offset + 1;
     }
     for (int t = 0; t < MAX_TOPICS; t++)
-        for (int p = 0; p < MAX_PARTITIONS; p++) {
+        for (int p = 0; p < ig->n_parts[t]; p++) {
             char num[32];
             if (next[t][p] < 0)
                 continue;
@@ -648,7 +709,7 @@ static void note_answers(jc_ingest *ig, size_t answered, size_t dropped)
 // -2 connection trouble, -3 lost a partition to another consumer.
 static int apply_range(jc_ingest *ig, size_t from, size_t to)
 {
-    int64_t next[MAX_TOPICS][MAX_PARTITIONS];
+    int64_t *const *next = ig->next;
     int rc, schedule, assigned = 0;
     size_t answered = 0, dropped = 0;
     double started = monotonic_s();
@@ -692,7 +753,7 @@ static int apply_range(jc_ingest *ig, size_t from, size_t to)
     jc_replykey_version_committed(ig->kc, &ig->batch, from, to);
     note_answers(ig, answered, dropped);
     for (int t = 0; t < MAX_TOPICS; t++)
-        for (int p = 0; p < MAX_PARTITIONS; p++)
+        for (int p = 0; p < ig->n_parts[t]; p++)
             if (next[t][p] >= 0) {
                 ig->position[t][p] = next[t][p];
                 ig->lost[t][p] = 0; /* stored with the position */
@@ -909,5 +970,13 @@ void jc_ingest_free(jc_ingest *ig)
         PQfinish(ig->db);
     jc_keycache_free(ig->kc);
     jw_free(&ig->jw);
+    for (int t = 0; t < MAX_TOPICS; t++) {
+        free(ig->position[t]);
+        free(ig->at_eof[t]);
+        free(ig->expect[t]);
+        free(ig->lost[t]);
+        free(ig->next[t]);
+        free(ig->checked[t]);
+    }
     free(ig);
 }

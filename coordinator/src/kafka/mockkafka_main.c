@@ -75,7 +75,7 @@ static void usage(FILE *out)
             "usage: jobcoord-mock-kafka [options]\n"
             "Runs librdkafka's mock Kafka cluster on loopback until SIGTERM/SIGINT.\n\n"
             "  --bootstrap-file FILE  write the bootstrap address here (default: print only)\n"
-            "  --partitions N         partitions per topic (default 4)\n"
+            "  --partitions N         partitions per topic, 1-1024 (default 4)\n"
             "  --brokers N            number of mock brokers (default 1)\n"
             "  --topic-prefix P       topic name prefix (default \"jobcoord.\")\n"
             "  --control-file F       fault injection: see the top of mockkafka_main.c\n"
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 100;
         }
     }
-    if (optind != argc || partitions < 1 || partitions > 256 || brokers < 1 || brokers > 16) {
+    if (optind != argc || partitions < 1 || partitions > 1024 || brokers < 1 || brokers > 16) {
         usage(stderr);
         return 100;
     }

@@ -416,8 +416,10 @@ int main(void)
         CHECK_EQ_STR(co.events[k].result, "hello");
         CHECK(co.events[k].ts > co.events[i].ts);
     }
+    pthread_mutex_lock(&seen_mu); /* the handler ran on a pool thread */
     CHECK_EQ_INT(echo_runs, 1);
     CHECK_EQ_STR(echo_payload, "hello");
+    pthread_mutex_unlock(&seen_mu);
     CHECK_EQ_INT(find_ack(&co, cmd_a), -1); /* the event was the ack */
 
     /* never acted on: forged MAC, another worker's command in our partition,
@@ -441,7 +443,9 @@ int main(void)
     send_cmd(&co, &m);
     WAIT_FOR(&co, find_ack(&co, m.u.cmd.command) >= 0 && co.hb_drain, 5000);
     CHECK_EQ_INT(jc_worker_commands_dropped(w), 5);
+    pthread_mutex_lock(&seen_mu);
     CHECK_EQ_INT(echo_runs, 1);
+    pthread_mutex_unlock(&seen_mu);
     CHECK_EQ_INT(count_events(&co, job_a), 2);
     CHECK_EQ_INT(count_events(&co, job_f), 0);
     CHECK_EQ_INT(count_events(&co, job_x), 0);

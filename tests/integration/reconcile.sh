@@ -5,7 +5,9 @@
 # neither costs a needless cancel or takes a finished job back. A job
 # missing from the heartbeats for longer than jobs.reconcile_grace_ms is
 # taken back; a job still listed that long after its attempt ended gets one
-# cancel, not one per heartbeat.
+# cancel, not one per heartbeat. Also the janitor's prune of outbox rows
+# that no job takes along (job-less cancels, old config commands and
+# answers), and that it finds them by index among a long history.
 source "$JC_SOURCE_DIR/tests/lib/testlib.sh"
 jc_setup reconcile
 
@@ -121,9 +123,31 @@ lines=$(( $(grep -c -E 'lists job|cancel .* failed' "$T/coordinator.log") - line
 check "log lines rate-limited ($lines for 128 answers)" [ "$lines" -le 40 ]
 # done an hour ago: the janitor prunes them (it prunes when it starts)
 sql "UPDATE commands SET status = 'failed', created_at = now() - interval '2 hours' WHERE recipient = 'w2'" >/dev/null
+# outbox rows no job takes along (a config command, an answer naming a job
+# that never existed) go once older than jobs.retention_s (7 days), found
+# through their partial index (021), not by reading every outbox row: 20,000
+# job updates of other jobs stand for the outbox of a long history
+sql "INSERT INTO commands (id, kind, recipient, config_version, status, created_at)
+     VALUES (gen_random_uuid(), 'config', 'w1', 1, 'acked', now() - interval '8 days'),
+            (gen_random_uuid(), 'config', 'w1', 2, 'acked', now() - interval '1 day');
+     INSERT INTO commands (id, kind, recipient, job_id, state, status, answers_type, created_at)
+     VALUES (gen_random_uuid(), 'job.update', 'c1', gen_random_uuid(), 'succeeded', 'done',
+             'job.submit', now() - interval '8 days');
+     INSERT INTO commands (id, kind, recipient, job_id, state, status, created_at)
+     SELECT gen_random_uuid(), 'job.update', 'c-history', gen_random_uuid(), 'succeeded', 'done',
+            now() - interval '30 days' * random() FROM generate_series(1, 20000);
+     ANALYZE commands" >/dev/null
 kill -TERM "$COORD_PID"; wait "$COORD_PID" 2>/dev/null
 start_coordinator "${COORD_ARGS[@]}"
 wait_for 20 "job-less cancels pruned" sql_is 0 "SELECT count(*) FROM commands WHERE recipient = 'w2'"
+check_eq "outbox rows of no job past retention pruned, younger kept" "1 0 20000" \
+    "$(sql "SELECT (SELECT count(*) FROM commands WHERE kind = 'config') || ' ' ||
+                   (SELECT count(*) FROM commands WHERE answers_type IS NOT NULL) || ' ' ||
+                   (SELECT count(*) FROM commands WHERE recipient = 'c-history')")"
+UNOWNED_SCANS="SELECT coalesce((SELECT idx_scan > 0 FROM pg_stat_user_indexes
+                                 WHERE indexrelname = 'commands_unowned_created'), false)"
+wait_for 20 "index statistics reported" sql_is t "$UNOWNED_SCANS"
+check_eq "the prune found them through commands_unowned_created" t "$(sql "$UNOWNED_SCANS")"
 check_eq "finished cancels of unknown jobs are pruned" 0 "$(sql "SELECT count(*) FROM commands WHERE recipient = 'w2'")"
 check_eq "cancels of known jobs are kept" 1 "$(cancels "$J1")"
 

@@ -322,10 +322,15 @@ static int prune_jobs(jc_janitor *j)
         "           RETURNING id),"
         "     e AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM d))"
         "    , x AS (DELETE FROM job_refusals WHERE job_id IN (SELECT id FROM d))"
-        " DELETE FROM commands WHERE job_id IN (SELECT id FROM d)"
-        "    OR ((job_id IS NULL OR answers_type IS NOT NULL)"
-        "        AND status IN ('acked', 'failed', 'done')"
-        "        AND created_at < now() - make_interval(secs => $1::int))";
+        " DELETE FROM commands WHERE job_id IN (SELECT id FROM d)";
+    /* outbox rows no job takes along: a statement of its own, so that the
+     * partial index commands_unowned_created (021), whose predicate its
+     * condition repeats, finds them (joined with the jobs' rows by OR, the
+     * pass read every outbox row) */
+    static const char unowned_sql[] =
+        "DELETE FROM commands WHERE (job_id IS NULL OR answers_type IS NOT NULL)"
+        "   AND status IN ('acked', 'failed', 'done')"
+        "   AND created_at < now() - make_interval(secs => $1::int)";
     /* cancels answering heartbeats that listed jobs the coordinator does
      * not have: no job row takes them along, so they go an hour after they
      * were acknowledged or given up (commands_cancel_created, 016) */
@@ -340,6 +345,11 @@ static int prune_jobs(jc_janitor *j)
     int ok;
     snprintf(retention, sizeof retention, "%d", j->cfg->job_retention_s);
     r = PQexecParams(j->db, sql, 1, NULL, params, NULL, NULL, 0);
+    ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
+    PQclear(r);
+    if (!ok)
+        return -1;
+    r = PQexecParams(j->db, unowned_sql, 1, NULL, params, NULL, NULL, 0);
     ok = jc_db_ok(j->db, r, j->err, sizeof j->err);
     PQclear(r);
     if (!ok)

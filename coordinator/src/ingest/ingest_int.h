@@ -18,6 +18,7 @@
 #include "ingest/rejects.h"
 #include "jobs/jobwrite.h"
 #include "kafka/deadletter.h"
+#include "kafka/kafka_oauth.h"
 #include "kafka/logcheck.h"
 #include "principals/hmac_keycache.h"
 
@@ -29,6 +30,7 @@
 #define MAX_PARTITION_ID (1 << 20)
 
 struct jc_ingest {
+    jc_kafka_client kafka; /* first: the conf opaque's (kafka_oauth.h) */
     const jc_config *cfg;
     jc_runtime *rt;
     rd_kafka_t *rk;

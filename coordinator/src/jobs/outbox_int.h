@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "core/log.h"
+#include "kafka/kafka_oauth.h"
 #include "jcproto/proto.h"
 #include "jobs/outbox.h"
 
@@ -27,6 +28,7 @@ typedef struct recipient_key {
 } recipient_key;
 
 struct jc_outbox {
+    jc_kafka_client kafka; /* first: the conf opaque's (kafka_oauth.h) */
     const jc_config *cfg;
     const jc_keyring *kr;
     jc_runtime *rt;

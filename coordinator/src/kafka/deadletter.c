@@ -24,6 +24,7 @@
 #define CUT_BYTES (64 * 1024)   /* value kept of a copy the broker refused */
 
 struct jc_deadletter {
+    jc_kafka_client kafka; /* first: the conf opaque's (kafka_oauth.h) */
     rd_kafka_t *rk;
     char topic[256];
     int failed; /* delivery failures since the last flush */
@@ -96,6 +97,7 @@ jc_deadletter *jc_deadletter_new(const jc_config *cfg, const char *brokers, char
         jc_kafka_set(conf, "message.max.bytes", max_bytes, errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "client.id", "jobcoord-deadletter", errstr, errstr_size) != 0)
         goto fail;
+    jc_kafka_client_init(&dl->kafka);
     rd_kafka_conf_set_opaque(conf, dl);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     dl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof kerr);

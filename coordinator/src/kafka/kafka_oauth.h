@@ -20,18 +20,22 @@
 typedef int (*jc_kafka_oauth_mint_fn)(void *opaque, char *token, size_t size, int64_t *exp_ms,
                                       char *principal, size_t psize, char *err, size_t errsz);
 
-/* jc_kafka_oauth_setup registers the token refresh callback on conf,
- * calling mint(opaque, ...), when conf asks for SASL/OAUTHBEARER
- * (sasl.mechanism OAUTHBEARER, without sasl.oauthbearer.method=oidc or
- * enable.sasl.oauthbearer.unsecure.jwt=true): call it after the sasl.*
- * properties are set. Returns 1 when registered, 0 when conf does not ask
- * for it (nothing changed), -1 when conf refused the setting.
- *
- * librdkafka hands the callback only the conf's opaque, which the
- * coordinator's modules set for themselves after building the conf, and
- * the sasl.oauthbearer.config string; so mint and opaque travel in that
- * string (which is otherwise unused with a refresh callback). opaque must
- * outlive every handle made from conf or its copies.
+/* jc_kafka_client is the first member of the struct a Kafka handle's conf
+ * opaque points to (the ingest, the relay, the dead-letter producer): the
+ * refresh callback finds the mint function there. */
+typedef struct jc_kafka_client {
+    jc_kafka_oauth_mint_fn mint; /* NULL: no tokens (the refresh fails) */
+    void *mint_opaque;
+} jc_kafka_client;
+
+/* jc_kafka_oauth_setup registers the token refresh callback on conf when
+ * conf asks for SASL/OAUTHBEARER (sasl.mechanism OAUTHBEARER, without
+ * sasl.oauthbearer.method=oidc or enable.sasl.oauthbearer.unsecure.jwt=true):
+ * call it after the sasl.* properties are set. Returns 1 when registered, 0
+ * when conf does not ask for it (nothing changed). The conf's opaque
+ * (rd_kafka_conf_set_opaque, set by the caller before rd_kafka_new) must
+ * point to a struct whose first member is a jc_kafka_client, and outlive
+ * every handle made from conf.
  *
  * The callback runs where the handle's main queue is served: in
  * rd_kafka_poll() and rd_kafka_flush(), or in rd_kafka_consumer_poll()
@@ -40,13 +44,12 @@ typedef int (*jc_kafka_oauth_mint_fn)(void *opaque, char *token, size_t size, in
  * token's lifetime, so a handle must be polled for it to connect and to
  * keep a fresh token: the ingest consumer, the relay's producer and the
  * dead-letter producer (polled when it produces and flushes) all are. */
-int jc_kafka_oauth_setup(rd_kafka_conf_t *conf, jc_kafka_oauth_mint_fn mint, void *opaque);
+int jc_kafka_oauth_setup(rd_kafka_conf_t *conf);
 
-/* jc_kafka_oauth_refresh is the body of the refresh callback: mint, then
- * rd_kafka_oauthbearer_set_token (or _set_token_failure). config is the
- * conf's sasl.oauthbearer.config. Returns 0 when librdkafka accepted the
- * token, -1 otherwise. For tests; librdkafka calls it through the
- * callback. */
-int jc_kafka_oauth_refresh(rd_kafka_t *rk, const char *config);
+/* jc_kafka_oauth_refresh is the body of the refresh callback: c->mint, then
+ * rd_kafka_oauthbearer_set_token (or _set_token_failure). Returns 0 when
+ * librdkafka accepted the token, -1 otherwise. For tests; librdkafka calls
+ * it through the callback. */
+int jc_kafka_oauth_refresh(rd_kafka_t *rk, const jc_kafka_client *c);
 
 #endif

@@ -33,6 +33,7 @@ void jc_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *
         LOG_DEBUG("kafka", "%s %s: %s", name, fac, buf);
 }
 
+/* Set once by main before any Kafka client exists, read-only after. */
 static jc_kafka_oauth_mint_fn oauth_mint;
 static void *oauth_opaque;
 
@@ -40,6 +41,12 @@ void jc_kafka_conf_set_oauth(jc_kafka_oauth_mint_fn mint, void *opaque)
 {
     oauth_mint = mint;
     oauth_opaque = opaque;
+}
+
+void jc_kafka_client_init(jc_kafka_client *c)
+{
+    c->mint = oauth_mint;
+    c->mint_opaque = oauth_opaque;
 }
 
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
@@ -72,7 +79,7 @@ rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *
     free(props);
     props = NULL;
     if (oauth_mint) {
-        int rc = jc_kafka_oauth_setup(conf, oauth_mint, oauth_opaque);
+        int rc = jc_kafka_oauth_setup(conf);
         if (rc < 0) {
             snprintf(errstr, errstr_size, "kafka: cannot set up SASL/OAUTHBEARER");
             goto fail;

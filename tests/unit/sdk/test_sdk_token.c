@@ -1148,58 +1148,60 @@ static void test_coordinator_oauthbearer(void)
     rd_kafka_t *host, *rk;
     rd_kafka_mock_cluster_t *mc = mock_start(&host);
     minter m = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 3600000};
-    int module_opaque = 42;
+    /* a module's conf opaque, which starts with a jc_kafka_client */
+    struct {
+        jc_kafka_client kafka;
+        int own;
+    } module = {{test_mint, &m}, 42};
+    const jc_kafka_client no_mint = {NULL, NULL};
     rd_kafka_conf_t *kc;
-    char err[256], config[128];
-    size_t n = sizeof config;
+    char err[256];
 
     /* only when asked for */
     kc = coord_conf(mc, "PLAIN");
-    CHECK_EQ_INT(jc_kafka_oauth_setup(kc, test_mint, &m), 0);
+    CHECK_EQ_INT(jc_kafka_oauth_setup(kc), 0);
     rd_kafka_conf_destroy(kc);
     kc = coord_conf(mc, "OAUTHBEARER");
     if (rd_kafka_conf_set(kc, "sasl.oauthbearer.method", "oidc", err, sizeof err) ==
         RD_KAFKA_CONF_OK) /* (a librdkafka built without OIDC refuses it) */
-        CHECK_EQ_INT(jc_kafka_oauth_setup(kc, test_mint, &m), 0);
+        CHECK_EQ_INT(jc_kafka_oauth_setup(kc), 0);
     rd_kafka_conf_destroy(kc);
     kc = coord_conf(mc, "OAUTHBEARER");
     rd_kafka_conf_set(kc, "enable.sasl.oauthbearer.unsecure.jwt", "true", err, sizeof err);
-    CHECK_EQ_INT(jc_kafka_oauth_setup(kc, test_mint, &m), 0);
+    CHECK_EQ_INT(jc_kafka_oauth_setup(kc), 0);
     rd_kafka_conf_destroy(kc);
 
-    /* a polled handle: the callback runs inside rd_kafka_poll, even though
-     * the module set its own conf opaque after the setup */
+    /* a polled handle: the callback runs inside rd_kafka_poll and finds the
+     * mint function through the module's own conf opaque */
     kc = coord_conf(mc, "OAUTHBEARER");
-    CHECK_EQ_INT(jc_kafka_oauth_setup(kc, test_mint, &m), 1);
-    rd_kafka_conf_set_opaque(kc, &module_opaque);
+    CHECK_EQ_INT(jc_kafka_oauth_setup(kc), 1);
+    rd_kafka_conf_set_opaque(kc, &module);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     CHECK_MSG(rk != NULL, "%s", err);
     if (rk) {
         for (int i = 0; i < 100 && mint_calls(&m) == 0; i++)
             rd_kafka_poll(rk, 50);
         CHECK_EQ_INT(mint_calls(&m), 1);
-        CHECK(rd_kafka_opaque(rk) == &module_opaque);
+        CHECK(rd_kafka_opaque(rk) == &module);
         /* the callback's body, again: librdkafka takes the token */
-        CHECK(rd_kafka_conf_get(rd_kafka_conf(rk), "sasl.oauthbearer.config", config, &n) ==
-              RD_KAFKA_CONF_OK);
-        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, config), 0);
+        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, &module.kafka), 0);
         CHECK_EQ_INT(mint_calls(&m), 2);
         /* an expired token is refused by librdkafka, a failed mint reported */
         pthread_mutex_lock(&m.mu);
         m.lifetime_ms = -1000;
         pthread_mutex_unlock(&m.mu);
-        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, config), -1);
+        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, &module.kafka), -1);
         pthread_mutex_lock(&m.mu);
         m.lifetime_ms = 3600000;
         m.fail = 1;
         pthread_mutex_unlock(&m.mu);
-        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, config), -1);
-        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, "jobcoord-mint:zz"), -1);
+        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, &module.kafka), -1);
+        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, &no_mint), -1);
         CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, NULL), -1);
         pthread_mutex_lock(&m.mu);
         m.fail = 0;
         pthread_mutex_unlock(&m.mu);
-        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, config), 0);
+        CHECK_EQ_INT(jc_kafka_oauth_refresh(rk, &module.kafka), 0);
         rd_kafka_destroy(rk);
     }
 
@@ -1213,8 +1215,8 @@ static void test_coordinator_oauthbearer(void)
     pthread_mutex_unlock(&m.mu);
     kc = coord_conf(mc, "OAUTHBEARER");
     rd_kafka_conf_set(kc, "group.id", "coordinator", err, sizeof err);
-    CHECK_EQ_INT(jc_kafka_oauth_setup(kc, test_mint, &m), 1);
-    rd_kafka_conf_set_opaque(kc, &module_opaque);
+    CHECK_EQ_INT(jc_kafka_oauth_setup(kc), 1);
+    rd_kafka_conf_set_opaque(kc, &module);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
     CHECK_MSG(rk != NULL, "%s", err);
     if (rk) {

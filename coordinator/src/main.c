@@ -39,7 +39,11 @@
 #define EXIT_USAGE 100
 #define EXIT_SYSTEM 111
 
-static volatile sig_atomic_t stop_requested;
+/* Set by the signal handler and on a fatal error; every thread polls it
+ * (rt.stop). An atomic, not a volatile sig_atomic_t: that one is safe to
+ * write from a signal handler but is a data race between threads (the
+ * janitor read it while main wrote it: ThreadSanitizer, jobs_flow). */
+static atomic_int stop_requested;
 
 static void on_signal(int sig)
 {

@@ -14,8 +14,7 @@
 enum { JC_RECORD_TIME_UNKNOWN = 0, JC_RECORD_TIME_CREATE = 1, JC_RECORD_TIME_LOG_APPEND = 2 };
 
 typedef struct jc_runtime {
-    atomic_int *stop; /* set by the signal handler (a lock-free atomic, so
-                       * both async-signal-safe and visible to every thread) */
+    atomic_int *stop;                    /* set by the signal handler; read by every thread */
     atomic_int_fast64_t caught_up_at_ms; /* ingest: 0 until every assigned partition hit EOF */
     atomic_int assigned_partitions;      /* ingest */
     atomic_uint_fast64_t applied;        /* ingest: messages applied */

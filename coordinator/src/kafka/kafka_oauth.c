@@ -38,7 +38,7 @@ int jc_kafka_oauth_refresh(rd_kafka_t *rk, const jc_kafka_client *c)
         return -1;
     }
     if (c->mint(c->mint_opaque, token, sizeof token, &exp_ms, principal, sizeof principal, err,
-             sizeof err) != 0) {
+                sizeof err) != 0) {
         rd_kafka_oauthbearer_set_token_failure(rk, err[0] ? err : "minting a token failed");
         goto out;
     }

@@ -395,8 +395,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
         jc_kafka_set(conf, "fetch.wait.max.ms", fetch_wait, errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "client.id", "jobcoord-ingest", errstr, errstr_size) != 0)
         goto fail;
-    jc_kafka_client_init(&ig->kafka);
-    rd_kafka_conf_set_opaque(conf, ig);
+    jc_kafka_conf_bind(conf, &ig->kafka); /* opaque: ig itself */
     rd_kafka_conf_set_rebalance_cb(conf, ig_on_rebalance);
     ig->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
     if (!ig->rk) {

@@ -520,8 +520,7 @@ jc_outbox *jc_outbox_start(const jc_config *cfg, const char *brokers, const jc_k
         jc_kafka_set(conf, "max.in.flight.requests.per.connection", "1", errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "client.id", "jobcoord-outbox", errstr, errstr_size) != 0)
         goto fail;
-    jc_kafka_client_init(&o->kafka);
-    rd_kafka_conf_set_opaque(conf, o);
+    jc_kafka_conf_bind(conf, &o->kafka); /* opaque: o itself */
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     o->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof kerr);
     if (!o->rk) {

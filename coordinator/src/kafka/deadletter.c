@@ -97,8 +97,7 @@ jc_deadletter *jc_deadletter_new(const jc_config *cfg, const char *brokers, char
         jc_kafka_set(conf, "message.max.bytes", max_bytes, errstr, errstr_size) != 0 ||
         jc_kafka_set(conf, "client.id", "jobcoord-deadletter", errstr, errstr_size) != 0)
         goto fail;
-    jc_kafka_client_init(&dl->kafka);
-    rd_kafka_conf_set_opaque(conf, dl);
+    jc_kafka_conf_bind(conf, &dl->kafka); /* opaque: dl itself */
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     dl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof kerr);
     if (!dl->rk) {

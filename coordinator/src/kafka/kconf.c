@@ -43,10 +43,11 @@ void jc_kafka_conf_set_oauth(jc_kafka_oauth_mint_fn mint, void *opaque)
     oauth_opaque = opaque;
 }
 
-void jc_kafka_client_init(jc_kafka_client *c)
+void jc_kafka_conf_bind(rd_kafka_conf_t *conf, jc_kafka_client *c)
 {
     c->mint = oauth_mint;
     c->mint_opaque = oauth_opaque;
+    rd_kafka_conf_set_opaque(conf, c);
 }
 
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,

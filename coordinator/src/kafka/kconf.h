@@ -17,9 +17,11 @@
  * any Kafka client is made; opaque must outlive them all. */
 #include "kafka/kafka_oauth.h"
 void jc_kafka_conf_set_oauth(jc_kafka_oauth_mint_fn mint, void *opaque);
-/* jc_kafka_client_init fills c (the first member of a module's conf
- * opaque) with what jc_kafka_conf_set_oauth set, for the refresh callback. */
-void jc_kafka_client_init(jc_kafka_client *c);
+/* jc_kafka_conf_bind fills c, the FIRST member of a module's struct, with
+ * what jc_kafka_conf_set_oauth set, and makes that struct the conf's opaque
+ * (a pointer to a struct's first member is a pointer to the struct), where
+ * the refresh callback and the module's own callbacks find it. */
+void jc_kafka_conf_bind(rd_kafka_conf_t *conf, jc_kafka_client *c);
 
 rd_kafka_conf_t *jc_kafka_conf(const jc_config *cfg, const char *brokers, char *errstr,
                                size_t errstr_size);

@@ -64,6 +64,13 @@ wait_for 20 "w1 proves its new key" sql_is "$W_NEWKID" \
 check_eq "after its first message under the new key, replies to w1 use it" "$W_NEWKID" "$(reply_key w1)"
 check "the worker took the new key without a restart" kill -0 "$WPID"
 check "the coordinator logs the switch" grep -q "w1 now signs with key $W_NEWKID" "$T/coordinator.log"
+# one more job under c1's old key right before its switch: the outbox has
+# just signed for c1 with the old key, so the replies to the first message
+# under the new key are signed while that cache entry is fresh (they must
+# follow the switch at once, not after the cache's lifetime)
+timeout 60 "$SUBMIT" --config "$T/c1.conf" --type ok --payload warm --max-attempts 2 \
+    --wait --wait-timeout-ms 20000 >/dev/null 2>>"$T/submit.log"
+check_eq "one more job on c1's old key" 0 $?
 printf '%s %s\n' "$C_NEWKID" "$C_NEWKEY" >"$T/c1.key"
 OUT=$(timeout 60 "$SUBMIT" --config "$T/c1.conf" --type ok --payload again --max-attempts 2 \
     --wait --wait-timeout-ms 20000 2>>"$T/submit.log")

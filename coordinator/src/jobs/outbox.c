@@ -89,7 +89,10 @@ static const char due_sql[] =
     "            WHEN j.state = 'assigned' THEN 'current' ELSE 'gone' END,"
     /* the version the recipient last used (PROTOCOL.md 14), and for a
      * version 2 job.update the job's last error and cancel reason apart */
-    "       coalesce(pr.proto_version, 1), j.error, j.cancel_reason"
+    "       coalesce(pr.proto_version, 1), j.error, j.cancel_reason,"
+    /* the key the recipient last proved it holds: a change refreshes the
+     * cached signing key at once (outbox_keys.c) */
+    "       coalesce(pr.reply_key_id, '')"
     "  FROM commands c LEFT JOIN jobs j ON j.id = c.job_id"
     "  LEFT JOIN principals pr ON pr.id = c.recipient"
     " WHERE c.status IN ('pending', 'sent') AND c.next_send_at <= now()"

@@ -25,6 +25,9 @@ typedef struct recipient_key {
     uint8_t key[JC_KEY_LEN];
     int usable;
     int64_t fetched_at;
+    /* principals.reply_key_id when fetched: a row naming another one means
+     * the recipient switched keys since, and the entry is fetched again */
+    char reply_key_id[JC_MAX_KEY_ID_LEN + 1];
 } recipient_key;
 
 struct jc_outbox {
@@ -47,9 +50,11 @@ struct jc_outbox {
 };
 
 /* columns of the due-rows query */
+// clang-format off
 enum { C_ID, C_KIND, C_RECIPIENT, C_JOB, C_ATTEMPT, C_STATE, C_REASON, C_CFGV, C_TRIES, C_TYPE,
        C_PAYLOAD, C_TIMEOUT, C_RESULT, C_ERROR, C_IKEY, C_ANSWER_KEY, C_ANSWERS_MSG,
-       C_ANSWERS_TYPE, C_DETAIL, C_ASSIGN, C_PROTO, C_LAST_ERROR, C_CANCEL_REASON };
+       C_ANSWERS_TYPE, C_DETAIL, C_ASSIGN, C_PROTO, C_LAST_ERROR, C_CANCEL_REASON, C_REPLY_KEY };
+// clang-format on
 
 recipient_key *jc_outbox_key_find(jc_outbox *o, const char *principal);
 /* jc_outbox_answer_keys_fetch loads, for the round's rows that answer a request, the
@@ -62,7 +67,9 @@ int jc_outbox_answer_keys_fetch(jc_outbox *o, PGresult *rows, recipient_key **ou
  * by ingest: reply_key.c) while it is valid, else its current key. A key
  * rotated with a grace period thus keeps reaching a worker or client that
  * still holds only the old key, and the switch follows the recipient's own
- * first message under the new key (within KEY_TTL_MS). */
+ * first message under the new key: a cached entry is fetched again after
+ * KEY_TTL_MS, and at once when a row's recorded reply key (C_REPLY_KEY) is
+ * not the one it was fetched under. */
 int jc_outbox_keys_fetch(jc_outbox *o, PGresult *rows, int64_t now);
 
 #endif

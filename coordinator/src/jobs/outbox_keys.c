@@ -125,7 +125,10 @@ out:
 // by ingest: reply_key.c) while it is valid, else its current key. A key
 // rotated with a grace period thus keeps reaching a worker or client that
 // still holds only the old key, and the switch follows the recipient's own
-// first message under the new key (within KEY_TTL_MS).
+// first message under the new key: the cache entry is fetched again as soon
+// as a row names a reply key other than the one it was fetched under (an
+// update answering the first message signed with a new key must already be
+// signed with it), and after KEY_TTL_MS in any case.
 int jc_outbox_keys_fetch(jc_outbox *o, PGresult *rows, int64_t now)
 {
     static const char sql[] =
@@ -145,9 +148,10 @@ int jc_outbox_keys_fetch(jc_outbox *o, PGresult *rows, int64_t now)
     jc_buf_init(&want, 16u << 20);
     jc_buf_addstr(&want, "{");
     for (int i = 0; i < PQntuples(rows); i++) {
-        const char *p = PQgetvalue(rows, i, 2);
+        const char *p = PQgetvalue(rows, i, C_RECIPIENT);
+        const char *reply = PQgetvalue(rows, i, C_REPLY_KEY);
         recipient_key *k = jc_outbox_key_find(o, p);
-        if (k && now - k->fetched_at < KEY_TTL_MS)
+        if (k && now - k->fetched_at < KEY_TTL_MS && strcmp(k->reply_key_id, reply) == 0)
             continue;
         if (!k) {
             k = &o->keys[o->n_keys++];
@@ -156,6 +160,7 @@ int jc_outbox_keys_fetch(jc_outbox *o, PGresult *rows, int64_t now)
         }
         k->usable = 0;
         k->fetched_at = now;
+        snprintf(k->reply_key_id, sizeof k->reply_key_id, "%s", reply);
         jc_buf_add_array_elem(&want, p, strlen(p));
         n++;
     }

@@ -427,18 +427,21 @@ static void wait_notify(jc_outbox *o, int timeout_ms)
 // the first round of assigns and the first of job updates after a start
 // each took 0.85-0.95 s to flush (bench/run), and the rows they locked held
 // up the ingest transactions acknowledging them. Failure only costs that
-// delay again, so it is logged and the relay goes on.
+// delay again, so it is logged and the relay goes on. It asks in slices of
+// half a second for up to 5 s a topic, so that a stop while the cluster is
+// unreachable is not held up (it was, 10 s, by two 5-second requests).
 static void warm_topics(jc_outbox *o)
 {
     const char *names[2] = {o->topic_commands, o->topic_updates};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && !*o->rt->stop; i++) {
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e;
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
         o->topics[i] = rd_kafka_topic_new(o->rk, names[i], NULL);
         if (!o->topics[i])
             continue;
-        e = rd_kafka_metadata(o->rk, 0, o->topics[i], &md, 5000);
-        if (e)
+        for (int slice = 0; slice < 10 && !*o->rt->stop && e != RD_KAFKA_RESP_ERR_NO_ERROR; slice++)
+            e = rd_kafka_metadata(o->rk, 0, o->topics[i], &md, 500);
+        if (e && !*o->rt->stop)
             LOG_WARN("outbox", "metadata of %s: %s", names[i], rd_kafka_err2str(e));
         else
             rd_kafka_metadata_destroy(md);

@@ -158,12 +158,15 @@ static const struct {
      " WITH ORDINALITY AS s(v, n) LEFT JOIN principals p ON p.role = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
     {"jobs", "jobs",
-     "SELECT s.v, count(j.id) FROM unnest(ARRAY['pending', 'assigned', 'running', 'succeeded',"
+     "SELECT s.v, coalesce(sum(c.n), 0)"
+     "  FROM unnest(ARRAY['pending', 'assigned', 'running', 'succeeded',"
      " 'failed', 'canceling', 'canceled']) WITH ORDINALITY AS s(v, n)"
-     " LEFT JOIN jobs j ON j.state = s.v GROUP BY s.v, s.n ORDER BY s.n"},
+     " LEFT JOIN state_counts c ON c.tbl = 'jobs' AND c.state = s.v"
+     " GROUP BY s.v, s.n ORDER BY s.n"},
     {"commands", "commands",
-     "SELECT s.v, count(c.id) FROM unnest(ARRAY['pending', 'sent', 'acked', 'failed', 'done'])"
-     " WITH ORDINALITY AS s(v, n) LEFT JOIN commands c ON c.status = s.v"
+     "SELECT s.v, coalesce(sum(c.n), 0)"
+     "  FROM unnest(ARRAY['pending', 'sent', 'acked', 'failed', 'done'])"
+     " WITH ORDINALITY AS s(v, n) LEFT JOIN state_counts c ON c.tbl = 'commands' AND c.state = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
 };
 

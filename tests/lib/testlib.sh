@@ -148,7 +148,28 @@ start_coordinator() {
     }
 }
 
+# jc_check_counts: the counts kept as rows change (state_counts, migration
+# 027) equal what jobs and commands hold, in one snapshot. jc_done runs it
+# in every test whose database has the table, so each test's mix of
+# writers (ingest, scheduler, janitor, admin CLI, kills and restarts) checks
+# the counts /v1/status, /metrics and `jobcoord-admin status` report.
+jc_check_counts() {
+    local diff
+    diff=$(sql "SELECT coalesce(string_agg(format('%s %s: kept %s, counted %s', t, s,
+                   coalesce(k.n, 0), coalesce(a.n, 0)), '; '), '')
+              FROM (SELECT 'jobs' AS t, state AS s, count(*) AS n FROM jobs GROUP BY state
+                    UNION ALL SELECT 'commands', status, count(*) FROM commands GROUP BY status) a
+              FULL JOIN (SELECT tbl AS t, state AS s, sum(n) AS n FROM state_counts
+                          GROUP BY tbl, state) k USING (t, s)
+             WHERE coalesce(k.n, 0) <> coalesce(a.n, 0)" 2>&1)
+    check_eq "the kept job and command counts equal the tables' (state_counts)" "" "$diff"
+}
+
 jc_done() {
+    if [ -n "${JC_DB:-}" ] &&
+        [ "$(sql "SELECT to_regclass('state_counts') IS NOT NULL" 2>/dev/null)" = t ]; then
+        jc_check_counts
+    fi
     echo "$JC_PASS passed, $JC_FAIL failed"
     [ "$JC_FAIL" -eq 0 ] && [ "$JC_PASS" -gt 0 ]
     exit $?

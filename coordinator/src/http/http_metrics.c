@@ -21,9 +21,9 @@ static const char *const command_statuses[] = {"pending", "sent", "acked", "fail
 
 /* (family, label, label2, value) rows; label2 is '' except for rejections. */
 static const char fleet_sql[] =
-    "SELECT 'jobs', state, '', count(*) FROM jobs GROUP BY state"
+    /* jobs by state, commands by status: state_counts (migration 027) */
+    "SELECT tbl, state, '', sum(n)::bigint FROM state_counts GROUP BY tbl, state"
     " UNION ALL SELECT 'workers', status, '', count(*) FROM workers GROUP BY status"
-    " UNION ALL SELECT 'commands', status, '', count(*) FROM commands GROUP BY status"
     " UNION ALL SELECT 'held_back', '', '', count(*) FROM workers"
     "            WHERE held_back_since IS NOT NULL"
     " UNION ALL SELECT 'unschedulable', '', '', count(*) FROM jobs j WHERE " JC_SQL_NO_WORKER("j")

@@ -206,11 +206,13 @@ static const field worker_fields[] = {
 /* ---- GET /v1/status ---- */
 
 static const char status_sql[] =
-    "SELECT 'jobs', state, NULL::text, count(*), NULL::text FROM jobs GROUP BY state"
+    /* jobs by state and commands by status: kept as the rows change
+     * (state_counts, migration 027), flat whatever the history */
+    "SELECT tbl, state, NULL::text, sum(n)::bigint, NULL::text FROM state_counts"
+    "  GROUP BY tbl, state"
     " UNION ALL SELECT 'workers', status, NULL, count(*), NULL FROM workers GROUP BY status"
-    " UNION ALL SELECT 'commands', status, NULL, count(*), NULL FROM commands GROUP BY status"
-    " UNION ALL SELECT 'rejections', topic, reason, count, " JC_SQL_TS("last_at")
-    " FROM rejections ORDER BY 1, 2, 3";
+    " UNION ALL SELECT 'rejections', topic, reason, count, " JC_SQL_TS(
+        "last_at") " FROM rejections ORDER BY 1, 2, 3";
 
 // put_counts appends "group":{"label":n,...} with every label of a fixed list.
 static void put_counts(jc_buf *b, const PGresult *res, const char *group,

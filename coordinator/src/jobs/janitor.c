@@ -363,6 +363,23 @@ static int prune_jobs(jc_janitor *j)
     return ok ? 0 : -1;
 }
 
+// fold_counts folds the deltas of state_counts into one row per state
+// (migration 027: the triggers on jobs and commands add a row or a few per
+// statement), once there are more than a handful, so that the readers of
+// the counts (/v1/status, /metrics, `jobcoord-admin status`) sum a few
+// dozen rows. Its own statement, outside the pass's transaction: it waits
+// for nothing (the deltas of uncommitted writers are not visible to it and
+// stay).
+static int fold_counts(jc_janitor *j)
+{
+    static const char sql[] =
+        "WITH d AS (DELETE FROM state_counts"
+        "            WHERE (SELECT count(*) FROM state_counts) > 64 RETURNING tbl, state, n)"
+        " INSERT INTO state_counts (tbl, state, n)"
+        " SELECT tbl, state, sum(n) FROM d GROUP BY tbl, state HAVING sum(n) <> 0";
+    return jc_db_exec(j->db, sql, j->err, sizeof j->err);
+}
+
 // pass is one janitor round, in one transaction.
 static int pass(jc_janitor *j)
 {
@@ -412,7 +429,7 @@ static void *run(void *arg)
                 continue;
             }
         }
-        if (pass(j) != 0) {
+        if (pass(j) != 0 || fold_counts(j) != 0) {
             LOG_ERROR("janitor", "%s", j->err);
         } else if (now_ms() - j->last_prune_ms >= PRUNE_EVERY_MS) {
             j->last_prune_ms = now_ms();

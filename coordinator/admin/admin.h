@@ -88,6 +88,7 @@ struct admin_cmd {
 const admin_cmd *admin_user_commands(void);
 const admin_cmd *admin_user_change_commands(void);
 const admin_cmd *admin_credentials_commands(void);
+const admin_cmd *admin_sessions_commands(void);
 const admin_cmd *admin_worker_commands(void);
 const admin_cmd *admin_worker_control_commands(void);
 const admin_cmd *admin_job_commands(void);

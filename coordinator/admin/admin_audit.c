@@ -38,6 +38,7 @@ static const struct audited {
     {"user", "set-password", "user.set-password", 0},
     {"user", "unlock", "user.unlock", 0},
     {"user", "totp", NULL, 1},
+    {"user", "revoke-sessions", "user.revoke-sessions", 0},
     {"security", "re-encrypt", "security.re-encrypt", -1},
     {"security", "rotate-signing-key", "security.rotate-signing-key", -1},
     {"job", "cancel", "job.cancel", 0},

@@ -13,11 +13,27 @@
 
 /* Every action the trail may hold; docs/operations.md lists them too. */
 static const char *const actions[] = {
-    /* jobcoord-admin (admin_audit.c) */
-    "db.migrate", "user.add", "user.delete", "user.rotate-key", "user.set", "user.disable",
-    "user.enable", "user.end-sessions", "user.set-password", "user.unlock", "user.totp.enable",
-    "user.totp.disable", "security.re-encrypt", "security.rotate-signing-key", "job.cancel",
-    "job.retry", "worker.drain", "worker.undrain", "worker.config",
+    /* jobcoord-admin (admin_audit.c), one per command that writes */
+    "db.migrate",                  /* db migrate */
+    "user.add",                    /* user add */
+    "user.delete",                 /* user delete */
+    "user.rotate-key",             /* user rotate-key */
+    "user.set",                    /* user set */
+    "user.disable",                /* user disable */
+    "user.enable",                 /* user enable */
+    "user.end-sessions",           /* user end-sessions */
+    "user.set-password",           /* user set-password */
+    "user.unlock",                 /* user unlock */
+    "user.totp.enable",            /* user totp enable */
+    "user.totp.disable",           /* user totp disable */
+    "user.revoke-sessions",        /* user revoke-sessions */
+    "security.re-encrypt",         /* security re-encrypt */
+    "security.rotate-signing-key", /* security rotate-signing-key */
+    "job.cancel",                  /* job cancel */
+    "job.retry",                   /* job retry */
+    "worker.drain",                /* worker drain */
+    "worker.undrain",              /* worker undrain */
+    "worker.config",               /* worker config */
     /* the HTTP surface */
     "auth.login.password", /* password grant */
     "auth.login.client",   /* client_credentials grant */

@@ -142,8 +142,11 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", fam[0],
                  fam[1], fam[2], fam[3], fam[4], fam[5], fam[6], fam[7], fam[8], fam[9], fam[10],
                  fam[11], fam[12], fam[13], fam[14], fam[15]);
-        if (tok_issue_refresh(db, cfg, family, user, scope, strtoll(PQgetvalue(res, 0, 9), NULL, 10),
-                          refresh, sizeof refresh) < 0) {
+        char address[64];
+        jc_req_address(r, address, sizeof address);
+        if (tok_issue_refresh(db, cfg, family, user, scope,
+                              strtoll(PQgetvalue(res, 0, 9), NULL, 10), address, refresh,
+                              sizeof refresh) < 0) {
             tok_abandon(db, res);
             return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
         }

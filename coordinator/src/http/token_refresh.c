@@ -30,7 +30,7 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char tok[128], scope_req[512] = "", scope[512], access[JC_JWT_MAX], jti[40], refresh[128];
-    char family[40], sub[JC_HTTP_SUB_MAX + 1], role[16];
+    char family[40], sub[JC_HTTP_SUB_MAX + 1], role[16], address[64];
     int64_t gen;
     uint8_t hash[32];
     const char *vals[1];
@@ -142,7 +142,8 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
     PQclear(res);
     PQclear(PQexecParams(db, "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1", 1,
                          NULL, vals, lens, fmts, 0));
-    if (tok_issue_refresh(db, cfg, family, sub, scope, gen, refresh, sizeof refresh) < 0) {
+    jc_req_address(r, address, sizeof address);
+    if (tok_issue_refresh(db, cfg, family, sub, scope, gen, address, refresh, sizeof refresh) < 0) {
         tok_exec(db, "ROLLBACK");
         return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
     }

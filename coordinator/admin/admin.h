@@ -88,11 +88,13 @@ struct admin_cmd {
 const admin_cmd *admin_user_commands(void);
 const admin_cmd *admin_user_change_commands(void);
 const admin_cmd *admin_credentials_commands(void);
+const admin_cmd *admin_sessions_commands(void);
 const admin_cmd *admin_worker_commands(void);
 const admin_cmd *admin_worker_control_commands(void);
 const admin_cmd *admin_job_commands(void);
 const admin_cmd *admin_job_control_commands(void);
 const admin_cmd *admin_security_commands(void);
+const admin_cmd *admin_audit_commands(void);
 
 /* admin_opt_value returns the value of option name, NULL if not given. */
 const char *admin_opt_value(const admin_args *a, const char *name);
@@ -103,6 +105,15 @@ int admin_usage(const admin_args *a, const char *fmt, ...) __attribute__((format
 
 /* admin_fail prints "jobcoord-admin: <message>" and returns code. */
 int admin_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* admin_last_failure holds the message admin_usage or admin_fail printed
+ * last (without the program's name), for the audit entry of the command. */
+extern char admin_last_failure[512];
+
+/* admin_audit_after appends the audit entry of the command that ran (rc:
+ * its exit code) when it is one that writes and it reached the database
+ * (admin_audit.c). Prints a warning when the entry cannot be written. */
+void admin_audit_after(admin_ctx *ctx, const admin_args *a, int rc);
 
 /* admin_pr_exit maps a data-layer status to an exit code, printing err
  * unless the status is JC_PR_OK. */

@@ -24,6 +24,8 @@ const char *admin_opt_value(const admin_args *a, const char *name)
     return NULL;
 }
 
+char admin_last_failure[512];
+
 int admin_usage(const admin_args *a, const char *fmt, ...)
 {
     va_list ap;
@@ -31,8 +33,9 @@ int admin_usage(const admin_args *a, const char *fmt, ...)
     fprintf(stderr, "jobcoord-admin %s%s%s: ", a->cmd->group ? a->cmd->group : "",
             a->cmd->group ? " " : "", a->cmd->name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(admin_last_failure, sizeof admin_last_failure, fmt, ap);
     va_end(ap);
+    fputs(admin_last_failure, stderr);
     fprintf(stderr, "\nUsage: jobcoord-admin %s%s%s %s\n", a->cmd->group ? a->cmd->group : "",
             a->cmd->group ? " " : "", a->cmd->name, a->cmd->synopsis);
     return ADMIN_USAGE;
@@ -44,8 +47,9 @@ int admin_fail(int code, const char *fmt, ...)
 
     fputs("jobcoord-admin: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(admin_last_failure, sizeof admin_last_failure, fmt, ap);
     va_end(ap);
+    fputs(admin_last_failure, stderr);
     fputc('\n', stderr);
     return code;
 }

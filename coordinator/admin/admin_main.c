@@ -71,11 +71,17 @@ static const admin_cmd *db_cmds(void)
 }
 
 typedef const admin_cmd *(*table_fn)(void);
-static const table_fn tables[] = {admin_user_commands,        admin_user_change_commands,
+static const table_fn tables[] = {admin_user_commands,
+                                  admin_user_change_commands,
                                   admin_credentials_commands,
-                                  admin_worker_commands,      admin_worker_control_commands,
-                                  admin_job_commands,         admin_job_control_commands,
-                                  admin_security_commands,    db_cmds};
+                                  admin_sessions_commands,
+                                  admin_worker_commands,
+                                  admin_worker_control_commands,
+                                  admin_job_commands,
+                                  admin_job_control_commands,
+                                  admin_security_commands,
+                                  admin_audit_commands,
+                                  db_cmds};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 static const char global_help[] =
@@ -375,6 +381,7 @@ int main(int argc, char **argv)
         goto out;
     ctx.json = g.json;
     rc = cmd->run(&ctx, &a);
+    admin_audit_after(&ctx, &a, rc);
 out:
     fflush(stdout);
     if (ctx.db)

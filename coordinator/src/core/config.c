@@ -78,6 +78,9 @@
     X("janitor.expired_key_retention_s", "int", expired_key_retention_s, "86400", 0, 31536000, \
       NULL, "Rotated-out HMAC keys are deleted this many seconds after their grace period"     \
       " ended (the current key is always kept).")                                              \
+    X("janitor.audit_retention_s", "int", audit_retention_s, "31536000", 0, 315360000, NULL,  \
+      "Audit trail entries are deleted this many seconds after they were written; 0 keeps"     \
+      " them forever.")                                                                         \
     X("jobs.default_timeout_ms", "int", default_timeout_ms, "3600000", 1, 86400000, NULL,      \
       "Timeout of a job whose submission names none: longest time without progress.")        \
     X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \

@@ -42,6 +42,7 @@ typedef struct jc_config {
     int worker_offline_after_s;
     int heartbeat_retention_s;
     int expired_key_retention_s;
+    int audit_retention_s;
     /* jobs */
     int default_timeout_ms;
     int assign_timeout_ms;

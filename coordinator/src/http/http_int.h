@@ -11,6 +11,7 @@
  *   http_query.c   the status API's query strings (names, numbers, ids, the
  *                  filters, times and cursor of /v1/jobs)
  *   http_ui.c      / and /ui/<file>: the status dashboard (static files)
+ *   http_audit.c   GET /v1/audit, and the audit entries of the HTTP surface
  * A handler answers exactly once through one of the jc_reply_* functions
  * and returns what it returned.
  */
@@ -23,6 +24,7 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 
+#include "core/audit.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/json_out.h"
@@ -116,6 +118,16 @@ typedef enum MHD_Result (*jc_route_fn)(jc_req *r);
  * The handler returns what this returns. */
 enum MHD_Result jc_req_defer(jc_req *r, jc_route_fn fn);
 
+/* jc_req_address writes the client's IP address as text into out ("" when
+ * unknown). */
+void jc_req_address(jc_req *r, char *out, size_t out_size);
+
+/* jc_req_audit appends an audit entry (core/audit.h) of actor kind
+ * "principal" with the client's address; a failure is logged, never
+ * answered (http_audit.c). */
+void jc_req_audit(jc_req *r, PGconn *db, const char *actor, const char *action, const char *target,
+                  jc_audit_outcome outcome, const char *detail);
+
 /* jc_caller_sees_all: admin or reader. */
 int jc_caller_sees_all(const jc_caller *c);
 
@@ -129,6 +141,9 @@ int jc_query_check_or_reply(jc_req *r, const char *const *allowed, enum MHD_Resu
 /* jc_query_uint reads a decimal of 1..10 digits within [lo, hi] into *out;
  * -1 otherwise. */
 int jc_query_uint(const char *s, long lo, long hi, long *out);
+/* jc_query_time reads an RFC 3339 time or epoch seconds into microseconds
+ * since the epoch. Returns 0 or -1. */
+int jc_query_time(const char *s, int64_t *us);
 /* jc_query_name_valid: a job type, worker or principal id (1..64 of
  * [A-Za-z0-9._:@-], as the protocol's names). */
 int jc_query_name_valid(const char *s);
@@ -172,6 +187,7 @@ enum MHD_Result jc_http_jobs(jc_req *r);
 enum MHD_Result jc_http_job(jc_req *r);
 enum MHD_Result jc_http_job_events(jc_req *r);
 enum MHD_Result jc_http_job_stats(jc_req *r);
+enum MHD_Result jc_http_audit(jc_req *r);    /* http_audit.c */
 enum MHD_Result jc_http_ui(jc_req *r);       /* http_ui.c: the dashboard page */
 enum MHD_Result jc_http_ui_asset(jc_req *r); /* http_ui.c: /ui/<file> */
 

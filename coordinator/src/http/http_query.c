@@ -175,6 +175,11 @@ static int parse_time(const char *s, int64_t *us)
     return 0;
 }
 
+int jc_query_time(const char *s, int64_t *us)
+{
+    return parse_time(s, us);
+}
+
 int jc_query_name_valid(const char *s)
 {
     return jc_name_valid((const uint8_t *)s, strlen(s), JC_MAX_NAME_LEN);

@@ -100,6 +100,7 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
     int fa, ft, fc, rc, aud_ok = 0, a;
     const char *reason = NULL;
 
+    sub[0] = '\0';
     ft = jc_req_form(r, "client_assertion_type", type, sizeof type);
     fa = jc_req_form(r, "client_assertion", assertion, sizeof assertion);
     fc = jc_req_form(r, "client_id", client_id, sizeof client_id);
@@ -207,6 +208,12 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
     return 0;
 refuse:
     LOG_INFO("auth", "client assertion refused: %s", reason);
+    {
+        char detail[200];
+        const char *who = client_id[0] ? client_id : sub;
+        snprintf(detail, sizeof detail, "client authentication refused: %s", reason);
+        jc_req_audit(r, db, who, "auth.login.client", who, JC_AUDIT_REFUSED, detail);
+    }
     free(j);
     sodium_memzero(assertion, sizeof assertion);
     *ret = jc_reply_oauth_error(r, 401, "invalid_client", "%s", reason);
@@ -229,13 +236,17 @@ enum MHD_Result tok_grant_client_credentials(jc_req *r, PGconn *db)
     {
         char eff[600];
         if (!tok_effective_pg(role, scopes, eff, sizeof eff) ||
-            tok_grant_scope(eff, scope_req, scope, sizeof scope) < 0)
+            tok_grant_scope(eff, scope_req, scope, sizeof scope) < 0) {
+            jc_req_audit(r, db, sub, "auth.login.client", sub, JC_AUDIT_REFUSED,
+                         "a requested scope is not granted");
             return jc_reply_oauth_error(r, 400, "invalid_scope",
                                         "a requested scope is not granted");
+        }
     }
     if (jc_token_mint(jc_http_signkeys(r->h), jc_http_issuer(r->h), cfg->token_audience, sub, role,
                       scope, gen, cfg->access_ttl_s, access, sizeof access, jti, &exp) < 0)
         return jc_reply_error(r, 503, "unavailable", "no signing key is loaded");
     LOG_INFO("auth", "token %s issued to '%s' (client credentials)", jti, sub);
+    jc_req_audit(r, db, sub, "auth.login.client", sub, JC_AUDIT_OK, "client credentials");
     return tok_answer(r, access, cfg->access_ttl_s, scope, NULL);
 }

@@ -224,12 +224,13 @@ int tok_role_may_login(const char *role)
 /* tok_issue_refresh stores a new refresh token of family (a uuid text) for
  * the principal's token generation gen and writes it to out. Runs inside the caller's transaction. */
 int tok_issue_refresh(PGconn *db, const jc_config *cfg, const char *family, const char *sub,
-                         const char *scope, int64_t gen, char *out, size_t out_size)
+                      const char *scope, int64_t gen, const char *address, char *out,
+                      size_t out_size)
 {
     uint8_t raw[32], hash[32];
     char ttl[16], gentext[24];
-    const char *vals[6];
-    int lens[6] = {0}, fmts[6] = {0};
+    const char *vals[7];
+    int lens[7] = {0}, fmts[7] = {0};
     PGresult *res;
     int ok;
 
@@ -250,11 +251,12 @@ int tok_issue_refresh(PGconn *db, const jc_config *cfg, const char *family, cons
     vals[4] = ttl;
     snprintf(gentext, sizeof gentext, "%lld", (long long)gen);
     vals[5] = gentext;
+    vals[6] = address && address[0] ? address : NULL;
     res = PQexecParams(db,
                        "INSERT INTO refresh_tokens (token_hash, family, principal_id, scope,"
-                       " expires_at, generation) VALUES ($1, $2::uuid, $3, $4,"
-                       " now() + make_interval(secs => $5::int), $6::bigint)",
-                       6, NULL, vals, lens, fmts, 0);
+                       " expires_at, generation, client_address) VALUES ($1, $2::uuid, $3, $4,"
+                       " now() + make_interval(secs => $5::int), $6::bigint, $7)",
+                       7, NULL, vals, lens, fmts, 0);
     ok = tok_pg_ok(res);
     PQclear(res);
     return ok ? 0 : -1;

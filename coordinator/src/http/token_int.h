@@ -58,9 +58,12 @@ int tok_grant_scope(const char *allowed_pg, const char *requested, char *out, si
 unsigned tok_effective_pg(const char *role, const char *stored, char *out, size_t out_size);
 int tok_role_may_login(const char *role);
 /* tok_issue_refresh stores a new refresh token of family (a uuid text) for
- * the principal's token generation gen and writes it to out. Runs inside the caller's transaction. */
+ * the principal's token generation gen, issued to the client at address
+ * (NULL: unknown), and writes it to out. Runs inside the caller's
+ * transaction. */
 int tok_issue_refresh(PGconn *db, const jc_config *cfg, const char *family, const char *sub,
-                         const char *scope, int64_t gen, char *out, size_t out_size);
+                      const char *scope, int64_t gen, const char *address, char *out,
+                      size_t out_size);
 /* tok_grant_password_deferred is the password grant as it runs on a hashing
  * thread (jc_req_defer), with that thread's own PostgreSQL connection. */
 enum MHD_Result tok_grant_password_deferred(jc_req *r);

@@ -74,6 +74,8 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         if (!totp[0]) {
             tok_abandon(db, res);
             LOG_INFO("auth", "login of '%s': TOTP code missing", user);
+            jc_req_audit(r, db, user, "auth.login.password", user, JC_AUDIT_REFUSED,
+                         "TOTP code missing");
             return jc_reply_oauth_error(r, 400, "invalid_grant", "a TOTP code is required");
         }
         if (hexlen / 2 > sizeof sealed ||
@@ -106,16 +108,21 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                 " WHERE id = $1",
                 3, NULL, v2, NULL, NULL, 0));
         }
+        const char *why = !known      ? "unknown, disabled, no password or role"
+                          : locked    ? "account locked"
+                          : need_totp ? "wrong password or TOTP code"
+                                      : "wrong password";
         PQclear(res);
         tok_exec(db, "COMMIT");
-        LOG_INFO("auth", "login of '%s' refused (%s)", user,
-                 !known ? "unknown, disabled, no password or role" : locked ? "account locked"
-                 : need_totp ? "wrong password or TOTP code" : "wrong password");
+        LOG_INFO("auth", "login of '%s' refused (%s)", user, why);
+        jc_req_audit(r, db, user, "auth.login.password", user, JC_AUDIT_REFUSED, why);
         return jc_reply_oauth_error(r, 400, "invalid_grant", GENERIC_LOGIN_ERROR);
     }
     if (!tok_effective_pg(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 8), eff, sizeof eff) ||
         tok_grant_scope(eff, scope_req, scope, sizeof scope) < 0) {
         tok_abandon(db, res);
+        jc_req_audit(r, db, user, "auth.login.password", user, JC_AUDIT_REFUSED,
+                     "a requested scope is not granted");
         return jc_reply_oauth_error(r, 400, "invalid_scope", "a requested scope is not granted");
     }
     {
@@ -135,8 +142,11 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", fam[0],
                  fam[1], fam[2], fam[3], fam[4], fam[5], fam[6], fam[7], fam[8], fam[9], fam[10],
                  fam[11], fam[12], fam[13], fam[14], fam[15]);
-        if (tok_issue_refresh(db, cfg, family, user, scope, strtoll(PQgetvalue(res, 0, 9), NULL, 10),
-                          refresh, sizeof refresh) < 0) {
+        char address[64];
+        jc_req_address(r, address, sizeof address);
+        if (tok_issue_refresh(db, cfg, family, user, scope,
+                              strtoll(PQgetvalue(res, 0, 9), NULL, 10), address, refresh,
+                              sizeof refresh) < 0) {
             tok_abandon(db, res);
             return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
         }
@@ -148,6 +158,11 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     if (n < 0)
         return ret;
     LOG_INFO("auth", "'%s' logged in with a password (token %s)", user, jti);
+    {
+        char detail[96];
+        snprintf(detail, sizeof detail, "session (refresh-token family) %s", family);
+        jc_req_audit(r, db, user, "auth.login.password", user, JC_AUDIT_OK, detail);
+    }
     ret = tok_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
     return ret;

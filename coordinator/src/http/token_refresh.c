@@ -30,7 +30,7 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char tok[128], scope_req[512] = "", scope[512], access[JC_JWT_MAX], jti[40], refresh[128];
-    char family[40], sub[JC_HTTP_SUB_MAX + 1], role[16];
+    char family[40], sub[JC_HTTP_SUB_MAX + 1], role[16], address[64];
     int64_t gen;
     uint8_t hash[32];
     const char *vals[1];
@@ -59,6 +59,7 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
         return tok_unavailable(r, NULL);
     if (PQntuples(res) != 1) {
         tok_abandon(db, res);
+        jc_req_audit(r, db, NULL, "auth.refresh", NULL, JC_AUDIT_REFUSED, "unknown refresh token");
         return jc_reply_oauth_error(r, 400, "invalid_grant", "unknown refresh token");
     }
     snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
@@ -86,12 +87,22 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
         LOG_WARN("auth",
                  "refresh token of '%s' used twice: family %s revoked with %d access token(s)",
                  sub, family, revoked);
+        {
+            char detail[160];
+            snprintf(detail, sizeof detail,
+                     "a rotated refresh token was used again: session %s revoked with %d access"
+                     " token(s)",
+                     family, revoked);
+            jc_req_audit(r, db, sub, "auth.family-revoked", sub, JC_AUDIT_OK, detail);
+        }
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token already used; its family is revoked");
     }
     if (PQgetvalue(res, 0, 8)[0] == 't') { /* issued before the sessions were ended */
         tok_abandon(db, res);
         LOG_INFO("auth", "refresh token of '%s' refused: its sessions were ended", sub);
+        jc_req_audit(r, db, sub, "auth.refresh", sub, JC_AUDIT_REFUSED,
+                     "the principal's sessions were ended since it was issued");
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token revoked: the principal's password, role,"
                                     " scopes or state changed since it was issued");
@@ -99,6 +110,8 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
     if (PQgetvalue(res, 0, 4)[0] == 't' || PQgetvalue(res, 0, 5)[0] == 't' ||
         PQgetvalue(res, 0, 7)[0] == 't' || !tok_role_may_login(role)) {
         tok_abandon(db, res);
+        jc_req_audit(r, db, sub, "auth.refresh", sub, JC_AUDIT_REFUSED,
+                     "refresh token revoked or expired, or the principal disabled");
         return jc_reply_oauth_error(r, 400, "invalid_grant",
                                     "refresh token revoked or expired");
     }
@@ -129,13 +142,19 @@ enum MHD_Result tok_grant_refresh(jc_req *r, PGconn *db)
     PQclear(res);
     PQclear(PQexecParams(db, "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1", 1,
                          NULL, vals, lens, fmts, 0));
-    if (tok_issue_refresh(db, cfg, family, sub, scope, gen, refresh, sizeof refresh) < 0) {
+    jc_req_address(r, address, sizeof address);
+    if (tok_issue_refresh(db, cfg, family, sub, scope, gen, address, refresh, sizeof refresh) < 0) {
         tok_exec(db, "ROLLBACK");
         return jc_reply_error(r, 503, "unavailable", "cannot store the refresh token");
     }
     if (tok_mint_and_commit(r, db, sub, role, scope, gen, family, access, sizeof access, jti, "refresh",
                         &ret) < 0)
         return ret;
+    {
+        char detail[96];
+        snprintf(detail, sizeof detail, "session (refresh-token family) %s", family);
+        jc_req_audit(r, db, sub, "auth.refresh", sub, JC_AUDIT_OK, detail);
+    }
     ret = tok_answer(r, access, cfg->access_ttl_s, scope, refresh);
     sodium_memzero(refresh, sizeof refresh);
     return ret;
@@ -172,15 +191,17 @@ enum MHD_Result jc_http_revoke(jc_req *r)
         PGresult *res;
         crypto_generichash(hash, sizeof hash, (const uint8_t *)tok, strlen(tok), NULL, 0);
         res = PQexecParams(db,
-                           "SELECT family::text FROM refresh_tokens WHERE token_hash = $1"
+                           "SELECT family::text, principal_id FROM refresh_tokens"
+                           " WHERE token_hash = $1"
                            " AND ($2 = '' OR principal_id = $2)",
                            2, NULL, vals, lens, fmts, 0);
         if (!tok_pg_ok(res))
             return tok_unavailable(r, res);
         if (PQntuples(res) == 1) {
-            char family[40], skew[16];
+            char family[40], skew[16], owner[JC_HTTP_SUB_MAX + 1], detail[120];
             const char *fv[2] = {family, skew};
             snprintf(family, sizeof family, "%s", PQgetvalue(res, 0, 0));
+            snprintf(owner, sizeof owner, "%s", PQgetvalue(res, 0, 1));
             snprintf(skew, sizeof skew, "%d", cfg->clock_skew_s);
             PQclear(res);
             res = PQexecParams(db, tok_revoke_family_sql, 2, NULL, fv, NULL, NULL, 0);
@@ -188,6 +209,11 @@ enum MHD_Result jc_http_revoke(jc_req *r)
                 return tok_unavailable(r, res);
             LOG_INFO("auth", "refresh token family %s revoked with %s access token(s)", family,
                      PQcmdTuples(res));
+            snprintf(detail, sizeof detail,
+                     "refresh token: session %s revoked with %s access token(s)", family,
+                     PQcmdTuples(res));
+            jc_req_audit(r, db, client[0] ? client : owner, "auth.revoke", owner, JC_AUDIT_OK,
+                         detail);
         }
         PQclear(res);
     } else {
@@ -210,6 +236,12 @@ enum MHD_Result jc_http_revoke(jc_req *r)
                 return tok_unavailable(r, res);
             PQclear(res);
             LOG_INFO("auth", "access token %s of '%s' revoked", cl.jti, cl.sub);
+            {
+                char detail[120];
+                snprintf(detail, sizeof detail, "access token %s", cl.jti);
+                jc_req_audit(r, db, client[0] ? client : cl.sub, "auth.revoke", cl.sub, JC_AUDIT_OK,
+                             detail);
+            }
         }
     }
     sodium_memzero(tok, sizeof tok);

@@ -8,7 +8,8 @@
 
 static const char *const read_jobs[] = {"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", NULL};
 static const char *const read_workers[] = {"/v1/workers", "/v1/workers/{id}", NULL};
-static const char *const read_status[] = {"/v1/status", "/v1/jobs/stats", NULL};
+/* /v1/audit also needs the admin role (http_audit.c) */
+static const char *const read_status[] = {"/v1/status", "/v1/jobs/stats", "/v1/audit", NULL};
 static const char *const none[] = {NULL};
 
 static const jc_scope_def table[JC_SCOPE__COUNT] = {

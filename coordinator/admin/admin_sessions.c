@@ -28,18 +28,18 @@ static int principal_exists(admin_ctx *ctx, const char *id)
 static int id_arg(const char *id)
 {
     if (!jc_name_valid((const uint8_t *)id, strlen(id), JC_MAX_NAME_LEN))
-        return admin_fail(ADMIN_REFUSED,
-                          "'%s' is not a principal id (1..64 of [A-Za-z0-9._:@-])", id);
+        return admin_fail(ADMIN_REFUSED, "'%s' is not a principal id (1..64 of [A-Za-z0-9._:@-])",
+                          id);
     return ADMIN_OK;
 }
 
 static int cmd_sessions(admin_ctx *ctx, const admin_args *a)
 {
     static const char sql[] =
-        "SELECT family, " ADMIN_TS("created") " AS created, " ADMIN_TS("last_used")
-        " AS last_used, login_address, last_address, " ADMIN_TS("expires_at")
-        " AS expires_at, state FROM (" JC_SQL_SESSIONS ") s"
-        " WHERE $2::bool OR state = 'active' ORDER BY s.created DESC";
+        "SELECT family, " ADMIN_TS("created") " AS created, " ADMIN_TS("last_used") " AS last_used, login_address, last_address, " ADMIN_TS(
+            "expires_at") " AS expires_at, state FROM (" JC_SQL_SESSIONS
+                          ") s"
+                          " WHERE $2::bool OR state = 'active' ORDER BY s.created DESC";
     const char *p[2] = {a->pos[0], admin_opt_value(a, "all") ? "true" : "false"};
     PGresult *r;
     int rc;
@@ -86,7 +86,9 @@ static int cmd_revoke(admin_ctx *ctx, const admin_args *a)
 }
 
 static const admin_cmd commands[] = {
-    {"user", "sessions", "<id> [--all]",
+    {"user",
+     "sessions",
+     "<id> [--all]",
      "List a principal's sessions (password logins and their refreshes).",
      "One line per refresh-token family: its id, when it was created (the login), last\n"
      "used (its latest refresh, else the login), the client's address at the login and\n"
@@ -96,7 +98,9 @@ static const admin_cmd commands[] = {
      1,
      {{"all", NULL, "also the sessions that are no longer active"}},
      cmd_sessions},
-    {"user", "revoke-sessions", "<id> [--family ID]",
+    {"user",
+     "revoke-sessions",
+     "<id> [--family ID]",
      "End a principal's sessions, or one of them, with their access tokens.",
      "Revokes the refresh tokens of every session of the principal (or only of the\n"
      "session --family, an id `user sessions` shows) and every access token issued\n"

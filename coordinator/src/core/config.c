@@ -27,161 +27,161 @@
 #include <libconfig.h>
 
 /* X(name, type, field, default, min, max, choices, doc) */
-#define JC_CONFIG_TABLE(X)                                                                     \
-    X("log.level", "string", log_level, "info", 0, 0, "debug|info|warn|error",                 \
-      "Lowest level of log records written to stderr.")                                        \
-    X("log.format", "string", log_format, "text", 0, 0, "text|json",                           \
-      "Log record format: human-readable text or one JSON object per line.")                   \
-    X("log.rejection_interval_s", "int", log_rejection_interval_s, "60", 1, 86400, NULL,      \
-      "A rejected message is logged once per rejection reason and principal per this many"     \
-      " seconds; the lines left out are counted and the count logged when it ends.")          \
-    X("database.conninfo", "string", db_conninfo, "dbname=jobcoord", 0, 0, NULL,               \
-      "libpq connection string (key=value pairs or a postgresql:// URI).")                     \
-    X("kafka.brokers", "string", kafka_brokers, "", 0, 0, NULL,                                \
-      "Kafka bootstrap servers; empty runs librdkafka's embedded mock cluster.")               \
-    X("kafka.topic_prefix", "string", topic_prefix, "jobcoord.", 0, 0, NULL,                   \
-      "Prefix of every topic name.")                                                           \
-    X("kafka.group_id", "string", group_id, "jobcoord", 0, 0, NULL,                            \
-      "Consumer group of the coordinator instances.")                                          \
-    X("kafka.bootstrap_file", "string", bootstrap_file, "jobcoord-kafka.bootstrap", 0, 0,      \
-      NULL, "File where the embedded cluster's address is written, and read by workers.")      \
-    X("kafka.partitions", "int", kafka_partitions, "4", 1, 256, NULL,                          \
-      "Partitions of each topic the embedded cluster creates.")                                \
-    X("kafka.session_timeout_ms", "int", session_timeout_ms, "10000", 1000, 300000, NULL,      \
-      "Consumer group session timeout in milliseconds.")                                       \
-    X("kafka.fetch_wait_max_ms", "int", fetch_wait_max_ms, "100", 1, 10000, NULL,            \
-      "Longest time the consumer's fetch waits at the broker for data (fetch.wait.max.ms).") \
-    X("kafka.properties", "string", kafka_properties, "", 0, 0, NULL,                          \
-      "Extra librdkafka properties, comma-separated k=v pairs.")                               \
-    X("ingest.batch_max_messages", "int", batch_max_messages, "1000", 1, 10000, NULL,          \
-      "Most messages applied in one PostgreSQL transaction.")                                  \
-    X("ingest.batch_max_ms", "int", batch_max_ms, "20", 1, 10000, NULL,                        \
-      "Longest time in milliseconds a batch waits to fill before it is applied.")              \
-    X("ingest.max_message_bytes", "int", max_message_bytes, "1048576", 256, 1048576, NULL,     \
-      "Largest message accepted; bigger ones are rejected unread.")                            \
-    X("ingest.heartbeat_max_age_s", "int", heartbeat_max_age_s, "300", 1, 86400, NULL,         \
-      "Heartbeats signed this many seconds before their record's timestamp are dropped.")      \
-    X("ingest.heartbeat_max_future_s", "int", heartbeat_max_future_s, "60", 0, 3600, NULL,     \
-      "Heartbeats signed this many seconds after the time they are judged by (the broker's"    \
-      " LogAppendTime, else the time the coordinator received them) are dropped.")             \
-    X("ingest.max_future_s", "int", max_future_s, "300", 0, 86400, NULL,                       \
-      "Other messages signed this many seconds after the time they are judged by are"          \
-      " rejected (future).")                                                                    \
-    X("ingest.key_cache_ttl_ms", "int", key_cache_ttl_ms, "2000", 0, 600000, NULL,             \
-      "How long principals' keys are cached before being read again from PostgreSQL.")         \
-    X("janitor.interval_ms", "int", janitor_interval_ms, "1000", 50, 600000, NULL,             \
-      "Period of the janitor's pass in milliseconds.")                                         \
-    X("janitor.worker_offline_after_s", "int", worker_offline_after_s, "30", 1, 86400, NULL,   \
-      "Seconds without a heartbeat after which a worker is marked offline.")                   \
-    X("janitor.heartbeat_retention_s", "int", heartbeat_retention_s, "604800", 60, 31536000,   \
-      NULL, "Seconds applied heartbeats are kept in the heartbeats table.")                    \
-    X("janitor.expired_key_retention_s", "int", expired_key_retention_s, "86400", 0, 31536000, \
-      NULL, "Rotated-out HMAC keys are deleted this many seconds after their grace period"     \
-      " ended (the current key is always kept).")                                              \
-    X("janitor.audit_retention_s", "int", audit_retention_s, "31536000", 0, 315360000, NULL,  \
-      "Audit trail entries are deleted this many seconds after they were written; 0 keeps"     \
-      " them forever.")                                                                         \
-    X("jobs.default_timeout_ms", "int", default_timeout_ms, "3600000", 1, 86400000, NULL,      \
-      "Timeout of a job whose submission names none: longest time without progress.")        \
-    X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,         \
-      "An assigned job not started within this many milliseconds is requeued.")              \
-    X("jobs.max_run_time_ms", "int", max_run_time_ms, "0", 0, 604800000, NULL,                \
-      "Hard limit on one attempt, from its assignment, whatever its progress: the job is"     \
-      " taken back and its worker sent a cancel; 0: no limit.")                                 \
-    X("jobs.unacked_assign_limit", "int", unacked_assign_limit, "3", 0, 1000, NULL,           \
-      "A worker that left this many assigns in a row unacknowledged is not chosen again"     \
-      " until it acknowledges a command; 0: never held back.")                               \
-    X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,         \
-      "A canceling job the worker does not confirm within this time is canceled anyway.")    \
-    X("jobs.reconcile_grace_ms", "int", reconcile_grace_ms, "10000", 0, 3600000, NULL,        \
-      "A running job missing from its worker's heartbeats is taken back, and a job a worker"   \
-      " lists after its attempt ended is answered with a cancel, only after this long.")      \
-    X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,              \
-      "Delay before the first retry of a retryable failure; doubles each attempt, +-50%.")   \
-    X("jobs.retry_backoff_max_ms", "int", retry_backoff_max_ms, "300000", 0, 86400000, NULL,   \
-      "Longest delay between retries.")                                                       \
-    X("jobs.max_refusals", "int", max_refusals, "10", 0, 99, NULL,                             \
-      "Refused assignments (command.ack ok:false) a job takes before it fails; they do not"    \
-      " count as attempts.")                                                                    \
-    X("jobs.refusal_skip_s", "int", refusal_skip_s, "60", 0, 86400, NULL,                      \
-      "A worker that refused a job is not offered that job again for this many seconds.")     \
-    X("jobs.unschedulable_after_s", "int", unschedulable_after_s, "0", 0, 31536000, NULL,      \
-      "A pending job whose type no online worker has advertised for this many seconds fails"  \
-      " (unschedulable); 0: it waits.")                                                       \
-    X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,               \
-      "Finished jobs and their history are deleted this many seconds after they finished.")  \
-    X("scheduler.batch", "int", schedule_batch, "10000", 1, 10000, NULL,                       \
-      "Most jobs assigned in one scheduling pass (each ingest transaction and janitor pass"   \
-      " runs one). Below the fleet's free slots it caps the jobs in flight: see"              \
-      " docs/performance.md.")                                                                \
-    X("outbox.resend_ms", "int", outbox_resend_ms, "2000", 10, 600000, NULL,                   \
-      "A command not acknowledged within this time is sent again (doubling, up to 60 s;"     \
-      " later while ingest is more than this behind in reading its topics).")                 \
-    X("outbox.max_tries", "int", outbox_max_tries, "8", 1, 1000, NULL,                         \
-      "A command sent this many times without an acknowledgement is marked failed.")         \
-    X("outbox.batch", "int", outbox_batch, "1000", 1, 10000, NULL,                             \
-      "Most outbox rows the relay produces per round.")                                       \
-    X("answers.interval_s", "int", answers_interval_s, "10", 1, 86400, NULL,                   \
-      "A client's request naming the same job is answered at most once within this many"       \
-      " seconds (refusals, repeated submissions, cancels).")                                   \
-    X("answers.max_per_interval", "int", answers_max, "100", 0, 100000, NULL,                 \
-      "Most answers sent to one principal within answers.interval_s; 0 answers nothing.")     \
-    X("http.listen", "string", http_listen, "", 0, 0, NULL,                                   \
-      "IPv4 address:port of the HTTP surface (health, readiness, metrics); empty: off.")     \
-    X("http.threads", "int", http_threads, "2", 1, 64, NULL,                                  \
-      "Threads serving HTTP requests.")                                                       \
-    X("http.connection_timeout_s", "int", http_timeout_s, "10", 1, 3600, NULL,                \
-      "An idle HTTP connection is closed after this many seconds.")                          \
-    X("http.request_deadline_s", "int", http_request_deadline_s, "10", 1, 3600, NULL,          \
-      "A request must arrive whole (headers and body) within this time, sent slowly or not.") \
-    X("http.busy_request_deadline_ms", "int", http_busy_deadline_ms, "1000", 100, 600000,      \
-      NULL, "The same deadline once 3/4 of http.max_connections are open (keeps room).")     \
-    X("http.max_connections", "int", http_max_connections, "256", 1, 65536, NULL,             \
-      "Most HTTP connections at once.")                                                       \
-    X("http.max_connections_per_ip", "int", http_max_per_ip, "32", 1, 65536, NULL,           \
-      "Most HTTP connections at once from one IP address.")                                  \
-    X("http.connection_memory_limit", "int", http_memory_limit, "65536", 4096, 16777216, NULL, \
-      "Bytes of memory one HTTP connection may use (request line and headers).")            \
-    X("http.max_body_bytes", "int", http_max_body, "16384", 256, 1048576, NULL,                \
-      "Largest request body accepted (token and revoke forms); larger gets 413.")             \
-    X("http.public_url", "string", http_public_url, "", 0, 0, NULL,                            \
-      "Base URL clients reach the HTTP surface at; empty: http://<http.listen>.")             \
-    X("tokens.issuer", "string", token_issuer, "", 0, 0, NULL,                                  \
-      "iss of issued access tokens; empty: http.public_url.")                                 \
-    X("tokens.audience", "string", token_audience, "jobcoord", 0, 0, NULL,                     \
-      "aud of issued access tokens (checked on every bearer token).")                         \
-    X("tokens.access_ttl_s", "int", access_ttl_s, "900", 10, 86400, NULL,                      \
-      "Lifetime of access tokens, seconds.")                                                  \
-    X("tokens.refresh_ttl_s", "int", refresh_ttl_s, "1209600", 60, 31536000, NULL,             \
-      "Lifetime of refresh tokens (password logins), seconds.")                               \
-    X("tokens.assertion_max_lifetime_s", "int", assertion_max_lifetime_s, "300", 10, 3600,     \
-      NULL, "Longest exp - iat a client_secret_jwt assertion may have, seconds.")             \
-    X("tokens.clock_skew_s", "int", clock_skew_s, "30", 0, 600, NULL,                          \
-      "Clock skew tolerated when checking exp, iat and nbf, seconds.")                        \
-    X("tokens.signing_key_grace_s", "int", signing_key_grace_s, "3600", 0, 31536000, NULL,      \
-      "Default time a rotated-out signing key still verifies (at least tokens.access_ttl_s).") \
-    X("tokens.key_reload_ms", "int", key_reload_ms, "5000", 100, 600000, NULL,                 \
-      "How often the HTTP surface re-reads signing keys (to see rotations).")                \
-    X("auth.login_max_failures", "int", login_max_failures, "5", 1, 1000, NULL,                \
-      "Consecutive failed password logins that lock an account.")                             \
-    X("auth.lockout_s", "int", lockout_s, "900", 1, 86400, NULL,                               \
-      "How long a locked account stays locked, seconds.")                                     \
-    X("auth.max_concurrent_hashes", "int", max_concurrent_hashes, "2", 1, 64, NULL,            \
-      "Threads computing password hashes (Argon2id, 64 MiB each), apart from http.threads.") \
-    X("auth.max_queued_logins", "int", max_queued_logins, "64", 1, 4096, NULL,                 \
-      "Password logins waiting for a hashing thread; more (or one waiting 10 s) get 503.")   \
-    X("auth.bootstrap_admin", "string", bootstrap_admin, "admin", 0, 0, NULL,                  \
-      "At first start with no admin: the admin to create (needs auth.bootstrap_password).")  \
-    X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                 \
-      "Password of that first admin (prefer JOBCOORD_AUTH_BOOTSTRAP_PASSWORD).")              \
-    X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                               \
-      "Keys file sealing secrets at rest (HMAC keys, token signing keys, TOTP secrets).")      \
-    X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,               \
-      "Id of the keys-file key new secrets are sealed with.")                                  \
-    X("security.allow_plaintext", "bool", allow_plaintext, "false", 0, 1, NULL,                \
-      "Without a keys file, store new secrets in plain text (with a warning) instead of"      \
-      " refusing to.")                                                                          \
-    X("instance.id", "string", instance_id, "", 0, 0, NULL,                                    \
+#define JC_CONFIG_TABLE(X)                                                                         \
+    X("log.level", "string", log_level, "info", 0, 0, "debug|info|warn|error",                     \
+      "Lowest level of log records written to stderr.")                                            \
+    X("log.format", "string", log_format, "text", 0, 0, "text|json",                               \
+      "Log record format: human-readable text or one JSON object per line.")                       \
+    X("log.rejection_interval_s", "int", log_rejection_interval_s, "60", 1, 86400, NULL,           \
+      "A rejected message is logged once per rejection reason and principal per this many"         \
+      " seconds; the lines left out are counted and the count logged when it ends.")               \
+    X("database.conninfo", "string", db_conninfo, "dbname=jobcoord", 0, 0, NULL,                   \
+      "libpq connection string (key=value pairs or a postgresql:// URI).")                         \
+    X("kafka.brokers", "string", kafka_brokers, "", 0, 0, NULL,                                    \
+      "Kafka bootstrap servers; empty runs librdkafka's embedded mock cluster.")                   \
+    X("kafka.topic_prefix", "string", topic_prefix, "jobcoord.", 0, 0, NULL,                       \
+      "Prefix of every topic name.")                                                               \
+    X("kafka.group_id", "string", group_id, "jobcoord", 0, 0, NULL,                                \
+      "Consumer group of the coordinator instances.")                                              \
+    X("kafka.bootstrap_file", "string", bootstrap_file, "jobcoord-kafka.bootstrap", 0, 0, NULL,    \
+      "File where the embedded cluster's address is written, and read by workers.")                \
+    X("kafka.partitions", "int", kafka_partitions, "4", 1, 256, NULL,                              \
+      "Partitions of each topic the embedded cluster creates.")                                    \
+    X("kafka.session_timeout_ms", "int", session_timeout_ms, "10000", 1000, 300000, NULL,          \
+      "Consumer group session timeout in milliseconds.")                                           \
+    X("kafka.fetch_wait_max_ms", "int", fetch_wait_max_ms, "100", 1, 10000, NULL,                  \
+      "Longest time the consumer's fetch waits at the broker for data (fetch.wait.max.ms).")       \
+    X("kafka.properties", "string", kafka_properties, "", 0, 0, NULL,                              \
+      "Extra librdkafka properties, comma-separated k=v pairs.")                                   \
+    X("ingest.batch_max_messages", "int", batch_max_messages, "1000", 1, 10000, NULL,              \
+      "Most messages applied in one PostgreSQL transaction.")                                      \
+    X("ingest.batch_max_ms", "int", batch_max_ms, "20", 1, 10000, NULL,                            \
+      "Longest time in milliseconds a batch waits to fill before it is applied.")                  \
+    X("ingest.max_message_bytes", "int", max_message_bytes, "1048576", 256, 1048576, NULL,         \
+      "Largest message accepted; bigger ones are rejected unread.")                                \
+    X("ingest.heartbeat_max_age_s", "int", heartbeat_max_age_s, "300", 1, 86400, NULL,             \
+      "Heartbeats signed this many seconds before their record's timestamp are dropped.")          \
+    X("ingest.heartbeat_max_future_s", "int", heartbeat_max_future_s, "60", 0, 3600, NULL,         \
+      "Heartbeats signed this many seconds after the time they are judged by (the broker's"        \
+      " LogAppendTime, else the time the coordinator received them) are dropped.")                 \
+    X("ingest.max_future_s", "int", max_future_s, "300", 0, 86400, NULL,                           \
+      "Other messages signed this many seconds after the time they are judged by are"              \
+      " rejected (future).")                                                                       \
+    X("ingest.key_cache_ttl_ms", "int", key_cache_ttl_ms, "2000", 0, 600000, NULL,                 \
+      "How long principals' keys are cached before being read again from PostgreSQL.")             \
+    X("janitor.interval_ms", "int", janitor_interval_ms, "1000", 50, 600000, NULL,                 \
+      "Period of the janitor's pass in milliseconds.")                                             \
+    X("janitor.worker_offline_after_s", "int", worker_offline_after_s, "30", 1, 86400, NULL,       \
+      "Seconds without a heartbeat after which a worker is marked offline.")                       \
+    X("janitor.heartbeat_retention_s", "int", heartbeat_retention_s, "604800", 60, 31536000, NULL, \
+      "Seconds applied heartbeats are kept in the heartbeats table.")                              \
+    X("janitor.expired_key_retention_s", "int", expired_key_retention_s, "86400", 0, 31536000,     \
+      NULL,                                                                                        \
+      "Rotated-out HMAC keys are deleted this many seconds after their grace period"               \
+      " ended (the current key is always kept).")                                                  \
+    X("janitor.audit_retention_s", "int", audit_retention_s, "31536000", 0, 315360000, NULL,       \
+      "Audit trail entries are deleted this many seconds after they were written; 0 keeps"         \
+      " them forever.")                                                                            \
+    X("jobs.default_timeout_ms", "int", default_timeout_ms, "3600000", 1, 86400000, NULL,          \
+      "Timeout of a job whose submission names none: longest time without progress.")              \
+    X("jobs.assign_timeout_ms", "int", assign_timeout_ms, "30000", 100, 3600000, NULL,             \
+      "An assigned job not started within this many milliseconds is requeued.")                    \
+    X("jobs.max_run_time_ms", "int", max_run_time_ms, "0", 0, 604800000, NULL,                     \
+      "Hard limit on one attempt, from its assignment, whatever its progress: the job is"          \
+      " taken back and its worker sent a cancel; 0: no limit.")                                    \
+    X("jobs.unacked_assign_limit", "int", unacked_assign_limit, "3", 0, 1000, NULL,                \
+      "A worker that left this many assigns in a row unacknowledged is not chosen again"           \
+      " until it acknowledges a command; 0: never held back.")                                     \
+    X("jobs.cancel_timeout_ms", "int", cancel_timeout_ms, "30000", 100, 3600000, NULL,             \
+      "A canceling job the worker does not confirm within this time is canceled anyway.")          \
+    X("jobs.reconcile_grace_ms", "int", reconcile_grace_ms, "10000", 0, 3600000, NULL,             \
+      "A running job missing from its worker's heartbeats is taken back, and a job a worker"       \
+      " lists after its attempt ended is answered with a cancel, only after this long.")           \
+    X("jobs.retry_backoff_ms", "int", retry_backoff_ms, "1000", 0, 3600000, NULL,                  \
+      "Delay before the first retry of a retryable failure; doubles each attempt, +-50%.")         \
+    X("jobs.retry_backoff_max_ms", "int", retry_backoff_max_ms, "300000", 0, 86400000, NULL,       \
+      "Longest delay between retries.")                                                            \
+    X("jobs.max_refusals", "int", max_refusals, "10", 0, 99, NULL,                                 \
+      "Refused assignments (command.ack ok:false) a job takes before it fails; they do not"        \
+      " count as attempts.")                                                                       \
+    X("jobs.refusal_skip_s", "int", refusal_skip_s, "60", 0, 86400, NULL,                          \
+      "A worker that refused a job is not offered that job again for this many seconds.")          \
+    X("jobs.unschedulable_after_s", "int", unschedulable_after_s, "0", 0, 31536000, NULL,          \
+      "A pending job whose type no online worker has advertised for this many seconds fails"       \
+      " (unschedulable); 0: it waits.")                                                            \
+    X("jobs.retention_s", "int", job_retention_s, "604800", 60, 315360000, NULL,                   \
+      "Finished jobs and their history are deleted this many seconds after they finished.")        \
+    X("scheduler.batch", "int", schedule_batch, "10000", 1, 10000, NULL,                           \
+      "Most jobs assigned in one scheduling pass (each ingest transaction and janitor pass"        \
+      " runs one). Below the fleet's free slots it caps the jobs in flight: see"                   \
+      " docs/performance.md.")                                                                     \
+    X("outbox.resend_ms", "int", outbox_resend_ms, "2000", 10, 600000, NULL,                       \
+      "A command not acknowledged within this time is sent again (doubling, up to 60 s;"           \
+      " later while ingest is more than this behind in reading its topics).")                      \
+    X("outbox.max_tries", "int", outbox_max_tries, "8", 1, 1000, NULL,                             \
+      "A command sent this many times without an acknowledgement is marked failed.")               \
+    X("outbox.batch", "int", outbox_batch, "1000", 1, 10000, NULL,                                 \
+      "Most outbox rows the relay produces per round.")                                            \
+    X("answers.interval_s", "int", answers_interval_s, "10", 1, 86400, NULL,                       \
+      "A client's request naming the same job is answered at most once within this many"           \
+      " seconds (refusals, repeated submissions, cancels).")                                       \
+    X("answers.max_per_interval", "int", answers_max, "100", 0, 100000, NULL,                      \
+      "Most answers sent to one principal within answers.interval_s; 0 answers nothing.")          \
+    X("http.listen", "string", http_listen, "", 0, 0, NULL,                                        \
+      "IPv4 address:port of the HTTP surface (health, readiness, metrics); empty: off.")           \
+    X("http.threads", "int", http_threads, "2", 1, 64, NULL, "Threads serving HTTP requests.")     \
+    X("http.connection_timeout_s", "int", http_timeout_s, "10", 1, 3600, NULL,                     \
+      "An idle HTTP connection is closed after this many seconds.")                                \
+    X("http.request_deadline_s", "int", http_request_deadline_s, "10", 1, 3600, NULL,              \
+      "A request must arrive whole (headers and body) within this time, sent slowly or not.")      \
+    X("http.busy_request_deadline_ms", "int", http_busy_deadline_ms, "1000", 100, 600000, NULL,    \
+      "The same deadline once 3/4 of http.max_connections are open (keeps room).")                 \
+    X("http.max_connections", "int", http_max_connections, "256", 1, 65536, NULL,                  \
+      "Most HTTP connections at once.")                                                            \
+    X("http.max_connections_per_ip", "int", http_max_per_ip, "32", 1, 65536, NULL,                 \
+      "Most HTTP connections at once from one IP address.")                                        \
+    X("http.connection_memory_limit", "int", http_memory_limit, "65536", 4096, 16777216, NULL,     \
+      "Bytes of memory one HTTP connection may use (request line and headers).")                   \
+    X("http.max_body_bytes", "int", http_max_body, "16384", 256, 1048576, NULL,                    \
+      "Largest request body accepted (token and revoke forms); larger gets 413.")                  \
+    X("http.public_url", "string", http_public_url, "", 0, 0, NULL,                                \
+      "Base URL clients reach the HTTP surface at; empty: http://<http.listen>.")                  \
+    X("tokens.issuer", "string", token_issuer, "", 0, 0, NULL,                                     \
+      "iss of issued access tokens; empty: http.public_url.")                                      \
+    X("tokens.audience", "string", token_audience, "jobcoord", 0, 0, NULL,                         \
+      "aud of issued access tokens (checked on every bearer token).")                              \
+    X("tokens.access_ttl_s", "int", access_ttl_s, "900", 10, 86400, NULL,                          \
+      "Lifetime of access tokens, seconds.")                                                       \
+    X("tokens.refresh_ttl_s", "int", refresh_ttl_s, "1209600", 60, 31536000, NULL,                 \
+      "Lifetime of refresh tokens (password logins), seconds.")                                    \
+    X("tokens.assertion_max_lifetime_s", "int", assertion_max_lifetime_s, "300", 10, 3600, NULL,   \
+      "Longest exp - iat a client_secret_jwt assertion may have, seconds.")                        \
+    X("tokens.clock_skew_s", "int", clock_skew_s, "30", 0, 600, NULL,                              \
+      "Clock skew tolerated when checking exp, iat and nbf, seconds.")                             \
+    X("tokens.signing_key_grace_s", "int", signing_key_grace_s, "3600", 0, 31536000, NULL,         \
+      "Default time a rotated-out signing key still verifies (at least tokens.access_ttl_s).")     \
+    X("tokens.key_reload_ms", "int", key_reload_ms, "5000", 100, 600000, NULL,                     \
+      "How often the HTTP surface re-reads signing keys (to see rotations).")                      \
+    X("auth.login_max_failures", "int", login_max_failures, "5", 1, 1000, NULL,                    \
+      "Consecutive failed password logins that lock an account.")                                  \
+    X("auth.lockout_s", "int", lockout_s, "900", 1, 86400, NULL,                                   \
+      "How long a locked account stays locked, seconds.")                                          \
+    X("auth.max_concurrent_hashes", "int", max_concurrent_hashes, "2", 1, 64, NULL,                \
+      "Threads computing password hashes (Argon2id, 64 MiB each), apart from http.threads.")       \
+    X("auth.max_queued_logins", "int", max_queued_logins, "64", 1, 4096, NULL,                     \
+      "Password logins waiting for a hashing thread; more (or one waiting 10 s) get 503.")         \
+    X("auth.bootstrap_admin", "string", bootstrap_admin, "admin", 0, 0, NULL,                      \
+      "At first start with no admin: the admin to create (needs auth.bootstrap_password).")        \
+    X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                     \
+      "Password of that first admin (prefer JOBCOORD_AUTH_BOOTSTRAP_PASSWORD).")                   \
+    X("security.keys_file", "string", keys_file, "", 0, 0, NULL,                                   \
+      "Keys file sealing secrets at rest (HMAC keys, token signing keys, TOTP secrets).")          \
+    X("security.encryption_key_id", "string", encryption_key_id, "", 0, 0, NULL,                   \
+      "Id of the keys-file key new secrets are sealed with.")                                      \
+    X("security.allow_plaintext", "bool", allow_plaintext, "false", 0, 1, NULL,                    \
+      "Without a keys file, store new secrets in plain text (with a warning) instead of"           \
+      " refusing to.")                                                                             \
+    X("instance.id", "string", instance_id, "", 0, 0, NULL,                                        \
       "Name of this coordinator instance; empty uses hostname:pid.")
 
 #define AS_KEY(name, type, field, def, min, max, choices, doc) {name, type, def, min, max, doc},

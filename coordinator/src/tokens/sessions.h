@@ -23,17 +23,17 @@
  * (of its newest refresh token) and state (active, expired, revoked, or
  * ended: the principal's sessions were ended since). Times are
  * timestamptz. */
-#define JC_SQL_SESSIONS                                                                          \
-    "SELECT t.family::text AS family, min(t.created_at) AS created,"                             \
-    " max(t.created_at) AS last_used,"                                                           \
-    " (array_agg(t.client_address ORDER BY t.created_at))[1] AS login_address,"                  \
-    " (array_agg(t.client_address ORDER BY t.created_at DESC))[1] AS last_address,"              \
-    " max(t.expires_at) AS expires_at,"                                                          \
-    " CASE WHEN bool_or(t.revoked_at IS NOT NULL) THEN 'revoked'"                                \
-    "      WHEN max(t.generation) <> p.token_generation THEN 'ended'"                            \
-    "      WHEN NOT bool_or(t.used_at IS NULL AND t.expires_at > now()) THEN 'expired'"          \
-    "      ELSE 'active' END AS state"                                                           \
-    " FROM refresh_tokens t JOIN principals p ON p.id = t.principal_id"                          \
+#define JC_SQL_SESSIONS                                                                 \
+    "SELECT t.family::text AS family, min(t.created_at) AS created,"                    \
+    " max(t.created_at) AS last_used,"                                                  \
+    " (array_agg(t.client_address ORDER BY t.created_at))[1] AS login_address,"         \
+    " (array_agg(t.client_address ORDER BY t.created_at DESC))[1] AS last_address,"     \
+    " max(t.expires_at) AS expires_at,"                                                 \
+    " CASE WHEN bool_or(t.revoked_at IS NOT NULL) THEN 'revoked'"                       \
+    "      WHEN max(t.generation) <> p.token_generation THEN 'ended'"                   \
+    "      WHEN NOT bool_or(t.used_at IS NULL AND t.expires_at > now()) THEN 'expired'" \
+    "      ELSE 'active' END AS state"                                                  \
+    " FROM refresh_tokens t JOIN principals p ON p.id = t.principal_id"                 \
     " WHERE t.principal_id = $1 GROUP BY t.family, p.token_generation ORDER BY created DESC"
 
 /* jc_sessions_revoke revokes principal's sessions: only family when not

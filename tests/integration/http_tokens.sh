@@ -19,7 +19,7 @@ export JOBCOORD_AUTH_BOOTSTRAP_PASSWORD=$ADMIN_PW
 
 start_mock_kafka 1
 start_coordinator --set http.listen=127.0.0.1:$PORT --set http.connection_timeout_s=2 \
-    --set auth.login_max_failures=3 --set auth.lockout_s=3 --set tokens.key_reload_ms=100
+    --set auth.login_max_failures=3 --set auth.lockout_s=10 --set tokens.key_reload_ms=100
 unset JOBCOORD_AUTH_BOOTSTRAP_PASSWORD
 
 # post_form PATH ARGS... : POST a form (curl --data-urlencode each ARG),
@@ -97,7 +97,9 @@ check "three failures lock the account" sql_is t "SELECT locked_until > now() FR
 check_eq "locked: even the right password is refused, same answer" 400 "$(login admin "$ADMIN_PW")"
 check "locked: the answer does not tell" cmp -s "$T/body" "$T/wrong.json"
 check "the lockout is logged" grep -q "login of 'admin' refused (account locked)" "$T/coordinator.log"
-sleep 3.2
+# (10 s: long enough for the checks above on a loaded machine, where 3 s
+# ran out before them)
+wait_for 20 "the lockout's end" sql_is t "SELECT locked_until <= now() FROM principals WHERE id = 'admin'"
 check_eq "after auth.lockout_s the right password works" 200 "$(login admin "$ADMIN_PW")"
 for i in 1 2 3; do login admin "bad-$i-password" >/dev/null; done
 check_eq "locked again" 400 "$(login admin "$ADMIN_PW")"

@@ -60,6 +60,8 @@ const CONTRACT = [
       schema: 'JobEventList', roles: ALL_ROLES, pathParams: ['id'] },
     { method: 'get', path: '/v1/jobs/stats', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'JobStats',
       roles: ['admin', 'reader'], query: ['window'] },
+    { method: 'get', path: '/v1/audit', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'AuditList',
+      roles: ['admin'], query: ['actor', 'target', 'action', 'since', 'limit', 'cursor'] },
 ];
 // Objects whose other properties are allowed: the OAuth forms, where
 // RFC 6749 section 3.2 says unknown parameters are ignored.

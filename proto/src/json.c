@@ -6,7 +6,6 @@
  */
 #include "jcproto/json.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,8 +84,9 @@ int jc_json_int64(const json_t *v, int64_t *out)
     }
     if (!json_is_real(v))
         return -1;
-    d = trunc(json_real_value(v));
-    /* out of range: refused, not clamped (an exp in eternity) */
+    d = json_real_value(v);
+    /* out of range: refused, not clamped (an exp in eternity); in range,
+     * the conversion truncates toward zero (no libm needed) */
     if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
         return -1;
     *out = (int64_t)d;

@@ -140,6 +140,10 @@ int admin_end_tx(admin_ctx *ctx, int rc);
  * so that the numbers it prints belong together. */
 int admin_snapshot(admin_ctx *ctx);
 
+/* admin_operator names who runs the CLI, "user@host" (the OS user and host
+ * name), for the history of what an operator changes. */
+const char *admin_operator(void);
+
 /* admin_text_valid tells whether s is valid UTF-8 of at most max bytes. */
 int admin_text_valid(const char *s, size_t max);
 

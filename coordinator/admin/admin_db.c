@@ -1,15 +1,19 @@
 /*
  * admin_db.c - the database side every jobcoord-admin command shares: the
  * connection (with the schema version check), transactions, snapshots,
- * locking the row a command changes, and the keyring of secrets at rest.
+ * locking the row a command changes, the keyring of secrets at rest, and
+ * the operator's name recorded with what a command changes.
  */
 #include "admin.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -112,4 +116,22 @@ int admin_lock_row(admin_ctx *ctx, const char *sql, const char *id, const char *
     if (PQntuples(*row) == 0)
         return admin_fail(ADMIN_REFUSED, "no %s '%s'", what, id);
     return ADMIN_OK;
+}
+
+const char *admin_operator(void)
+{
+    static char name[300];
+    char host[256] = "";
+    struct passwd *pw;
+
+    if (name[0])
+        return name;
+    pw = getpwuid(geteuid());
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "unknown-host");
+    if (pw && pw->pw_name && pw->pw_name[0])
+        snprintf(name, sizeof name, "%.64s@%.200s", pw->pw_name, host);
+    else
+        snprintf(name, sizeof name, "uid%ld@%.200s", (long)geteuid(), host);
+    return name;
 }

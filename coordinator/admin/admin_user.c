@@ -312,7 +312,8 @@ static int cmd_delete(admin_ctx *ctx, const admin_args *a)
 
     if (rc)
         return rc;
-    st = jc_principal_delete(ctx->db, &ctx->cfg, a->pos[0], force, &rep, err, sizeof err);
+    st = jc_principal_delete(ctx->db, &ctx->cfg, a->pos[0], force, admin_operator(), &rep, err,
+                             sizeof err);
     rc = admin_pr_exit(st, err);
     if (rc == ADMIN_OK)
         print_delete(ctx, a->pos[0], &rep);

@@ -17,6 +17,8 @@
 
 #include "core/db.h"
 #include "kafka/kconf.h"
+#include "jobs/workerstate.h"
+#include "jobs/cmdstate.h"
 
 #define WINDOW_MAX 31536000L
 #define STATUS_WINDOW_DEFAULT "300"
@@ -150,7 +152,7 @@ static const struct {
     const char *label, *json_name, *sql;
 } status_counts[] = {
     {"workers", "workers",
-     "SELECT s.v, count(w.id) FROM unnest(ARRAY['online', 'offline', 'draining'])"
+     "SELECT s.v, count(w.id) FROM unnest(ARRAY[" JC_SQL_WORKER_STATUSES "])"
      " WITH ORDINALITY AS s(v, n) LEFT JOIN workers w ON w.status = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
     {"principals", "principals",
@@ -164,8 +166,7 @@ static const struct {
      " LEFT JOIN state_counts c ON c.tbl = 'jobs' AND c.state = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
     {"commands", "commands",
-     "SELECT s.v, coalesce(sum(c.n), 0)"
-     "  FROM unnest(ARRAY['pending', 'sent', 'acked', 'failed', 'done'])"
+     "SELECT s.v, coalesce(sum(c.n), 0) FROM unnest(ARRAY[" JC_SQL_CMD_STATUSES "])"
      " WITH ORDINALITY AS s(v, n) LEFT JOIN state_counts c ON c.tbl = 'commands' AND c.state = s.v"
      " GROUP BY s.v, s.n ORDER BY s.n"},
 };

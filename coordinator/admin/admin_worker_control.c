@@ -16,6 +16,7 @@
  * (workers.config_version).
  */
 #include "admin.h"
+#include "jobs/workerstate.h"
 #include "jobs/jobwrite.h"
 
 #include <stdio.h>
@@ -82,10 +83,10 @@ static int set_drain(admin_ctx *ctx, const admin_args *a, int drain)
         goto out;
     status = PQgetvalue(w, 0, COL_STATUS);
     requested = PQgetvalue(w, 0, COL_DRAIN)[0] == 't';
-    new_status = drain && strcmp(status, "online") == 0       ? "draining"
-                 : !drain && strcmp(status, "draining") == 0 ? "online"
-                                                               : status;
-    changed = drain ? !requested : requested || strcmp(status, "draining") == 0;
+    /* the worker status table says where the flag takes the status */
+    new_status = jc_worker_status_name(
+        jc_worker_next(jc_worker_status_parse(status), drain ? WI_DRAIN : WI_UNDRAIN));
+    changed = drain ? !requested : requested || strcmp(status, JC_WORKER_DRAINING) == 0;
     if (!changed)
         new_status = status;
     if (changed) {

@@ -67,36 +67,36 @@ static int fail(char *err, size_t err_size, const char *what)
     return -1;
 }
 
-/* members_unique returns 0 when no two members of object 0 of doc have the
- * same name after unescaping (RFC 7515 4 and RFC 7519 4: a JWS/JWT with
- * duplicate names must be rejected, or two parsers may read different
- * values), -1 otherwise or when a name cannot be unescaped (U+0000). */
-static int members_unique(const jc_json *doc)
+/* object_of parses one part of the token as a JSON object, or says why not
+ * in err (prefixed with what). Duplicate member names are refused by the
+ * reader (RFC 7515 4 and RFC 7519 4: a JWS/JWT with duplicate names must be
+ * rejected, or two parsers may read different values). */
+static json_t *object_of(const char *what, const char *src, size_t len, char *err, size_t err_size)
 {
-    char a[JC_JWT_CLAIMS_MAX + 1], b[JC_JWT_CLAIMS_MAX + 1];
-    uint32_t count = doc->toks[0].count, ka = 1;
+    char jerr[160];
+    json_t *doc = jc_json_parse(src, len, jerr, sizeof jerr);
 
-    for (uint32_t m = 0; m < count; m++) {
-        uint32_t kb = doc->toks[ka + 1].next;
-        int la = jc_json_string(doc, (int)ka, a, sizeof a);
-        if (la < 0)
-            return -1;
-        for (uint32_t n = m + 1; n < count; n++) {
-            int lb = jc_json_string(doc, (int)kb, b, sizeof b);
-            if (lb < 0 || (la == lb && memcmp(a, b, (size_t)la) == 0))
-                return -1;
-            kb = doc->toks[kb + 1].next;
-        }
-        ka = doc->toks[ka + 1].next;
+    if (doc && !json_is_object(doc)) {
+        json_decref(doc);
+        snprintf(err, err_size, "%s: not an object", what);
+        return NULL;
     }
-    return 0;
+    if (!doc)
+        snprintf(err, err_size, "%s: %s", what, jerr);
+    return doc;
+}
+
+void jc_jws_free(jc_jws *j)
+{
+    json_decref(j->hdr);
+    json_decref(j->cl);
+    j->hdr = j->cl = NULL;
 }
 
 int jc_jws_parse(const char *token, size_t len, jc_jws *j, char *err, size_t err_size)
 {
     const char *d1, *d2;
-    int n, crit;
-    char jerr[128];
+    int n;
 
     memset(j, 0, sizeof *j);
     if (len == 0 || len > JC_JWT_MAX)
@@ -117,34 +117,36 @@ int jc_jws_parse(const char *token, size_t len, jc_jws *j, char *err, size_t err
     if (n < 0)
         return fail(err, err_size, "signature is not base64url or too long");
     j->sig_len = (size_t)n;
-    if (jc_json_parse(&j->hdr, j->header, j->header_len, j->hdr_toks, 32, jerr, sizeof jerr) < 0 ||
-        j->hdr_toks[0].type != JC_JSON_OBJECT) {
-        snprintf(err, err_size, "header: %s", j->hdr.ntoks ? "not an object" : jerr);
+    j->hdr = object_of("header", j->header, j->header_len, err, err_size);
+    if (!j->hdr)
         return -1;
+    j->cl = object_of("claims", j->claims, j->claims_len, err, err_size);
+    if (!j->cl)
+        goto bad;
+    if (jc_json_member_string(j->hdr, "alg", j->alg, sizeof j->alg) < 0) {
+        fail(err, err_size, "header has no string alg");
+        goto bad;
     }
-    if (jc_json_parse(&j->cl, j->claims, j->claims_len, j->cl_toks, 160, jerr, sizeof jerr) < 0 ||
-        j->cl_toks[0].type != JC_JSON_OBJECT) {
-        snprintf(err, err_size, "claims: %s", j->cl.ntoks ? "not an object" : jerr);
-        return -1;
+    if (json_object_get(j->hdr, "crit")) {
+        fail(err, err_size, "header has crit (no extension is supported)");
+        goto bad;
     }
-    if (members_unique(&j->hdr) < 0)
-        return fail(err, err_size, "header has a duplicate member (or a name with U+0000)");
-    if (members_unique(&j->cl) < 0)
-        return fail(err, err_size, "claims have a duplicate member (or a name with U+0000)");
-    if (jc_json_member_string(&j->hdr, 0, "alg", j->alg, sizeof j->alg) < 0)
-        return fail(err, err_size, "header has no string alg");
-    crit = jc_json_find(&j->hdr, 0, "crit");
-    if (crit != -1)
-        return fail(err, err_size, "header has crit (no extension is supported)");
-    if (jc_json_find(&j->hdr, 0, "kid") >= 0 &&
-        jc_json_member_string(&j->hdr, 0, "kid", j->kid, sizeof j->kid) < 0)
-        return fail(err, err_size, "header kid is not a short string");
-    if (jc_json_find(&j->hdr, 0, "typ") >= 0 &&
-        jc_json_member_string(&j->hdr, 0, "typ", j->typ, sizeof j->typ) < 0)
-        return fail(err, err_size, "header typ is not a short string");
+    if (json_object_get(j->hdr, "kid") &&
+        jc_json_member_string(j->hdr, "kid", j->kid, sizeof j->kid) < 0) {
+        fail(err, err_size, "header kid is not a short string");
+        goto bad;
+    }
+    if (json_object_get(j->hdr, "typ") &&
+        jc_json_member_string(j->hdr, "typ", j->typ, sizeof j->typ) < 0) {
+        fail(err, err_size, "header typ is not a short string");
+        goto bad;
+    }
     j->token = token;
     j->signing_input_len = (size_t)(d2 - token);
     return 0;
+bad:
+    jc_jws_free(j);
+    return -1;
 }
 
 int jc_jws_verify_hs256(const jc_jws *j, const uint8_t key[32])

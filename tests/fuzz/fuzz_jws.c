@@ -21,21 +21,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const uint8_t key[32];
     char err[160], s[256];
     int64_t v;
-    jc_json doc;
-    jc_json_tok toks[64];
+    json_t *doc;
 
     /* the input as a token */
     if (jc_jws_parse((const char *)data, size, &j, err, sizeof err) == 0) {
         (void)jc_jws_verify_hs256(&j, key);
         (void)jc_jws_verify_eddsa(&j, key);
-        (void)jc_json_member_string(&j.cl, 0, "sub", s, sizeof s);
-        (void)jc_json_int64(&j.cl, jc_json_find(&j.cl, 0, "exp"), &v);
+        (void)jc_json_member_string(j.cl, "sub", s, sizeof s);
+        (void)jc_json_int64(json_object_get(j.cl, "exp"), &v);
+        jc_jws_free(&j);
     }
     /* the input as a JSON document */
-    if (jc_json_parse(&doc, (const char *)data, size, toks, 64, err, sizeof err) == 0 &&
-        toks[0].type == JC_JSON_OBJECT) {
-        (void)jc_json_member_string(&doc, 0, "access_token", s, sizeof s);
-        (void)jc_json_int64(&doc, jc_json_find(&doc, 0, "expires_in"), &v);
+    doc = jc_json_parse((const char *)data, size, err, sizeof err);
+    if (doc) {
+        (void)jc_json_member_string(doc, "access_token", s, sizeof s);
+        (void)jc_json_int64(json_object_get(doc, "expires_in"), &v);
+        json_decref(doc);
     }
     return 0;
 }

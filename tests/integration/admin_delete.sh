@@ -67,7 +67,8 @@ check "output: the canceling job is canceled" contains "$OUT" "job $J_CING: canc
 check "output: the summary" contains "$OUT" "3 held jobs taken back: 1 pending again, 1 failed (no attempts left), 1 canceled"
 check "output: the commands" contains "$OUT" "2 pending commands to w1 canceled"
 check "output: deleted" contains "$OUT" "deleted w1"
-WHY="its worker 'w1' was deleted by an operator (jobcoord-admin user delete --force)"
+OP="$(id -un)@$(hostname)"
+WHY="its worker 'w1' was deleted by operator $OP (jobcoord-admin user delete --force)"
 check_eq "running job: pending again, no worker, the reason as its error" "pending|1|-|$WHY|-" "$(jobs "$J_RUN")"
 check_eq "last attempt: failed with the reason" "failed|3|w1|$WHY|-" "$(jobs "$J_LAST")"
 check_eq "canceling job: canceled" "canceled|1|w1|$WHY|-" "$(jobs "$J_CING")"
@@ -91,7 +92,7 @@ check_eq "json: role and counts" "client True 0 3 1 1 1" \
     "$(js 'd["role"], d["deleted"], d["held_jobs"], d["submitted_jobs"], d["canceled"], d["canceling"], d["commands_canceled"]')"
 check_eq "json: the jobs it changed" "$J_APEND:submitter:pending>canceled $J_ARUN:submitter:running>canceling" \
     "$(js '" ".join(j["id"] + ":" + j["as"] + ":" + j["from"] + ">" + j["to"] for j in d["jobs"])')"
-AWHY="its submitter 'alice' was deleted by an operator (jobcoord-admin user delete --force)"
+AWHY="its submitter 'alice' was deleted by operator $OP (jobcoord-admin user delete --force)"
 check_eq "pending job of alice: canceled" "canceled|0|-|-|$AWHY" "$(jobs "$J_APEND")"
 check_eq "running job of alice: canceling on w2" "canceling|1|w2|-|$AWHY" "$(jobs "$J_ARUN")"
 check_eq "an already canceling job of alice is left to end" "canceling|1|w2|-|-" "$(jobs "$J_ACING")"

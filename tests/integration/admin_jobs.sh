@@ -20,6 +20,8 @@ outbox() { sql "SELECT kind || '|' || recipient || '|' || coalesce(job_id::text,
 ncommands() { sql "SELECT count(*) FROM commands"; }
 nevents() { sql "SELECT count(*) FROM job_events"; }
 job_state() { sql "SELECT state FROM jobs WHERE id = '$1'"; }
+# the operator the CLI names in the history of what it changes
+OP="$(id -un)@$(hostname)"
 
 # --- help ------------------------------------------------------------------
 for c in "job" "job list" "job show" "job logs" "job cancel" "job retry" "worker drain" \
@@ -148,7 +150,7 @@ rc_is "cancel a pending job" 0
 check "cancel reports the move" contains "$OUT" "job $J_PEND: pending -> canceled"
 check_eq "pending -> canceled at once, with finish time and reason" "canceled|t|no longer needed|" \
     "$(sql "SELECT state, finished_at IS NOT NULL, cancel_reason, lease_expires_at FROM jobs WHERE id = '$J_PEND'")"
-check_eq "its job_events row" "0|state|pending|canceled||canceled by an operator: no longer needed" \
+check_eq "its job_events row names the operator" "0|state|pending|canceled||canceled by operator $OP: no longer needed" \
     "$(sql "SELECT attempt, kind, from_state, to_state, worker_id, text FROM job_events WHERE job_id = '$J_PEND'")"
 check_eq "a job.update for the submitter" "job.update|alice|$J_PEND|0|canceled|-|pending" "$(outbox)"
 check "the command id is a fresh UUID" sql_is t "SELECT id <> '00000000-0000-0000-0000-000000000000' AND tries = 0 FROM commands"
@@ -163,8 +165,9 @@ check_eq "running -> canceling with a 30 s lease and the reason" "canceling|t|op
     "$(sql "SELECT state, lease_expires_at BETWEEN now() + interval '25 s' AND now() + interval '31 s', cancel_reason, worker_id, finished_at IS NOT NULL FROM jobs WHERE id = '$J_RUN'")"
 check_eq "a cancel command for the worker" "cancel|w1|$J_RUN|2|-|operator says stop|pending" "$(outbox | tail -1)"
 check_eq "the json names that command" "$(js 'd["command"]["id"]')" "$(sql "SELECT id FROM commands ORDER BY seq DESC LIMIT 1")"
-check_eq "its job_events row" "2|running|canceling" \
-    "$(sql "SELECT attempt, from_state, to_state FROM job_events WHERE job_id = '$J_RUN' ORDER BY id DESC LIMIT 1")"
+check_eq "its job_events row names the worker, as the daemon's do, and the operator" \
+    "2|running|canceling|w1|canceled by operator $OP: operator says stop" \
+    "$(sql "SELECT attempt, from_state, to_state, worker_id, text FROM job_events WHERE job_id = '$J_RUN' ORDER BY id DESC LIMIT 1")"
 
 run job cancel "$J_ASSN"
 rc_is "cancel an assigned job" 0
@@ -193,8 +196,9 @@ rc_is "retry a failed job" 0
 check "retry reports the move" contains "$OUT" "job $J_FAIL: failed -> pending"
 check_eq "failed -> pending, cleared, one more attempt" "pending|3|4||||||t" \
     "$(sql "SELECT state, attempt, max_attempts, error, result, worker_id, finished_at, progress, run_after <= now() FROM jobs WHERE id = '$J_FAIL'")"
-check_eq "its job_events row" "3|state|failed|pending|retried by an operator" \
-    "$(sql "SELECT attempt, kind, from_state, to_state, text FROM job_events WHERE job_id = '$J_FAIL'")"
+check_eq "its job_events row names the operator and the last worker, as the daemon's requeues do" \
+    "3|state|failed|pending|w2|retried by operator $OP" \
+    "$(sql "SELECT attempt, kind, from_state, to_state, worker_id, text FROM job_events WHERE job_id = '$J_FAIL'")"
 run --json job retry "$J_CAN"
 rc_is "retry a canceled job" 0
 check_eq "retry --json" "canceled pending 1" "$(js 'd["from"], d["to"], d["attempt"]')"

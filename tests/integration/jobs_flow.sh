@@ -158,6 +158,45 @@ event w1 "$J6" 1 canceled
 wait_state "$J6" "canceled 1 w1" || exit 1
 check_eq "canceled when the worker confirms" "canceled 1 w1" "$(state "$J6")"
 
+# --- an operator's cancel and retry go through the daemon's writer: the same
+#     rows as a client's cancel (history, outbox row, lease, reason), the
+#     history naming the operator; the relay is woken and sends the cancel
+OP="$(id -un)@$(hostname)"
+JC=$(uuid) JA=$(uuid)
+for j in "$JC" "$JA"; do
+    submit "$j" --job-type t1
+    wait_state "$j" "assigned 1 w1" || exit 1
+    event w1 "$j" 1 started
+    wait_state "$j" "running 1 w1" || exit 1
+done
+produce_as c1 --topic job-requests --type job.cancel --job-id "$JC" --reason "stop it" >/dev/null
+wait_state "$JC" "canceling 1 w1" || exit 1
+"$ADMIN" job cancel "$JA" --reason "stop it" >/dev/null || { echo "admin cancel failed"; exit 1; }
+ev() { sql "SELECT attempt || '|' || kind || '|' || from_state || '|' || to_state || '|' || coalesce(worker_id, '-') || '|' || coalesce(stream, '-') || '|' || coalesce(progress::text, '-') FROM job_events WHERE job_id = '$1' AND to_state = '$2'"; }
+cmd() { sql "SELECT kind || '|' || recipient || '|' || attempt || '|' || coalesce(state, '-') || '|' || coalesce(reason, '-') FROM commands WHERE job_id = '$1' AND kind = '$2'"; }
+row() { sql "SELECT state || '|' || coalesce(worker_id, '-') || '|' || coalesce(cancel_reason, '-') || '|' || coalesce(error, '-') || '|' || (finished_at IS NULL) || '|' || round(extract(epoch FROM lease_expires_at - updated_at)) FROM jobs WHERE id = '$1'"; }
+check_eq "admin cancel: the same job_events row as a client's" "$(ev "$JC" canceling)" "$(ev "$JA" canceling)"
+check_eq "admin cancel: the same cancel command" "$(cmd "$JC" cancel)" "$(cmd "$JA" cancel)"
+check_eq "admin cancel: the same job row, lease cut to jobs.cancel_timeout_ms" "$(row "$JC")" "$(row "$JA")"
+check_eq "the client's history says why" "stop it" "$(sql "SELECT text FROM job_events WHERE job_id = '$JC' AND to_state = 'canceling'")"
+check_eq "the operator's history names the operator" "canceled by operator $OP: stop it" \
+    "$(sql "SELECT text FROM job_events WHERE job_id = '$JA' AND to_state = 'canceling'")"
+wait_for 20 "the relay sends the admin's cancel" sql_is sent "SELECT status FROM commands WHERE job_id = '$JA' AND kind = 'cancel'" || exit 1
+for j in "$JC" "$JA"; do event w1 "$j" 1 canceled; done
+wait_state "$JA" "canceled 1 w1" || exit 1
+wait_state "$JC" "canceled 1 w1" || exit 1
+check_eq "admin cancel: the same final job.update" "$(cmd "$JC" job.update | grep '|canceled|')" "$(cmd "$JA" job.update)"
+"$ADMIN" job retry "$JA" >/dev/null || { echo "admin retry failed"; exit 1; }
+check_eq "admin retry: a history row like a requeue's, naming the operator" \
+    "1|state|canceled|pending|w1|retried by operator $OP" \
+    "$(sql "SELECT attempt || '|' || kind || '|' || from_state || '|' || to_state || '|' || coalesce(worker_id, '-') || '|' || text FROM job_events WHERE job_id = '$JA' AND from_state = 'canceled'")"
+check_eq "admin retry: the job starts over: no cancel reason, error, finish time or result" "-|-|true|true|3" \
+    "$(sql "SELECT coalesce(cancel_reason, '-') || '|' || coalesce(error, '-') || '|' || (finished_at IS NULL) || '|' || (result IS NULL) || '|' || max_attempts FROM jobs WHERE id = '$JA'")"
+wait_state "$JA" "assigned 2 w1" || exit 1
+check_eq "the retried job is assigned again as attempt 2" "assigned 2 w1" "$(state "$JA")"
+event w1 "$JA" 2 succeeded --result ok
+wait_state "$JA" "succeeded 2 w1" || exit 1
+
 # --- timeout: a running job without progress is taken back
 J7=$(uuid)
 submit "$J7" --job-type t1 --timeout-ms 1000 --max-attempts 1

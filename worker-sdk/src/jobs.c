@@ -20,8 +20,12 @@
  * is done with it) or a temporary one taken by cancel or hand-back. Before
  * the pool thread lets go, it waits for a cancel callback in progress, so
  * no callback runs after its handler returned.
+ *
+ * This file is the table (assign, cancel, hand back, snapshot) and the pool
+ * task; job_api.c is the handler's side (the public jc_job_* calls) and the
+ * sending of a job's events; jobs_int.h is what they share.
  */
-#include "jobs.h"
+#include "jobs_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,47 +36,6 @@
 #include <time.h>
 
 #include "pool.h"
-
-typedef struct handler {
-    char type[JC_MAX_NAME_LEN + 1];
-    jc_job_handler_fn fn;
-    void *opaque;
-} handler;
-
-struct jc_job_s {
-    jc_jobs *owner;
-    uint8_t id[JC_ID_LEN];
-    char id_text[37];
-    uint32_t attempt;
-    uint8_t cmd[JC_ID_LEN];
-    char type[JC_MAX_NAME_LEN + 1];
-    uint8_t *payload; /* payload_len bytes and a NUL */
-    size_t payload_len;
-    const handler *h;
-    int refs; /* under owner->mu */
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* cancel_cb_running went to 0 */
-    int cmd_sent;      /* an event carrying the command id went out */
-    atomic_int ended;  /* succeeded, failed or canceled was sent (or handed back) */
-    atomic_int canceled;
-    jc_cancel_fn cancel_cb;
-    void *cancel_opaque;
-    int cancel_cb_called, cancel_cb_running;
-};
-
-struct jc_jobs {
-    jc_sender sender;
-    char topic[256];
-    handler handlers[JC_MAX_CAPS];
-    uint32_t n_handlers;
-    jc_pool *pool;
-    pthread_mutex_t mu;
-    pthread_cond_t idle; /* a job left the table */
-    uint32_t slots, n;
-    jc_job_t **table; /* n of slots entries */
-    int closed;
-    atomic_int running;
-};
 
 jc_jobs *jc_jobs_new(uint32_t slots, const jc_sender *sender, const char *events_topic)
 {
@@ -158,97 +121,6 @@ static void job_unref(jc_job_t *job)
         job_free(job);
 }
 
-// send_event_locked sends one event of job; the first one sent carries the
-// assign's command id. job->mu held.
-static jc_err_t send_event_locked(jc_job_t *job, jc_job_event *ev)
-{
-    jc_msg m;
-    char errstr[256];
-    jc_err_t err;
-
-    memset(&m, 0, sizeof m);
-    memcpy(ev->job, job->id, JC_ID_LEN);
-    ev->attempt = job->attempt;
-    if (!job->cmd_sent) {
-        ev->has_command = 1;
-        memcpy(ev->command, job->cmd, JC_ID_LEN);
-    }
-    m.type = JC_MSG_JOB_EVENT;
-    m.u.event = *ev;
-    err = jc_send(&job->owner->sender, job->owner->topic, job->id_text, strlen(job->id_text), &m,
-                  NULL, errstr, sizeof errstr);
-    if (err == JC_OK)
-        job->cmd_sent = 1;
-    return err;
-}
-
-// clip_text copies in into out (JC_MAX_TEXT_LEN + 1 bytes) as valid UTF-8:
-// cut at a character boundary within JC_MAX_TEXT_LEN bytes, with '?' in
-// place of each byte that does not start a valid character.
-static void clip_text(const char *in, char out[JC_MAX_TEXT_LEN + 1])
-{
-    const uint8_t *p = (const uint8_t *)(in ? in : "");
-    size_t n = strlen((const char *)p), i = 0, o = 0;
-
-    while (i < n) {
-        size_t len = p[i] < 0x80 ? 1 : p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : p[i] >= 0xc0 ? 2 : 0;
-        if (len == 0 || i + len > n || (len > 1 && !jc_utf8_valid(p + i, len))) {
-            len = 1;
-            if (o + 1 > JC_MAX_TEXT_LEN)
-                break;
-            out[o++] = '?';
-        } else {
-            if (o + len > JC_MAX_TEXT_LEN)
-                break;
-            memcpy(out + o, p + i, len);
-            o += len;
-        }
-        i += len;
-    }
-    out[o] = '\0';
-}
-
-// end_job_locked sends the final event ev unless the job already ended.
-// JC_ERR_STATE if it had. job->mu held.
-static jc_err_t end_job_locked(jc_job_t *job, jc_job_event *ev)
-{
-    jc_err_t err;
-
-    if (atomic_load(&job->ended))
-        return JC_ERR_STATE;
-    err = send_event_locked(job, ev);
-    if (err == JC_OK)
-        atomic_store(&job->ended, 1);
-    return err;
-}
-
-// claim_cancel_cb_locked takes the job's cancel callback for the caller to
-// run (with run_cancel_cb, after unlocking) if cancellation was asked and
-// the callback is set and was not called yet; 1 if it did. job->mu held.
-// The canceled flag is set under the same lock, so a handler that sees the
-// flag and returns cannot slip between flag and claim: run_job then waits
-// for the claimed callback instead of dropping it.
-static int claim_cancel_cb_locked(jc_job_t *job, jc_cancel_fn *cb, void **opaque)
-{
-    if (!job->cancel_cb || job->cancel_cb_called || !atomic_load(&job->canceled))
-        return 0;
-    *cb = job->cancel_cb;
-    *opaque = job->cancel_opaque;
-    job->cancel_cb_called = 1;
-    job->cancel_cb_running = 1;
-    return 1;
-}
-
-// run_cancel_cb runs a claimed cancel callback. No lock held.
-static void run_cancel_cb(jc_job_t *job, jc_cancel_fn cb, void *opaque)
-{
-    cb(job, opaque);
-    pthread_mutex_lock(&job->mu);
-    job->cancel_cb_running = 0;
-    pthread_cond_broadcast(&job->cv);
-    pthread_mutex_unlock(&job->mu);
-}
-
 // run_job is the pool task of one job: started, the handler, the final event
 // if the handler sent none, then the job leaves the table.
 static void run_job(void *arg)
@@ -262,7 +134,7 @@ static void run_job(void *arg)
     if (!atomic_load(&job->ended) && !atomic_load(&job->canceled)) {
         memset(&ev, 0, sizeof ev);
         ev.kind = JC_EV_STARTED;
-        run = send_event_locked(job, &ev) == JC_OK;
+        run = jc_job_send_locked(job, &ev) == JC_OK;
     }
     pthread_mutex_unlock(&job->mu);
     if (run)
@@ -278,7 +150,7 @@ static void run_job(void *arg)
         ev.text = jc_slice_str(run ? "handler returned without a result"
                                    : "the worker could not report the job's start");
     }
-    end_job_locked(job, &ev);
+    jc_job_end_locked(job, &ev);
     job->cancel_cb = NULL; /* the handler's callback state may be gone now */
     while (job->cancel_cb_running)
         pthread_cond_wait(&job->cv, &job->mu);
@@ -379,10 +251,10 @@ int jc_jobs_cancel(jc_jobs *jobs, const uint8_t id[JC_ID_LEN], uint32_t att)
         return 0;
     pthread_mutex_lock(&job->mu);
     atomic_store(&job->canceled, 1);
-    claimed = claim_cancel_cb_locked(job, &cb, &opaque);
+    claimed = jc_job_claim_cancel_locked(job, &cb, &opaque);
     pthread_mutex_unlock(&job->mu);
     if (claimed)
-        run_cancel_cb(job, cb, opaque);
+        jc_job_run_cancel_cb(job, cb, opaque);
     job_unref(job);
     return 1;
 }
@@ -450,15 +322,15 @@ int jc_jobs_hand_back(jc_jobs *jobs, const char *text)
         ev.text = jc_slice_str(text);
         pthread_mutex_lock(&held[i]->mu);
         atomic_store(&held[i]->canceled, 1);
-        claimed = claim_cancel_cb_locked(held[i], &cb, &opaque);
+        claimed = jc_job_claim_cancel_locked(held[i], &cb, &opaque);
         if (!atomic_load(&held[i]->ended)) {
-            end_job_locked(held[i], &ev);
+            jc_job_end_locked(held[i], &ev);
             atomic_store(&held[i]->ended, 1); /* even if the event was lost: it is not ours now */
             handed++;
         }
         pthread_mutex_unlock(&held[i]->mu);
         if (claimed)
-            run_cancel_cb(held[i], cb, opaque);
+            jc_job_run_cancel_cb(held[i], cb, opaque);
         job_unref(held[i]);
     }
     free(held);
@@ -497,115 +369,4 @@ void jc_jobs_destroy(jc_jobs *jobs)
     pthread_cond_destroy(&jobs->idle);
     free(jobs->table);
     free(jobs);
-}
-
-/* ---- the public job API (handler side) ---- */
-
-const char *jc_job_id(const jc_job_t *job) { return job ? job->id_text : NULL; }
-
-const char *jc_job_type(const jc_job_t *job) { return job ? job->type : NULL; }
-
-uint32_t jc_job_attempt(const jc_job_t *job) { return job ? job->attempt : 0; }
-
-const void *jc_job_payload(const jc_job_t *job, size_t *len)
-{
-    if (len)
-        *len = job ? job->payload_len : 0;
-    return job ? job->payload : NULL;
-}
-
-jc_err_t jc_job_progress(jc_job_t *job, int percent)
-{
-    jc_job_event ev;
-    jc_err_t err;
-
-    if (!job || percent < 0 || percent > 100)
-        return JC_ERR_INVALID_ARG;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = JC_EV_PROGRESS;
-    ev.has_progress = 1;
-    ev.progress = (uint32_t)percent;
-    pthread_mutex_lock(&job->mu);
-    err = atomic_load(&job->ended) ? JC_ERR_STATE : send_event_locked(job, &ev);
-    pthread_mutex_unlock(&job->mu);
-    return err;
-}
-
-jc_err_t jc_job_log(jc_job_t *job, const char *stream, const char *line)
-{
-    char text[JC_MAX_TEXT_LEN + 1];
-    jc_job_event ev;
-    jc_err_t err;
-
-    if (!job || !stream || (strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0))
-        return JC_ERR_INVALID_ARG;
-    clip_text(line, text);
-    memset(&ev, 0, sizeof ev);
-    ev.kind = JC_EV_LOG;
-    ev.stream = jc_slice_str(stream);
-    ev.text = jc_slice_str(text);
-    pthread_mutex_lock(&job->mu);
-    err = atomic_load(&job->ended) ? JC_ERR_STATE : send_event_locked(job, &ev);
-    pthread_mutex_unlock(&job->mu);
-    return err;
-}
-
-jc_err_t jc_job_succeed(jc_job_t *job, const void *result, size_t len)
-{
-    jc_job_event ev;
-    jc_err_t err;
-
-    if (!job || (len > 0 && !result))
-        return JC_ERR_INVALID_ARG;
-    if (len > JC_MAX_PAYLOAD_BYTES)
-        return JC_ERR_TOO_LARGE;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = JC_EV_SUCCEEDED;
-    ev.result.p = result;
-    ev.result.n = (uint32_t)len;
-    pthread_mutex_lock(&job->mu);
-    err = end_job_locked(job, &ev);
-    pthread_mutex_unlock(&job->mu);
-    return err;
-}
-
-jc_err_t jc_job_fail(jc_job_t *job, int retryable, const char *error)
-{
-    char text[JC_MAX_TEXT_LEN + 1];
-    jc_job_event ev;
-    jc_err_t err;
-
-    if (!job)
-        return JC_ERR_INVALID_ARG;
-    clip_text(error, text);
-    memset(&ev, 0, sizeof ev);
-    ev.kind = JC_EV_FAILED;
-    ev.retryable = retryable != 0;
-    ev.text = jc_slice_str(text);
-    pthread_mutex_lock(&job->mu);
-    err = end_job_locked(job, &ev);
-    pthread_mutex_unlock(&job->mu);
-    return err;
-}
-
-int jc_job_canceled(const jc_job_t *job)
-{
-    return job ? atomic_load(&((jc_job_t *)job)->canceled) : 0;
-}
-
-void jc_job_on_cancel(jc_job_t *job, jc_cancel_fn cb, void *opaque)
-{
-    jc_cancel_fn claimed_cb = NULL;
-    void *claimed_opaque = NULL;
-    int claimed;
-
-    if (!job)
-        return;
-    pthread_mutex_lock(&job->mu);
-    job->cancel_cb = cb;
-    job->cancel_opaque = opaque;
-    claimed = claim_cancel_cb_locked(job, &claimed_cb, &claimed_opaque);
-    pthread_mutex_unlock(&job->mu);
-    if (claimed) /* cancellation was asked already: at once, on this thread */
-        run_cancel_cb(job, claimed_cb, claimed_opaque);
 }

@@ -20,7 +20,6 @@
 #include "token.h"
 
 #define MAX_EXPIRES_IN_S 31536000 /* a year: anything longer is a mistake */
-#define ANSWER_TOKENS 256
 
 /* clean_text makes server text safe to show: printable ASCII, cut. */
 static void clean_text(char *s, size_t max)
@@ -57,27 +56,28 @@ static int jwt_exp_ms(const char *token, int64_t *exp_ms)
 
     if (!j)
         return -1;
-    if (jc_jws_parse(token, strlen(token), j, why, sizeof why) == 0 &&
-        jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "exp"), &exp) == 0 && exp > 0 &&
-        exp < INT64_MAX / 1000) {
-        *exp_ms = exp * 1000;
-        rc = 0;
+    if (jc_jws_parse(token, strlen(token), j, why, sizeof why) == 0) {
+        if (jc_json_int64(json_object_get(j->cl, "exp"), &exp) == 0 && exp > 0 &&
+            exp < INT64_MAX / 1000) {
+            *exp_ms = exp * 1000;
+            rc = 0;
+        }
+        jc_jws_free(j);
     }
     free(j);
     return rc;
 }
 
 /* refusal describes a non-200 answer in errstr and classifies it. */
-static jc_err_t refusal(int status, const jc_json *doc, int parsed, char *errstr,
-                        size_t errstr_size)
+static jc_err_t refusal(int status, const json_t *doc, char *errstr, size_t errstr_size)
 {
     char code[80] = "", desc[256] = "";
     jc_err_t err = JC_ERR_MALFORMED;
 
-    if (parsed) {
-        jc_json_member_string(doc, 0, "error", code, sizeof code);
-        if (jc_json_member_string(doc, 0, "error_description", desc, sizeof desc) < 0)
-            jc_json_member_string(doc, 0, "message", desc, sizeof desc);
+    if (doc) {
+        jc_json_member_string(doc, "error", code, sizeof code);
+        if (jc_json_member_string(doc, "error_description", desc, sizeof desc) < 0)
+            jc_json_member_string(doc, "message", desc, sizeof desc);
     }
     clean_text(code, 60);
     clean_text(desc, 200);
@@ -97,48 +97,50 @@ static jc_err_t refusal(int status, const jc_json *doc, int parsed, char *errstr
 jc_err_t jc_token_read_answer(int status, const char *body, size_t body_len, int64_t sent_ms,
                               jc_token_answer *out, char *errstr, size_t errstr_size)
 {
-    jc_json doc;
-    jc_json_tok toks[ANSWER_TOKENS];
-    char jerr[128] = "empty body", type[32];
-    int parsed, i;
+    json_t *doc = NULL;
+    const json_t *v;
+    char jerr[160] = "empty body", type[32];
     int64_t expires_in, expires_at;
     jc_err_t err = JC_ERR_MALFORMED;
 
     memset(out, 0, sizeof *out);
-    parsed = body_len > 0 &&
-             jc_json_parse(&doc, body, body_len, toks, ANSWER_TOKENS, jerr, sizeof jerr) == 0;
-    if (parsed && toks[0].type != JC_JSON_OBJECT) {
-        parsed = 0;
+    if (body_len > 0)
+        doc = jc_json_parse(body, body_len, jerr, sizeof jerr);
+    if (doc && !json_is_object(doc)) {
+        json_decref(doc);
+        doc = NULL;
         snprintf(jerr, sizeof jerr, "not a JSON object");
     }
-    if (status != 200)
-        return refusal(status, &doc, parsed, errstr, errstr_size);
-    if (!parsed) {
+    if (status != 200) {
+        err = refusal(status, doc, errstr, errstr_size);
+        json_decref(doc);
+        return err;
+    }
+    if (!doc) {
         snprintf(errstr, errstr_size, "the answer is not a JSON object (%s)", jerr);
         return JC_ERR_MALFORMED;
     }
-    if (jc_json_member_string(&doc, 0, "access_token", out->token, sizeof out->token) <= 0 ||
+    if (jc_json_member_string(doc, "access_token", out->token, sizeof out->token) <= 0 ||
         !jc_token_bearer_ok(out->token)) {
         snprintf(errstr, errstr_size,
                  "the answer has no usable access_token (a string of up to %d token characters)",
                  JC_TOKEN_MAX_LEN);
         goto out;
     }
-    if (jc_json_member_string(&doc, 0, "token_type", type, sizeof type) < 0 ||
+    if (jc_json_member_string(doc, "token_type", type, sizeof type) < 0 ||
         strcasecmp(type, "Bearer") != 0) {
         snprintf(errstr, errstr_size, "the answer's token_type is missing or not Bearer");
         goto out;
     }
-    i = jc_json_find(&doc, 0, "expires_in");
-    if (i >= 0) {
-        if (jc_json_int64(&doc, i, &expires_in) < 0 || expires_in < 1 ||
-            expires_in > MAX_EXPIRES_IN_S) {
+    v = json_object_get(doc, "expires_in");
+    if (v) {
+        if (jc_json_int64(v, &expires_in) < 0 || expires_in < 1 || expires_in > MAX_EXPIRES_IN_S) {
             snprintf(errstr, errstr_size, "the answer's expires_in is not 1..%d seconds",
                      MAX_EXPIRES_IN_S);
             goto out;
         }
         expires_at = sent_ms + expires_in * 1000;
-    } else if (i == -1 && jwt_exp_ms(out->token, &expires_at) == 0) {
+    } else if (jwt_exp_ms(out->token, &expires_at) == 0) {
         if (expires_at > sent_ms + (int64_t)MAX_EXPIRES_IN_S * 1000)
             expires_at = sent_ms + (int64_t)MAX_EXPIRES_IN_S * 1000;
         if (expires_at <= sent_ms) {
@@ -149,8 +151,8 @@ jc_err_t jc_token_read_answer(int status, const char *body, size_t body_len, int
         snprintf(errstr, errstr_size, "the answer has no (single) expires_in");
         goto out;
     }
-    i = jc_json_find(&doc, 0, "scope");
-    if (i != -1 && jc_json_string(&doc, i, out->scope, sizeof out->scope) < 0) {
+    v = json_object_get(doc, "scope");
+    if (v && jc_json_string(v, out->scope, sizeof out->scope) < 0) {
         snprintf(errstr, errstr_size, "the answer's scope is not a string of up to %d bytes",
                  JC_TOKEN_SCOPE_MAX);
         goto out;
@@ -159,6 +161,7 @@ jc_err_t jc_token_read_answer(int status, const char *body, size_t body_len, int
     out->expires_at_ms = expires_at;
     err = JC_OK;
 out:
+    json_decref(doc);
     if (err)
         sodium_memzero(out, sizeof *out);
     return err;

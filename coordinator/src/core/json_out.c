@@ -1,10 +1,11 @@
 /*
  * json_out.c - writing JSON on a jc_buf (see json_out.h): the status API's
- * answers, the token endpoint's, and the claims of the access tokens the
- * coordinator mints.
+ * answers and the token endpoint's piece by piece, and the documents built
+ * with jansson (access-token claims, JWKS, metadata) appended whole.
  */
 #include "core/json_out.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -112,4 +113,19 @@ void jc_json_pg(jc_buf *b, const PGresult *r, int row, int col, char kind)
     default:
         jc_json_str(b, v);
     }
+}
+
+int jc_json_dump(jc_buf *b, json_t *doc)
+{
+    char *text;
+    int rc = -1;
+
+    if (!doc)
+        return -1;
+    text = json_dumps(doc, JSON_COMPACT);
+    if (text)
+        rc = jc_buf_addstr(b, text);
+    free(text);
+    json_decref(doc);
+    return rc;
 }

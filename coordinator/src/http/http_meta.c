@@ -66,44 +66,38 @@ enum MHD_Result jc_http_jwks(jc_req *r)
 enum MHD_Result jc_http_oauth_metadata(jc_req *r)
 {
     const char *base = jc_http_public_url(r->h);
-    jc_buf b, u;
+    json_t *doc, *scopes = json_array();
     enum MHD_Result ret;
+    jc_buf b, u, j, v;
 
+    for (int i = 0; jc_scope_get(i); i++)
+        json_array_append_new(scopes, json_string(jc_scope_get(i)->name));
     jc_buf_init(&b, 8192);
     jc_buf_init(&u, 1024);
-    jc_buf_addstr(&b, "{\"issuer\":");
-    jc_json_str(&b, jc_http_issuer(r->h));
-    /* not in RFC 8414: the aud of the access tokens issued here, so that a
-     * client or another service can verify them (PROTOCOL.md 15.6) */
-    jc_buf_addstr(&b, ",\"access_token_audience\":");
-    jc_json_str(&b, jc_http_config(r->h)->token_audience);
+    jc_buf_init(&j, 1024);
+    jc_buf_init(&v, 1024);
     jc_buf_printf(&u, "%s/v1/token", base);
-    jc_buf_addstr(&b, ",\"token_endpoint\":");
-    jc_json_str(&b, jc_buf_str(&u));
-    jc_buf_reset(&u);
-    jc_buf_printf(&u, "%s/.well-known/jwks.json", base);
-    jc_buf_addstr(&b, ",\"jwks_uri\":");
-    jc_json_str(&b, jc_buf_str(&u));
-    jc_buf_reset(&u);
-    jc_buf_printf(&u, "%s/v1/revoke", base);
-    jc_buf_addstr(&b, ",\"revocation_endpoint\":");
-    jc_json_str(&b, jc_buf_str(&u));
-    jc_buf_addstr(&b,
-                  ",\"grant_types_supported\":[\"client_credentials\",\"password\","
-                  "\"refresh_token\"],"
-                  "\"token_endpoint_auth_methods_supported\":[\"client_secret_jwt\"],"
-                  "\"token_endpoint_auth_signing_alg_values_supported\":[\"HS256\"],"
-                  "\"revocation_endpoint_auth_methods_supported\":[\"client_secret_jwt\","
-                  "\"none\"],"
-                  "\"response_types_supported\":[],"
-                  "\"scopes_supported\":[");
-    for (int i = 0; jc_scope_get(i); i++) {
-        jc_buf_addstr(&b, i ? "," : "");
-        jc_json_str(&b, jc_scope_get(i)->name);
-    }
-    jc_buf_addstr(&b, "]}\n");
-    ret = jc_reply_json(r, 200, &b);
+    jc_buf_printf(&j, "%s/.well-known/jwks.json", base);
+    jc_buf_printf(&v, "%s/v1/revoke", base);
+    /* access_token_audience is not in RFC 8414: the aud of the access tokens
+     * issued here, so that a client or another service can verify them
+     * (PROTOCOL.md 15.6) */
+    doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:[sss],s:[s],s:[s],s:[ss],s:[],s:o}", "issuer",
+                    jc_http_issuer(r->h), "access_token_audience",
+                    jc_http_config(r->h)->token_audience, "token_endpoint", jc_buf_str(&u),
+                    "jwks_uri", jc_buf_str(&j), "revocation_endpoint", jc_buf_str(&v),
+                    "grant_types_supported", "client_credentials", "password", "refresh_token",
+                    "token_endpoint_auth_methods_supported", "client_secret_jwt",
+                    "token_endpoint_auth_signing_alg_values_supported", "HS256",
+                    "revocation_endpoint_auth_methods_supported", "client_secret_jwt", "none",
+                    "response_types_supported", "scopes_supported", scopes);
+    if (jc_json_dump(&b, doc) != 0 || jc_buf_addstr(&b, "\n") != 0)
+        ret = jc_reply_error(r, 500, "internal", "the metadata does not fit");
+    else
+        ret = jc_reply_json(r, 200, &b);
     jc_buf_free(&b);
     jc_buf_free(&u);
+    jc_buf_free(&j);
+    jc_buf_free(&v);
     return ret;
 }

@@ -29,6 +29,7 @@
 #include "http/http_int.h"
 #include "jobcoord/jobcoord.h"
 #include "jobs/jobstate.h"
+#include "jobs/cmdstate.h"
 #include "jobs/jobstats.h"
 #include "kafka/kconf.h"
 #include "core/log.h"
@@ -241,10 +242,11 @@ static const char *record_time_json(int t)
 
 enum MHD_Result jc_http_status(jc_req *r)
 {
-    static const char *const workers[] = {"online", "offline", "draining"};
+    static const char *const workers[] = {JC_WORKER_ONLINE, JC_WORKER_OFFLINE, JC_WORKER_DRAINING};
     static const char *const jobs[] = {"pending",   "assigned",  "running", "succeeded",
                                        "failed",    "canceling", "canceled"};
-    static const char *const commands[] = {"pending", "sent", "acked", "failed", "done"};
+    static const char *const commands[] = {JC_CMD_PENDING, JC_CMD_SENT, JC_CMD_ACKED, JC_CMD_FAILED,
+                                           JC_CMD_DONE};
     const jc_runtime *rt = jc_http_runtime(r->h);
     const char *submitter, *worker;
     enum MHD_Result ret;

@@ -97,7 +97,8 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
     jc_jws *j = NULL;
     uint8_t key[32];
     int64_t exp, iat, nbf, now = (int64_t)time(NULL);
-    int fa, ft, fc, rc, aud_ok = 0, a;
+    int fa, ft, fc, rc, aud_ok = 0;
+    const json_t *a;
     const char *reason = NULL;
 
     sub[0] = '\0';
@@ -123,31 +124,33 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
         reason = "the assertion must be signed HS256 (client_secret_jwt)";
         goto refuse;
     }
-    if (jc_json_member_string(&j->cl, 0, "iss", iss, sizeof iss) <= 0 ||
-        jc_json_member_string(&j->cl, 0, "sub", sub, sub_size) <= 0 || strcmp(iss, sub) != 0 ||
+    if (jc_json_member_string(j->cl, "iss", iss, sizeof iss) <= 0 ||
+        jc_json_member_string(j->cl, "sub", sub, sub_size) <= 0 || strcmp(iss, sub) != 0 ||
         (client_id[0] && strcmp(client_id, sub) != 0)) {
         reason = "iss and sub must both name the client (and client_id, if given)";
         goto refuse;
     }
     snprintf(endpoint, sizeof endpoint, "%s/v1/token", jc_http_public_url(r->h));
-    a = jc_json_find(&j->cl, 0, "aud");
-    if (a >= 0 && j->cl.toks[a].type == JC_JSON_STRING) {
-        aud_ok = jc_json_string(&j->cl, a, aud, sizeof aud) >= 0 &&
+    a = json_object_get(j->cl, "aud");
+    if (json_is_string(a)) {
+        aud_ok = jc_json_string(a, aud, sizeof aud) >= 0 &&
                  (strcmp(aud, endpoint) == 0 || strcmp(aud, jc_http_issuer(r->h)) == 0);
-    } else if (a >= 0 && j->cl.toks[a].type == JC_JSON_ARRAY) {
-        uint32_t e = (uint32_t)a + 1;
-        for (uint32_t m = 0; m < j->cl.toks[a].count && !aud_ok; m++) {
-            aud_ok = jc_json_string(&j->cl, (int)e, aud, sizeof aud) >= 0 &&
+    } else if (json_is_array(a)) {
+        const json_t *e;
+        size_t m;
+        json_array_foreach (a, m, e) {
+            aud_ok = jc_json_string(e, aud, sizeof aud) >= 0 &&
                      (strcmp(aud, endpoint) == 0 || strcmp(aud, jc_http_issuer(r->h)) == 0);
-            e = j->cl.toks[e].next;
+            if (aud_ok)
+                break;
         }
     }
     if (!aud_ok) {
         reason = "aud must name the token endpoint or the issuer";
         goto refuse;
     }
-    if (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "exp"), &exp) < 0 ||
-        jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "iat"), &iat) < 0) {
+    if (jc_json_int64(json_object_get(j->cl, "exp"), &exp) < 0 ||
+        jc_json_int64(json_object_get(j->cl, "iat"), &iat) < 0) {
         reason = "exp and iat are required numbers";
         goto refuse;
     }
@@ -159,19 +162,19 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
         reason = "iat is in the future, or exp - iat exceeds the longest lifetime allowed";
         goto refuse;
     }
-    if (jc_json_find(&j->cl, 0, "nbf") >= 0 &&
-        (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "nbf"), &nbf) < 0 ||
-         nbf - cfg->clock_skew_s > now)) {
+    if (json_object_get(j->cl, "nbf") &&
+        (jc_json_int64(json_object_get(j->cl, "nbf"), &nbf) < 0 || nbf - cfg->clock_skew_s > now)) {
         reason = "the assertion is not valid yet (nbf)";
         goto refuse;
     }
-    rc = jc_json_member_string(&j->cl, 0, "jti", jti, sizeof jti);
+    rc = jc_json_member_string(j->cl, "jti", jti, sizeof jti);
     if (rc <= 0 || rc > 128) {
         reason = "jti is required (1-128 characters)";
         goto refuse;
     }
     rc = principal_key(r, db, sub, j->kid, key, role, role_size, scopes, scopes_size, gen);
     if (rc < 0) {
+        jc_jws_free(j);
         free(j);
         *ret = jc_reply_error(r, 503, "unavailable", "cannot read the client's key");
         return -1;
@@ -193,6 +196,7 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
         rc = tok_pg_ok(res) ? (strcmp(PQcmdTuples(res), "1") == 0 ? 0 : 1) : -1;
         PQclear(res);
         if (rc < 0) {
+            jc_jws_free(j);
             free(j);
             *ret = tok_unavailable(r, NULL);
             return -1;
@@ -202,6 +206,7 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
             goto refuse;
         }
     }
+    jc_jws_free(j);
     free(j);
     r->caller.authenticated = 1;
     snprintf(r->caller.sub, sizeof r->caller.sub, "%s", sub);
@@ -214,6 +219,7 @@ refuse:
         snprintf(detail, sizeof detail, "client authentication refused: %s", reason);
         jc_req_audit(r, db, who, "auth.login.client", who, JC_AUDIT_REFUSED, detail);
     }
+    jc_jws_free(j);
     free(j);
     sodium_memzero(assertion, sizeof assertion);
     *ret = jc_reply_oauth_error(r, 401, "invalid_client", "%s", reason);

@@ -18,6 +18,7 @@
 #include "ingest/apply.h"
 #include "core/buf.h"
 #include "core/db.h"
+#include "jobs/workerstate.h"
 
 #define ARRAY_MAX (64u << 20)
 
@@ -109,7 +110,8 @@ static const char upsert_sql[] =
     "INSERT INTO workers AS w (id, status, capabilities, slots, running_jobs, version, host,"
     "                          uptime_s, config_version, heartbeat_seq, last_heartbeat_ts_ms,"
     "                          last_seen_at, status_changed_at)"
-    " SELECT u.id, CASE WHEN u.drain THEN 'draining' ELSE 'online' END,"
+    " SELECT u.id, CASE WHEN u.drain THEN " JC_SQL_WORKER_DRAINING " ELSE " JC_SQL_WORKER_ONLINE
+    " END,"
     "        string_to_array(u.caps, ','), u.slots, u.running, u.ver, u.host, u.up, u.cfgv,"
     "        u.seq, u.ts, now(), now()"
     "   FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[],"
@@ -117,8 +119,10 @@ static const char upsert_sql[] =
     "        AS u(id, caps, slots, running, ver, host, up, cfgv, seq, ts, drain)"
     "  WHERE EXISTS (SELECT 1 FROM principals p WHERE p.id = u.id)"
     " ON CONFLICT (id) DO UPDATE SET"
-    "   status = CASE WHEN w.drain_requested THEN 'draining' ELSE excluded.status END,"
-    "   status_changed_at = CASE WHEN w.status = (CASE WHEN w.drain_requested THEN 'draining'"
+    "   status = CASE WHEN w.drain_requested THEN " JC_SQL_WORKER_DRAINING
+    "            ELSE excluded.status END,"
+    "   status_changed_at = CASE WHEN w.status = (CASE WHEN w.drain_requested"
+    "                                             THEN " JC_SQL_WORKER_DRAINING
     "                                             ELSE excluded.status END)"
     "                            THEN w.status_changed_at ELSE now() END,"
     "   capabilities = excluded.capabilities, slots = excluded.slots,"
@@ -129,9 +133,11 @@ static const char upsert_sql[] =
     /* a new process (its counter started again) or a return from offline
      * ends a hold-back for unacknowledged assigns (holdback.h) */
     "   unacked_assigns = CASE WHEN excluded.heartbeat_seq < w.heartbeat_seq"
-    "                            OR w.status = 'offline' THEN 0 ELSE w.unacked_assigns END,"
+    "                            OR w.status = " JC_SQL_WORKER_OFFLINE
+    "                          THEN 0 ELSE w.unacked_assigns END,"
     "   held_back_since = CASE WHEN excluded.heartbeat_seq < w.heartbeat_seq"
-    "                            OR w.status = 'offline' THEN NULL ELSE w.held_back_since END,"
+    "                            OR w.status = " JC_SQL_WORKER_OFFLINE
+    "                          THEN NULL ELSE w.held_back_since END,"
     "   last_heartbeat_ts_ms = excluded.last_heartbeat_ts_ms, last_seen_at = now()";
 
 // run executes one statement with text params; 0 or -1 with errstr.

@@ -35,6 +35,7 @@
 #include "core/db.h"
 #include "jobs/jobwrite.h"
 #include "core/log.h"
+#include "jobs/cmdstate.h"
 
 #define ARRAY_MAX (64u << 20)
 #define MAX_ANSWERS 64 /* cancels answering one heartbeat (PROTOCOL.md section 12) */
@@ -141,7 +142,7 @@ static int answer_listings(PGconn *db, jc_jobwrite *jw, jc_batch *b, const size_
         "  LEFT JOIN jobs j ON j.id = u.id"
         " WHERE NOT EXISTS (SELECT 1 FROM commands c"
         "                    WHERE c.job_id = u.id AND c.kind = 'cancel' AND c.recipient = u.w"
-        "                      AND c.attempt = u.att AND (c.status IN ('pending', 'sent')"
+        "                      AND c.attempt = u.att AND (c.status IN " JC_SQL_CMD_OPEN
         "                      OR c.created_at > now() - $5::bigint * interval '1 ms'))"
         "   AND coalesce(CASE WHEN j.attempt > u.att THEN j.assigned_at"
         "                     WHEN j.attempt = u.att AND j.state IN ('succeeded', 'failed',"

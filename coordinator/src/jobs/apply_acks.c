@@ -19,6 +19,7 @@
 #include "principals/hmac_keycache.h"
 
 #include "jobs/apply_jobs_int.h"
+#include "jobs/cmdstate.h"
 
 // aj_apply_acks marks acknowledged commands. A refused assignment's job is
 // added to ids (to be loaded) and to *out (to be requeued; caller frees).
@@ -26,10 +27,12 @@ int aj_apply_acks(PGconn *db, jc_batch *b, size_t from, size_t to, jc_buf *ids,
                       refused **out, size_t *n_out, char *errstr, size_t errstr_size)
 {
     static const char sql[] =
-        "UPDATE commands c SET status = CASE WHEN u.ok THEN 'acked' ELSE 'failed' END,"
+        "UPDATE commands c SET status = CASE WHEN u.ok THEN " JC_SQL_CMD_ACKED
+        "                                    ELSE " JC_SQL_CMD_FAILED
+        " END,"
         "  acked_at = now(), error = u.err"
         "  FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::text[]) AS u(id, r, ok, err)"
-        " WHERE c.id = u.id AND c.recipient = u.r AND c.status IN ('pending', 'sent')"
+        " WHERE c.id = u.id AND c.recipient = u.r AND c.status IN " JC_SQL_CMD_OPEN
         " RETURNING c.kind, c.job_id, u.ok, c.attempt, c.recipient, coalesce(u.err, '')";
     jc_buf a[4];
     const char *params[4];
@@ -96,9 +99,10 @@ int aj_implied_acks(PGconn *db, jc_buf *ids, jc_buf *recipients, char *errstr,
                         size_t errstr_size)
 {
     static const char sql[] =
-        "UPDATE commands c SET status = 'acked', acked_at = now()"
+        "UPDATE commands c SET status = " JC_SQL_CMD_ACKED
+        ", acked_at = now()"
         "  FROM unnest($1::uuid[], $2::text[]) AS u(id, r)"
-        " WHERE c.id = u.id AND c.recipient = u.r AND c.status IN ('pending', 'sent')";
+        " WHERE c.id = u.id AND c.recipient = u.r AND c.status IN " JC_SQL_CMD_OPEN;
     const char *params[2];
     PGresult *r;
     int ok;

@@ -9,6 +9,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "jobs/cmdstate.h"
 
 #define ARRAY_MAX (16u << 20)
 
@@ -79,7 +80,8 @@ int jc_holdback_note(PGconn *db, jc_buf *jobs, jc_buf *attempts, jc_buf *workers
         "             FROM unnest($1::uuid[], $2::int[], $3::text[]) AS u(j, a, w)"
         "            WHERE NOT EXISTS (SELECT 1 FROM commands c"
         "                               WHERE c.job_id = u.j AND c.attempt = u.a"
-        "                                 AND c.kind = 'assign' AND c.status = 'acked')"
+        "                                 AND c.kind = 'assign' AND c.status = " JC_SQL_CMD_ACKED
+        ")"
         "            GROUP BY u.w),"
         "     o AS (SELECT w.id, t.n FROM workers w JOIN t ON t.w = w.id"
         "            ORDER BY w.id FOR UPDATE OF w)"

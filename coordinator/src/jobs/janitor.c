@@ -28,6 +28,8 @@
 #include "jobs/jobwrite.h"
 #include "core/log.h"
 #include "principals/principals.h"
+#include "jobs/workerstate.h"
+#include "jobs/cmdstate.h"
 
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_BATCH 10000
@@ -87,8 +89,9 @@ static int register_instance(jc_janitor *j)
 static int mark_offline(jc_janitor *j, jc_buf *gone)
 {
     static const char sql[] =
-        "UPDATE workers SET status = 'offline', status_changed_at = now(), running_jobs = 0"
-        " WHERE status <> 'offline'"
+        "UPDATE workers SET status = " JC_SQL_WORKER_OFFLINE
+        ", status_changed_at = now(), running_jobs = 0"
+        " WHERE status <> " JC_SQL_WORKER_OFFLINE
         "   AND last_seen_at < now() - make_interval(secs => $1::int)"
         "   AND NOT EXISTS (SELECT 1 FROM coordinator_instances i"
         "                    WHERE i.last_seen_at > now() - make_interval(secs => $2::int)"
@@ -257,7 +260,8 @@ static int note_advertised(jc_janitor *j)
 {
     static const char sql[] =
         "INSERT INTO job_types_seen AS t (type, last_advertised_at)"
-        " SELECT DISTINCT unnest(capabilities), now() FROM workers WHERE status <> 'offline'"
+        " SELECT DISTINCT unnest(capabilities), now() FROM workers"
+        "  WHERE status <> " JC_SQL_WORKER_OFFLINE
         " ON CONFLICT (type) DO UPDATE SET last_advertised_at = excluded.last_advertised_at"
         "  WHERE t.last_advertised_at < now() - interval '1 second'";
     return jc_db_exec(j->db, sql, j->err, sizeof j->err);
@@ -274,7 +278,7 @@ static int fail_unschedulable(jc_janitor *j)
     static const char tail[] =
         "WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1::int)"
         "   AND run_after < now() - make_interval(secs => $1::int)"
-        "   AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.status <> 'offline'"
+        "   AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.status <> " JC_SQL_WORKER_OFFLINE
         "                    AND jobs.type = ANY(w.capabilities))"
         "   AND NOT EXISTS (SELECT 1 FROM job_types_seen t WHERE t.type = jobs.type"
         "                    AND t.last_advertised_at >= now() - make_interval(secs => $1::int))"
@@ -330,7 +334,7 @@ static int prune_jobs(jc_janitor *j)
      * pass read every outbox row) */
     static const char unowned_sql[] =
         "DELETE FROM commands WHERE (job_id IS NULL OR answers_type IS NOT NULL)"
-        "   AND status IN ('acked', 'failed', 'done')"
+        "   AND status IN " JC_SQL_CMD_FINAL
         "   AND created_at < now() - make_interval(secs => $1::int)";
     /* cancels answering heartbeats that listed jobs the coordinator does
      * not have: no job row takes them along, so they go an hour after they
@@ -338,7 +342,9 @@ static int prune_jobs(jc_janitor *j)
     static const char jobless_sql[] =
         "DELETE FROM commands WHERE id = ANY (ARRAY("
         "  SELECT c.id FROM commands c WHERE c.kind = 'cancel'"
-        "     AND c.created_at < now() - interval '1 hour' AND c.status IN ('acked', 'failed')"
+        "     AND c.created_at < now() - interval '1 hour' AND c.status IN (" JC_SQL_CMD_ACKED
+        ", " JC_SQL_CMD_FAILED
+        ")"
         "     AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = c.job_id) LIMIT 10000))";
     char retention[16];
     const char *params[1] = {retention};

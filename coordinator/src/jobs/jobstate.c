@@ -6,16 +6,18 @@
 #define X JS_INVALID
 
 /* next[state][input] */
+// clang-format off
 static const jc_job_state next[JS__COUNT][JI__COUNT] = {
-    /*               ACCEPTED     STARTED      PROGRESS      LOG           SUCCEEDED     FAILED      CANCELED      CANCEL        REQUEUE      REFUSED     UNSCHED */
-    [JS_PENDING] =  {X,           X,           X,            X,            X,            X,          X,            JS_CANCELED,  X,           X, JS_FAILED},
-    [JS_ASSIGNED] = {JS_ASSIGNED, JS_RUNNING,  JS_RUNNING,   JS_ASSIGNED,  JS_SUCCEEDED, JS_PENDING, JS_CANCELED,  JS_CANCELING, JS_PENDING,  JS_PENDING, X},
-    [JS_RUNNING] =  {X,           X,           JS_RUNNING,   JS_RUNNING,   JS_SUCCEEDED, JS_PENDING, JS_CANCELED,  JS_CANCELING, JS_PENDING,  X, X},
-    [JS_SUCCEEDED] = {X,          X,           X,            X,            X,            X,          X,            X,            X,           X, X},
-    [JS_FAILED] =   {X,           X,           X,            X,            X,            X,          X,            X,            X,           X, X},
-    [JS_CANCELING] = {JS_CANCELING, JS_CANCELING, JS_CANCELING, JS_CANCELING, JS_SUCCEEDED, JS_CANCELED, JS_CANCELED, X,          JS_CANCELED, JS_CANCELED, X},
-    [JS_CANCELED] = {X,           X,           X,            X,            X,            X,          X,            X,            X,           X, X},
+    /*               ACCEPTED     STARTED      PROGRESS      LOG           SUCCEEDED     FAILED      CANCELED      CANCEL        REQUEUE      REFUSED     UNSCHED    RETRY */
+    [JS_PENDING] =  {X,           X,           X,            X,            X,            X,          X,            JS_CANCELED,  X,           X, JS_FAILED, X},
+    [JS_ASSIGNED] = {JS_ASSIGNED, JS_RUNNING,  JS_RUNNING,   JS_ASSIGNED,  JS_SUCCEEDED, JS_PENDING, JS_CANCELED,  JS_CANCELING, JS_PENDING,  JS_PENDING, X, X},
+    [JS_RUNNING] =  {X,           X,           JS_RUNNING,   JS_RUNNING,   JS_SUCCEEDED, JS_PENDING, JS_CANCELED,  JS_CANCELING, JS_PENDING,  X, X, X},
+    [JS_SUCCEEDED] = {X,          X,           X,            X,            X,            X,          X,            X,            X,           X, X, X},
+    [JS_FAILED] =   {X,           X,           X,            X,            X,            X,          X,            X,            X,           X, X, JS_PENDING},
+    [JS_CANCELING] = {JS_CANCELING, JS_CANCELING, JS_CANCELING, JS_CANCELING, JS_SUCCEEDED, JS_CANCELED, JS_CANCELED, X,          JS_CANCELED, JS_CANCELED, X, X},
+    [JS_CANCELED] = {X,           X,           X,            X,            X,            X,          X,            X,            X,           X, X, JS_PENDING},
 };
+// clang-format on
 
 static const char *const names[JS__COUNT] = {"pending",  "assigned",  "running", "succeeded",
                                              "failed",   "canceling", "canceled"};

@@ -6,6 +6,7 @@
  *   pending|assigned|running -> canceling -> canceled (pending cancels at once)
  *   assigned|running -> pending on requeue (lease expired, worker offline or
  *                     lost the job, retryable failure with attempts left)
+ *   failed|canceled -> pending when an operator retries the job
  *
  * The table says which events are valid in which state and where they lead;
  * the SQL that applies a transition is a compare-and-set on the state and
@@ -13,6 +14,8 @@
  */
 #ifndef JC_JOBSTATE_H
 #define JC_JOBSTATE_H
+
+#include "jobs/workerstate.h"
 
 typedef enum jc_job_state {
     JS_PENDING = 0,
@@ -27,17 +30,18 @@ typedef enum jc_job_state {
 } jc_job_state;
 
 typedef enum jc_job_input {
-    JI_ACCEPTED = 0, /* worker: job.event accepted */
-    JI_STARTED,      /* worker: started */
-    JI_PROGRESS,     /* worker: progress */
-    JI_LOG,          /* worker: log line */
-    JI_SUCCEEDED,    /* worker: succeeded */
-    JI_FAILED,       /* worker: failed (retry decided by the caller) */
-    JI_CANCELED,     /* worker: canceled */
-    JI_CANCEL,       /* client or admin asks to cancel */
-    JI_REQUEUE,      /* lease expired, worker offline, job lost */
-    JI_REFUSED,      /* the worker refused the assignment (no attempt used) */
+    JI_ACCEPTED = 0,  /* worker: job.event accepted */
+    JI_STARTED,       /* worker: started */
+    JI_PROGRESS,      /* worker: progress */
+    JI_LOG,           /* worker: log line */
+    JI_SUCCEEDED,     /* worker: succeeded */
+    JI_FAILED,        /* worker: failed (retry decided by the caller) */
+    JI_CANCELED,      /* worker: canceled */
+    JI_CANCEL,        /* client or admin asks to cancel */
+    JI_REQUEUE,       /* lease expired, worker offline, job lost */
+    JI_REFUSED,       /* the worker refused the assignment (no attempt used) */
     JI_UNSCHEDULABLE, /* pending, and no online worker advertises its type */
+    JI_RETRY,         /* an operator starts a failed or canceled job over */
     JI__COUNT
 } jc_job_input;
 
@@ -52,10 +56,12 @@ jc_job_state jc_job_next(jc_job_state state, jc_job_input input);
  * JC_WAITING_NO_WORKER when the job is pending and no online (or draining)
  * worker advertises its type, else NULL. */
 #define JC_WAITING_NO_WORKER "no worker can run this type"
+// clang-format off
 #define JC_SQL_NO_WORKER(j)                                                                 \
     "(" j ".state = 'pending' AND NOT EXISTS (SELECT 1 FROM workers w"                       \
-    " WHERE w.status <> 'offline' AND " j ".type = ANY(w.capabilities)))"
+    " WHERE w.status <> " JC_SQL_WORKER_OFFLINE " AND " j ".type = ANY(w.capabilities)))"
 #define JC_SQL_WAITING(j) "CASE WHEN " JC_SQL_NO_WORKER(j) " THEN '" JC_WAITING_NO_WORKER "' END"
+// clang-format on
 
 const char *jc_job_state_name(jc_job_state s);
 jc_job_state jc_job_state_parse(const char *s);

@@ -22,8 +22,8 @@
 #include "core/db.h"
 
 #define EV_COLS 9
-#define CMD_COLS 6
-#define UPD_COLS 15
+#define CMD_COLS 7
+#define UPD_COLS 16
 #define ARRAY_MAX (256u << 20)
 
 static const char job_columns[] =
@@ -166,7 +166,16 @@ static void history(jc_jobwrite *jw, const jc_jobrow *row, const char *kind, con
 void jw_command(jc_jobwrite *jw, const char *kind, const char *recipient, const char *job,
                 int attempt, const char *state, const char *reason)
 {
-    jc_buf *c = jw->cmd;
+    jc_buf *c = jw->cmd + 1;
+    uint8_t id[JC_ID_LEN];
+
+    /* the id is made here (a version 4 UUID) so that a caller can name the
+     * command it queued (the admin CLI prints it) */
+    randombytes_buf(id, sizeof id);
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+    jc_id_format(id, jw->last_cmd_id);
+    jc_buf_add_array_elem(&jw->cmd[0], jw->last_cmd_id, 36);
     jc_buf_add_array_elem(&c[0], kind, strlen(kind));
     jc_buf_add_array_elem(&c[1], recipient, strlen(recipient));
     if (job)
@@ -239,13 +248,23 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
 {
     static const jc_job_input_args none;
     jc_job_state from = row->state, to;
-    jc_slice no = {NULL, 0};
+    jc_slice no = {NULL, 0}, said;
+    char said_buf[JC_MAX_TEXT_LEN + 256];
 
     if (!args)
         args = &none;
     to = jc_job_next(from, input);
-    if (to == JS_INVALID)
+    if (to == JS_INVALID || (input == JI_RETRY && row->attempt >= JC_MAX_ATTEMPTS))
         return JS_INVALID;
+    /* the history's text: the cause, if any, then the text */
+    said = args->text;
+    if (args->cause.n) {
+        int n = snprintf(said_buf, sizeof said_buf, "%.*s%s%.*s", (int)args->cause.n,
+                         (const char *)args->cause.p, args->text.n ? ": " : "", (int)args->text.n,
+                         args->text.n ? (const char *)args->text.p : "");
+        said.p = (const uint8_t *)said_buf;
+        said.n = n < 0 ? 0 : (size_t)n < sizeof said_buf ? (size_t)n : sizeof said_buf - 1;
+    }
     /* pending means "retry": only with attempts left (refused assignments
      * are not attempts, but are bounded by jobs.max_refusals), and only
      * when the failure is retryable; canceling jobs that lose their worker
@@ -253,7 +272,7 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
      * protocol carries at most JC_MAX_ATTEMPTS of them. */
     if (input == JI_REFUSED)
         row->refusals++;
-    if (to == JS_PENDING &&
+    if (to == JS_PENDING && input != JI_RETRY &&
         (row->attempt >= JC_MAX_ATTEMPTS ||
          (input == JI_REFUSED ? row->refusals > jw->cfg->max_refusals
                               : row->attempt - row->refusals >= row->max_attempts) ||
@@ -271,6 +290,14 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
         break;
     case JI_LOG:
         history(jw, row, "log", NULL, NULL, args->stream, -1, args->text);
+        break;
+    case JI_RETRY: /* one more attempt if none is left; the rest starts afresh */
+        if (row->attempt - row->refusals >= row->max_attempts)
+            row->max_attempts = row->attempt - row->refusals + 1;
+        add_flag(row, 'r');
+        row->progress = -1;
+        row->has_result = 0;
+        row->has_error = 0;
         break;
     case JI_STARTED: set_lease(row, row->timeout_ms); break;
     case JI_SUCCEEDED:
@@ -300,7 +327,7 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
     row->state = to;
     if (from == JS_ASSIGNED && to == JS_RUNNING)
         add_flag(row, 's');
-    history(jw, row, "state", jc_job_state_name(from), jc_job_state_name(to), no, -1, args->text);
+    history(jw, row, "state", jc_job_state_name(from), jc_job_state_name(to), no, -1, said);
     switch (to) {
     case JS_PENDING:
         row->worker[0] = '\0';
@@ -309,7 +336,9 @@ jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
         row->run_after_ms = input == JI_FAILED ? retry_delay_ms(jw->cfg, row->attempt) : 0;
         break;
     case JS_CANCELING: {
-        char reason[256];
+        /* the whole reason (a text of up to JC_MAX_TEXT_LEN bytes, PROTOCOL.md):
+         * a shorter buffer would cut it, possibly inside a UTF-8 sequence */
+        char reason[JC_MAX_TEXT_LEN + 1];
         size_t n = args->text.n < sizeof reason - 1 ? args->text.n : sizeof reason - 1;
         memcpy(reason, args->text.p ? (const char *)args->text.p : "", n);
         reason[n] = '\0';
@@ -353,22 +382,27 @@ static const char update_sql[] =
     " worker_id = CASE WHEN strpos(v.flags, 'w') > 0 THEN nullif(v.worker, '') ELSE j.worker_id END,"
     " lease_expires_at = CASE v.lease WHEN 'keep' THEN j.lease_expires_at WHEN 'null' THEN NULL"
     "   ELSE now() + v.lease::bigint * interval '1 millisecond' END,"
-    " progress = CASE WHEN v.progress < 0 THEN j.progress ELSE v.progress END,"
-    " result = CASE WHEN v.has_result THEN v.result ELSE j.result END,"
-    " error = CASE WHEN v.has_error AND strpos(v.flags, 'c') = 0 THEN v.error ELSE j.error END,"
+    " progress = CASE WHEN strpos(v.flags, 'r') > 0 THEN NULL WHEN v.progress < 0 THEN j.progress"
+    "   ELSE v.progress END,"
+    " result = CASE WHEN v.has_result THEN v.result WHEN strpos(v.flags, 'r') > 0 THEN NULL"
+    "   ELSE j.result END,"
+    " error = CASE WHEN v.has_error AND strpos(v.flags, 'c') = 0 THEN v.error"
+    "   WHEN strpos(v.flags, 'r') > 0 THEN NULL ELSE j.error END,"
     " cancel_reason = CASE WHEN v.has_error AND strpos(v.flags, 'c') > 0 THEN v.error"
-    "   ELSE j.cancel_reason END,"
+    "   WHEN strpos(v.flags, 'r') > 0 THEN NULL ELSE j.cancel_reason END,"
     " run_after = CASE WHEN v.run_after < 0 THEN j.run_after"
     "   ELSE now() + v.run_after * interval '1 millisecond' END,"
     " assigned_at = CASE WHEN strpos(v.flags, 'a') > 0 THEN now() ELSE j.assigned_at END,"
     " started_at = CASE WHEN strpos(v.flags, 's') > 0 THEN now() ELSE j.started_at END,"
-    " finished_at = CASE WHEN strpos(v.flags, 'f') > 0 THEN now() ELSE j.finished_at END,"
-    " last_event_ts_ms = v.last_ts, refusals = v.refusals, updated_at = now()"
+    " finished_at = CASE WHEN strpos(v.flags, 'f') > 0 THEN now()"
+    "   WHEN strpos(v.flags, 'r') > 0 THEN NULL ELSE j.finished_at END,"
+    " last_event_ts_ms = v.last_ts, refusals = v.refusals, max_attempts = v.max_attempts,"
+    " updated_at = now()"
     " FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::int[],"
     "             $7::bool[], $8::bytea[], $9::bool[], $10::text[], $11::bigint[], $12::text[],"
-    "             $13::bigint[], $14::int[], $15::int[])"
+    "             $13::bigint[], $14::int[], $15::int[], $16::int[])"
     "   AS v(id, state, attempt, worker, lease, progress, has_result, result, has_error, error,"
-    "        run_after, flags, last_ts, old_attempt, refusals)"
+    "        run_after, flags, last_ts, old_attempt, refusals, max_attempts)"
     " WHERE j.id = v.id AND j.attempt = v.old_attempt";
 
 // flush_updates writes the dirty rows with one statement.
@@ -416,6 +450,7 @@ static int flush_updates(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errst
         jc_buf_add_array_num(&a[12], (long long)row->last_event_ts);
         jc_buf_add_array_num(&a[13], old_attempt);
         jc_buf_add_array_num(&a[14], row->refusals);
+        jc_buf_add_array_num(&a[15], row->max_attempts);
         rows++;
     }
     if (rows == 0) {
@@ -458,9 +493,9 @@ int jw_flush(jc_jobwrite *jw, PGconn *db, char *errstr, size_t errstr_size)
         "                      $6::text[], $7::text[], $8::int[], $9::text[])";
     static const char commands_sql[] =
         "INSERT INTO commands (id, kind, recipient, job_id, attempt, state, reason)"
-        " SELECT gen_random_uuid(), u.k, u.r, u.j, u.a, u.s, u.reason"
-        "   FROM unnest($1::text[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::text[])"
-        "        AS u(k, r, j, a, s, reason)";
+        " SELECT u.id, u.k, u.r, u.j, u.a, u.s, u.reason"
+        "   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int[], $6::text[],"
+        "               $7::text[]) AS u(id, k, r, j, a, s, reason)";
     const char *params[EV_COLS];
     PGresult *r;
     int ok;

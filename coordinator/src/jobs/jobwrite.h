@@ -3,8 +3,8 @@
  *
  * Whoever changes jobs (the ingest loop for job events, cancels and lost
  * jobs; the scheduler for assignments; the janitor for expired leases and
- * offline workers; jobcoord-admin when it deletes a principal that has
- * live jobs) does it the same way: load the rows with FOR UPDATE
+ * offline workers; jobcoord-admin when an operator cancels or retries a
+ * job, or deletes a principal that has live jobs) does it the same way: load the rows with FOR UPDATE
  * (jw_load), run each input through the state machine (jw_apply and
  * friends) in memory, then write everything with a handful of statements
  * (jw_flush): one UPDATE of the changed jobs, one INSERT of their history
@@ -25,7 +25,8 @@
 #include "jcproto/proto.h"
 
 /* The channel the outbox relay LISTENs on: whoever queues a command or a job
- * update NOTIFYs it in the same transaction (jobwrite, the admin CLI). */
+ * update NOTIFYs it in the same transaction (jw_flush, the admin CLI's
+ * worker commands). */
 #define JC_OUTBOX_CHANNEL "jobcoord_outbox"
 
 typedef struct jc_jobrow {
@@ -47,8 +48,10 @@ typedef struct jc_jobrow {
     int has_error;
     char error[JC_MAX_TEXT_LEN + 1];
     int64_t run_after_ms; /* -1: keep; else delay from now */
-    char flags[8]; /* a: assigned_at=now, s: started_at, f: finished_at, w: worker set,
-                      c: the error text is a cancel reason (-> cancel_reason) */
+    char flags[8];        /* a: assigned_at=now, s: started_at, f: finished_at, w: worker set,
+                      c: the error text is a cancel reason (-> cancel_reason),
+                      r: restart (clears error, cancel reason, result, progress and
+                         finished_at: an operator's retry) */
 } jc_jobrow;
 
 typedef struct jc_jobwrite {
@@ -57,8 +60,9 @@ typedef struct jc_jobwrite {
     size_t n, cap;
     jc_buf ev[9]; /* job_events columns */
     size_t n_events;
-    jc_buf cmd[6]; /* commands columns */
+    jc_buf cmd[7]; /* commands columns */
     size_t n_cmds;
+    char last_cmd_id[37]; /* the id jw_command gave the last row it queued */
 } jc_jobwrite;
 
 void jw_init(jc_jobwrite *jw, const jc_config *cfg);
@@ -82,18 +86,27 @@ typedef struct jc_job_input_args {
     int progress;       /* JI_PROGRESS */
     jc_slice stream;    /* JI_LOG */
     int64_t event_ts;   /* worker events: the signed ts (replay fence); 0 otherwise */
+    /* who caused the input when it is neither the job's worker nor its
+     * submitter, for the job's history: "canceled by operator alice@ops1".
+     * The history's text is then "cause: text" (text alone still goes to
+     * cancel_reason and the worker's cancel command). */
+    jc_slice cause;
 } jc_job_input_args;
 
 /* jw_apply runs input through the state machine for row and records every
  * effect (row changes, history, job updates to the submitter, cancel
- * commands). Returns the new state, or JS_INVALID (nothing recorded). */
+ * commands). Returns the new state, or JS_INVALID (nothing recorded).
+ * JI_RETRY starts a failed or canceled job over: pending at once, its
+ * attempt count (the fencing token) kept, one more attempt if it had none
+ * left; refused (JS_INVALID) when the protocol's JC_MAX_ATTEMPTS are used. */
 jc_job_state jw_apply(jc_jobwrite *jw, jc_jobrow *row, jc_job_input input,
                       const jc_job_input_args *args);
 
 /* jw_assign records the assignment of a pending row to worker. */
 void jw_assign(jc_jobwrite *jw, jc_jobrow *row, const char *worker);
 
-/* jw_command queues an outbox row. job may be NULL; attempt < 0: none. */
+/* jw_command queues an outbox row, under a new id (jw->last_cmd_id). job may
+ * be NULL; attempt < 0: none. */
 void jw_command(jc_jobwrite *jw, const char *kind, const char *recipient, const char *job,
                 int attempt, const char *state, const char *reason);
 

@@ -51,6 +51,7 @@
 #include "jcproto/topics.h"
 #include "jobs/jobwrite.h"
 #include "jobs/outbox_int.h"
+#include "jobs/cmdstate.h"
 
 /* A message's opaque: its round in the high half, its row in the low. */
 static void *tag(uint32_t round, int row)
@@ -95,8 +96,10 @@ static const char due_sql[] =
     "       coalesce(pr.reply_key_id, '')"
     "  FROM commands c LEFT JOIN jobs j ON j.id = c.job_id"
     "  LEFT JOIN principals pr ON pr.id = c.recipient"
-    " WHERE c.status IN ('pending', 'sent') AND c.next_send_at <= now()"
-    "   AND (c.status = 'pending' OR NOT $2::bool)" /* re-sends wait out a backlog */
+    " WHERE c.status IN " JC_SQL_CMD_OPEN
+    "   AND c.next_send_at <= now()"
+    "   AND (c.status = " JC_SQL_CMD_PENDING
+    " OR NOT $2::bool)" /* re-sends wait out a backlog */
     " ORDER BY c.seq LIMIT $1::int FOR UPDATE OF c SKIP LOCKED";
 
 static jc_command_kind kind_of(const char *k)
@@ -222,15 +225,18 @@ static int build(jc_outbox *o, PGresult *r, int i, jc_msg *m, unsigned char **pa
 // out of tries or unbuildable failed, assigns answered by a job event acked.
 static int mark(jc_outbox *o, jc_buf *sent, jc_buf *failed, jc_buf *failed_why, jc_buf *answered)
 {
-    static const char answered_sql[] =
-        "UPDATE commands SET status = 'acked', acked_at = now() WHERE id = ANY($1::uuid[])";
+    static const char answered_sql[] = "UPDATE commands SET status = " JC_SQL_CMD_ACKED
+                                       ", acked_at = now() WHERE id = ANY($1::uuid[])";
     static const char sent_sql[] =
-        "UPDATE commands SET status = CASE WHEN kind LIKE 'job.%' THEN 'done' ELSE 'sent' END,"
+        "UPDATE commands SET status = CASE WHEN kind LIKE 'job.%' THEN " JC_SQL_CMD_DONE
+        "                                  ELSE " JC_SQL_CMD_SENT
+        " END,"
         "  tries = tries + 1, sent_at = now(),"
         "  next_send_at = now() + least($2::bigint * power(2, tries), 60000) * interval '1 ms'"
         " WHERE id = ANY($1::uuid[])";
     static const char failed_sql[] =
-        "UPDATE commands c SET status = 'failed', error = u.why"
+        "UPDATE commands c SET status = " JC_SQL_CMD_FAILED
+        ", error = u.why"
         "  FROM unnest($1::uuid[], $2::text[]) AS u(id, why) WHERE c.id = u.id";
     const char *params[2];
     char resend[24];

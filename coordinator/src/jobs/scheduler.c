@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/db.h"
 #include "jobs/jobwrite.h"
+#include "jobs/workerstate.h"
 
 typedef struct free_worker {
     char id[JC_MAX_PRINCIPAL_LEN + 1];
@@ -116,7 +117,8 @@ int jc_schedule(PGconn *db, jc_jobwrite *jw, int max, int *assigned, char *errst
         "  LEFT JOIN (SELECT worker_id, count(*) AS n FROM jobs"
         "             WHERE state IN ('assigned', 'running', 'canceling')"
         "               AND worker_id IS NOT NULL GROUP BY worker_id) l ON l.worker_id = w.id"
-        " WHERE w.status = 'online' AND NOT w.drain_requested AND w.slots > coalesce(l.n, 0)"
+        " WHERE w.status = " JC_SQL_WORKER_ONLINE
+        "   AND NOT w.drain_requested AND w.slots > coalesce(l.n, 0)"
         "   AND w.held_back_since IS NULL" /* unacknowledged assigns: holdback.h */
         " FOR UPDATE OF w SKIP LOCKED";
     static const char workers_sql[] =

@@ -18,6 +18,7 @@
 #include "core/db.h"
 #include "jobs/jobstate.h"
 #include "jobs/jobwrite.h"
+#include "jobs/cmdstate.h"
 
 static const char live_jobs_tail[] =
     "WHERE (worker_id = $1 AND state IN ('assigned', 'running', 'canceling'))"
@@ -62,15 +63,16 @@ static void note_job(jc_delete_report *rep, const jc_jobrow *row, jc_job_state f
 
 /* settle runs each loaded job through the state machine: held jobs are
  * taken back (JI_REQUEUE), submitted ones canceled (JI_CANCEL). */
-static void settle(jc_jobwrite *jw, const char *id, jc_delete_report *rep)
+static void settle(jc_jobwrite *jw, const char *id, const char *by, jc_delete_report *rep)
 {
-    char held_why[160], submitted_why[160];
+    char held_why[512], submitted_why[512];
 
     snprintf(held_why, sizeof held_why,
-             "its worker '%s' was deleted by an operator (jobcoord-admin user delete --force)", id);
+             "its worker '%s' was deleted by operator %s (jobcoord-admin user delete --force)", id,
+             by);
     snprintf(submitted_why, sizeof submitted_why,
-             "its submitter '%s' was deleted by an operator (jobcoord-admin user delete --force)",
-             id);
+             "its submitter '%s' was deleted by operator %s (jobcoord-admin user delete --force)",
+             id, by);
     for (size_t i = 0; i < jw->n; i++) {
         jc_jobrow *row = &jw->rows[i];
         jc_job_state from = row->state, to;
@@ -110,7 +112,8 @@ static void count_live(const jc_jobwrite *jw, const char *id, jc_delete_report *
 }
 
 jc_pr_status jc_principal_delete(PGconn *c, const jc_config *cfg, const char *id, int force,
-                                 jc_delete_report *rep, char *errstr, size_t errstr_size)
+                                 const char *by, jc_delete_report *rep, char *errstr,
+                                 size_t errstr_size)
 {
     const char *params[1] = {id};
     jc_jobwrite jw;
@@ -159,14 +162,15 @@ jc_pr_status jc_principal_delete(PGconn *c, const jc_config *cfg, const char *id
         st = JC_PR_BUSY;
         goto fail;
     }
-    settle(&jw, id, rep);
+    settle(&jw, id, by && *by ? by : "unknown", rep);
     if (jw_flush(&jw, c, errstr, errstr_size) != 0)
         goto fail;
     /* after the flush: job updates it just queued for itself go too */
     r = run(c,
-            "UPDATE commands SET status = 'failed', next_send_at = now(),"
+            "UPDATE commands SET status = " JC_SQL_CMD_FAILED
+            ", next_send_at = now(),"
             " error = 'not sent: the recipient was deleted by an operator'"
-            " WHERE recipient = $1 AND status IN ('pending', 'sent')",
+            " WHERE recipient = $1 AND status IN " JC_SQL_CMD_OPEN,
             id, errstr, errstr_size);
     if (!r)
         goto fail;

@@ -56,10 +56,12 @@ typedef struct jc_delete_report {
  * force it refuses (JC_PR_BUSY, nothing changed, rep counts what it holds
  * and submitted) while the principal holds or submitted live jobs; with
  * force it settles them as described above and reports what it did in rep.
- * cfg gives the retry backoff and the cancel timeout. rep is filled in
+ * cfg gives the retry backoff and the cancel timeout; by names the operator
+ * (user@host) in the reasons the settled jobs record. rep is filled in
  * every case; free it with jc_delete_report_free. */
 jc_pr_status jc_principal_delete(PGconn *c, const jc_config *cfg, const char *id, int force,
-                                 jc_delete_report *rep, char *errstr, size_t errstr_size);
+                                 const char *by, jc_delete_report *rep, char *errstr,
+                                 size_t errstr_size);
 
 void jc_delete_report_free(jc_delete_report *rep);
 

@@ -102,18 +102,21 @@ int jc_signkeys_ready(const jc_signkeys *k)
 
 void jc_signkeys_jwks(jc_signkeys *k, jc_buf *b)
 {
+    json_t *keys = json_array();
     char x[64];
-    jc_buf_addstr(b, "{\"keys\":[");
+
     pthread_rwlock_rdlock(&k->mu);
     for (int i = 0; i < k->nkeys; i++) {
         jc_b64url_encode(k->keys[i].pk, sizeof k->keys[i].pk, x, sizeof x);
-        jc_buf_printf(b, "%s{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":", i ? "," : "",
-                      x);
-        jc_json_str(b, k->keys[i].kid);
-        jc_buf_addstr(b, ",\"use\":\"sig\",\"alg\":\"EdDSA\"}");
+        json_array_append_new(keys, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "OKP", "crv",
+                                              "Ed25519", "x", x, "kid", k->keys[i].kid, "use",
+                                              "sig", "alg", "EdDSA"));
     }
     pthread_rwlock_unlock(&k->mu);
-    jc_buf_addstr(b, "]}\n");
+    if (jc_json_dump(b, json_pack("{s:o}", "keys", keys)) != 0)
+        b->failed = 1;
+    else
+        jc_buf_addstr(b, "\n");
 }
 
 int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, const char *sub,
@@ -121,41 +124,32 @@ int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, cons
                   size_t out_size, char *jti, int64_t *exp)
 {
     uint8_t rnd[16];
-    jc_buf hdr, cl;
+    char *hdr = NULL, *cl = NULL;
     int n = -1;
     int64_t now = (int64_t)time(NULL);
 
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(jti, 33, rnd, sizeof rnd);
     *exp = now + ttl_s;
-    jc_buf_init(&hdr, 1024);
-    jc_buf_init(&cl, 4096);
     pthread_rwlock_rdlock(&k->mu);
     if (k->nkeys > 0 && k->keys[0].active) {
-        jc_buf_addstr(&hdr, "{\"alg\":\"EdDSA\",\"typ\":\"at+jwt\",\"kid\":");
-        jc_json_str(&hdr, k->keys[0].kid);
-        jc_buf_addstr(&hdr, "}");
-        jc_buf_addstr(&cl, "{\"iss\":");
-        jc_json_str(&cl, issuer);
-        jc_buf_addstr(&cl, ",\"sub\":");
-        jc_json_str(&cl, sub);
-        jc_buf_addstr(&cl, ",\"client_id\":");
-        jc_json_str(&cl, sub);
-        jc_buf_addstr(&cl, ",\"aud\":");
-        jc_json_str(&cl, audience);
-        jc_buf_printf(&cl, ",\"iat\":%lld,\"exp\":%lld,\"jti\":\"%s\",\"scope\":", (long long)now,
-                      (long long)*exp, jti);
-        jc_json_str(&cl, scope);
-        jc_buf_addstr(&cl, ",\"role\":");
-        jc_json_str(&cl, role);
-        jc_buf_printf(&cl, ",\"gen\":%lld}", (long long)gen);
-        if (!hdr.failed && !cl.failed)
-            n = jc_jws_sign(JC_JWS_EDDSA, jc_buf_str(&hdr), jc_buf_str(&cl), k->keys[0].sk, out,
-                            out_size);
+        /* jansson writes them (json_pack refuses a string that is not UTF-8) */
+        json_t *h =
+            json_pack("{s:s,s:s,s:s}", "alg", "EdDSA", "typ", "at+jwt", "kid", k->keys[0].kid);
+        json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:I}", "iss", issuer, "sub",
+                              sub, "client_id", sub, "aud", audience, "iat", (json_int_t)now, "exp",
+                              (json_int_t)*exp, "jti", jti, "scope", scope, "role", role, "gen",
+                              (json_int_t)gen);
+        hdr = h ? json_dumps(h, JSON_COMPACT) : NULL;
+        cl = c ? json_dumps(c, JSON_COMPACT) : NULL;
+        json_decref(h);
+        json_decref(c);
+        if (hdr && cl)
+            n = jc_jws_sign(JC_JWS_EDDSA, hdr, cl, k->keys[0].sk, out, out_size);
     }
     pthread_rwlock_unlock(&k->mu);
-    jc_buf_free(&hdr);
-    jc_buf_free(&cl);
+    free(hdr);
+    free(cl);
     return n;
 }
 
@@ -167,22 +161,17 @@ static int fail(char *err, size_t err_size, const char *what)
 
 /* aud_has tells whether claim aud (a string, or an array of strings)
  * contains want. */
-static int aud_has(const jc_json *cl, const char *want)
+static int aud_has(const json_t *cl, const char *want)
 {
     char v[512];
-    int i = jc_json_find(cl, 0, "aud");
-    if (i < 0)
-        return 0;
-    if (cl->toks[i].type == JC_JSON_STRING)
-        return jc_json_string(cl, i, v, sizeof v) >= 0 && strcmp(v, want) == 0;
-    if (cl->toks[i].type == JC_JSON_ARRAY) {
-        uint32_t e = (uint32_t)i + 1;
-        for (uint32_t m = 0; m < cl->toks[i].count; m++) {
-            if (jc_json_string(cl, (int)e, v, sizeof v) >= 0 && strcmp(v, want) == 0)
-                return 1;
-            e = cl->toks[e].next;
-        }
-    }
+    const json_t *aud = json_object_get(cl, "aud"), *e;
+    size_t i;
+
+    if (json_is_string(aud))
+        return jc_json_string(aud, v, sizeof v) >= 0 && strcmp(v, want) == 0;
+    json_array_foreach (aud, i, e)
+        if (jc_json_string(e, v, sizeof v) >= 0 && strcmp(v, want) == 0)
+            return 1;
     return 0;
 }
 
@@ -224,16 +213,16 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
         fail(err, err_size, "bad signature");
         goto done;
     }
-    if (jc_json_member_string(&j->cl, 0, "iss", iss, sizeof iss) < 0 || strcmp(iss, issuer) != 0) {
+    if (jc_json_member_string(j->cl, "iss", iss, sizeof iss) < 0 || strcmp(iss, issuer) != 0) {
         fail(err, err_size, "wrong issuer");
         goto done;
     }
-    if (!aud_has(&j->cl, audience)) {
+    if (!aud_has(j->cl, audience)) {
         fail(err, err_size, "wrong audience");
         goto done;
     }
-    if (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "exp"), &out->exp) < 0 ||
-        jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "iat"), &out->iat) < 0) {
+    if (jc_json_int64(json_object_get(j->cl, "exp"), &out->exp) < 0 ||
+        jc_json_int64(json_object_get(j->cl, "iat"), &out->iat) < 0) {
         fail(err, err_size, "exp and iat must be numbers");
         goto done;
     }
@@ -247,27 +236,28 @@ int jc_token_verify(jc_signkeys *k, const char *issuer, const char *audience, in
     }
     /* RFC 7519 section 4.1.5: optional, but when present it must be a
      * number and not later than now (within the same skew) */
-    if (jc_json_find(&j->cl, 0, "nbf") >= 0 &&
-        (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "nbf"), &nbf) < 0 || nbf - skew_s > now)) {
+    if (json_object_get(j->cl, "nbf") &&
+        (jc_json_int64(json_object_get(j->cl, "nbf"), &nbf) < 0 || nbf - skew_s > now)) {
         fail(err, err_size, "token not valid yet (nbf), or nbf is not a number");
         goto done;
     }
-    if (jc_json_member_string(&j->cl, 0, "sub", out->sub, sizeof out->sub) <= 0 ||
-        jc_json_member_string(&j->cl, 0, "role", out->role, sizeof out->role) <= 0 ||
-        jc_json_member_string(&j->cl, 0, "jti", out->jti, sizeof out->jti) <= 0 ||
-        jc_json_member_string(&j->cl, 0, "scope", out->scope, sizeof out->scope) < 0) {
+    if (jc_json_member_string(j->cl, "sub", out->sub, sizeof out->sub) <= 0 ||
+        jc_json_member_string(j->cl, "role", out->role, sizeof out->role) <= 0 ||
+        jc_json_member_string(j->cl, "jti", out->jti, sizeof out->jti) <= 0 ||
+        jc_json_member_string(j->cl, "scope", out->scope, sizeof out->scope) < 0) {
         fail(err, err_size, "sub, role, jti and scope are required");
         goto done;
     }
     out->gen = 0; /* tokens issued before sessions had generations */
-    if (jc_json_find(&j->cl, 0, "gen") >= 0 &&
-        (jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "gen"), &out->gen) < 0 || out->gen < 0)) {
+    if (json_object_get(j->cl, "gen") &&
+        (jc_json_int64(json_object_get(j->cl, "gen"), &out->gen) < 0 || out->gen < 0)) {
         fail(err, err_size, "gen must be a non-negative integer");
         goto done;
     }
     snprintf(out->kid, sizeof out->kid, "%s", j->kid);
     ret = 0;
 done:
+    jc_jws_free(j);
     free(j);
     return ret;
 }

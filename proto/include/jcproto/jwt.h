@@ -45,9 +45,7 @@ typedef struct jc_jws {
     size_t header_len, claims_len;
     uint8_t sig[64];
     size_t sig_len;
-    jc_json hdr, cl;
-    jc_json_tok hdr_toks[32];
-    jc_json_tok cl_toks[160];
+    json_t *hdr, *cl; /* the header and the claims, objects (jc_jws_free) */
     char alg[16];
     char typ[32];
     char kid[65]; /* "" when absent */
@@ -58,6 +56,11 @@ typedef struct jc_jws {
  * "alg", no "crit" (no extension is understood), and a signature of at most
  * 64 bytes. Returns 0, or -1 with the reason in err. */
 int jc_jws_parse(const char *token, size_t len, jc_jws *out, char *err, size_t err_size);
+
+/* jc_jws_free frees the parsed header and claims of a jc_jws that
+ * jc_jws_parse filled (it frees them itself when it fails); the structure
+ * may be parsed into again. */
+void jc_jws_free(jc_jws *j);
 
 /* Verification: 0 when the header's alg is the expected one and the
  * signature verifies, -1 otherwise. Constant time in the signature. */

@@ -351,19 +351,21 @@ static const char *json_doc =
 /* op_json parses a document and reads members from it. */
 static int op_json(void *ctx)
 {
-    jc_json_tok toks[64];
-    jc_json doc;
+    json_t *doc;
     char err[128] = "", jti[16];
     int64_t exp = 0;
+    int rc = 0;
     (void)ctx;
 
-    if (jc_json_parse(&doc, json_doc, strlen(json_doc), toks, 64, err, sizeof err) != 0)
+    doc = jc_json_parse(json_doc, strlen(json_doc), err, sizeof err);
+    if (!doc)
         return err[0] ? 1 : -1;
-    if (jc_json_member_string(&doc, 0, "jti", jti, sizeof jti) != 4 ||
+    if (jc_json_member_string(doc, "jti", jti, sizeof jti) != 4 ||
         memcmp(jti, "a\xc3\xa9\n", 4) != 0 ||
-        jc_json_int64(&doc, jc_json_find(&doc, 0, "exp"), &exp) != 0 || exp != 1700000060)
-        return -1;
-    return 0;
+        jc_json_int64(json_object_get(doc, "exp"), &exp) != 0 || exp != 1700000060)
+        rc = -1;
+    json_decref(doc);
+    return rc;
 }
 
 typedef struct jws_ctx {
@@ -379,20 +381,25 @@ static int op_jws(void *ctx)
     static char tok[2048];
     const char *claims = "{\"iss\":\"w-1\",\"sub\":\"w-1\",\"jti\":\"x\",\"exp\":1700000060}";
     char err[160] = "";
+    int rc;
 
     if (jc_jws_sign(JC_JWS_HS256, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", claims, k->hkey, tok,
                     sizeof tok) <= 0)
         return 1;
     if (jc_jws_parse(tok, strlen(tok), &j, err, sizeof err) != 0)
         return err[0] ? 1 : -1;
-    if (jc_jws_verify_hs256(&j, k->hkey) != 0 || strcmp(j.kid, "k1") != 0)
-        return -1;
+    rc = jc_jws_verify_hs256(&j, k->hkey) != 0 || strcmp(j.kid, "k1") != 0 ? -1 : 0;
+    jc_jws_free(&j);
+    if (rc)
+        return rc;
     if (jc_jws_sign(JC_JWS_EDDSA, "{\"alg\":\"EdDSA\",\"kid\":\"e1\"}", claims, k->sk, tok,
                     sizeof tok) <= 0)
         return 1;
     if (jc_jws_parse(tok, strlen(tok), &j, err, sizeof err) != 0)
         return err[0] ? 1 : -1;
-    return jc_jws_verify_eddsa(&j, k->pk) == 0 && strcmp(j.alg, "EdDSA") == 0 ? 0 : -1;
+    rc = jc_jws_verify_eddsa(&j, k->pk) == 0 && strcmp(j.alg, "EdDSA") == 0 ? 0 : -1;
+    jc_jws_free(&j);
+    return rc;
 }
 
 static void test_json_jws(void)

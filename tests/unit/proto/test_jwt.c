@@ -32,6 +32,13 @@ static const char *rfc8037_token =
 
 static jc_jws jws; /* 14 KiB: not on the stack */
 
+/* reparse frees what the last parse of jws kept, then parses token into it. */
+static int reparse(const char *token, size_t len, char *err, size_t err_size)
+{
+    jc_jws_free(&jws);
+    return jc_jws_parse(token, len, &jws, err, err_size);
+}
+
 /* make_token builds b64(header).b64(claims).b64(sig) by hand. */
 static const char *make_token(const char *header, const char *claims, const uint8_t *sig,
                               size_t sig_len)
@@ -49,7 +56,7 @@ static const char *make_token(const char *header, const char *claims, const uint
 static int parse_ok(const char *token)
 {
     char err[160] = "";
-    int rc = jc_jws_parse(token, strlen(token), &jws, err, sizeof err);
+    int rc = reparse(token, strlen(token), err, sizeof err);
     CHECK_MSG(rc == 0, "refused: %s (%.80s)", err, token);
     return rc;
 }
@@ -61,7 +68,7 @@ static void parse_bad_n(const char *token, size_t len, const char *want)
     int rc;
 
     memcpy(copy, token, len); /* exactly sized: ASan catches overreads */
-    rc = jc_jws_parse(copy, len, &jws, err, sizeof err);
+    rc = reparse(copy, len, err, sizeof err);
     CHECK_MSG(rc == -1, "accepted, wanted '%s': %.100s", want, token);
     CHECK_MSG(rc != -1 || strstr(err, want), "reason '%s', wanted '%s'", err, want);
     free(copy);
@@ -133,7 +140,7 @@ static void test_hs256_roundtrip(void)
                 continue;
             memcpy(tampered, tok, (size_t)n + 1);
             tampered[i] = alphabet[a];
-            if (jc_jws_parse(tampered, (size_t)n, &jws, err, sizeof err) == 0)
+            if (reparse(tampered, (size_t)n, err, sizeof err) == 0)
                 CHECK_MSG(jc_jws_verify_hs256(&jws, key) == -1, "tampered at %d verifies", i);
         }
     }
@@ -206,12 +213,10 @@ static void test_rfc7515_a1(void)
     CHECK_EQ_STR(jws.alg, "HS256");
     CHECK_EQ_STR(jws.typ, "JWT");
     CHECK_EQ_STR(jws.kid, "");
-    CHECK_EQ_INT(jc_json_member_string(&jws.cl, 0, "iss", v, sizeof v), 3);
+    CHECK_EQ_INT(jc_json_member_string(jws.cl, "iss", v, sizeof v), 3);
     CHECK_EQ_STR(v, "joe");
-    CHECK(jc_json_int64(&jws.cl, jc_json_find(&jws.cl, 0, "exp"), &exp) == 0 &&
-          exp == 1300819380);
-    CHECK_EQ_INT(jws.cl_toks[jc_json_find(&jws.cl, 0, "http://example.com/is_root")].type,
-                 JC_JSON_TRUE);
+    CHECK(jc_json_int64(json_object_get(jws.cl, "exp"), &exp) == 0 && exp == 1300819380);
+    CHECK(json_is_true(json_object_get(jws.cl, "http://example.com/is_root")));
     CHECK_EQ_INT(jc_jws_verify_hs256_key(&jws, key, sizeof key), 0);
     CHECK_EQ_INT(jc_jws_verify_hs256(&jws, key), -1); /* its first 32 bytes are another key */
     CHECK_EQ_INT(jc_jws_verify_eddsa(&jws, key), -1);
@@ -237,7 +242,7 @@ static void test_rfc8037_a4(void)
     CHECK_EQ_STR(tok, rfc8037_token);
 
     /* its payload is text, not JWT claims: the JWT parser refuses it... */
-    CHECK_EQ_INT(jc_jws_parse(rfc8037_token, strlen(rfc8037_token), &jws, err, sizeof err), -1);
+    CHECK_EQ_INT(reparse(rfc8037_token, strlen(rfc8037_token), err, sizeof err), -1);
     CHECK_MSG(strstr(err, "claims"), "%s", err);
     /* ...but its signature verifies with the RFC's public key through the
      * same verifier, given the parts a parse would have filled in */
@@ -395,9 +400,10 @@ static void test_structure(void)
     }
     /* JSON of the parts */
     parse_bad(make_token("[\"alg\",\"HS256\"]", "{}", sig, 32), "header: not an object");
-    parse_bad(make_token("\"HS256\"", "{}", sig, 32), "header: not an object");
+    parse_bad(make_token("\"HS256\"", "{}", sig, 32), "header: invalid JSON");
     parse_bad(make_token("{\"alg\":\"HS256\"", "{}", sig, 32), "header: invalid JSON");
-    parse_bad(make_token("{\"alg\":\"HS256\"}", "null", sig, 32), "claims: not an object");
+    parse_bad(make_token("{\"alg\":\"HS256\"}", "null", sig, 32), "claims: invalid JSON");
+    parse_bad(make_token("{\"alg\":\"HS256\"}", "[1]", sig, 32), "claims: not an object");
     parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"a\":1}x", sig, 32), "claims: invalid JSON");
     parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"a\":\"\\ud800\"}", sig, 32), "claims");
     parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"a\":01}", sig, 32), "claims");
@@ -406,7 +412,7 @@ static void test_structure(void)
     parse_bad(make_token("{\"alg\":null}", "{}", sig, 32), "no string alg");
     parse_bad(make_token("{\"alg\":\"HS256HS256HS256HS256\"}", "{}", sig, 32), "no string alg");
     parse_bad(make_token("{\"alg\":\"HS256\",\"kid\":7}", "{}", sig, 32), "kid");
-    parse_bad(make_token("{\"alg\":\"HS256\",\"kid\":\"k\\u0000\"}", "{}", sig, 32), "kid");
+    parse_bad(make_token("{\"alg\":\"HS256\",\"kid\":\"k\\u0000\"}", "{}", sig, 32), "U+0000");
     parse_bad(make_token("{\"alg\":\"HS256\",\"kid\":\"0123456789012345678901234567890123456789"
                          "01234567890123456789012345\"}",
                          "{}", sig, 32),
@@ -426,10 +432,11 @@ static void test_structure(void)
               "duplicate");
     parse_bad(make_token("{\"alg\":\"HS256\",\"x5u\":\"a\",\"x5u\":\"b\"}", "{}", sig, 32),
               "duplicate");
-    parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"sub\":\"a\",\"exp\":1,\"sub\":\"admin\"}", sig, 32),
-              "claims have a duplicate");
+    parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"sub\":\"a\",\"exp\":1,\"sub\":\"admin\"}", sig,
+                         32),
+              "claims: invalid JSON: a duplicate member");
     parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"exp\":1,\"e\\u0078p\":9999999999}", sig, 32),
-              "claims have a duplicate");
+              "claims: invalid JSON: a duplicate member");
     parse_bad(make_token("{\"alg\":\"HS256\"}", "{\"a\\u0000\":1}", sig, 32), "claims");
     /* nested duplicates are the claim's own business, not a parse error */
     CHECK(parse_ok(make_token("{\"alg\":\"HS256\"}", "{\"a\":{\"x\":1},\"b\":{\"x\":1}}", sig, 32)) ==
@@ -458,18 +465,23 @@ static void test_structure(void)
     parse_bad(make_token("{\"alg\":\"HS256\"}", claims, sig, 32), "claims are not base64url or too long");
     parse_bad(make_token("{\"alg\":\"HS256\"}", "{}", sig, 65), "signature");
     CHECK(parse_ok(make_token("{\"alg\":\"HS256\"}", "{}", sig, 64)) == 0);
-    /* too many values for the token arrays */
+    /* nesting deeper than JC_JSON_MAX_DEPTH, in the claims and the header
+     * (a long flat array is fine: the decoded sizes bound it) */
     {
-        char many[JC_JWT_CLAIMS_MAX];
-        size_t m = (size_t)snprintf(many, sizeof many, "{\"a\":[");
+        char deep[JC_JWT_CLAIMS_MAX];
+        size_t m = (size_t)snprintf(deep, sizeof deep, "{\"a\":");
+        for (int i = 0; i < 20; i++)
+            m += (size_t)snprintf(deep + m, sizeof deep - m, "[");
+        for (int i = 0; i < 20; i++)
+            m += (size_t)snprintf(deep + m, sizeof deep - m, "]");
+        snprintf(deep + m, sizeof deep - m, "}");
+        parse_bad(make_token("{\"alg\":\"HS256\"}", deep, sig, 32), "claims: nested deeper");
+        parse_bad(make_token(deep, "{}", sig, 32), "header: nested deeper");
+        m = (size_t)snprintf(deep, sizeof deep, "{\"a\":[");
         for (int i = 0; i < 200; i++)
-            m += (size_t)snprintf(many + m, sizeof many - m, "%s%d", i ? "," : "", i);
-        snprintf(many + m, sizeof many - m, "]}");
-        parse_bad(make_token("{\"alg\":\"HS256\"}", many, sig, 32), "claims");
-        parse_bad(make_token("{\"alg\":\"HS256\",\"x\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,"
-                             "17,18,19,20,21,22,23,24,25,26,27,28,29,30]}",
-                             "{}", sig, 32),
-                  "header");
+            m += (size_t)snprintf(deep + m, sizeof deep - m, "%s%d", i ? "," : "", i);
+        snprintf(deep + m, sizeof deep - m, "]}");
+        CHECK(parse_ok(make_token("{\"alg\":\"HS256\"}", deep, sig, 32)) == 0);
     }
 
     /* jc_jws_sign never writes past out, at any size */
@@ -492,5 +504,6 @@ int main(void)
     test_rfc8037_a4();
     test_alg_confusion();
     test_structure();
+    jc_jws_free(&jws);
     return check_done("test_jwt");
 }

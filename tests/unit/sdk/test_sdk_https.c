@@ -403,8 +403,9 @@ static void test_https(void)
         CHECK(jc_jws_parse(assertion, strlen(assertion), j, why, sizeof why) == 0);
         CHECK(jc_jws_verify_hs256(j, key) == 0);
         snprintf(aud, sizeof aud, "https://127.0.0.1:%d/v1/token", tls_srv.port);
-        CHECK(jc_json_member_string(&j->cl, 0, "aud", err, sizeof err) > 0);
+        CHECK(jc_json_member_string(j->cl, "aud", err, sizeof err) > 0);
         CHECK_EQ_STR(err, aud);
+        jc_jws_free(j);
     }
     pthread_mutex_unlock(&tls_srv.mu);
     free(j);

@@ -178,9 +178,12 @@ static void *server_main(void *arg)
             char assertion[JC_JWT_MAX + 1];
             jc_jws *j = malloc(sizeof *j);
             char why[128];
-            if (body && form_value(body + 4, "client_assertion", assertion, sizeof assertion) == 0 &&
-                jc_jws_parse(assertion, strlen(assertion), j, why, sizeof why) == 0)
-                jc_json_member_string(&j->cl, 0, "jti", jti, sizeof jti);
+            if (body &&
+                form_value(body + 4, "client_assertion", assertion, sizeof assertion) == 0 &&
+                jc_jws_parse(assertion, strlen(assertion), j, why, sizeof why) == 0) {
+                jc_json_member_string(j->cl, "jti", jti, sizeof jti);
+                jc_jws_free(j);
+            }
             free(j);
         }
         pthread_mutex_lock(&srv.mu);
@@ -381,15 +384,16 @@ static void check_request(const char *path, const char *aud, const char *scope)
     CHECK_EQ_STR(j->alg, "HS256");
     CHECK_EQ_STR(j->typ, "JWT");
     CHECK_EQ_STR(j->kid, KEY_ID);
-    CHECK(jc_json_member_string(&j->cl, 0, "iss", v, sizeof v) > 0 && strcmp(v, PRINCIPAL) == 0);
-    CHECK(jc_json_member_string(&j->cl, 0, "sub", v, sizeof v) > 0 && strcmp(v, PRINCIPAL) == 0);
-    CHECK(jc_json_member_string(&j->cl, 0, "aud", v, sizeof v) > 0);
+    CHECK(jc_json_member_string(j->cl, "iss", v, sizeof v) > 0 && strcmp(v, PRINCIPAL) == 0);
+    CHECK(jc_json_member_string(j->cl, "sub", v, sizeof v) > 0 && strcmp(v, PRINCIPAL) == 0);
+    CHECK(jc_json_member_string(j->cl, "aud", v, sizeof v) > 0);
     CHECK_EQ_STR(v, aud);
-    CHECK(jc_json_member_string(&j->cl, 0, "jti", v, sizeof v) >= 16);
-    CHECK(jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "iat"), &iat) == 0);
-    CHECK(jc_json_int64(&j->cl, jc_json_find(&j->cl, 0, "exp"), &exp) == 0);
+    CHECK(jc_json_member_string(j->cl, "jti", v, sizeof v) >= 16);
+    CHECK(jc_json_int64(json_object_get(j->cl, "iat"), &iat) == 0);
+    CHECK(jc_json_int64(json_object_get(j->cl, "exp"), &exp) == 0);
     CHECK_EQ_INT(exp - iat, 60);
     CHECK(llabs(iat - now_ms() / 1000) <= 5);
+    jc_jws_free(j);
     free(j);
 }
 
@@ -621,9 +625,11 @@ static void test_error_answers(void)
     expect_answer_error(200, "{\"access_token\":\"a\\r\\nX-Evil: 1\",\"token_type\":\"Bearer\","
                              "\"expires_in\":900}",
                         JC_ERR_MALFORMED, "no usable access_token");
-    expect_answer_error(200, "{\"access_token\":\"a\",\"access_token\":\"b\",\"token_type\":\"Bearer\","
-                             "\"expires_in\":900}",
-                        JC_ERR_MALFORMED, "no usable access_token");
+    /* a member twice: the whole answer is refused */
+    expect_answer_error(200,
+                        "{\"access_token\":\"a\",\"access_token\":\"b\",\"token_type\":\"Bearer\","
+                        "\"expires_in\":900}",
+                        JC_ERR_MALFORMED, "a duplicate member");
     expect_answer_error(200, "{\"access_token\":\"abc\",\"expires_in\":900}", JC_ERR_MALFORMED,
                         "token_type");
     expect_answer_error(200, "{\"access_token\":\"abc\",\"token_type\":\"mac\",\"expires_in\":900}",
@@ -636,8 +642,13 @@ static void test_error_answers(void)
                         JC_ERR_MALFORMED, "expires_in");
     expect_answer_error(200, "{\"access_token\":\"abc\",\"token_type\":\"Bearer\",\"expires_in\":\"900\"}",
                         JC_ERR_MALFORMED, "expires_in");
-    expect_answer_error(200, "{\"access_token\":\"abc\",\"token_type\":\"Bearer\","
-                             "\"expires_in\":99999999999999999999}",
+    expect_answer_error(200,
+                        "{\"access_token\":\"abc\",\"token_type\":\"Bearer\","
+                        "\"expires_in\":99999999999999999999}",
+                        JC_ERR_MALFORMED, "invalid JSON"); /* beyond int64: not read at all */
+    expect_answer_error(200,
+                        "{\"access_token\":\"abc\",\"token_type\":\"Bearer\","
+                        "\"expires_in\":1e12}",
                         JC_ERR_MALFORMED, "expires_in");
     expect_answer_error(200, "{\"access_token\":\"abc\",\"token_type\":\"Bearer\",\"expires_in\":900,"
                              "\"scope\":7}",

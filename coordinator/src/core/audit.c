@@ -40,6 +40,7 @@ static const char *const actions[] = {
     "auth.refresh",        /* refresh_token grant */
     "auth.revoke",         /* POST /v1/revoke (a refresh token's family, or an access token) */
     "auth.family-revoked", /* a rotated refresh token used again: its family revoked */
+    "me.password",         /* POST /v1/me/password */
 };
 #define N_ACTIONS (sizeof actions / sizeof actions[0])
 

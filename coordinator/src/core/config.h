@@ -87,6 +87,7 @@ typedef struct jc_config {
     int lockout_s;
     int max_concurrent_hashes;
     int max_queued_logins;
+    char *totp_required_roles;
     char *bootstrap_admin;
     char *bootstrap_password;
     /* security */

@@ -3,6 +3,7 @@
  *   GET  /v1/me           who the bearer token says the caller is
  *   POST /v1/me/password  change its own password with the current one;
  *                         its other sessions end
+ *   POST /v1/me/totp      confirm its pending TOTP secret with a code
  * Any authenticated token may call them (no scope needed). Changing a
  * password hashes twice (Argon2id), so it runs on the hashing threads
  * (jc_req_defer), like the password grant, after the bearer token was
@@ -226,4 +227,67 @@ enum MHD_Result jc_http_me_password(jc_req *r)
     if (jc_req_authenticate(r, &ret) != 0)
         return ret;
     return jc_req_defer(r, change_password);
+}
+
+/* ---- POST /v1/me/totp ---- */
+
+enum MHD_Result jc_http_me_totp(jc_req *r)
+{
+    const jc_config *cfg = jc_http_config(r->h);
+    char code[16], err[256];
+    const char *id, *p1[1];
+    enum MHD_Result ret;
+    PGconn *db;
+    PGresult *res;
+    jc_pr_status st;
+    int fc, wrong = 0, locked;
+    jc_buf b;
+
+    if (jc_req_authenticate(r, &ret) != 0)
+        return ret;
+    id = r->caller.sub;
+    p1[0] = id;
+    fc = jc_req_form(r, "code", code, sizeof code);
+    if (fc <= 0)
+        return jc_reply_error(r, 400, "bad_request",
+                              fc < 0 ? "the form is malformed (code repeated or too long)"
+                                     : "code is required, once");
+    if (strlen(code) != JC_TOTP_DIGITS || strspn(code, "0123456789") != JC_TOTP_DIGITS)
+        return jc_reply_error(r, 400, "bad_request", "code must be %d digits", JC_TOTP_DIGITS);
+    db = jc_http_db(r->h);
+    if (!db)
+        return jc_reply_error(r, 503, "unavailable", "PostgreSQL is not reachable");
+    res = PQexecParams(db,
+                       "SELECT coalesce(locked_until > now(), false) FROM principals WHERE id = $1",
+                       1, NULL, p1, NULL, NULL, 0);
+    if (!tok_pg_ok(res))
+        return tok_unavailable(r, res);
+    locked = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (locked) {
+        jc_req_audit(r, db, id, "me.totp", id, JC_AUDIT_REFUSED, "account locked");
+        return jc_reply_error(r, 403, "forbidden", "the account is locked");
+    }
+    st = jc_principal_totp_confirm(db, jc_http_keyring(r->h), id, code, &wrong, err, sizeof err);
+    sodium_memzero(code, sizeof code);
+    if (st == JC_PR_OK) {
+        LOG_INFO("auth", "'%s' confirmed its TOTP secret", id);
+        jc_req_audit(r, db, id, "me.totp", id, JC_AUDIT_OK, "TOTP secret confirmed");
+        jc_buf_init(&b, 128);
+        jc_buf_addstr(&b, "{\"totp_enabled\":true,\"totp_pending\":false}");
+        ret = jc_reply_json(r, 200, &b);
+        jc_buf_free(&b);
+        return ret;
+    }
+    if (st == JC_PR_ERROR) {
+        LOG_ERROR("auth", "%s", err);
+        return jc_reply_error(r, 503, "unavailable", "the TOTP secret cannot be read");
+    }
+    if (wrong) { /* counts toward the lockout, like a failed login */
+        count_failure(db, cfg, id);
+        jc_req_audit(r, db, id, "me.totp", id, JC_AUDIT_REFUSED, "wrong code");
+        return jc_reply_error(r, 403, "forbidden", "wrong code");
+    }
+    jc_req_audit(r, db, id, "me.totp", id, JC_AUDIT_REFUSED, "no pending TOTP secret");
+    return jc_reply_error(r, 409, "conflict", "%s", err);
 }

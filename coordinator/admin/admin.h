@@ -79,7 +79,7 @@ struct admin_cmd {
     const char *synopsis; /* what follows the words: "<id> --role ROLE" */
     const char *summary;  /* one line */
     const char *details;  /* more of --help, may be NULL */
-    int nargs;            /* positional arguments required */
+    int nargs;            /* positional arguments required (-1: the handler checks) */
     admin_opt opts[ADMIN_MAX_OPTS]; /* ends at the first without a name */
     int (*run)(admin_ctx *ctx, const admin_args *a);
 };

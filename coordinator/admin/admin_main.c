@@ -371,7 +371,7 @@ int main(int argc, char **argv)
         print_cmd_help(stdout, cmd);
         goto out;
     }
-    if (a.npos != cmd->nargs) {
+    if (cmd->nargs >= 0 && a.npos != cmd->nargs) { /* -1: the handler counts them */
         rc = admin_usage(&a, "expects %d argument%s, got %d", cmd->nargs,
                          cmd->nargs == 1 ? "" : "s", a.npos);
         goto out;

@@ -26,6 +26,7 @@ static const char *const actions[] = {
     "user.unlock",                 /* user unlock */
     "user.totp.enable",            /* user totp enable */
     "user.totp.disable",           /* user totp disable */
+    "user.totp.confirm",           /* user totp confirm */
     "user.revoke-sessions",        /* user revoke-sessions */
     "security.re-encrypt",         /* security re-encrypt */
     "security.rotate-signing-key", /* security rotate-signing-key */
@@ -40,6 +41,8 @@ static const char *const actions[] = {
     "auth.refresh",        /* refresh_token grant */
     "auth.revoke",         /* POST /v1/revoke (a refresh token's family, or an access token) */
     "auth.family-revoked", /* a rotated refresh token used again: its family revoked */
+    "me.password",         /* POST /v1/me/password */
+    "me.totp",             /* POST /v1/me/totp */
 };
 #define N_ACTIONS (sizeof actions / sizeof actions[0])
 

@@ -87,6 +87,9 @@ typedef struct jc_config {
     int lockout_s;
     int max_concurrent_hashes;
     int max_queued_logins;
+    int token_rate_per_min;
+    int token_burst;
+    char *totp_required_roles;
     char *bootstrap_admin;
     char *bootstrap_password;
     /* security */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "http/token_throttle.h"
 #include "jobs/jobstate.h"
 #include "core/metrics.h"
 
@@ -96,6 +97,10 @@ enum MHD_Result jc_http_metrics(jc_req *r)
             render_fleet(&b, res);
         PQclear(res);
     }
+    jc_metrics_family(&b, "jobcoord_token_throttled_total", "counter",
+                      "POST /v1/token requests refused (429) by the per-address throttle.");
+    jc_buf_printf(&b, "jobcoord_token_throttled_total %llu\n",
+                  (unsigned long long)jc_token_throttled_total());
     jc_metrics_family(&b, "jobcoord_fleet_metrics_ok", "gauge",
                       "1 when the fleet gauges above could be read from PostgreSQL.");
     jc_buf_printf(&b, "jobcoord_fleet_metrics_ok %d\n", fleet_ok);

@@ -60,6 +60,12 @@ const CONTRACT = [
       schema: 'JobEventList', roles: ALL_ROLES, pathParams: ['id'] },
     { method: 'get', path: '/v1/jobs/stats', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'JobStats',
       roles: ['admin', 'reader'], query: ['window'] },
+    { method: 'get', path: '/v1/me', auth: 'bearer', statuses: [200, 400, 401], schema: 'Me',
+      roles: ALL_ROLES },
+    { method: 'post', path: '/v1/me/password', auth: 'bearer', statuses: [200, 400, 401, 403, 413],
+      schema: 'PasswordChanged', roles: ['admin', 'reader'], form: 'PasswordChange' },
+    { method: 'post', path: '/v1/me/totp', auth: 'bearer', statuses: [200, 400, 401, 403, 409],
+      schema: 'TotpConfirmed', roles: ['admin', 'reader'], form: 'TotpConfirm' },
     { method: 'get', path: '/v1/audit', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'AuditList',
       roles: ['admin'], query: ['actor', 'target', 'action', 'since', 'limit', 'cursor'] },
 ];

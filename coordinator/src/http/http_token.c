@@ -54,7 +54,8 @@
 static int throttled(jc_req *r, enum MHD_Result *ret)
 {
     char address[64], retry[16], body[200];
-    const char *headers[] = {"Retry-After", retry, "Cache-Control", "no-store", NULL};
+    const char *headers[] = {"Retry-After", retry, "Cache-Control", "no-store", "Pragma",
+                             "no-cache",    NULL};
     struct timespec ts;
     int retry_s = 1, n;
 

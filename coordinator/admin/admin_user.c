@@ -102,6 +102,7 @@ static void json_principal(const jc_principal *p)
     admin_json_kv(stdout, 0, "role", p->role);
     fputs(",\"scopes\":", stdout);
     admin_json_list(stdout, p->scopes);
+    admin_json_kv(stdout, 0, "description", p->description);
     printf(",\"disabled\":%s", p->disabled ? "true" : "false");
     admin_json_kv(stdout, 0, "created_at", p->created_at);
     printf(",\"has_password\":%s,\"failed_logins\":%ld", p->has_password ? "true" : "false",
@@ -169,13 +170,16 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
         admin_table *t = admin_table_new(show_key ? 6 : 5, hdr);
         char b64[B64_KEY_LEN] = "";
 
-        printf("id             %s\nrole           %s\nscopes         %s\ndisabled       %s\n"
-               "created_at     %s\nhas_password   %s\nfailed_logins  %ld\n"
-               "locked_until   %s%s\ntotp_enabled   %s\nkeys:\n",
-               p->id, p->role, p->scopes[0] ? p->scopes : "-", p->disabled ? "yes" : "no",
-               p->created_at, p->has_password ? "yes" : "no", p->failed_logins,
-               p->locked_until[0] ? p->locked_until : "-", p->locked ? " (locked)" : "",
-               p->totp_enabled ? "yes" : "no");
+        printf(
+            "id             %s\nrole           %s\nscopes         %s\ndescription    %s\n"
+            "disabled       %s\n"
+            "created_at     %s\nhas_password   %s\nfailed_logins  %ld\n"
+            "locked_until   %s%s\ntotp_enabled   %s\nkeys:\n",
+            p->id, p->role, p->scopes[0] ? p->scopes : "-",
+            p->description[0] ? p->description : "-", p->disabled ? "yes" : "no", p->created_at,
+            p->has_password ? "yes" : "no", p->failed_logins,
+            p->locked_until[0] ? p->locked_until : "-", p->locked ? " (locked)" : "",
+            p->totp_enabled ? "yes" : "no");
         for (size_t i = 0; i < p->n_keys; i++) {
             const jc_principal_key *k = &p->keys[i];
             const char *cells[6] = {k->key_id, key_status(k), k->enc_key_id[0] ? k->enc_key_id : NULL,

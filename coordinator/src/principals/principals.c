@@ -421,7 +421,7 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
                       "SELECT id, role, array_to_string(scopes, ','), disabled, "
                       UTC_TS("created_at") ", password_hash IS NOT NULL, failed_logins,"
                       " coalesce(" UTC_TS("locked_until") ", ''),"
-                      " coalesce(locked_until > now(), false), totp_enabled FROM principals"
+                      " coalesce(locked_until > now(), false), totp_enabled, description FROM principals"
                       " WHERE $1::text IS NULL OR id = $1 ORDER BY id COLLATE \"C\"",
                       1, NULL, params, NULL, NULL, 0);
     if (!jc_db_ok(c, pr, errstr, errstr_size))
@@ -459,6 +459,7 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         snprintf(p->locked_until, sizeof p->locked_until, "%s", PQgetvalue(pr, (int)i, 7));
         p->locked = PQgetvalue(pr, (int)i, 8)[0] == 't';
         p->totp_enabled = PQgetvalue(pr, (int)i, 9)[0] == 't';
+        snprintf(p->description, sizeof p->description, "%s", PQgetvalue(pr, (int)i, 10));
         if (!p->scopes) {
             snprintf(errstr, errstr_size, "out of memory");
             goto out;

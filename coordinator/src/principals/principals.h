@@ -111,6 +111,7 @@ typedef struct jc_principal {
     char locked_until[JC_PRINCIPAL_TS_LEN]; /* "" : never locked */
     int locked;                             /* locked_until is in the future */
     int totp_enabled;
+    char description[257];  /* an operator's note (user update), "" : none */
     jc_principal_key *keys; /* current key first, then newest first */
     size_t n_keys;
 } jc_principal;

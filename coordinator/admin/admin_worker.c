@@ -17,6 +17,7 @@
 
 #include "core/db.h"
 #include "kafka/kconf.h"
+#include "principals/key_age.h"
 
 #define WINDOW_MAX 31536000L
 #define STATUS_WINDOW_DEFAULT "300"
@@ -220,15 +221,30 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         printf("schema version      %d (this program: %d)\n", version, latest);
     {
         /* judged from the configuration this program shares with the daemon */
-        char why[512];
-        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why);
+        char why[512], ages_why[512], err[256];
+        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why), ages_warn;
+        jc_key_age_counts ages;
+
+        if (jc_key_age_count(ctx->db, &ctx->cfg, &ages, err, sizeof err) != 0) {
+            admin_fail(ADMIN_SYSERR, "%s", err);
+            goto out;
+        }
+        ages_warn = jc_key_age_warning(&ctx->cfg, &ages, ages_why, sizeof ages_why);
         if (ctx->json) {
             fputs(",\"warnings\":[", stdout);
             if (warn)
                 admin_json_str(stdout, why);
+            if (ages_warn) {
+                if (warn)
+                    fputc(',', stdout);
+                admin_json_str(stdout, ages_why);
+            }
             fputs("]", stdout);
-        } else if (warn) {
-            printf("warning             %s\n", why);
+        } else {
+            if (warn)
+                printf("warning             %s\n", why);
+            if (ages_warn)
+                printf("warning             %s\n", ages_why);
         }
     }
     for (size_t i = 0; i < sizeof status_counts / sizeof status_counts[0]; i++) {

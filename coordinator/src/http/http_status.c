@@ -29,6 +29,7 @@
 #include "http/http_int.h"
 #include "jobcoord/jobcoord.h"
 #include "jobs/jobstate.h"
+#include "principals/key_age.h"
 #include "jobs/jobstats.h"
 #include "kafka/kconf.h"
 #include "core/log.h"
@@ -300,9 +301,26 @@ enum MHD_Result jc_http_status(jc_req *r)
     }
     jc_buf_addstr(&b, "],\"warnings\":[");
     {
-        char why[512];
-        if (jc_kafka_auth_warning(jc_http_config(r->h), why, sizeof why))
+        const jc_config *cfg = jc_http_config(r->h);
+        char why[512], err[256];
+        jc_key_age_counts ages;
+        int n_warn = 0;
+
+        if (jc_kafka_auth_warning(cfg, why, sizeof why)) {
             jc_json_str(&b, why);
+            n_warn++;
+        }
+        if (jc_key_age_count(jc_http_db(r->h), cfg, &ages, err, sizeof err) != 0) {
+            PQclear(res);
+            jc_buf_free(&b);
+            LOG_ERROR("http", "GET /v1/status: key ages: %s", err);
+            return jc_reply_error(r, 500, "internal", "the query failed");
+        }
+        if (jc_key_age_warning(cfg, &ages, why, sizeof why)) {
+            if (n_warn++)
+                jc_buf_addstr(&b, ",");
+            jc_json_str(&b, why);
+        }
     }
     jc_buf_addstr(&b, "]}");
     PQclear(res);

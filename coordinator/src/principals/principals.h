@@ -97,6 +97,9 @@ typedef struct jc_principal_key {
     int expired;    /* valid_until has passed */
     int has_secret; /* secret filled (listing asked for secrets) */
     uint8_t secret[JC_PRINCIPAL_KEY_LEN];
+    long long age_s;                        /* seconds since created_at */
+    long long created_epoch;                /* created_at, Unix seconds */
+    char last_used_at[JC_PRINCIPAL_TS_LEN]; /* "" : not used since it is recorded */
 } jc_principal_key;
 
 typedef struct jc_principal {

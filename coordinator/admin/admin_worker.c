@@ -33,12 +33,20 @@ static int window_arg(const admin_args *a, const char **text)
     return admin_parse_long("--window", *text, 1, WINDOW_MAX, &w);
 }
 
-/* cmd_worker_list lists workers, optionally only those seen recently. */
+/* The offline records `worker list` leaves out unless --all: not seen for
+ * this long (a worker that went away yesterday is still listed). */
+#define LIST_OFFLINE_HIDDEN_AFTER "86400"
+#define LIST_HIDDEN_WHERE                                                      \
+    "status = 'offline' AND last_seen_at < now() - " LIST_OFFLINE_HIDDEN_AFTER \
+    "::bigint * interval '1 s'"
+
+/* cmd_worker_list lists workers, optionally only those seen recently; old
+ * offline records only with --all. */
 static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
 {
-    const char *window = NULL;
-    PGresult *r;
-    int rc;
+    const char *window = NULL, *params[2];
+    PGresult *r = NULL, *hidden = NULL;
+    int rc, all = admin_opt_value(a, "all") != NULL;
 
     rc = window_arg(a, &window);
     if (rc)
@@ -46,6 +54,11 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
+    rc = admin_snapshot(ctx);
+    if (rc)
+        return rc;
+    params[0] = window;
+    params[1] = all ? "t" : "f";
     r = admin_query(ctx,
                     "SELECT id, status, capabilities, slots, running_jobs AS running, version,"
                     " host, " ADMIN_TS("last_seen_at") " AS last_seen_at,"
@@ -53,13 +66,29 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
                     " unacked_assigns AS unacked,"
                     " CASE WHEN held_back_since IS NULL THEN 'no' ELSE 'yes' END AS held_back"
                     " FROM workers"
-                    " WHERE $1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s'"
+                    " WHERE ($1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s')"
+                    "   AND ($2::boolean OR NOT (" LIST_HIDDEN_WHERE "))"
                     " ORDER BY id",
-                    1, &window);
+                    2, params);
     if (!r)
         return ADMIN_SYSERR;
+    hidden = admin_query(ctx,
+                         "SELECT count(*) FROM workers WHERE NOT $2::boolean AND " LIST_HIDDEN_WHERE
+                         " AND ($1::bigint IS NULL"
+                         "      OR last_seen_at >= now() - $1::bigint * interval '1 s')",
+                         2, params);
+    if (!hidden) {
+        PQclear(r);
+        return ADMIN_SYSERR;
+    }
     admin_print_rows(ctx, r);
+    if (!ctx->json && strcmp(PQgetvalue(hidden, 0, 0), "0") != 0)
+        printf(
+            "(%s offline worker%s not seen for more than a day not listed: --all lists them;"
+            " worker delete removes a record)\n",
+            PQgetvalue(hidden, 0, 0), strcmp(PQgetvalue(hidden, 0, 0), "1") == 0 ? "" : "s");
     PQclear(r);
+    PQclear(hidden);
     return ADMIN_OK;
 }
 
@@ -289,19 +318,37 @@ out:
 #define WINDOW_OPT(what) {"window", "SECONDS", what}
 
 static const admin_cmd worker_commands[] = {
-    {"worker", "list", "[--window SECONDS]", "List workers.",
+    {"worker",
+     "list",
+     "[--window SECONDS] [--all]",
+     "List workers.",
      "Columns: id, status, capabilities, slots, running jobs, version, host, when the\n"
-     "coordinator last applied a heartbeat from it (and how many seconds ago).",
-     0, {WINDOW_OPT("only workers seen within the last SECONDS")}, cmd_worker_list},
-    {"worker", "show", "<id>", "Show a worker and its last 10 heartbeats.", NULL, 1,
-     {{NULL, NULL, NULL}}, cmd_worker_show},
-    {NULL, "status", "[--window SECONDS]",
+     "coordinator last applied a heartbeat from it (and how many seconds ago).\n"
+     "Offline workers not seen for more than a day are left out (a line says how\n"
+     "many) unless --all; worker delete removes such a record for good.",
+     0,
+     {WINDOW_OPT("only workers seen within the last SECONDS"),
+      {"all", NULL, "also offline workers not seen for more than a day"}},
+     cmd_worker_list},
+    {"worker",
+     "show",
+     "<id>",
+     "Show a worker and its last 10 heartbeats.",
+     NULL,
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_worker_show},
+    {NULL,
+     "status",
+     "[--window SECONDS]",
      "Show the state of the installation.",
      "Schema version, workers by status, principals by role, jobs by state, commands\n"
      "(the outbox) by status, heartbeats applied in the window, rejected messages by\n"
      "topic and reason, consumer offsets stored in PostgreSQL, and the coordinator\n"
      "instances.",
-     0, {WINDOW_OPT("window for the heartbeat count (default 300)")}, cmd_status},
+     0,
+     {WINDOW_OPT("window for the heartbeat count (default 300)")},
+     cmd_status},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 

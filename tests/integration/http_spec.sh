@@ -292,6 +292,17 @@ answer job-stats 200 GET /v1/jobs/stats "${AS_ADMIN[@]}"
 answer job-stats-window 200 GET '/v1/jobs/stats?window=60' "${AS_ADMIN[@]}"
 answer job-stats-bad-window 400 GET '/v1/jobs/stats?window=0' "${AS_ADMIN[@]}"
 answer job-stats-client 403 GET /v1/jobs/stats "${AS_CLIENT[@]}"
+CMD1=$(sql "SELECT id FROM commands ORDER BY seq LIMIT 1")
+answer commands 200 GET /v1/commands "${AS_ADMIN[@]}"
+answer commands-filtered 200 GET '/v1/commands?status=acked&kind=assign&limit=5' "${AS_ADMIN[@]}"
+answer commands-bad-status 400 GET '/v1/commands?status=lost' "${AS_ADMIN[@]}"
+answer commands-client 403 GET /v1/commands "${AS_CLIENT[@]}"
+answer commands-worker 403 GET /v1/commands "${AS_WORKER[@]}"
+answer commands-no-token 401 GET /v1/commands
+answer command 200 GET "/v1/commands/$CMD1" "${AS_ADMIN[@]}"
+answer command-bad-uuid 400 GET /v1/commands/not-a-uuid "${AS_ADMIN[@]}"
+answer command-unknown 404 GET "/v1/commands/$(uuid)" "${AS_ADMIN[@]}"
+answer command-client 403 GET "/v1/commands/$CMD1" "${AS_CLIENT[@]}"
 
 node "$JS/check-answer.mjs" --spec "$SPEC" --batch "$A/batch.jsonl" >"$T/live.out" 2>&1
 rc=$?

@@ -60,6 +60,10 @@ const CONTRACT = [
       schema: 'JobEventList', roles: ALL_ROLES, pathParams: ['id'] },
     { method: 'get', path: '/v1/jobs/stats', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'JobStats',
       roles: ['admin', 'reader'], query: ['window'] },
+    { method: 'get', path: '/v1/commands', auth: 'bearer', statuses: [200, 400, 401, 403],
+      schema: 'CommandList', roles: ['admin', 'reader'], query: ['worker', 'status', 'kind', 'limit'] },
+    { method: 'get', path: '/v1/commands/{id}', auth: 'bearer', statuses: [200, 400, 401, 403, 404],
+      schema: 'CommandDetail', roles: ['admin', 'reader'], pathParams: ['id'] },
 ];
 // Objects whose other properties are allowed: the OAuth forms, where
 // RFC 6749 section 3.2 says unknown parameters are ignored.
@@ -67,6 +71,7 @@ const OPEN_OBJECTS = new Set(['ClientCredentialsGrant', 'PasswordGrant', 'Refres
 // Objects that repeat another's properties and add their own.
 const EXTENDS = [
     { schema: 'WorkerDetail', base: 'Worker', relation: 'superset' },
+    { schema: 'CommandDetail', base: 'Command', relation: 'superset' },
     { schema: 'JobDetail', base: 'Job', relation: 'superset' },
 ];
 

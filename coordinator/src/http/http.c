@@ -87,6 +87,8 @@ static const route routes[] = {
     {"GET", "/v1/jobs/stats", jc_http_job_stats, 0},
     {"GET", "/v1/jobs/{id}", jc_http_job, 0},
     {"GET", "/v1/jobs/{id}/events", jc_http_job_events, 0},
+    {"GET", "/v1/commands", jc_http_commands, 0},
+    {"GET", "/v1/commands/{id}", jc_http_command, 0},
     {"GET", "/", jc_http_ui, 0},
     {"GET", "/ui/{id}", jc_http_ui_asset, 0},
 };

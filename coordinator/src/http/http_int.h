@@ -172,6 +172,8 @@ enum MHD_Result jc_http_jobs(jc_req *r);
 enum MHD_Result jc_http_job(jc_req *r);
 enum MHD_Result jc_http_job_events(jc_req *r);
 enum MHD_Result jc_http_job_stats(jc_req *r);
+enum MHD_Result jc_http_commands(jc_req *r); /* http_commands.c */
+enum MHD_Result jc_http_command(jc_req *r);
 enum MHD_Result jc_http_ui(jc_req *r);       /* http_ui.c: the dashboard page */
 enum MHD_Result jc_http_ui_asset(jc_req *r); /* http_ui.c: /ui/<file> */
 

@@ -115,6 +115,11 @@ int admin_pr_exit(jc_pr_status st, const char *err);
  * prints why, naming what, and returns ADMIN_REFUSED. */
 int admin_parse_long(const char *what, const char *text, long min, long max, long *out);
 
+/* admin_parse_duration reads a duration: whole seconds, or a number with
+ * s, m, h or d ("300", "5m", "2h", "1d") into *out seconds, 1..max; on
+ * error it prints why, naming what, and returns ADMIN_REFUSED. */
+int admin_parse_duration(const char *what, const char *text, long max, long *out);
+
 /* admin_db connects to database.conninfo and checks that the schema is
  * migrated (unless check_schema is 0). Returns an exit code. */
 int admin_db(admin_ctx *ctx, int check_schema);

@@ -20,7 +20,8 @@
 #include "principals/key_age.h"
 
 #define WINDOW_MAX 31536000L
-#define STATUS_WINDOW_DEFAULT "300"
+#define STATUS_WINDOW_DEFAULT 300L
+#define STATUS_RECENT_JOBS "10"
 
 /* window_arg validates --window; *text stays NULL when it is not given. */
 static int window_arg(const admin_args *a, const char **text)
@@ -218,18 +219,60 @@ static const struct {
      " FROM coordinator_instances ORDER BY id"},
 };
 
+/* The window's part of `status` ($1: the window in seconds): jobs created
+ * in it by state (every state, zeros included), and the newest of them. */
+static const char window_jobs_sql[] =
+    "SELECT s.v, count(j.id) FROM unnest(ARRAY['pending', 'assigned', 'running', 'succeeded',"
+    " 'failed', 'canceling', 'canceled']) WITH ORDINALITY AS s(v, n)"
+    " LEFT JOIN jobs j ON j.state = s.v AND j.created_at >= now() - $1::bigint * interval '1 s'"
+    " GROUP BY s.v, s.n ORDER BY s.n";
+static const char recent_jobs_sql[] =
+    "SELECT id, type, state, submitter, worker_id AS worker,"
+    " " ADMIN_TS("created_at") " AS created_at, " ADMIN_TS("updated_at") " AS updated_at"
+    " FROM jobs WHERE created_at >= now() - $1::bigint * interval '1 s'"
+    " ORDER BY created_at DESC, id DESC LIMIT " STATUS_RECENT_JOBS;
+
+/* print_window prints the jobs created within the window (counts, then the
+ * newest); returns an exit code. */
+static int print_window(admin_ctx *ctx, const char *window)
+{
+    PGresult *r = admin_query(ctx, window_jobs_sql, 1, &window);
+
+    if (!r)
+        return ADMIN_SYSERR;
+    if (ctx->json)
+        fputs(",\"jobs_in_window\":", stdout);
+    else
+        printf("jobs created in it  ");
+    print_counts(ctx, r);
+    PQclear(r);
+    r = admin_query(ctx, recent_jobs_sql, 1, &window);
+    if (!r)
+        return ADMIN_SYSERR;
+    if (ctx->json) {
+        fputs(",\"recent_jobs\":", stdout);
+        admin_json_rows(stdout, r);
+    } else {
+        printf("\nRecent jobs (the newest " STATUS_RECENT_JOBS " created in the last %s s):\n",
+               window);
+        admin_print_result(stdout, r);
+    }
+    PQclear(r);
+    return ADMIN_OK;
+}
+
 /* cmd_status summarizes the installation from one snapshot. */
 static int cmd_status(admin_ctx *ctx, const admin_args *a)
 {
-    const char *window = NULL;
+    const char *window_text = admin_opt_value(a, "window");
+    char window[24];
+    long window_s = STATUS_WINDOW_DEFAULT;
     PGresult *hb = NULL, *r = NULL;
     int rc, version, latest = jc_db_latest_version();
 
-    rc = window_arg(a, &window);
-    if (rc)
-        return rc;
-    if (!window)
-        window = STATUS_WINDOW_DEFAULT;
+    if (window_text && admin_parse_duration("--window", window_text, WINDOW_MAX, &window_s))
+        return ADMIN_REFUSED;
+    snprintf(window, sizeof window, "%ld", window_s);
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
@@ -241,7 +284,7 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
     hb = admin_query(ctx,
                      "SELECT count(*) FROM heartbeats"
                      " WHERE received_at >= now() - $1::bigint * interval '1 s'",
-                     1, &window);
+                     1, (const char *const[]){window});
     if (!hb)
         goto out;
     if (ctx->json)
@@ -292,6 +335,10 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         printf(",\"window_s\":%s,\"heartbeats_applied\":%s", window, PQgetvalue(hb, 0, 0));
     else
         printf("heartbeats applied  %s in the last %s s\n", PQgetvalue(hb, 0, 0), window);
+    rc = print_window(ctx, window);
+    if (rc)
+        goto out;
+    rc = ADMIN_SYSERR;
     for (size_t i = 0; i < sizeof status_lists / sizeof status_lists[0]; i++) {
         r = admin_query(ctx, status_lists[i].sql, 0, NULL);
         if (!r)
@@ -340,14 +387,16 @@ static const admin_cmd worker_commands[] = {
      cmd_worker_show},
     {NULL,
      "status",
-     "[--window SECONDS]",
+     "[--window DURATION]",
      "Show the state of the installation.",
      "Schema version, workers by status, principals by role, jobs by state, commands\n"
-     "(the outbox) by status, heartbeats applied in the window, rejected messages by\n"
-     "topic and reason, consumer offsets stored in PostgreSQL, and the coordinator\n"
-     "instances.",
+     "(the outbox) by status; then, over the window: heartbeats applied, the jobs\n"
+     "created in it by state and the newest " STATUS_RECENT_JOBS " of them; then rejected\n"
+     "messages by topic and reason, consumer offsets stored in PostgreSQL, and the\n"
+     "coordinator instances. DURATION: seconds, or a number with s, m, h or d (300,\n"
+     "5m, 2h, 1d).",
      0,
-     {WINDOW_OPT("window for the heartbeat count (default 300)")},
+     {{"window", "DURATION", "the window (default 300 s, at most 365 d)"}},
      cmd_status},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };

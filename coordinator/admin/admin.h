@@ -6,7 +6,7 @@
  * tables and generates every --help from them; the handlers live in one file
  * per command group, views apart from changes (admin_user.c,
  * admin_user_change.c, admin_credentials.c, admin_worker.c, admin_worker_control.c,
- * admin_worker_delete.c, admin_command.c, admin_job.c,
+ * admin_worker_delete.c, admin_command.c, admin_job.c, admin_job_purge.c,
  * admin_job_control.c, admin_security.c) and share three files of helpers:
  * admin_args.c (options, usage and failures with their exit codes, strict
  * numbers), admin_db.c (the connection with the schema check, transactions,
@@ -95,6 +95,7 @@ const admin_cmd *admin_worker_delete_commands(void);
 const admin_cmd *admin_command_commands(void);
 const admin_cmd *admin_job_commands(void);
 const admin_cmd *admin_job_control_commands(void);
+const admin_cmd *admin_job_purge_commands(void);
 const admin_cmd *admin_security_commands(void);
 
 /* admin_opt_value returns the value of option name, NULL if not given. */

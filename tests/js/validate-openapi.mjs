@@ -68,6 +68,10 @@ const CONTRACT = [
       schema: 'TotpConfirmed', roles: ['admin', 'reader'], form: 'TotpConfirm' },
     { method: 'get', path: '/v1/audit', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'AuditList',
       roles: ['admin'], query: ['actor', 'target', 'action', 'since', 'limit', 'cursor'] },
+    { method: 'get', path: '/v1/commands', auth: 'bearer', statuses: [200, 400, 401, 403],
+      schema: 'CommandList', roles: ['admin', 'reader'], query: ['worker', 'status', 'kind', 'limit'] },
+    { method: 'get', path: '/v1/commands/{id}', auth: 'bearer', statuses: [200, 400, 401, 403, 404],
+      schema: 'CommandDetail', roles: ['admin', 'reader'], pathParams: ['id'] },
 ];
 // Objects whose other properties are allowed: the OAuth forms, where
 // RFC 6749 section 3.2 says unknown parameters are ignored.
@@ -75,6 +79,7 @@ const OPEN_OBJECTS = new Set(['ClientCredentialsGrant', 'PasswordGrant', 'Refres
 // Objects that repeat another's properties and add their own.
 const EXTENDS = [
     { schema: 'WorkerDetail', base: 'Worker', relation: 'superset' },
+    { schema: 'CommandDetail', base: 'Command', relation: 'superset' },
     { schema: 'JobDetail', base: 'Job', relation: 'superset' },
 ];
 

@@ -30,6 +30,7 @@
 #include "jobcoord/jobcoord.h"
 #include "jobs/jobstate.h"
 #include "jobs/cmdstate.h"
+#include "principals/key_age.h"
 #include "jobs/jobstats.h"
 #include "kafka/kconf.h"
 #include "core/log.h"
@@ -304,9 +305,26 @@ enum MHD_Result jc_http_status(jc_req *r)
     }
     jc_buf_addstr(&b, "],\"warnings\":[");
     {
-        char why[512];
-        if (jc_kafka_auth_warning(jc_http_config(r->h), why, sizeof why))
+        const jc_config *cfg = jc_http_config(r->h);
+        char why[512], err[256];
+        jc_key_age_counts ages;
+        int n_warn = 0;
+
+        if (jc_kafka_auth_warning(cfg, why, sizeof why)) {
             jc_json_str(&b, why);
+            n_warn++;
+        }
+        if (jc_key_age_count(jc_http_db(r->h), cfg, &ages, err, sizeof err) != 0) {
+            PQclear(res);
+            jc_buf_free(&b);
+            LOG_ERROR("http", "GET /v1/status: key ages: %s", err);
+            return jc_reply_error(r, 500, "internal", "the query failed");
+        }
+        if (jc_key_age_warning(cfg, &ages, why, sizeof why)) {
+            if (n_warn++)
+                jc_buf_addstr(&b, ",");
+            jc_json_str(&b, why);
+        }
     }
     jc_buf_addstr(&b, "]}");
     PQclear(res);
@@ -570,14 +588,46 @@ static void put_number(jc_buf *b, double v)
     jc_buf_addstr(b, num);
 }
 
+// put_stats appends rows as a JSON array of objects named by key ("type"
+// or "submitter").
+static void put_stats(jc_buf *b, const char *key, const jc_jobstats_row *rows, size_t n)
+{
+    jc_buf_addstr(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        const jc_jobstats_row *s = &rows[i];
+        jc_buf_printf(b, "%s{\"%s\":", i ? "," : "", key);
+        jc_json_str(b, s->type);
+        jc_buf_printf(b,
+                      ",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld,"
+                      "\"success_rate\":",
+                      s->succeeded, s->failed, s->canceled, s->total);
+        put_number(b, s->total > 0 ? s->success_rate : NAN);
+        jc_buf_addstr(b, ",\"duration_ms\":");
+        if (s->has_durations) {
+            jc_buf_addstr(b, "{\"p50\":");
+            put_number(b, s->p50_ms);
+            jc_buf_addstr(b, ",\"p90\":");
+            put_number(b, s->p90_ms);
+            jc_buf_addstr(b, ",\"p99\":");
+            put_number(b, s->p99_ms);
+            jc_buf_addstr(b, "}");
+        } else {
+            jc_buf_addstr(b, "null");
+        }
+        jc_buf_addstr(b, "}");
+    }
+    jc_buf_addstr(b, "]");
+}
+
 enum MHD_Result jc_http_job_stats(jc_req *r)
 {
     static const char *const allowed[] = {"window", NULL};
     const char *submitter, *worker, *window_s;
-    jc_jobstats_row *rows = NULL;
-    size_t n = 0;
+    jc_jobstats_row *rows = NULL, *subs = NULL;
+    size_t n = 0, n_subs = 0;
     long window = 3600;
     char err[256];
+    int failed;
     enum MHD_Result ret;
     PGconn *db;
     jc_buf b;
@@ -593,35 +643,26 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     db = db_or_reply(r, &ret);
     if (!db)
         return ret;
-    if (jc_jobstats_query(db, window, &rows, &n, err, sizeof err) != 0) {
+    /* both groupings from one snapshot */
+    failed = read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0;
+    if (failed)
+        snprintf(err, sizeof err, "%s", PQerrorMessage(db));
+    else
+        failed = jc_jobstats_query(db, window, &rows, &n, err, sizeof err) != 0 ||
+                 jc_jobstats_by_submitter(db, window, &subs, &n_subs, err, sizeof err) != 0;
+    read_only_tx(db, "ROLLBACK");
+    if (failed) {
+        free(rows);
         LOG_ERROR("http", "GET /v1/jobs/stats: %s", err);
         return jc_reply_error(r, 500, "internal", "the query failed");
     }
     jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_printf(&b, "{\"window_s\":%ld,\"types\":[", window);
-    for (size_t i = 0; i < n; i++) {
-        const jc_jobstats_row *s = &rows[i];
-        jc_buf_addstr(&b, i ? ",{\"type\":" : "{\"type\":");
-        jc_json_str(&b, s->type);
-        jc_buf_printf(&b, ",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld,"
-                          "\"success_rate\":",
-                      s->succeeded, s->failed, s->canceled, s->total);
-        put_number(&b, s->total > 0 ? s->success_rate : NAN);
-        jc_buf_addstr(&b, ",\"duration_ms\":");
-        if (s->has_durations) {
-            jc_buf_addstr(&b, "{\"p50\":");
-            put_number(&b, s->p50_ms);
-            jc_buf_addstr(&b, ",\"p90\":");
-            put_number(&b, s->p90_ms);
-            jc_buf_addstr(&b, ",\"p99\":");
-            put_number(&b, s->p99_ms);
-            jc_buf_addstr(&b, "}");
-        } else {
-            jc_buf_addstr(&b, "null");
-        }
-        jc_buf_addstr(&b, "}");
-    }
-    jc_buf_addstr(&b, "]}");
+    jc_buf_printf(&b, "{\"window_s\":%ld,\"types\":", window);
+    put_stats(&b, "type", rows, n);
+    jc_buf_addstr(&b, ",\"submitters\":");
+    put_stats(&b, "submitter", subs, n_subs);
+    jc_buf_addstr(&b, "}");
     free(rows);
+    free(subs);
     return reply_buf(r, &b);
 }

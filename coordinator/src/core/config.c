@@ -170,10 +170,10 @@
       "Threads computing password hashes (Argon2id, 64 MiB each), apart from http.threads.")       \
     X("auth.max_queued_logins", "int", max_queued_logins, "64", 1, 4096, NULL,                     \
       "Password logins waiting for a hashing thread; more (or one waiting 10 s) get 503.")         \
-    X("auth.max_key_age_s", "int", max_key_age_s, "0", 0, 316224000, NULL,                    \
-      "HMAC keys older than this are refused like rotated-out ones, seconds; 0: no limit.")  \
-    X("auth.key_age_warn_s", "int", key_age_warn_s, "0", 0, 316224000, NULL,                  \
-      "Warn of keys this close to auth.max_key_age_s, seconds; 0: a tenth of it.")           \
+    X("auth.max_key_age_s", "int", max_key_age_s, "0", 0, 316224000, NULL,                         \
+      "HMAC keys older than this are refused like rotated-out ones, seconds; 0: no limit.")        \
+    X("auth.key_age_warn_s", "int", key_age_warn_s, "0", 0, 316224000, NULL,                       \
+      "Warn of keys this close to auth.max_key_age_s, seconds; 0: a tenth of it.")                 \
     X("auth.token_rate_per_min", "int", token_rate_per_min, "60", 0, 1000000, NULL,                \
       "Requests to POST /v1/token one client address may make per minute once its burst is"        \
       " spent (429 with Retry-After beyond); 0: no per-address throttling.")                       \

@@ -192,7 +192,7 @@ enum MHD_Result jc_http_audit(jc_req *r);    /* http_audit.c */
 enum MHD_Result jc_http_me(jc_req *r);       /* http_me.c */
 enum MHD_Result jc_http_me_password(jc_req *r); /* http_me.c */
 enum MHD_Result jc_http_me_totp(jc_req *r);     /* http_me.c */
-enum MHD_Result jc_http_commands(jc_req *r); /* http_commands.c */
+enum MHD_Result jc_http_commands(jc_req *r);    /* http_commands.c */
 enum MHD_Result jc_http_command(jc_req *r);
 enum MHD_Result jc_http_ui(jc_req *r);       /* http_ui.c: the dashboard page */
 enum MHD_Result jc_http_ui_asset(jc_req *r); /* http_ui.c: /ui/<file> */

@@ -303,6 +303,19 @@ answer command 200 GET "/v1/commands/$CMD1" "${AS_ADMIN[@]}"
 answer command-bad-uuid 400 GET /v1/commands/not-a-uuid "${AS_ADMIN[@]}"
 answer command-unknown 404 GET "/v1/commands/$(uuid)" "${AS_ADMIN[@]}"
 answer command-client 403 GET "/v1/commands/$CMD1" "${AS_CLIENT[@]}"
+answer audit 200 GET /v1/audit "${AS_ADMIN[@]}"
+answer audit-page 200 GET '/v1/audit?limit=1&action=auth.login.password' "${AS_ADMIN[@]}"
+answer audit-bad-action 400 GET '/v1/audit?action=user.fly' "${AS_ADMIN[@]}"
+answer audit-client 403 GET /v1/audit "${AS_CLIENT[@]}"
+answer me 200 GET /v1/me "${AS_ADMIN[@]}"
+answer me-client 200 GET /v1/me "${AS_CLIENT[@]}"
+answer me-no-token 401 GET /v1/me
+answer me-password-wrong 403 POST /v1/me/password "${AS_ADMIN[@]}" --data current_password=not-the-password \
+    --data new_password=another-password-123
+answer me-password-short 400 POST /v1/me/password "${AS_ADMIN[@]}" --data-urlencode "current_password=$ADMIN_PW" \
+    --data new_password=short
+answer me-totp-nothing-pending 409 POST /v1/me/totp "${AS_ADMIN[@]}" --data code=123456
+answer me-totp-bad-code 400 POST /v1/me/totp "${AS_ADMIN[@]}" --data code=12
 
 node "$JS/check-answer.mjs" --spec "$SPEC" --batch "$A/batch.jsonl" >"$T/live.out" 2>&1
 rc=$?

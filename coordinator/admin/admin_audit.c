@@ -32,6 +32,7 @@ static const struct audited {
     {"user", "delete", "user.delete", 0},
     {"user", "rotate-key", "user.rotate-key", 0},
     {"user", "set", "user.set", 0},
+    {"user", "update", "user.update", 0},
     {"user", "disable", "user.disable", 0},
     {"user", "enable", "user.enable", 0},
     {"user", "end-sessions", "user.end-sessions", 0},
@@ -43,9 +44,13 @@ static const struct audited {
     {"security", "rotate-signing-key", "security.rotate-signing-key", -1},
     {"job", "cancel", "job.cancel", 0},
     {"job", "retry", "job.retry", 0},
+    {"job", "delete", "job.delete", 0},
+    {"job", "purge", "job.purge", -1},
     {"worker", "drain", "worker.drain", 0},
     {"worker", "undrain", "worker.undrain", 0},
     {"worker", "config", "worker.config", 0},
+    {"worker", "delete", "worker.delete", 0},
+    {"command", "resend", "command.resend", 0},
 };
 #define N_AUDITED (sizeof audited / sizeof audited[0])
 
@@ -53,7 +58,8 @@ static const struct audited {
 static const char *const plain_opts[] = {"role",       "scopes",    "grace",       "reason",
                                          "key-id",     "client-id", "from-key-id", "limit",
                                          "batch-size", "unset",     "description", "algorithm",
-                                         "family",     NULL};
+                                         "family",     "state",     "before",      "type",
+                                         NULL};
 
 static int plain_opt(const char *name)
 {

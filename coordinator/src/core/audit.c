@@ -19,6 +19,7 @@ static const char *const actions[] = {
     "user.delete",                 /* user delete */
     "user.rotate-key",             /* user rotate-key */
     "user.set",                    /* user set */
+    "user.update",                 /* user update */
     "user.disable",                /* user disable */
     "user.enable",                 /* user enable */
     "user.end-sessions",           /* user end-sessions */
@@ -32,9 +33,13 @@ static const char *const actions[] = {
     "security.rotate-signing-key", /* security rotate-signing-key */
     "job.cancel",                  /* job cancel */
     "job.retry",                   /* job retry */
+    "job.delete",                  /* job delete */
+    "job.purge",                   /* job purge */
     "worker.drain",                /* worker drain */
     "worker.undrain",              /* worker undrain */
     "worker.config",               /* worker config */
+    "worker.delete",               /* worker delete */
+    "command.resend",              /* command resend */
     /* the HTTP surface */
     "auth.login.password", /* password grant */
     "auth.login.client",   /* client_credentials grant */

@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "jobs/cmdstate.h"
 #include "jobs/jobwrite.h"
 
 #define LIMIT_DEFAULT "100"
@@ -185,7 +186,7 @@ static int requeue(admin_ctx *ctx, const char *id, PGresult **new_id)
                           "                      reason, config_version, settings, resent_from)"
                           " SELECT gen_random_uuid(), kind, recipient, job_id, attempt, state,"
                           "        reason, config_version, settings, id"
-                          "   FROM commands WHERE id = $1 AND status = 'failed'"
+                          "   FROM commands WHERE id = $1 AND status = " JC_SQL_CMD_FAILED
                           " RETURNING id",
                           1, &id);
     if (!*new_id)

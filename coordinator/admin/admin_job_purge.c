@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobs/cmdstate.h"
+
 #define PURGE_BATCH "1000"
 #define BEFORE_MAX 315360000L /* ten years of seconds */
 
@@ -29,7 +31,7 @@
     j ".state IN ('succeeded', 'failed', 'canceled') AND NOT EXISTS" \
       " (SELECT 1 FROM commands c WHERE c.job_id = " j               \
       ".id"                                                          \
-      "   AND c.status IN ('pending', 'sent'))"
+      "   AND c.status IN " JC_SQL_CMD_OPEN ")"
 
 /* The jobs a purge takes: $1 state, $2 finished before, $3 type or NULL. */
 #define PURGE_WHERE(j)               \

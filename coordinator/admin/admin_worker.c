@@ -39,8 +39,8 @@ static int window_arg(const admin_args *a, const char **text)
 /* The offline records `worker list` leaves out unless --all: not seen for
  * this long (a worker that went away yesterday is still listed). */
 #define LIST_OFFLINE_HIDDEN_AFTER "86400"
-#define LIST_HIDDEN_WHERE                                                      \
-    "status = 'offline' AND last_seen_at < now() - " LIST_OFFLINE_HIDDEN_AFTER \
+#define LIST_HIDDEN_WHERE                                                                      \
+    "status = " JC_SQL_WORKER_OFFLINE " AND last_seen_at < now() - " LIST_OFFLINE_HIDDEN_AFTER \
     "::bigint * interval '1 s'"
 
 /* cmd_worker_list lists workers, optionally only those seen recently; old

@@ -19,11 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobs/workerstate.h"
+
+#include "jobs/workerstate.h"
+
 /* delete_record deletes the worker row of id if it is still offline. */
 static int delete_record(admin_ctx *ctx, const char *id)
 {
     PGresult *r =
-        admin_query(ctx, "DELETE FROM workers WHERE id = $1 AND status = 'offline'", 1, &id);
+        admin_query(ctx, "DELETE FROM workers WHERE id = $1 AND status = " JC_SQL_WORKER_OFFLINE, 1,
+                    &id);
     int rc = r ? ADMIN_OK : ADMIN_SYSERR;
 
     if (r && strcmp(PQcmdTuples(r), "1") != 0)
@@ -48,7 +53,7 @@ static int cmd_worker_delete(admin_ctx *ctx, const admin_args *a)
                         id, "worker", &w);
     if (rc)
         goto out;
-    if (strcmp(PQgetvalue(w, 0, 0), "offline") != 0) {
+    if (jc_worker_status_parse(PQgetvalue(w, 0, 0)) != WS_OFFLINE) {
         rc = admin_fail(ADMIN_REFUSED,
                         "worker '%s' is %s: only an offline worker's record can be deleted"
                         " (stop the worker; it is marked offline once it has been silent for"

@@ -108,4 +108,9 @@ run --json job purge --state failed --before "$(date -u -d '+1 day' +%Y-%m-%d)"
 check_eq "a date after: the failed job" "1" "$(js 'd["jobs"]')"
 check_eq "it is gone with its rows" "0 0 0 0" "$(rows "${P}8")"
 
+audit() { sql "SELECT string_agg(target || ' ' || outcome || ' ' || detail, ' | ' ORDER BY id) FROM (SELECT * FROM audit_log WHERE action = '$1' ORDER BY id DESC LIMIT ${2:-1}) e"; }
+check_eq "audit: the job delete" "${P}5 ok " "$(sql "SELECT target || ' ' || outcome || ' ' || detail FROM audit_log WHERE action = 'job.delete' AND outcome = 'ok' ORDER BY id DESC LIMIT 1")"
+check_eq "audit: the last purge, with its options" " ok --state=failed --before=$(date -u -d '+1 day' +%Y-%m-%d)" "$(audit job.purge)"
+check_eq "audit: the dry run is recorded as such" "1" "$(sql "SELECT count(*) FROM audit_log WHERE action = 'job.purge' AND detail = '--state=succeeded --before=1d --type=thumb --dry-run'")"
+
 jc_done

@@ -121,4 +121,12 @@ rc_is "an idle worker leaves its role" 0
 check_eq "json: left the role, no jobs" "True 0" "$(js 'd["left_worker_role"], d["held_jobs"]')"
 check_eq "its record is kept" "1" "$(sql "SELECT count(*) FROM workers WHERE id = 'w2'")"
 
+# --- the audit trail: one entry per update that reached the database ---------------
+audit() { sql "SELECT string_agg(target || ' ' || outcome || ' ' || detail, ' | ' ORDER BY id) FROM (SELECT * FROM audit_log WHERE action = '$1' ORDER BY id DESC LIMIT ${2:-1}) e"; }
+check_eq "audit: the idle worker's update" "w2 ok --role=client --scopes=jobs:read" "$(audit user.update)"
+check_eq "audit: the refused update of w1 names the refusal" "w1 refused --role=client; exit 1: worker 'w1' holds 1 live job: drain it and wait for them to end, or give --force to take them back; nothing changed" \
+    "$(sql "SELECT target || ' ' || outcome || ' ' || detail FROM audit_log WHERE action = 'user.update' AND target = 'w1' ORDER BY id LIMIT 1")"
+check "audit: the operator is the actor (user@host)" contains "$(sql "SELECT actor FROM audit_log WHERE action = 'user.update' ORDER BY id DESC LIMIT 1")" "@"
+check_eq "audit: a usage error leaves no entry" "0" "$(sql "SELECT count(*) FROM audit_log WHERE action = 'user.update' AND detail LIKE '%clear-scopes%' AND detail LIKE '%--scopes=jobs:read%'")"
+
 jc_done

@@ -76,4 +76,9 @@ run worker delete old2; rc_is "deleting it again" 1
 run worker list --all
 check "the deleted records are not listed" not grep -qE '^(gone|old2) ' <<<"$OUT"
 
+audit() { sql "SELECT string_agg(target || ' ' || outcome || ' ' || detail, ' | ' ORDER BY id) FROM (SELECT * FROM audit_log WHERE action = '$1' ORDER BY id DESC LIMIT ${2:-1}) e"; }
+check_eq "audit: the last delete (refused: already gone)" "old2 refused exit 1: no worker 'old2'" "$(audit worker.delete)"
+check_eq "audit: the delete of gone" "ok" "$(sql "SELECT outcome FROM audit_log WHERE action = 'worker.delete' AND target = 'gone'")"
+check_eq "audit: the refusal of the online worker" "refused" "$(sql "SELECT outcome FROM audit_log WHERE action = 'worker.delete' AND target = 'on'")"
+
 jc_done

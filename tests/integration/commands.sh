@@ -113,6 +113,10 @@ sql "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE id = '$J'"
 run command resend 00000000-0000-4000-8000-0000000000a4; rc_is "resend of a cancel whose job ended" 1
 check "the refusal says so" contains "$ERR" "no longer canceling"
 
+audit() { sql "SELECT string_agg(target || ' ' || outcome || ' ' || detail, ' | ' ORDER BY id) FROM (SELECT * FROM audit_log WHERE action = '$1' ORDER BY id DESC LIMIT ${2:-1}) e"; }
+check_eq "audit: the resend of the drain" "ok" "$(sql "SELECT outcome FROM audit_log WHERE action = 'command.resend' AND target = '$D1' ORDER BY id LIMIT 1")"
+check_eq "audit: the last resend, refused" "00000000-0000-4000-8000-0000000000a4 refused exit 1: command 00000000-0000-4000-8000-0000000000a4 is not sent again: its job is no longer canceling on that worker and attempt; nothing sent" "$(audit command.resend)"
+
 # --- HTTP -------------------------------------------------------------------------------
 R=$(token_cc r1)
 R2=$(token_cc r2)

@@ -24,7 +24,8 @@ add_principal aging worker
 add_principal fresh worker
 add_principal r1 reader
 add_principal c1 client
-sql "UPDATE principal_keys SET created_at = now() - interval '11 days' WHERE principal_id = 'old'"
+# .9 of a second: a rounded (not floored) creation time would be a second off
+sql "UPDATE principal_keys SET created_at = date_trunc('second', now()) - interval '11 days' + interval '0.9 s' WHERE principal_id = 'old'"
 sql "UPDATE principal_keys SET created_at = now() - interval '9 days 12 hours' WHERE principal_id = 'aging'"
 
 # bad settings are refused (the daemon and the tool share the table)

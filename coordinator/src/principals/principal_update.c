@@ -17,8 +17,10 @@
 #include <string.h>
 
 #include "core/db.h"
+#include "jobs/cmdstate.h"
 #include "jobs/jobstate.h"
 #include "jobs/jobwrite.h"
+#include "jobs/workerstate.h"
 #include "principals/principal_change.h"
 
 static const char held_jobs_tail[] =
@@ -72,8 +74,9 @@ static int exec1(PGconn *c, const char *sql, const char *id, char *errstr, size_
 static int mark_worker_left(PGconn *c, const char *id, char *errstr, size_t errstr_size)
 {
     return exec1(c,
-                 "UPDATE workers SET status = 'offline', status_changed_at = now(),"
-                 " running_jobs = 0 WHERE id = $1 AND status <> 'offline'",
+                 "UPDATE workers SET status = " JC_SQL_WORKER_OFFLINE
+                 ", status_changed_at = now(),"
+                 " running_jobs = 0 WHERE id = $1 AND status <> " JC_SQL_WORKER_OFFLINE,
                  id, errstr, errstr_size);
 }
 
@@ -82,9 +85,10 @@ static int mark_worker_left(PGconn *c, const char *id, char *errstr, size_t errs
 static int fail_commands(PGconn *c, const char *id, char *errstr, size_t errstr_size)
 {
     return exec1(c,
-                 "UPDATE commands SET status = 'failed', next_send_at = now(),"
+                 "UPDATE commands SET status = " JC_SQL_CMD_FAILED
+                 ", next_send_at = now(),"
                  " error = 'not sent: the recipient left the worker role'"
-                 " WHERE recipient = $1 AND status IN ('pending', 'sent')",
+                 " WHERE recipient = $1 AND status IN " JC_SQL_CMD_OPEN,
                  id, errstr, errstr_size);
 }
 

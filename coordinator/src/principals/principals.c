@@ -440,8 +440,8 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         "SELECT principal_id, key_id, coalesce(enc_key_id, ''), " UTC_TS("created_at") ", "
         "coalesce(" UTC_TS("valid_until") ", ''), valid_until IS NULL,"
         " coalesce(valid_until <= now(), false), secret,"
-        " extract(epoch FROM now() - created_at)::bigint,"
-        " coalesce(" UTC_TS("last_used_at") ", ''), extract(epoch FROM created_at)::bigint"
+        " floor(extract(epoch FROM now() - created_at))::bigint,"
+        " coalesce(" UTC_TS("last_used_at") ", ''), floor(extract(epoch FROM created_at))::bigint"
         " FROM principal_keys"
         " WHERE $1::text IS NULL OR principal_id = $1"
         " ORDER BY principal_id COLLATE \"C\", valid_until IS NULL DESC, created_at DESC, key_id",

@@ -6,7 +6,7 @@
  * It speaks only the coordinator's HTTP API (docs/dashboard.md):
  *   POST /v1/token   password grant to sign in, refresh_token grant to renew
  *   GET  /v1/status, /v1/workers, /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/events,
- *        /v1/jobs/stats
+ *        /v1/jobs/stats, /v1/commands, /v1/audit (admins only: a 403 hides it)
  *   POST /v1/revoke  on logout
  *
  * Tokens: the access token lives only in this page's memory and is renewed
@@ -17,10 +17,10 @@
  * untrusted and goes in with textContent or as an attribute value.
  *
  * Refreshing: every 2 s while the tab is visible, one round at a time; the
- * throughput figures every 10 s. Loads run one after another (serial()),
+ * throughput figures, the commands and the audit trail every 10 s. Loads run one after another (serial()),
  * so an answer never lands on a table whose filters changed meanwhile.
  *
- * One file of about 960 lines on purpose: the page has no build step and no
+ * One file of about 1040 lines on purpose: the page has no build step and no
  * module loader, and everything below is one closure whose state (session,
  * filters, the round in flight) every view reads; split into several
  * scripts it would have to live in a global. Its sections, in order: DOM
@@ -39,6 +39,8 @@
     const STATES = ['pending', 'assigned', 'running', 'succeeded', 'failed', 'canceling', 'canceled'];
     const FINAL = new Set(['succeeded', 'failed', 'canceled']);
     const WORKER_STATES = ['online', 'draining', 'offline'];
+    const COMMAND_STATUSES = ['pending', 'sent', 'acked', 'failed', 'done'];
+    const OUTCOMES = ['ok', 'refused', 'error'];
     const TEXT_SHOWN_MAX = 65536;
     const HEX_SHOWN_MAX = 1024;
 
@@ -66,6 +68,7 @@
         selectedDone: false,
         stats60: null,
         stats3600: null,
+        auditForbidden: false, /* a 403 from /v1/audit: not asked again this session */
         lastUpdate: null,
     };
 
@@ -637,6 +640,51 @@
             dl.replaceChildren(...types.map((t) => el('option', { value: t })));
     }
 
+    // renderCommands lists the outbox's newest commands (GET /v1/commands).
+    function renderCommands(list) {
+        syncRows($('commands-body'), list, (c) => c.id,
+            () => el('tr', { 'data-testid': 'command-row' }, el('td', { className: 'mono' }), el('td'), el('td', { className: 'mono' }),
+                el('td', {}, el('span')), el('td', { className: 'num' }), el('td'), el('td', { className: 'error-text' })),
+            (tr, c) => {
+                const td = tr.children;
+                tr.dataset.commandId = c.id;
+                tr.dataset.kind = c.kind;
+                tr.dataset.status = c.status;
+                setText(td[0], String(c.id).slice(0, 8));
+                setTitle(td[0], c.id + (c.job_id ? ' (job ' + c.job_id + ')' : ''));
+                setText(td[1], c.kind);
+                setText(td[2], c.recipient);
+                td[3].firstChild.className = 'badge state-' + (COMMAND_STATUSES.includes(c.status) ? c.status : 'unknown');
+                setText(td[3].firstChild, c.status);
+                setText(td[4], num(c.tries));
+                setText(td[5], ago(c.created_at));
+                setTitle(td[5], c.created_at);
+                setText(td[6], orDash(c.error));
+                setTitle(td[6], c.error || '');
+            }, 7, 'No commands.');
+    }
+
+    // renderAudit lists the audit trail's newest entries (GET /v1/audit).
+    function renderAudit(list) {
+        syncRows($('audit-body'), list, (a) => String(a.id),
+            () => el('tr', { 'data-testid': 'audit-row' }, el('td'), el('td'), el('td', { className: 'mono' }), el('td'), el('td', {}, el('span'))),
+            (tr, a) => {
+                const td = tr.children;
+                tr.dataset.auditId = String(a.id);
+                tr.dataset.action = a.action;
+                tr.dataset.outcome = a.outcome;
+                setText(td[0], localTime(a.at));
+                setTitle(td[0], a.at);
+                setText(td[1], a.actor);
+                setTitle(td[1], a.actor_kind + (a.address ? ' from ' + a.address : ''));
+                setText(td[2], a.action);
+                setTitle(td[2], a.detail || '');
+                setText(td[3], orDash(a.target));
+                td[4].firstChild.className = 'badge state-' + (OUTCOMES.includes(a.outcome) ? a.outcome : 'unknown');
+                setText(td[4].firstChild, a.outcome);
+            }, 5, 'No audit entries.');
+    }
+
     function setBanner(text) {
         setText($('banner'), text || '');
         show($('banner'), Boolean(text));
@@ -693,6 +741,19 @@
                     view.stats3600 = h1;
                     renderStats();
                 }));
+            tasks.push(api('/v1/commands?limit=' + PAGE).then((a) => renderCommands(Array.isArray(a.commands) ? a.commands : [])));
+            if (!view.auditForbidden) {
+                // admins only: a reader's 403 hides the panel, and is no error
+                tasks.push(api('/v1/audit?limit=' + PAGE).then((a) => {
+                    renderAudit(Array.isArray(a.entries) ? a.entries : []);
+                    show($('audit-panel'), true);
+                }, (e) => {
+                    if (e.status !== 403) throw e;
+                    view.auditForbidden = true;
+                    show($('audit-panel'), false);
+                    $('audit-body').replaceChildren();
+                }));
+            }
         }
         if (view.selected && !view.selectedDone) tasks.push(loadSelected());
         const results = await Promise.allSettled(tasks);
@@ -808,12 +869,14 @@
         view.selectedDone = false;
         view.stats60 = null;
         view.stats3600 = null;
+        view.auditForbidden = false;
         view.lastUpdate = null;
-        for (const id of ['workers-body', 'jobs-body', 'stats-body', 'submitters-body', 'rejections-body', 'job-events-body',
+        for (const id of ['workers-body', 'jobs-body', 'stats-body', 'submitters-body', 'rejections-body', 'commands-body', 'audit-body', 'job-events-body',
             'job-logs', 'job-fields', 'sum-workers', 'sum-jobs'])
             $(id).replaceChildren();
         show($('job-detail'), false);
         show($('jobs-more'), false);
+        show($('audit-panel'), false);
         setBanner(null);
     }
 

@@ -7,7 +7,9 @@
 # in them points outside the coordinator. In the browser: sign in (a wrong
 # password first), an empty fleet, a worker coming online, jobs finishing,
 # a job's details, events and logs, filters, pages, throughput and
-# rejections, token renewal, a 401, reload and logout (see dashboard.mjs).
+# rejections, commands (a drain and an undrain) and the audit trail, token
+# renewal, a 401, reload and logout; then a reader, who gets no audit panel
+# (see dashboard.mjs).
 # Saves a screenshot to $T/dashboard.png (and to docs/dashboard.png when that
 # is missing or JC_UPDATE_SCREENSHOT=1).
 #
@@ -28,6 +30,7 @@ WORKER=$BIN/worker-sdk/jobcoord-example-worker
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 ADMIN_PW="dashboard-$$-password"
+READER_PW="dashboard-$$-reader-password"
 ACCESS_TTL=20 # short, so the page must renew its access token while the test runs
 H=$T/hooks
 mkdir -p "$H"
@@ -42,6 +45,8 @@ start_mock_kafka 2
 add_principal dash-w1 worker
 add_principal dash-w2 worker
 add_principal dash-client client
+add_principal dash-reader reader
+printf '%s\n' "$READER_PW" | "$ADMIN" user set-password dash-reader >/dev/null || exit 1
 JOBCOORD_AUTH_BOOTSTRAP_PASSWORD=$ADMIN_PW start_coordinator --set http.listen=127.0.0.1:$PORT \
     --set tokens.access_ttl_s=$ACCESS_TTL --set janitor.interval_ms=200
 
@@ -99,7 +104,7 @@ job_id() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["
 
 node "$JS/dashboard.mjs" --url "$URL" --user admin --password "$ADMIN_PW" --hooks "$H" \
     --screenshot "$T/dashboard.png" --chromium "$CHROMIUM" --worker dash-w1 \
-    --access-ttl "$ACCESS_TTL" >"$T/browser.log" 2>&1 &
+    --access-ttl "$ACCESS_TTL" --reader dash-reader --reader-password "$READER_PW" >"$T/browser.log" 2>&1 &
 NODE_PID=$!
 JC_PIDS+=("$NODE_PID")
 
@@ -137,6 +142,11 @@ if await_hook submit-many; then
     for i in $(seq 1 $MANY); do printf 'echo\tpage filler %d\n' "$i"; done >"$T/many.jobs"
     check_eq "$MANY more jobs submitted" $MANY "$(submit --file "$T/many.jobs" | grep -c '"id"')"
     hook_done submit-many $MANY
+fi
+if await_hook commands; then
+    check "worker drain dash-w1 (a command and an audit entry)" "$ADMIN" worker drain dash-w1
+    check "worker undrain dash-w1" "$ADMIN" worker undrain dash-w1
+    hook_done commands
 fi
 wait "$NODE_PID"
 NODE_RC=$?

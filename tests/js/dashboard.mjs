@@ -1,10 +1,11 @@
 // dashboard.mjs - drives the coordinator's status dashboard in Debian's
 // chromium (playwright-core, no downloaded browser) the way an operator
 // would: sign in (a wrong password first), watch a worker come online, jobs
-// run and finish, open a job's details, events and logs, filter, page, and
-// sign out. Checks that the page talks only to its own origin and only to
+// run and finish, open a job's details, events and logs, filter, page, read
+// the commands and the audit trail, and sign out; then sign in as a reader,
+// who sees the commands but not the audit trail. Checks that the page talks only to its own origin and only to
 // the documented API, that data is rendered as text (a job payload holding
-// markup stays text), that the access token is renewed before it expires,
+// markup stays text, and so do commands and audit entries holding it), that the access token is renewed before it expires,
 // that a 401 sends the page back to the sign-in form, that refreshing
 // pauses while the tab is hidden, and that logging out revokes the tokens.
 //
@@ -14,7 +15,7 @@
 //
 //   node dashboard.mjs --url URL --user U --password P --hooks DIR
 //        --screenshot FILE [--chromium /usr/bin/chromium] [--worker ID]
-//        [--wrong-password P] [--access-ttl S]
+//        [--wrong-password P] [--access-ttl S] [--reader U --reader-password P]
 //
 // Prints "ok - ..." / "not ok - ..." lines; exit 0 when every check passed,
 // 1 when one failed, 3 when the browser cannot start.
@@ -108,6 +109,7 @@ const ALLOWED = [
     ['GET', /^\/v1\/status$/], ['GET', /^\/v1\/workers$/], ['GET', /^\/v1\/workers\/[^/]+$/],
     ['GET', /^\/v1\/jobs$/], ['GET', /^\/v1\/jobs\/stats$/], ['GET', /^\/v1\/jobs\/[0-9a-f-]{36}$/],
     ['GET', /^\/v1\/jobs\/[0-9a-f-]{36}\/events$/],
+    ['GET', /^\/v1\/commands$/], ['GET', /^\/v1\/audit$/],
 ];
 
 async function main() {
@@ -138,9 +140,11 @@ async function main() {
     const requests = [];
     const problems = [];
     const unauthorized = [];
+    const forbidden = [];
     page.on('request', (r) => requests.push({ method: r.method(), url: r.url(), post: r.postData() || '', t: Date.now() }));
     page.on('response', (r) => {
         if (r.status() === 401) unauthorized.push(r.url());
+        if (r.status() === 403) forbidden.push({ url: r.url(), t: Date.now() });
     });
     page.on('console', (m) => {
         const t = m.text();
@@ -157,7 +161,7 @@ async function main() {
         requests.filter((r) => r.t >= since && new URL(r.url).pathname === path).length;
 
     try {
-        await run(page, requests, apiCalls, unauthorized);
+        await run(page, requests, apiCalls, unauthorized, forbidden);
     } catch (e) {
         ok(false, 'the browser checks ran to the end', e.message.split('\n')[0]);
         try {
@@ -190,7 +194,7 @@ async function main() {
     process.exit(failed === 0 && passed > 0 ? 0 : 1);
 }
 
-async function run(page, requests, apiCalls, unauthorized) {
+async function run(page, requests, apiCalls, unauthorized, forbidden) {
     const q = (sel) => page.locator(sel);
     const text = async (sel) => ((await q(sel).first().textContent()) || '').trim();
     const count = (sel) => q(sel).count();
@@ -366,6 +370,69 @@ async function run(page, requests, apiCalls, unauthorized) {
     const dups = await q('tr[data-testid="job-row"]').evaluateAll((rs) => rs.length - new Set(rs.map((r) => r.dataset.jobId)).size);
     ok(dups === 0, 'no job is listed twice');
 
+    // ---- commands and the audit trail (read every 10 s) ----
+    await hook('commands');
+    const cmdRow = (kind) => `tr[data-testid="command-row"][data-kind="${kind}"]`;
+    ok(await poll(async () => (await count(cmdRow('drain'))) >= 1 && (await count(cmdRow('undrain'))) >= 1, 25000),
+        'the commands panel lists the drain and undrain commands without a reload');
+    const dc = await q(cmdRow('drain')).first().locator('td').allTextContents();
+    ok(/^[0-9a-f]{8}$/.test(dc[0]) && dc[1] === 'drain' && dc[2] === args.worker &&
+        ['pending', 'sent', 'acked', 'done'].includes(dc[3]) && /^\d+$/.test(dc[4]) && /s ago|just now|min ago/.test(dc[5]) &&
+        dc[6] === '—', 'a command shows its short id, kind, recipient, status, tries, age and no error', dc.join(' | '));
+    ok(await count(`${cmdRow('assign')} td:nth-child(3)`) >= 1 &&
+        (await q(`${cmdRow('assign')} td:nth-child(3)`).allTextContents()).every((w) => w === args.worker),
+        'the jobs\' assign commands are listed, to the worker');
+    const nCmd = await count('tr[data-testid="command-row"]');
+    ok(nCmd === 50, 'the newest 50 commands are shown', String(nCmd));
+    ok(await poll(async () => await visible('#audit-panel'), 15000), 'an admin sees the audit panel');
+    const auditRow = (action, outcome) => `tr[data-testid="audit-row"][data-action="${action}"][data-outcome="${outcome}"]`;
+    ok(await poll(async () => (await count(auditRow('worker.drain', 'ok'))) >= 1, 25000), 'the audit panel lists the drain');
+    const ac = await q(auditRow('worker.drain', 'ok')).first().locator('td').allTextContents();
+    ok(/^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d\.\d{3}$/.test(ac[0]) && /@/.test(ac[1]) && ac[2] === 'worker.drain' &&
+        ac[3] === args.worker && ac[4] === 'ok', 'with when, actor (user@host of the CLI), action, target and outcome', ac.join(' | '));
+    ok(await count(auditRow('auth.login.password', 'refused')) >= 1, 'and the refused sign-in with the wrong password');
+    const slow = apiCalls('/v1/commands', loginAt);
+    const fast = apiCalls('/v1/status', loginAt);
+    ok(slow >= 1 && slow <= Math.ceil(fast / 5) + 1 && Math.abs(apiCalls('/v1/audit', loginAt) - slow) <= 1,
+        `commands and audit are read every 10 s, not every 2 s (${slow} reads each, ${fast} status reads)`);
+
+    // hostile content in commands and audit entries stays text
+    const CMDS = /\/v1\/commands\?/;
+    const AUDIT = /\/v1\/audit\?/;
+    const MARK = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+    const now = new Date().toISOString();
+    await page.route(CMDS, (route) => route.fulfill({
+        status: 200, contentType: 'application/json', body: JSON.stringify({
+            commands: [{
+                id: '00000000-0000-4000-8000-000000000001', kind: MARK, recipient: MARK, job_id: null, attempt: null,
+                status: MARK, tries: 1, created_at: now, sent_at: null, acked_at: null, next_send_at: now, error: MARK,
+                resent_from: null,
+            }],
+        }),
+    }));
+    await page.route(AUDIT, (route) => route.fulfill({
+        status: 200, contentType: 'application/json', body: JSON.stringify({
+            entries: [{
+                id: 1, at: now, actor_kind: 'principal', actor: MARK, action: MARK, target: MARK, outcome: MARK,
+                address: MARK, detail: MARK,
+            }], next_cursor: null,
+        }),
+    }));
+    ok(await poll(async () => {
+        const c = await q('tr[data-testid="command-row"] td').allTextContents();
+        const a = await q('tr[data-testid="audit-row"] td').allTextContents();
+        return c.length === 7 && c[1] === MARK && c[2] === MARK && c[3] === MARK && c[6] === MARK &&
+            a.length === 5 && a[1] === MARK && a[2] === MARK && a[3] === MARK && a[4] === MARK;
+    }, 25000), 'a command and an audit entry holding markup are shown as text, as is');
+    const injected2 = await page.evaluate(() => ({
+        els: document.querySelectorAll('img, b, script:not([src]), iframe').length, pwned: window.__pwned === 1,
+    }));
+    ok(injected2.els === 0 && !injected2.pwned, 'and nothing of them became an element or ran', JSON.stringify(injected2));
+    await page.unroute(CMDS);
+    await page.unroute(AUDIT);
+    ok(await poll(async () => (await count(cmdRow('drain'))) >= 1 && (await count('tr[data-testid="audit-row"]')) > 1, 25000),
+        'the real rows come back on the next read');
+
     // ---- refreshing on its own, and pausing when hidden ----
     let t0 = Date.now();
     await sleep(6200);
@@ -439,6 +506,23 @@ async function run(page, requests, apiCalls, unauthorized) {
     const after = await postForm('/v1/token', { grant_type: 'refresh_token', refresh_token: rt });
     ok(after.status === 400 && after.body && after.body.error === 'invalid_grant', 'the refresh token was revoked',
         `${after.status} ${JSON.stringify(after.body)}`);
+
+    // ---- a reader: the commands, not the audit trail ----
+    if (args.reader) {
+        await q('#login-username').fill(args.reader);
+        await q('#login-password').fill(args['reader-password']);
+        const readerAt = Date.now();
+        await q('#login-submit').click();
+        await q('#dashboard').waitFor({ state: 'visible' });
+        ok(await poll(async () => (await count('tr[data-testid="command-row"]')) >= 1, 15000), 'a reader sees the commands panel with its rows');
+        ok(await poll(async () => forbidden.some((f) => f.t >= readerAt && new URL(f.url).pathname === '/v1/audit'), 15000),
+            'the audit trail answers a reader 403');
+        await sleep(2500); /* the next rounds */
+        ok(!(await visible('#audit-panel')) && (await count('tr[data-testid="audit-row"]')) === 0, 'and the reader does not see the audit panel');
+        ok(!(await visible('#banner')), 'with no error banner', await text('#banner'));
+        await q('#logout').click();
+        ok(await poll(async () => await visible('#login-view'), 8000), 'the reader logs out');
+    }
     t0 = Date.now();
     await sleep(3000);
     ok(requests.filter((r) => r.t >= t0).length === 0, 'nothing is read after logging out');

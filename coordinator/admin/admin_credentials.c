@@ -204,12 +204,8 @@ static int totp_enable(admin_ctx *ctx, const char *id)
     jc_base32_encode(secret, sizeof secret, b32, sizeof b32);
     otpauth_uri(id, b32, uri, sizeof uri);
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        admin_json_kv(stdout, 0, "secret", b32);
-        admin_json_kv(stdout, 0, "uri", uri);
-        admin_json_kv(stdout, 0, "enc_key_id", enc_id);
-        fputs(",\"totp_enabled\":true}\n", stdout);
+        admin_json_print(json_pack("{s:s,s:s,s:s,s:s?,s:b}", "id", id, "secret", b32, "uri", uri,
+                                   "enc_key_id", enc_id, "totp_enabled", 1));
     } else {
         printf("id      %s\nsecret  %s\nuri     %s\nstored  %s%s\n", id, b32, uri,
                enc_id ? "sealed with " : "plain text", enc_id ? enc_id : "");

@@ -234,11 +234,13 @@ static int cmd_job_show(admin_ctx *ctx, const admin_args *a)
     if (!cmds)
         goto out;
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_fields(stdout, job, 0);
-        fputs(",\"commands\":", stdout);
-        admin_json_rows(stdout, cmds);
-        fputs("}\n", stdout);
+        json_t *doc = admin_json_row(job, 0);
+        if (json_object_set_new(doc, "commands", admin_json_result(cmds)) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        if (admin_json_print(doc) != ADMIN_OK)
+            goto out;
     } else {
         print_job_text(job, cmds);
     }
@@ -282,13 +284,29 @@ out:
     return rc;
 }
 
-/* json_ms writes a duration in ms, or null when there is none. */
-static void json_ms(const char *name, int has, double ms)
+/* json_rounded returns v rounded to decimals places as a JSON number (the
+ * value the text output shows), or null when there is none. */
+static json_t *json_rounded(int has, double v, int decimals)
 {
-    if (has)
-        printf(",\"%s\":%.3f", name, ms);
-    else
-        printf(",\"%s\":null", name);
+    char text[64];
+
+    if (!has)
+        return json_null();
+    snprintf(text, sizeof text, "%.*f", decimals, v);
+    return json_real(strtod(text, NULL));
+}
+
+/* json_stats returns the statistics of one type, or NULL when they cannot
+ * be made. */
+static json_t *json_stats(const jc_jobstats_row *s)
+{
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "type", s->type, "succeeded",
+                     (json_int_t)s->succeeded, "failed", (json_int_t)s->failed, "canceled",
+                     (json_int_t)s->canceled, "total", (json_int_t)s->total, "success_rate",
+                     json_rounded(s->success_rate >= 0, s->success_rate, 6), "p50_ms",
+                     json_rounded(s->has_durations, s->p50_ms, 3), "p90_ms",
+                     json_rounded(s->has_durations, s->p90_ms, 3), "p99_ms",
+                     json_rounded(s->has_durations, s->p99_ms, 3));
 }
 
 /* cmd_job_stats prints per-type outcomes and durations of the jobs that
@@ -313,23 +331,14 @@ static int cmd_job_stats(admin_ctx *ctx, const admin_args *a)
     if (jc_jobstats_query(ctx->db, window, &rows, &n, err, sizeof err) != 0)
         return admin_fail(ADMIN_SYSERR, "%s", err);
     if (ctx->json) {
-        printf("{\"window_s\":%ld,\"types\":[", window);
-        for (size_t i = 0; i < n; i++) {
-            const jc_jobstats_row *s = &rows[i];
-            fputs(i ? ",{" : "{", stdout);
-            admin_json_kv(stdout, 1, "type", s->type);
-            printf(",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld",
-                   s->succeeded, s->failed, s->canceled, s->total);
-            if (s->success_rate >= 0)
-                printf(",\"success_rate\":%.6f", s->success_rate);
-            else
-                fputs(",\"success_rate\":null", stdout);
-            json_ms("p50_ms", s->has_durations, s->p50_ms);
-            json_ms("p90_ms", s->has_durations, s->p90_ms);
-            json_ms("p99_ms", s->has_durations, s->p99_ms);
-            fputc('}', stdout);
-        }
-        fputs("]}\n", stdout);
+        json_t *types = json_array();
+        json_t *doc = json_pack("{s:I,s:o}", "window_s", (json_int_t)window, "types", types);
+        for (size_t i = 0; doc && i < n; i++)
+            if (json_array_append_new(types, json_stats(&rows[i])) != 0) {
+                json_decref(doc);
+                doc = NULL;
+            }
+        rc = admin_json_print(doc);
     } else if (n == 0) {
         printf("(no job finished in the last %ld s)\n", window);
     } else {

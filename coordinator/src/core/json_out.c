@@ -46,14 +46,6 @@ void jc_json_str(jc_buf *b, const char *s)
     jc_json_strn(b, s, strlen(s));
 }
 
-void jc_json_str_or_null(jc_buf *b, const char *s)
-{
-    if (s)
-        jc_json_str(b, s);
-    else
-        jc_buf_addstr(b, "null");
-}
-
 /* pg_array_value turns a one-dimensional text[] literal ({a,"b c",NULL})
  * into a JSON array of strings (NULL elements become null). Returns NULL
  * when an allocation fails or an element is not UTF-8. */

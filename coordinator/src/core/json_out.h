@@ -22,7 +22,6 @@
  * tokens in memory it frees without wiping). */
 void jc_json_str(jc_buf *b, const char *s);               /* "escaped" */
 void jc_json_strn(jc_buf *b, const char *s, size_t n);    /* "escaped" */
-void jc_json_str_or_null(jc_buf *b, const char *s);       /* NULL -> null */
 
 /* jc_json_pg_value returns column col of row of r as a new JSON value:
  * null when NULL, else a string (kind 's'), a number ('n': an integer, or

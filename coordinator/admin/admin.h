@@ -5,7 +5,8 @@
  * options and handler. admin_main.c parses the command line against these
  * tables and generates every --help from them; the handlers live in one file
  * per command group, views apart from changes (admin_user.c,
- * admin_user_change.c, admin_credentials.c, admin_worker.c, admin_worker_control.c, admin_job.c,
+ * admin_user_change.c, admin_credentials.c, admin_worker.c, admin_worker_control.c,
+ * admin_worker_delete.c, admin_command.c, admin_job.c, admin_job_purge.c,
  * admin_job_control.c, admin_security.c) and share three files of helpers:
  * admin_args.c (options, usage and failures with their exit codes, strict
  * numbers), admin_db.c (the connection with the schema check, transactions,
@@ -80,7 +81,7 @@ struct admin_cmd {
     const char *synopsis; /* what follows the words: "<id> --role ROLE" */
     const char *summary;  /* one line */
     const char *details;  /* more of --help, may be NULL */
-    int nargs;            /* positional arguments required */
+    int nargs;            /* positional arguments required (-1: the handler checks) */
     admin_opt opts[ADMIN_MAX_OPTS]; /* ends at the first without a name */
     int (*run)(admin_ctx *ctx, const admin_args *a);
 };
@@ -92,8 +93,11 @@ const admin_cmd *admin_credentials_commands(void);
 const admin_cmd *admin_sessions_commands(void);
 const admin_cmd *admin_worker_commands(void);
 const admin_cmd *admin_worker_control_commands(void);
+const admin_cmd *admin_worker_delete_commands(void);
+const admin_cmd *admin_command_commands(void);
 const admin_cmd *admin_job_commands(void);
 const admin_cmd *admin_job_control_commands(void);
+const admin_cmd *admin_job_purge_commands(void);
 const admin_cmd *admin_security_commands(void);
 const admin_cmd *admin_audit_commands(void);
 
@@ -123,6 +127,11 @@ int admin_pr_exit(jc_pr_status st, const char *err);
 /* admin_parse_long reads a whole decimal number in min..max; on error it
  * prints why, naming what, and returns ADMIN_REFUSED. */
 int admin_parse_long(const char *what, const char *text, long min, long max, long *out);
+
+/* admin_parse_duration reads a duration: whole seconds, or a number with
+ * s, m, h or d ("300", "5m", "2h", "1d") into *out seconds, 1..max; on
+ * error it prints why, naming what, and returns ADMIN_REFUSED. */
+int admin_parse_duration(const char *what, const char *text, long max, long *out);
 
 /* admin_db connects to database.conninfo and checks that the schema is
  * migrated (unless check_schema is 0). Returns an exit code. */

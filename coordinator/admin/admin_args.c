@@ -84,6 +84,36 @@ int admin_parse_long(const char *what, const char *text, long min, long max, lon
     return ADMIN_OK;
 }
 
+int admin_parse_duration(const char *what, const char *text, long max, long *out)
+{
+    static const struct {
+        char unit;
+        long seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    size_t len = strlen(text), digits = len;
+    long mult = 1, n;
+    char num[24];
+
+    for (size_t u = 0; len > 1 && u < sizeof units / sizeof units[0]; u++) {
+        if (text[len - 1] == units[u].unit) {
+            mult = units[u].seconds;
+            digits = len - 1;
+        }
+    }
+    if (digits == 0 || digits >= sizeof num || strspn(text, "0123456789") != digits)
+        return admin_fail(ADMIN_REFUSED,
+                          "%s must be a duration: a number of seconds, or with s, m, h or d"
+                          " (300, 5m, 2h, 1d), not '%s'",
+                          what, text);
+    memcpy(num, text, digits);
+    num[digits] = '\0';
+    n = strtol(num, NULL, 10);
+    if (n < 1 || n > max / mult)
+        return admin_fail(ADMIN_REFUSED, "%s must be 1 s..%ld s, not '%s'", what, max, text);
+    *out = n * mult;
+    return ADMIN_OK;
+}
+
 int admin_text_valid(const char *s, size_t max)
 {
     size_t len = strlen(s);

@@ -32,6 +32,7 @@ static const struct audited {
     {"user", "delete", "user.delete", 0},
     {"user", "rotate-key", "user.rotate-key", 0},
     {"user", "set", "user.set", 0},
+    {"user", "update", "user.update", 0},
     {"user", "disable", "user.disable", 0},
     {"user", "enable", "user.enable", 0},
     {"user", "end-sessions", "user.end-sessions", 0},
@@ -43,17 +44,22 @@ static const struct audited {
     {"security", "rotate-signing-key", "security.rotate-signing-key", -1},
     {"job", "cancel", "job.cancel", 0},
     {"job", "retry", "job.retry", 0},
+    {"job", "delete", "job.delete", 0},
+    {"job", "purge", "job.purge", -1},
+    {"command", "resend", "command.resend", 0},
     {"worker", "drain", "worker.drain", 0},
     {"worker", "undrain", "worker.undrain", 0},
     {"worker", "config", "worker.config", 0},
+    {"worker", "delete", "worker.delete", 0},
 };
 #define N_AUDITED (sizeof audited / sizeof audited[0])
 
 /* Options whose values are recorded; the others are recorded by name. */
-static const char *const plain_opts[] = {"role",       "scopes",    "grace",       "reason",
-                                         "key-id",     "client-id", "from-key-id", "limit",
-                                         "batch-size", "unset",     "description", "algorithm",
-                                         "family",     NULL};
+static const char *const plain_opts[] = {"role",   "scopes",      "grace",       "reason",
+                                         "key-id", "client-id",   "from-key-id", "limit",
+                                         "unset",  "description", "algorithm",   "family",
+                                         "state",  "before",      "batch-size",  "type",
+                                         NULL};
 
 static int plain_opt(const char *name)
 {

@@ -165,7 +165,8 @@ static int cmd_unlock(admin_ctx *ctx, const admin_args *a)
 /* otpauth_uri builds the Key URI of an authenticator app (Google
  * Authenticator's format). The id is percent-encoded in the label: ':' and
  * '@' are allowed in ids but mean something there. */
-static void otpauth_uri(const char *id, const char *b32, char *out, size_t out_size)
+static void otpauth_uri(const char *id, const char *b32, jc_totp_alg alg, char *out,
+                        size_t out_size)
 {
     char label[3 * JC_MAX_PRINCIPAL_LEN + 1];
     size_t n = 0;
@@ -179,13 +180,14 @@ static void otpauth_uri(const char *id, const char *b32, char *out, size_t out_s
     }
     label[n] = '\0';
     snprintf(out, out_size,
-             "otpauth://totp/jobcoord:%s?secret=%s&issuer=jobcoord&algorithm=SHA256&digits=%d"
+             "otpauth://totp/jobcoord:%s?secret=%s&issuer=jobcoord&algorithm=%s&digits=%d"
              "&period=%d",
-             label, b32, JC_TOTP_DIGITS, JC_TOTP_STEP_S);
+             label, b32, alg == JC_TOTP_SHA1 ? "SHA1" : "SHA256", JC_TOTP_DIGITS, JC_TOTP_STEP_S);
 }
 
-/* totp_enable makes and prints (once) a new TOTP secret for id. */
-static int totp_enable(admin_ctx *ctx, const char *id)
+/* totp_enable makes and prints (once) a new TOTP secret for id, pending
+ * until confirmed. */
+static int totp_enable(admin_ctx *ctx, const char *id, jc_totp_alg alg)
 {
     uint8_t secret[JC_TOTP_SECRET_LEN];
     char b32[B32_LEN], uri[URI_MAX], err[512];
@@ -197,23 +199,29 @@ static int totp_enable(admin_ctx *ctx, const char *id)
     if (rc)
         return rc;
     enc_id = jc_keyring_default_id(ctx->kr);
-    st = jc_principal_totp_enable(ctx->db, ctx->kr, id, secret, err, sizeof err);
+    st = jc_principal_totp_enable(ctx->db, ctx->kr, id, alg, secret, err, sizeof err);
     rc = admin_pr_exit(st, err);
     if (rc)
         return rc;
     jc_base32_encode(secret, sizeof secret, b32, sizeof b32);
-    otpauth_uri(id, b32, uri, sizeof uri);
+    otpauth_uri(id, b32, alg, uri, sizeof uri);
     if (ctx->json) {
-        admin_json_print(json_pack("{s:s,s:s,s:s,s:s?,s:b}", "id", id, "secret", b32, "uri", uri,
-                                   "enc_key_id", enc_id, "totp_enabled", 1));
+        admin_json_print(json_pack("{s:s,s:s,s:s,s:s?,s:s,s:b,s:b}", "id", id, "secret", b32, "uri",
+                                   uri, "enc_key_id", enc_id, "algorithm", jc_totp_alg_name(alg),
+                                   "totp_enabled", 0, "totp_pending", 1));
     } else {
-        printf("id      %s\nsecret  %s\nuri     %s\nstored  %s%s\n", id, b32, uri,
-               enc_id ? "sealed with " : "plain text", enc_id ? enc_id : "");
+        printf(
+            "id         %s\nsecret     %s\nuri        %s\nalgorithm  %s\nstored     %s%s\n"
+            "state      pending: logins do not ask for a code until one confirms it\n",
+            id, b32, uri, jc_totp_alg_name(alg), enc_id ? "sealed with " : "plain text",
+            enc_id ? enc_id : "");
     }
     fflush(stdout);
-    fprintf(stderr, "jobcoord-admin: this secret is shown only once: enrol it now (HMAC-SHA-256, "
-                    "%d digits, %d s steps)\n",
-            JC_TOTP_DIGITS, JC_TOTP_STEP_S);
+    fprintf(stderr,
+            "jobcoord-admin: this secret is shown only once: enrol it now (HMAC-%s, %d digits, %d"
+            " s steps), then confirm it with a code: jobcoord-admin user totp confirm %s CODE"
+            " (or POST /v1/me/totp)\n",
+            alg == JC_TOTP_SHA1 ? "SHA-1" : "SHA-256", JC_TOTP_DIGITS, JC_TOTP_STEP_S, id);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(b32, sizeof b32);
     sodium_memzero(uri, sizeof uri);
@@ -238,18 +246,53 @@ static int totp_disable(admin_ctx *ctx, const char *id)
     return ADMIN_OK;
 }
 
-/* cmd_totp dispatches `user totp enable|disable <id>`. */
+/* totp_confirm confirms id's pending secret with a code of its device. */
+static int totp_confirm(admin_ctx *ctx, const char *id, const char *code)
+{
+    char err[512];
+    jc_pr_status st;
+    int wrong = 0, rc = admin_db(ctx, 1);
+
+    if (!rc)
+        rc = admin_keyring(ctx, NULL);
+    if (rc)
+        return rc;
+    st = jc_principal_totp_confirm(ctx->db, ctx->kr, id, code, &wrong, err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc)
+        return rc;
+    admin_print_done(ctx, id, ",\"totp_enabled\":true,\"totp_pending\":false}\n",
+                     "TOTP confirmed for %s: its logins now ask for a code\n", id);
+    return ADMIN_OK;
+}
+
+/* cmd_totp dispatches `user totp enable|confirm|disable <id> [CODE]`. */
 static int cmd_totp(admin_ctx *ctx, const admin_args *a)
 {
+    const char *alg_text = admin_opt_value(a, "algorithm");
+    jc_totp_alg alg = JC_TOTP_SHA256;
+    int confirm = a->npos > 0 && strcmp(a->pos[0], "confirm") == 0;
+
+    if (a->npos != (confirm ? 3 : 2))
+        return admin_usage(a, "expects enable <id>, confirm <id> <code> or disable <id>");
+    if (alg_text && strcmp(a->pos[0], "enable") != 0)
+        return admin_usage(a, "--algorithm goes with enable");
+    if (alg_text && jc_totp_alg_parse(alg_text, &alg) != 0)
+        return admin_fail(ADMIN_REFUSED, "--algorithm must be sha256 or sha1, not '%.32s'",
+                          alg_text);
     if (strcmp(a->pos[0], "enable") == 0)
-        return totp_enable(ctx, a->pos[1]);
+        return totp_enable(ctx, a->pos[1], alg);
+    if (confirm)
+        return totp_confirm(ctx, a->pos[1], a->pos[2]);
     if (strcmp(a->pos[0], "disable") == 0)
         return totp_disable(ctx, a->pos[1]);
-    return admin_usage(a, "unknown action '%s' (enable or disable)", a->pos[0]);
+    return admin_usage(a, "unknown action '%s' (enable, confirm or disable)", a->pos[0]);
 }
 
 static const admin_cmd credentials_commands[] = {
-    {"user", "set-password", "<id> [--password-stdin]",
+    {"user",
+     "set-password",
+     "<id> [--password-stdin]",
      "Set the login password of an admin or reader principal.",
      "The password is read from stdin, never from the command line: its first line\n"
      "(without the line end) when stdin is not a terminal or with --password-stdin;\n"
@@ -257,20 +300,33 @@ static const admin_cmd credentials_commands[] = {
      "as an Argon2id hash; failed logins and any lockout are cleared, and its\n"
      "sessions end (every access and refresh token issued to it stops working).\n"
      "Example: printf '%s\\n' \"$PW\" | jobcoord-admin user set-password alice",
-     1, {{"password-stdin", NULL, "read the first line of stdin even from a terminal"}},
+     1,
+     {{"password-stdin", NULL, "read the first line of stdin even from a terminal"}},
      cmd_set_password},
-    {"user", "unlock", "<id>", "Clear a principal's failed logins and login lockout.",
+    {"user",
+     "unlock",
+     "<id>",
+     "Clear a principal's failed logins and login lockout.",
      "After auth.login_max_failures wrong passwords in a row, logins are refused\n"
      "for auth.lockout_s seconds; this ends the lockout at once.",
-     1, {{NULL, NULL, NULL}}, cmd_unlock},
-    {"user", "totp", "enable|disable <id>",
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_unlock},
+    {"user",
+     "totp",
+     "enable <id> [--algorithm sha256|sha1] | confirm <id> <code> | disable <id>",
      "Turn TOTP (the second login factor) on or off for an admin or reader.",
      "enable makes a new random secret (replacing any previous one) and prints it once,\n"
-     "in base32 and as an otpauth:// URI for authenticator apps (HMAC-SHA-256, 6\n"
-     "digits, 30 s steps); it is stored sealed with security.encryption_key_id, or in\n"
-     "plain text without a keys file if security.allow_plaintext is true (else\n"
-     "refused, exit 1). disable deletes the secret.",
-     2, {{NULL, NULL, NULL}}, cmd_totp},
+     "in base32 and as an otpauth:// URI for authenticator apps (HMAC-SHA-256 unless\n"
+     "--algorithm sha1, for apps that ignore the URI's algorithm; 6 digits, 30 s\n"
+     "steps); it is stored sealed with security.encryption_key_id, or in plain text\n"
+     "without a keys file if security.allow_plaintext is true (else refused, exit 1).\n"
+     "The secret is pending, and logins do not ask for a code, until confirm is given\n"
+     "a code of the enrolled device (the principal can also confirm it itself with\n"
+     "POST /v1/me/totp). disable deletes the secret.",
+     -1,
+     {{"algorithm", "ALG", "enable: sha256 (default) or sha1"}},
+     cmd_totp},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 

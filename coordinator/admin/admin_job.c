@@ -26,23 +26,24 @@
 static const char *const job_states[] = {"pending", "assigned", "running", "succeeded",
                                          "failed", "canceling", "canceled"};
 
-/* The filters of `job list`: $1 state, $2 type, $3 worker, $4 window, $5 limit. */
-#define JOB_LIST_FROM                                                                          \
-    " FROM jobs"                                                                               \
-    " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)"              \
-    " AND ($3::text IS NULL OR worker_id = $3)"                                                \
-    " AND ($4::bigint IS NULL OR created_at >= now() - $4::bigint * interval '1 s')"           \
+/* The filters of `job list`: $1 state, $2 type, $3 worker, $4 window, $5 limit,
+ * $6 submitter. */
+#define JOB_LIST_FROM                                                                    \
+    " FROM jobs"                                                                         \
+    " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)"        \
+    " AND ($3::text IS NULL OR worker_id = $3) AND ($6::text IS NULL OR submitter = $6)" \
+    " AND ($4::bigint IS NULL OR created_at >= now() - $4::bigint * interval '1 s')"     \
     " ORDER BY created_at DESC, id DESC LIMIT $5::integer"
 
 static const char job_list_text_sql[] =
     "SELECT id, type, state, attempt || '/' || max_attempts AS attempt, worker_id AS worker,"
-    " priority, " ADMIN_TS("created_at") " AS created_at,"
+    " submitter, priority, " ADMIN_TS("created_at") " AS created_at,"
     " " ADMIN_TS("updated_at") " AS updated_at,"
     " CASE WHEN length(error) > 60 THEN left(" ADMIN_ONE_LINE("error") ", 57) || '...'"
     " ELSE " ADMIN_ONE_LINE("error") " END AS error" JOB_LIST_FROM;
 
 static const char job_list_json_sql[] =
-    "SELECT id, type, state, attempt, max_attempts, worker_id AS worker, priority,"
+    "SELECT id, type, state, attempt, max_attempts, worker_id AS worker, submitter, priority,"
     " " ADMIN_TS("created_at") " AS created_at, " ADMIN_TS("updated_at") " AS updated_at,"
     " error" JOB_LIST_FROM;
 
@@ -102,12 +103,15 @@ static int job_id_arg(const char *id)
 /* cmd_job_list lists jobs, newest first. */
 static int cmd_job_list(admin_ctx *ctx, const admin_args *a)
 {
-    const char *p[5];
+    const char *p[6];
     long n;
     size_t s;
     PGresult *r;
     int rc;
 
+    p[5] = admin_opt_value(a, "submitter");
+    if (p[5] && !jc_principal_name_valid(p[5]))
+        return admin_fail(ADMIN_REFUSED, "invalid submitter '%s'", p[5]);
     p[0] = admin_opt_value(a, "state");
     p[1] = admin_opt_value(a, "type");
     p[2] = admin_opt_value(a, "worker");
@@ -131,7 +135,7 @@ static int cmd_job_list(admin_ctx *ctx, const admin_args *a)
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
-    r = admin_query(ctx, ctx->json ? job_list_json_sql : job_list_text_sql, 5, p);
+    r = admin_query(ctx, ctx->json ? job_list_json_sql : job_list_text_sql, 6, p);
     if (!r)
         return ADMIN_SYSERR;
     admin_print_rows(ctx, r);
@@ -296,29 +300,73 @@ static json_t *json_rounded(int has, double v, int decimals)
     return json_real(strtod(text, NULL));
 }
 
-/* json_stats returns the statistics of one type, or NULL when they cannot
- * be made. */
-static json_t *json_stats(const jc_jobstats_row *s)
+/* json_stats returns rows as a JSON array of objects named by key ("type"
+ * or "submitter"), or NULL when it cannot be made. */
+static json_t *json_stats(const char *key, const jc_jobstats_row *rows, size_t n)
 {
-    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "type", s->type, "succeeded",
-                     (json_int_t)s->succeeded, "failed", (json_int_t)s->failed, "canceled",
-                     (json_int_t)s->canceled, "total", (json_int_t)s->total, "success_rate",
-                     json_rounded(s->success_rate >= 0, s->success_rate, 6), "p50_ms",
-                     json_rounded(s->has_durations, s->p50_ms, 3), "p90_ms",
-                     json_rounded(s->has_durations, s->p90_ms, 3), "p99_ms",
-                     json_rounded(s->has_durations, s->p99_ms, 3));
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < n; i++) {
+        const jc_jobstats_row *s = &rows[i];
+        json_t *o =
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", key, s->type, "succeeded",
+                      (json_int_t)s->succeeded, "failed", (json_int_t)s->failed, "canceled",
+                      (json_int_t)s->canceled, "total", (json_int_t)s->total, "success_rate",
+                      json_rounded(s->success_rate >= 0, s->success_rate, 6), "p50_ms",
+                      json_rounded(s->has_durations, s->p50_ms, 3), "p90_ms",
+                      json_rounded(s->has_durations, s->p90_ms, 3), "p99_ms",
+                      json_rounded(s->has_durations, s->p99_ms, 3));
+        if (json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
 }
 
-/* cmd_job_stats prints per-type outcomes and durations of the jobs that
- * finished within the window. */
+/* print_stats prints rows as a table whose first column is first. */
+static void print_stats(const char *first, const jc_jobstats_row *rows, size_t n)
+{
+    const char *hdr[] = {first,     "SUCCEEDED", "FAILED", "CANCELED", "TOTAL",
+                         "SUCCESS", "P50_MS",    "P90_MS", "P99_MS"};
+    admin_table *t = admin_table_new(9, hdr);
+
+    for (size_t i = 0; i < n; i++) {
+        const jc_jobstats_row *s = &rows[i];
+        char num[4][24], rate[16], p[3][32];
+        const char *cells[9];
+
+        snprintf(num[0], sizeof num[0], "%lld", s->succeeded);
+        snprintf(num[1], sizeof num[1], "%lld", s->failed);
+        snprintf(num[2], sizeof num[2], "%lld", s->canceled);
+        snprintf(num[3], sizeof num[3], "%lld", s->total);
+        snprintf(rate, sizeof rate, "%.1f%%", 100.0 * s->success_rate);
+        snprintf(p[0], sizeof p[0], "%.1f", s->p50_ms);
+        snprintf(p[1], sizeof p[1], "%.1f", s->p90_ms);
+        snprintf(p[2], sizeof p[2], "%.1f", s->p99_ms);
+        cells[0] = s->type;
+        cells[1] = num[0];
+        cells[2] = num[1];
+        cells[3] = num[2];
+        cells[4] = num[3];
+        cells[5] = s->success_rate >= 0 ? rate : NULL;
+        cells[6] = s->has_durations ? p[0] : NULL;
+        cells[7] = s->has_durations ? p[1] : NULL;
+        cells[8] = s->has_durations ? p[2] : NULL;
+        admin_table_add(t, cells);
+    }
+    admin_table_print(stdout, t);
+    admin_table_free(t);
+}
+
+/* cmd_job_stats prints per-type and per-submitter outcomes and durations
+ * of the jobs that finished within the window. */
 static int cmd_job_stats(admin_ctx *ctx, const admin_args *a)
 {
-    static const char *const hdr[] = {"TYPE",   "SUCCEEDED", "FAILED", "CANCELED", "TOTAL",
-                                      "SUCCESS", "P50_MS",   "P90_MS", "P99_MS"};
     const char *window_text = admin_opt_value(a, "window");
     long window = STATS_WINDOW_DEFAULT;
-    jc_jobstats_row *rows = NULL;
-    size_t n = 0;
+    jc_jobstats_row *rows = NULL, *subs = NULL;
+    size_t n = 0, n_subs = 0;
     char err[512];
     int rc;
 
@@ -328,87 +376,80 @@ static int cmd_job_stats(admin_ctx *ctx, const admin_args *a)
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
-    if (jc_jobstats_query(ctx->db, window, &rows, &n, err, sizeof err) != 0)
+    rc = admin_snapshot(ctx); /* both groupings from one snapshot */
+    if (rc)
+        return rc;
+    if (jc_jobstats_query(ctx->db, window, &rows, &n, err, sizeof err) != 0 ||
+        jc_jobstats_by_submitter(ctx->db, window, &subs, &n_subs, err, sizeof err) != 0) {
+        free(rows);
         return admin_fail(ADMIN_SYSERR, "%s", err);
+    }
     if (ctx->json) {
-        json_t *types = json_array();
-        json_t *doc = json_pack("{s:I,s:o}", "window_s", (json_int_t)window, "types", types);
-        for (size_t i = 0; doc && i < n; i++)
-            if (json_array_append_new(types, json_stats(&rows[i])) != 0) {
-                json_decref(doc);
-                doc = NULL;
-            }
-        rc = admin_json_print(doc);
+        rc = admin_json_print(json_pack("{s:I,s:o,s:o}", "window_s", (json_int_t)window, "types",
+                                        json_stats("type", rows, n), "submitters",
+                                        json_stats("submitter", subs, n_subs)));
     } else if (n == 0) {
         printf("(no job finished in the last %ld s)\n", window);
     } else {
-        admin_table *t = admin_table_new(9, hdr);
-
         printf("jobs finished in the last %ld s, durations from creation to end:\n", window);
-        for (size_t i = 0; i < n; i++) {
-            const jc_jobstats_row *s = &rows[i];
-            char num[4][24], rate[16], p[3][32];
-            const char *cells[9];
-
-            snprintf(num[0], sizeof num[0], "%lld", s->succeeded);
-            snprintf(num[1], sizeof num[1], "%lld", s->failed);
-            snprintf(num[2], sizeof num[2], "%lld", s->canceled);
-            snprintf(num[3], sizeof num[3], "%lld", s->total);
-            snprintf(rate, sizeof rate, "%.1f%%", 100.0 * s->success_rate);
-            snprintf(p[0], sizeof p[0], "%.1f", s->p50_ms);
-            snprintf(p[1], sizeof p[1], "%.1f", s->p90_ms);
-            snprintf(p[2], sizeof p[2], "%.1f", s->p99_ms);
-            cells[0] = s->type;
-            cells[1] = num[0];
-            cells[2] = num[1];
-            cells[3] = num[2];
-            cells[4] = num[3];
-            cells[5] = s->success_rate >= 0 ? rate : NULL;
-            cells[6] = s->has_durations ? p[0] : NULL;
-            cells[7] = s->has_durations ? p[1] : NULL;
-            cells[8] = s->has_durations ? p[2] : NULL;
-            admin_table_add(t, cells);
-        }
-        admin_table_print(stdout, t);
-        admin_table_free(t);
+        print_stats("TYPE", rows, n);
+        printf("\nby submitter:\n");
+        print_stats("SUBMITTER", subs, n_subs);
     }
     free(rows);
+    free(subs);
     return ADMIN_OK;
 }
 
 static const admin_cmd job_commands[] = {
-    {"job", "list",
-     "[--state S] [--type T] [--worker W] [--window SECONDS] [--limit N]",
+    {"job",
+     "list",
+     "[--state S] [--type T] [--worker W] [--submitter P] [--window SECONDS] [--limit N]",
      "List jobs, newest first.",
-     "Columns: id, type, state, attempt/max attempts, worker, priority, created and\n"
+     "Columns: id, type, state, attempt/max attempts, worker, submitter, priority, created and\n"
      "updated times, and the error (cut to 60 characters; whole with --json, where\n"
      "attempt and max_attempts are separate numbers).",
      0,
      {{"state", "S", "only jobs in this state"},
       {"type", "T", "only jobs of this type"},
       {"worker", "W", "only jobs held (or last held) by this worker"},
+      {"submitter", "P", "only jobs submitted by this principal"},
       {"window", "SECONDS", "only jobs created within the last SECONDS"},
       {"limit", "N", "at most N jobs, 1..10000 (default 50)"}},
      cmd_job_list},
-    {"job", "show", "<id>", "Show every column of a job and the commands about it.",
+    {"job",
+     "show",
+     "<id>",
+     "Show every column of a job and the commands about it.",
      "The payload and the result are shown as their size and a preview of their first\n"
      "bytes (as text when printable, else in hex); --json gives them whole, in base64,\n"
      "with payload_size and result_size. The commands (the outbox rows about the job:\n"
      "assign, cancel, job.update, job.refusal) are listed oldest first with their\n"
      "delivery status.",
-     1, {{NULL, NULL, NULL}}, cmd_job_show},
-    {"job", "logs", "<id>", "Show a job's history: transitions, progress and log lines.",
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_job_show},
+    {"job",
+     "logs",
+     "<id>",
+     "Show a job's history: transitions, progress and log lines.",
      "One line per event, in order: time, attempt, kind, worker, and the detail\n"
      "(from -> to for a transition, stream: text for a log line, the percentage for\n"
      "progress). --json gives the raw columns.",
-     1, {{NULL, NULL, NULL}}, cmd_job_logs},
-    {"job", "stats", "[--window SECONDS]",
-     "Per job type: outcomes and durations of the jobs finished recently.",
-     "Over the jobs that finished (succeeded, failed or canceled) within the window:\n"
-     "the count of each outcome, the success rate (succeeded / total), and the 50th,\n"
-     "90th and 99th percentiles (continuous, interpolated) of the time from creation\n"
-     "to end in milliseconds, queueing and retries included.",
-     0, {{"window", "SECONDS", "jobs finished within the last SECONDS (default 3600)"}},
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_job_logs},
+    {"job",
+     "stats",
+     "[--window SECONDS]",
+     "Per job type and per submitter: outcomes and durations of recent jobs.",
+     "Over the jobs that finished (succeeded, failed or canceled) within the window,\n"
+     "per job type, then per submitter: the count of each outcome, the success rate\n"
+     "(succeeded / total), and the 50th, 90th and 99th percentiles (continuous,\n"
+     "interpolated) of the time from creation to end in milliseconds, queueing and\n"
+     "retries included.",
+     0,
+     {{"window", "SECONDS", "jobs finished within the last SECONDS (default 3600)"}},
      cmd_job_stats},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };

@@ -71,17 +71,13 @@ static const admin_cmd *db_cmds(void)
 }
 
 typedef const admin_cmd *(*table_fn)(void);
-static const table_fn tables[] = {admin_user_commands,
-                                  admin_user_change_commands,
-                                  admin_credentials_commands,
-                                  admin_sessions_commands,
-                                  admin_worker_commands,
-                                  admin_worker_control_commands,
-                                  admin_job_commands,
-                                  admin_job_control_commands,
-                                  admin_security_commands,
-                                  admin_audit_commands,
-                                  db_cmds};
+static const table_fn tables[] = {admin_user_commands,          admin_user_change_commands,
+                                  admin_credentials_commands,   admin_sessions_commands,
+                                  admin_worker_commands,        admin_worker_control_commands,
+                                  admin_worker_delete_commands, admin_command_commands,
+                                  admin_job_commands,           admin_job_control_commands,
+                                  admin_job_purge_commands,     admin_security_commands,
+                                  admin_audit_commands,         db_cmds};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 static const char global_help[] =
@@ -372,7 +368,7 @@ int main(int argc, char **argv)
         print_cmd_help(stdout, cmd);
         goto out;
     }
-    if (a.npos != cmd->nargs) {
+    if (cmd->nargs >= 0 && a.npos != cmd->nargs) { /* -1: the handler counts them */
         rc = admin_usage(&a, "expects %d argument%s, got %d", cmd->nargs,
                          cmd->nargs == 1 ? "" : "s", a.npos);
         goto out;

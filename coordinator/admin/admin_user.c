@@ -10,9 +10,11 @@
 #include "admin.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
+#include "core/json_out.h"
 #include "principals/principal_delete.h"
 #include "principals/principals.h"
 
@@ -90,33 +92,74 @@ static int cmd_add(admin_ctx *ctx, const admin_args *a)
     return ADMIN_OK;
 }
 
-/* key_status names a key's state: current, valid (rotated, in its grace
- * period) or expired. */
-static const char *key_status(const jc_principal_key *k)
+/* aged_out tells whether k is older than auth.max_key_age_s (max_age). */
+static int aged_out(const jc_principal_key *k, long max_age)
 {
-    return k->current ? "current" : k->expired ? "expired" : "valid";
+    return max_age > 0 && k->age_s >= max_age;
+}
+
+/* key_status names a key's state: current, valid (rotated, in its grace
+ * period) or expired (its grace ended, or it is older than
+ * auth.max_key_age_s). */
+static const char *key_status(const jc_principal_key *k, long max_age)
+{
+    return k->expired || aged_out(k, max_age) ? "expired" : k->current ? "current" : "valid";
+}
+
+/* key_age_text writes k's age as "3d4h", "5h2m", "40m" or "12s". */
+static void key_age_text(const jc_principal_key *k, char *out, size_t n)
+{
+    long long s = k->age_s < 0 ? 0 : k->age_s;
+
+    if (s >= 86400)
+        snprintf(out, n, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, n, "%lldh%lldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, n, "%lldm", s / 60);
+    else
+        snprintf(out, n, "%llds", s);
+}
+
+/* expires_by_age writes when k reaches auth.max_key_age_s (ISO 8601 UTC),
+ * "" when there is no limit. */
+static void expires_by_age(const jc_principal_key *k, long max_age, char *out, size_t n)
+{
+    time_t t = (time_t)(k->created_epoch + max_age);
+    struct tm tm;
+
+    out[0] = '\0';
+    if (max_age > 0 && gmtime_r(&t, &tm))
+        strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* json_principal returns p and its keys as one JSON object, or NULL when
- * it cannot be made. */
-static json_t *json_principal(const jc_principal *p)
+ * it cannot be made; max_age is auth.max_key_age_s. */
+static json_t *json_principal(const jc_principal *p, long max_age)
 {
-    char b64[B64_KEY_LEN];
+    char b64[B64_KEY_LEN], by_age[JC_PRINCIPAL_TS_LEN];
     json_t *keys = json_array();
-    json_t *o = json_pack("{s:s,s:s,s:o,s:b,s:s,s:b,s:I,s:s?,s:b,s:b}", "id", p->id, "role",
-                          p->role, "scopes", admin_json_csv(p->scopes), "disabled", p->disabled,
-                          "created_at", p->created_at, "has_password", p->has_password,
-                          "failed_logins", (json_int_t)p->failed_logins, "locked_until",
-                          p->locked_until[0] ? p->locked_until : NULL, "locked", p->locked,
-                          "totp_enabled", p->totp_enabled);
+    json_t *o =
+        json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:b,s:I,s:s?,s:b,s:b}", "id", p->id, "role", p->role,
+                  "scopes", admin_json_csv(p->scopes), "description", jc_json_text(p->description),
+                  "disabled", p->disabled, "created_at", p->created_at, "has_password",
+                  p->has_password, "failed_logins", (json_int_t)p->failed_logins, "locked_until",
+                  p->locked_until[0] ? p->locked_until : NULL, "locked", p->locked, "totp_enabled",
+                  p->totp_enabled);
     int ok = json_object_set_new(o, "keys", keys) == 0;
 
     for (size_t i = 0; ok && i < p->n_keys; i++) {
         const jc_principal_key *k = &p->keys[i];
-        json_t *ko =
-            json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "key_id", k->key_id, "status", key_status(k),
-                      "enc_key_id", k->enc_key_id[0] ? k->enc_key_id : NULL, "created_at",
-                      k->created_at, "valid_until", k->valid_until[0] ? k->valid_until : NULL);
+        json_t *ko;
+
+        expires_by_age(k, max_age, by_age, sizeof by_age);
+        ko =
+            json_pack("{s:s,s:s,s:s?,s:s,s:s?,s:I,s:b,s:s?,s:s?}", "key_id", k->key_id, "status",
+                      key_status(k, max_age), "enc_key_id", k->enc_key_id[0] ? k->enc_key_id : NULL,
+                      "created_at", k->created_at, "valid_until",
+                      k->valid_until[0] ? k->valid_until : NULL, "age_s", (json_int_t)k->age_s,
+                      "aged_out", aged_out(k, max_age), "expires_by_age", by_age[0] ? by_age : NULL,
+                      "last_used_at", k->last_used_at[0] ? k->last_used_at : NULL);
         if (k->has_secret) {
             admin_b64(k->secret, sizeof k->secret, b64, sizeof b64);
             if (json_object_set_new(ko, "key", json_string(b64)) != 0) {
@@ -138,6 +181,7 @@ static json_t *json_principal(const jc_principal *p)
 static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
 {
     int show_key = admin_opt_value(a, "show-key") != NULL;
+    long max_age = ctx->cfg.max_key_age_s;
     jc_principal *list = NULL;
     size_t n = 0;
     char err[512];
@@ -158,34 +202,49 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
     if (st != JC_PR_OK)
         return admin_pr_exit(st, err);
     if (ctx->json && id) {
-        rc = admin_json_print(json_principal(&list[0]));
+        rc = admin_json_print(json_principal(&list[0], max_age));
     } else if (ctx->json) {
         json_t *all = json_array();
         for (size_t i = 0; all && i < n; i++)
-            if (json_array_append_new(all, json_principal(&list[i])) != 0) {
+            if (json_array_append_new(all, json_principal(&list[i], max_age)) != 0) {
                 json_decref(all);
                 all = NULL;
             }
         rc = admin_json_print(all);
     } else if (id) {
         const jc_principal *p = &list[0];
-        static const char *const hdr[] = {"KEY_ID", "STATUS", "ENC_KEY_ID", "CREATED_AT",
-                                          "VALID_UNTIL", "KEY"};
-        admin_table *t = admin_table_new(show_key ? 6 : 5, hdr);
+        static const char *const hdr[] = {"KEY_ID",         "STATUS",       "ENC_KEY_ID",
+                                          "CREATED_AT",     "VALID_UNTIL",  "AGE",
+                                          "EXPIRES_BY_AGE", "LAST_USED_AT", "KEY"};
+        admin_table *t = admin_table_new(show_key ? 9 : 8, hdr);
         char b64[B64_KEY_LEN] = "";
 
-        printf("id             %s\nrole           %s\nscopes         %s\ndisabled       %s\n"
-               "created_at     %s\nhas_password   %s\nfailed_logins  %ld\n"
-               "locked_until   %s%s\ntotp_enabled   %s\nkeys:\n",
-               p->id, p->role, p->scopes[0] ? p->scopes : "-", p->disabled ? "yes" : "no",
-               p->created_at, p->has_password ? "yes" : "no", p->failed_logins,
-               p->locked_until[0] ? p->locked_until : "-", p->locked ? " (locked)" : "",
-               p->totp_enabled ? "yes" : "no");
+        printf(
+            "id             %s\nrole           %s\nscopes         %s\ndescription    %s\n"
+            "disabled       %s\n"
+            "created_at     %s\nhas_password   %s\nfailed_logins  %ld\n"
+            "locked_until   %s%s\ntotp_enabled   %s\nkeys:\n",
+            p->id, p->role, p->scopes[0] ? p->scopes : "-",
+            p->description[0] ? p->description : "-", p->disabled ? "yes" : "no", p->created_at,
+            p->has_password ? "yes" : "no", p->failed_logins,
+            p->locked_until[0] ? p->locked_until : "-", p->locked ? " (locked)" : "",
+            p->totp_enabled ? "yes" : "no");
         for (size_t i = 0; i < p->n_keys; i++) {
             const jc_principal_key *k = &p->keys[i];
-            const char *cells[6] = {k->key_id, key_status(k), k->enc_key_id[0] ? k->enc_key_id : NULL,
-                                    k->created_at, k->valid_until[0] ? k->valid_until : NULL,
-                                    b64};
+            char age[32], by_age[JC_PRINCIPAL_TS_LEN];
+            const char *cells[9];
+
+            key_age_text(k, age, sizeof age);
+            expires_by_age(k, max_age, by_age, sizeof by_age);
+            cells[0] = k->key_id;
+            cells[1] = key_status(k, max_age);
+            cells[2] = k->enc_key_id[0] ? k->enc_key_id : NULL;
+            cells[3] = k->created_at;
+            cells[4] = k->valid_until[0] ? k->valid_until : NULL;
+            cells[5] = age;
+            cells[6] = by_age[0] ? by_age : NULL;
+            cells[7] = k->last_used_at[0] ? k->last_used_at : NULL;
+            cells[8] = b64;
             if (k->has_secret)
                 admin_b64(k->secret, sizeof k->secret, b64, sizeof b64);
             admin_table_add(t, cells);
@@ -196,20 +255,32 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
     } else if (n == 0) {
         printf("(none)\n");
     } else {
-        static const char *const hdr[] = {"ID", "ROLE", "SCOPES", "DISABLED", "KEYS",
-                                          "CURRENT_KEY", "ENC_KEY_ID", "CREATED_AT", "KEY"};
-        admin_table *t = admin_table_new(show_key ? 9 : 8, hdr);
+        static const char *const hdr[] = {"ID",      "ROLE",           "SCOPES",     "DISABLED",
+                                          "KEYS",    "CURRENT_KEY",    "ENC_KEY_ID", "CREATED_AT",
+                                          "KEY_AGE", "EXPIRES_BY_AGE", "KEY"};
+        admin_table *t = admin_table_new(show_key ? 11 : 10, hdr);
 
         for (size_t i = 0; i < n; i++) {
             const jc_principal *p = &list[i];
             const jc_principal_key *cur = p->n_keys && p->keys[0].current ? &p->keys[0] : NULL;
-            char nkeys[24], b64[B64_KEY_LEN] = "";
-            const char *cells[9] = {p->id, p->role, p->scopes[0] ? p->scopes : NULL,
-                                    p->disabled ? "yes" : "no", nkeys,
-                                    cur ? cur->key_id : NULL,
-                                    cur && cur->enc_key_id[0] ? cur->enc_key_id : NULL,
-                                    p->created_at, b64};
+            char nkeys[24], b64[B64_KEY_LEN] = "", age[32] = "", by_age[JC_PRINCIPAL_TS_LEN] = "";
+            const char *cells[11] = {p->id,
+                                     p->role,
+                                     p->scopes[0] ? p->scopes : NULL,
+                                     p->disabled ? "yes" : "no",
+                                     nkeys,
+                                     cur ? cur->key_id : NULL,
+                                     cur && cur->enc_key_id[0] ? cur->enc_key_id : NULL,
+                                     p->created_at,
+                                     cur ? age : NULL,
+                                     NULL,
+                                     b64};
             snprintf(nkeys, sizeof nkeys, "%zu", p->n_keys);
+            if (cur) {
+                key_age_text(cur, age, sizeof age);
+                expires_by_age(cur, max_age, by_age, sizeof by_age);
+                cells[9] = by_age[0] ? by_age : NULL;
+            }
             if (cur && cur->has_secret)
                 admin_b64(cur->secret, sizeof cur->secret, b64, sizeof b64);
             admin_table_add(t, cells);

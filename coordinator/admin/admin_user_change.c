@@ -1,14 +1,17 @@
 /*
- * admin_user_change.c - `jobcoord-admin user set|disable|enable|end-sessions`:
+ * admin_user_change.c - `jobcoord-admin user set|update|disable|enable|end-sessions`:
  * changing what a principal may do, through the data layer of
- * principal_change.c. Every change ends the principal's sessions (its access
- * and refresh tokens stop working at once); the output says so.
+ * principal_change.c and principal_update.c. Every change of what it may do
+ * ends the principal's sessions (its access and refresh tokens stop working
+ * at once); the output says so.
  */
 #include "admin.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "principals/principal_change.h"
+#include "principals/principal_update.h"
 
 /* cmd_set changes a principal's role and/or scopes. */
 static int cmd_set(admin_ctx *ctx, const admin_args *a)
@@ -54,6 +57,69 @@ static int cmd_set(admin_ctx *ctx, const admin_args *a)
         jc_principal_list_free(p, n);
     }
     return ADMIN_OK;
+}
+
+/* print_update reports what `user update` changed. */
+static void print_update(const admin_ctx *ctx, const char *id, const jc_update_report *rep)
+{
+    if (ctx->json) {
+        fputc('{', stdout);
+        admin_json_kv(stdout, 1, "id", id);
+        admin_json_kv(stdout, 0, "role", rep->role);
+        fputs(",\"scopes\":", stdout);
+        admin_json_list(stdout, rep->scopes);
+        printf(
+            ",\"sessions_ended\":%s,\"left_worker_role\":%s,\"held_jobs\":%ld,"
+            "\"requeued\":%ld,\"failed\":%ld,\"canceled\":%ld}\n",
+            rep->sessions_ended ? "true" : "false", rep->left_worker ? "true" : "false", rep->held,
+            rep->requeued, rep->failed, rep->canceled);
+        return;
+    }
+    if (rep->left_worker && rep->held)
+        printf(
+            "%ld held job%s taken back: %ld pending again, %ld failed (no attempts left),"
+            " %ld canceled (were canceling)\n",
+            rep->held, rep->held == 1 ? "" : "s", rep->requeued, rep->failed, rep->canceled);
+    if (rep->left_worker)
+        printf(
+            "%s left the worker role: its worker record is kept, offline; its commands not"
+            " yet acknowledged are failed\n",
+            id);
+    printf("updated %s: role %s, scopes %s, same keys%s\n", id, rep->role,
+           rep->scopes[0] ? rep->scopes : "- (the role's defaults)",
+           rep->sessions_ended ? " (sessions ended: its tokens no longer work)" : "");
+}
+
+/* cmd_update changes a principal's role, scopes and/or description in
+ * place: same keys, same worker record. */
+static int cmd_update(admin_ctx *ctx, const admin_args *a)
+{
+    jc_update_request req = {admin_opt_value(a, "role"), admin_opt_value(a, "scopes"),
+                             admin_opt_value(a, "description"),
+                             admin_opt_value(a, "force") != NULL};
+    jc_update_report rep;
+    char err[512];
+    jc_pr_status st;
+    int rc;
+
+    if (admin_opt_value(a, "clear-scopes")) {
+        if (req.scopes)
+            return admin_usage(a, "--scopes and --clear-scopes exclude each other");
+        req.scopes = "";
+    } else if (req.scopes && !*req.scopes) {
+        return admin_usage(a, "--scopes needs a list (--clear-scopes for none)");
+    }
+    if (!req.role && !req.scopes && !req.description)
+        return admin_usage(a, "give --role, --scopes, --clear-scopes or --description");
+    rc = admin_db(ctx, 1);
+    if (rc)
+        return rc;
+    st = jc_principal_update(ctx->db, &ctx->cfg, a->pos[0], &req, &rep, err, sizeof err);
+    rc = admin_pr_exit(st, err);
+    if (rc == ADMIN_OK)
+        print_update(ctx, a->pos[0], &rep);
+    free(rep.scopes);
+    return rc;
 }
 
 /* set_disabled disables or enables a principal. */
@@ -112,7 +178,9 @@ static int cmd_end_sessions(admin_ctx *ctx, const admin_args *a)
 }
 
 static const admin_cmd change_commands[] = {
-    {"user", "set", "<id> [--role ROLE] [--scopes LIST | --clear-scopes]",
+    {"user",
+     "set",
+     "<id> [--role ROLE] [--scopes LIST | --clear-scopes]",
      "Change a principal's role and/or scopes; its sessions end.",
      "--scopes replaces the scopes (comma-separated); --clear-scopes removes them, so\n"
      "that the role's default scopes apply. Every access and refresh token issued to\n"
@@ -124,18 +192,54 @@ static const admin_cmd change_commands[] = {
       {"scopes", "LIST", "comma-separated scopes replacing the current ones"},
       {"clear-scopes", NULL, "remove the scopes: the role's defaults apply"}},
      cmd_set},
-    {"user", "disable", "<id>", "Disable a principal; its sessions end.",
+    {"user",
+     "update",
+     "<id> [--role ROLE] [--scopes LIST | --clear-scopes] [--description TEXT] [--force]",
+     "Change a principal in place: same keys, same worker record.",
+     "--description sets an operator's note (at most 256 bytes of UTF-8, no control\n"
+     "characters; \"\" removes it); it changes nothing the principal may do. A change of\n"
+     "--role or --scopes ends its sessions: every access and refresh token issued\n"
+     "before stops working at once; its HMAC keys stay. A worker that leaves the\n"
+     "worker role keeps its worker record (settings, history), marked offline so\n"
+     "that no job is assigned to it, and its commands not yet acknowledged are\n"
+     "marked failed. While it holds live jobs (assigned, running, canceling) that is\n"
+     "refused (exit 1, nothing changed) unless --force, which takes them back as\n"
+     "when a worker goes offline (pending again while attempts remain, else failed;\n"
+     "canceling ones end canceled), in the same transaction.",
+     1,
+     {{"role", "ROLE", "client, worker, admin or reader"},
+      {"scopes", "LIST", "comma-separated scopes replacing the current ones"},
+      {"clear-scopes", NULL, "remove the scopes: the role's defaults apply"},
+      {"description", "TEXT", "an operator's note about the principal"},
+      {"force", NULL, "a worker leaving its role: take back the jobs it holds"}},
+     cmd_update},
+    {"user",
+     "disable",
+     "<id>",
+     "Disable a principal; its sessions end.",
      "Its messages are rejected (disabled_principal) once the coordinators' key\n"
      "caches expire (ingest.key_cache_ttl_ms), it gets no token, and every access and\n"
      "refresh token issued to it before stops working at once.",
-     1, {{NULL, NULL, NULL}}, cmd_disable},
-    {"user", "enable", "<id>", "Enable a disabled principal.",
-     "Tokens issued before it was disabled stay invalid: it asks for new ones.", 1,
-     {{NULL, NULL, NULL}}, cmd_enable},
-    {"user", "end-sessions", "<id>", "Make every token issued to a principal stop working.",
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_disable},
+    {"user",
+     "enable",
+     "<id>",
+     "Enable a disabled principal.",
+     "Tokens issued before it was disabled stay invalid: it asks for new ones.",
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_enable},
+    {"user",
+     "end-sessions",
+     "<id>",
+     "Make every token issued to a principal stop working.",
      "Its access tokens are refused from now on and its refresh tokens can no longer\n"
      "be used (e.g. after a token leaked); it can get new ones as before.",
-     1, {{NULL, NULL, NULL}}, cmd_end_sessions},
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_end_sessions},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 

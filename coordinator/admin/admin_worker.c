@@ -21,9 +21,11 @@
 #include "kafka/kconf.h"
 #include "jobs/workerstate.h"
 #include "jobs/cmdstate.h"
+#include "principals/key_age.h"
 
 #define WINDOW_MAX 31536000L
-#define STATUS_WINDOW_DEFAULT "300"
+#define STATUS_WINDOW_DEFAULT 300L
+#define STATUS_RECENT_JOBS "10"
 
 /* window_arg validates --window; *text stays NULL when it is not given. */
 static int window_arg(const admin_args *a, const char **text)
@@ -36,12 +38,20 @@ static int window_arg(const admin_args *a, const char **text)
     return admin_parse_long("--window", *text, 1, WINDOW_MAX, &w);
 }
 
-/* cmd_worker_list lists workers, optionally only those seen recently. */
+/* The offline records `worker list` leaves out unless --all: not seen for
+ * this long (a worker that went away yesterday is still listed). */
+#define LIST_OFFLINE_HIDDEN_AFTER "86400"
+#define LIST_HIDDEN_WHERE                                                                      \
+    "status = " JC_SQL_WORKER_OFFLINE " AND last_seen_at < now() - " LIST_OFFLINE_HIDDEN_AFTER \
+    "::bigint * interval '1 s'"
+
+/* cmd_worker_list lists workers, optionally only those seen recently; old
+ * offline records only with --all. */
 static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
 {
-    const char *window = NULL;
-    PGresult *r;
-    int rc;
+    const char *window = NULL, *params[2];
+    PGresult *r = NULL, *hidden = NULL;
+    int rc, all = admin_opt_value(a, "all") != NULL;
 
     rc = window_arg(a, &window);
     if (rc)
@@ -49,6 +59,11 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
+    rc = admin_snapshot(ctx);
+    if (rc)
+        return rc;
+    params[0] = window;
+    params[1] = all ? "t" : "f";
     r = admin_query(ctx,
                     "SELECT id, status, capabilities, slots, running_jobs AS running, version,"
                     " host, " ADMIN_TS("last_seen_at") " AS last_seen_at,"
@@ -56,13 +71,29 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
                     " unacked_assigns AS unacked,"
                     " CASE WHEN held_back_since IS NULL THEN 'no' ELSE 'yes' END AS held_back"
                     " FROM workers"
-                    " WHERE $1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s'"
+                    " WHERE ($1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s')"
+                    "   AND ($2::boolean OR NOT (" LIST_HIDDEN_WHERE "))"
                     " ORDER BY id",
-                    1, &window);
+                    2, params);
     if (!r)
         return ADMIN_SYSERR;
+    hidden = admin_query(ctx,
+                         "SELECT count(*) FROM workers WHERE NOT $2::boolean AND " LIST_HIDDEN_WHERE
+                         " AND ($1::bigint IS NULL"
+                         "      OR last_seen_at >= now() - $1::bigint * interval '1 s')",
+                         2, params);
+    if (!hidden) {
+        PQclear(r);
+        return ADMIN_SYSERR;
+    }
     admin_print_rows(ctx, r);
+    if (!ctx->json && strcmp(PQgetvalue(hidden, 0, 0), "0") != 0)
+        printf(
+            "(%s offline worker%s not seen for more than a day not listed: --all lists them;"
+            " worker delete removes a record)\n",
+            PQgetvalue(hidden, 0, 0), strcmp(PQgetvalue(hidden, 0, 0), "1") == 0 ? "" : "s");
     PQclear(r);
+    PQclear(hidden);
     return ADMIN_OK;
 }
 
@@ -200,19 +231,66 @@ static const struct {
      " FROM coordinator_instances ORDER BY id"},
 };
 
+/* The window's part of `status` ($1: the window in seconds): jobs created
+ * in it by state (every state, zeros included), and the newest of them. */
+static const char window_jobs_sql[] =
+    "SELECT s.v, count(j.id) FROM unnest(ARRAY['pending', 'assigned', 'running', 'succeeded',"
+    " 'failed', 'canceling', 'canceled']) WITH ORDINALITY AS s(v, n)"
+    " LEFT JOIN jobs j ON j.state = s.v AND j.created_at >= now() - $1::bigint * interval '1 s'"
+    " GROUP BY s.v, s.n ORDER BY s.n";
+static const char recent_jobs_sql[] =
+    "SELECT id, type, state, submitter, worker_id AS worker,"
+    " " ADMIN_TS("created_at") " AS created_at, " ADMIN_TS("updated_at") " AS updated_at"
+    " FROM jobs WHERE created_at >= now() - $1::bigint * interval '1 s'"
+    " ORDER BY created_at DESC, id DESC LIMIT " STATUS_RECENT_JOBS;
+
+/* print_window prints the jobs created within the window (counts, then the
+ * newest), or with --json adds them to doc; returns an exit code. */
+static int print_window(admin_ctx *ctx, const char *window, json_t *doc)
+{
+    PGresult *r = admin_query(ctx, window_jobs_sql, 1, &window);
+    int rc = ADMIN_OK;
+
+    if (!r)
+        return ADMIN_SYSERR;
+    if (ctx->json) {
+        if (json_object_set_new(doc, "jobs_in_window", json_counts(r)) != 0)
+            rc = admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
+    } else {
+        printf("jobs created in it  ");
+        print_counts(r);
+    }
+    PQclear(r);
+    if (rc)
+        return rc;
+    r = admin_query(ctx, recent_jobs_sql, 1, &window);
+    if (!r)
+        return ADMIN_SYSERR;
+    if (ctx->json) {
+        if (json_object_set_new(doc, "recent_jobs", admin_json_result(r)) != 0)
+            rc = admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
+    } else {
+        printf("\nRecent jobs (the newest " STATUS_RECENT_JOBS " created in the last %s s):\n",
+               window);
+        admin_print_result(stdout, r);
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* cmd_status summarizes the installation from one snapshot. */
 static int cmd_status(admin_ctx *ctx, const admin_args *a)
 {
-    const char *window = NULL;
+    const char *window_text = admin_opt_value(a, "window");
+    char window[24];
+    long window_s = STATUS_WINDOW_DEFAULT;
     PGresult *hb = NULL, *r = NULL;
     json_t *doc = NULL;
     int rc, version, latest = jc_db_latest_version();
 
-    rc = window_arg(a, &window);
-    if (rc)
-        return rc;
-    if (!window)
-        window = STATUS_WINDOW_DEFAULT;
+    if (window_text && admin_parse_duration("--window", window_text, WINDOW_MAX, &window_s))
+        return ADMIN_REFUSED;
+    snprintf(window, sizeof window, "%ld", window_s);
     rc = admin_db(ctx, 1);
     if (rc)
         return rc;
@@ -224,7 +302,7 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
     hb = admin_query(ctx,
                      "SELECT count(*) FROM heartbeats"
                      " WHERE received_at >= now() - $1::bigint * interval '1 s'",
-                     1, &window);
+                     1, (const char *const[]){window});
     if (!hb)
         goto out;
     if (ctx->json)
@@ -234,13 +312,25 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         printf("schema version      %d (this program: %d)\n", version, latest);
     {
         /* judged from the configuration this program shares with the daemon */
-        char why[512];
-        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why);
-        if (ctx->json && warn) {
-            if (json_array_append_new(json_object_get(doc, "warnings"), jc_json_text(why)) != 0)
+        char why[512], ages_why[512], err[256];
+        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why), ages_warn;
+        jc_key_age_counts ages;
+
+        if (jc_key_age_count(ctx->db, &ctx->cfg, &ages, err, sizeof err) != 0) {
+            admin_fail(ADMIN_SYSERR, "%s", err);
+            goto out;
+        }
+        ages_warn = jc_key_age_warning(&ctx->cfg, &ages, ages_why, sizeof ages_why);
+        if (ctx->json) {
+            json_t *warnings = json_object_get(doc, "warnings");
+            if ((warn && json_array_append_new(warnings, jc_json_text(why)) != 0) ||
+                (ages_warn && json_array_append_new(warnings, jc_json_text(ages_why)) != 0))
                 goto nomem;
-        } else if (warn) {
-            printf("warning             %s\n", why);
+        } else {
+            if (warn)
+                printf("warning             %s\n", why);
+            if (ages_warn)
+                printf("warning             %s\n", ages_why);
         }
     }
     for (size_t i = 0; i < sizeof status_counts / sizeof status_counts[0]; i++) {
@@ -265,6 +355,10 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
     } else {
         printf("heartbeats applied  %s in the last %s s\n", PQgetvalue(hb, 0, 0), window);
     }
+    rc = print_window(ctx, window, doc);
+    if (rc)
+        goto out;
+    rc = ADMIN_SYSERR;
     for (size_t i = 0; i < sizeof status_lists / sizeof status_lists[0]; i++) {
         r = admin_query(ctx, status_lists[i].sql, 0, NULL);
         if (!r)
@@ -285,6 +379,7 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
 nomem:
     rc = admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
 out:
+    json_decref(doc);
     PQclear(hb);
     PQclear(r);
     return rc;
@@ -293,19 +388,39 @@ out:
 #define WINDOW_OPT(what) {"window", "SECONDS", what}
 
 static const admin_cmd worker_commands[] = {
-    {"worker", "list", "[--window SECONDS]", "List workers.",
+    {"worker",
+     "list",
+     "[--window SECONDS] [--all]",
+     "List workers.",
      "Columns: id, status, capabilities, slots, running jobs, version, host, when the\n"
-     "coordinator last applied a heartbeat from it (and how many seconds ago).",
-     0, {WINDOW_OPT("only workers seen within the last SECONDS")}, cmd_worker_list},
-    {"worker", "show", "<id>", "Show a worker and its last 10 heartbeats.", NULL, 1,
-     {{NULL, NULL, NULL}}, cmd_worker_show},
-    {NULL, "status", "[--window SECONDS]",
+     "coordinator last applied a heartbeat from it (and how many seconds ago).\n"
+     "Offline workers not seen for more than a day are left out (a line says how\n"
+     "many) unless --all; worker delete removes such a record for good.",
+     0,
+     {WINDOW_OPT("only workers seen within the last SECONDS"),
+      {"all", NULL, "also offline workers not seen for more than a day"}},
+     cmd_worker_list},
+    {"worker",
+     "show",
+     "<id>",
+     "Show a worker and its last 10 heartbeats.",
+     NULL,
+     1,
+     {{NULL, NULL, NULL}},
+     cmd_worker_show},
+    {NULL,
+     "status",
+     "[--window DURATION]",
      "Show the state of the installation.",
      "Schema version, workers by status, principals by role, jobs by state, commands\n"
-     "(the outbox) by status, heartbeats applied in the window, rejected messages by\n"
-     "topic and reason, consumer offsets stored in PostgreSQL, and the coordinator\n"
-     "instances.",
-     0, {WINDOW_OPT("window for the heartbeat count (default 300)")}, cmd_status},
+     "(the outbox) by status; then, over the window: heartbeats applied, the jobs\n"
+     "created in it by state and the newest " STATUS_RECENT_JOBS " of them; then rejected\n"
+     "messages by topic and reason, consumer offsets stored in PostgreSQL, and the\n"
+     "coordinator instances. DURATION: seconds, or a number with s, m, h or d (300,\n"
+     "5m, 2h, 1d).",
+     0,
+     {{"window", "DURATION", "the window (default 300 s, at most 365 d)"}},
+     cmd_status},
     {NULL, NULL, NULL, NULL, NULL, 0, {{NULL, NULL, NULL}}, NULL},
 };
 

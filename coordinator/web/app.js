@@ -613,6 +613,20 @@
                 setText(c[7], h.duration_ms ? millis(h.duration_ms.p50) : '—');
                 setText(c[8], h.duration_ms ? millis(h.duration_ms.p99) : '—');
             }, 9, 'No jobs finished in the last hour.');
+        const subs = view.stats3600 && Array.isArray(view.stats3600.submitters) ? view.stats3600.submitters : [];
+        syncRows($('submitters-body'), subs, (s) => s.submitter,
+            () => el('tr', { 'data-testid': 'submitter-row' }, el('td'), ...Array.from({ length: 6 }, () => el('td', { className: 'num' }))),
+            (tr, s) => {
+                const c = tr.children;
+                tr.dataset.submitter = s.submitter;
+                setText(c[0], s.submitter);
+                setText(c[1], num(s.succeeded || 0));
+                setText(c[2], num(s.failed || 0));
+                setText(c[3], num(s.canceled || 0));
+                setText(c[4], typeof s.success_rate === 'number' ? (s.success_rate * 100).toFixed(1) + '%' : '—');
+                setText(c[5], s.duration_ms ? millis(s.duration_ms.p50) : '—');
+                setText(c[6], s.duration_ms ? millis(s.duration_ms.p99) : '—');
+            }, 7, 'No jobs finished in the last hour.');
 
         const total = (s) => (s && Array.isArray(s.types) ? s.types.reduce((n, t) => n + (t.total || 0), 0) : 0);
         setText($('sum-rate'), view.stats60 ? num(total(view.stats60)) : '–');
@@ -795,7 +809,7 @@
         view.stats60 = null;
         view.stats3600 = null;
         view.lastUpdate = null;
-        for (const id of ['workers-body', 'jobs-body', 'stats-body', 'rejections-body', 'job-events-body',
+        for (const id of ['workers-body', 'jobs-body', 'stats-body', 'submitters-body', 'rejections-body', 'job-events-body',
             'job-logs', 'job-fields', 'sum-workers', 'sum-jobs'])
             $(id).replaceChildren();
         show($('job-detail'), false);

@@ -72,8 +72,8 @@ run job list
 rc_is "job list" 0
 check_eq "job list: a header and 8 jobs, newest first" "ID $J_PEND $J_ASSN $J_RUN $J_SUCC $J_FAIL $J_CING $J_CAN $J_OLD" \
     "$(awk '{print $1}' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
-check "job list row: type, state, attempt/max, worker, priority" \
-    grep -q "^$J_RUN *transcode *running *2/3 *w1 *0 " <<<"$OUT"
+check "job list row: type, state, attempt/max, worker, submitter, priority" \
+    grep -q "^$J_RUN *transcode *running *2/3 *w1 *bob *0 " <<<"$OUT"
 check "job list cuts long errors to one line" grep -q "^$J_FAIL .*boom: eeee*\.\.\.$" <<<"$OUT"
 check "job list: the cut error is 60 characters" [ "$(grep "^$J_FAIL" <<<"$OUT" | grep -o 'boom: .*' | wc -c)" -eq 61 ]
 run job list --state running

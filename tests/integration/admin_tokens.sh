@@ -192,12 +192,16 @@ S=$(js 'd["secret"]')
 check "the secret is 32 base32 characters" grep -Eq '^[A-Z2-7]{32}$' <<<"$S"
 check_eq "the otpauth URI" "otpauth://totp/jobcoord:root?secret=$S&issuer=jobcoord&algorithm=SHA256&digits=6&period=30" "$(js 'd["uri"]')"
 check "the shown-once notice goes to stderr" contains "$ERR" "shown only once"
-check_eq "stored: 20 plain bytes, enabled, last step 0" "20||t|0" \
-    "$(sql "SELECT octet_length(totp_secret), totp_enc_key_id, totp_enabled, totp_last_step FROM principals WHERE id = 'root'")"
+check_eq "stored: 20 plain bytes, pending (not enabled yet), last step 0" "20||f|t|0" \
+    "$(sql "SELECT octet_length(totp_secret), totp_enc_key_id, totp_enabled, totp_pending, totp_last_step FROM principals WHERE id = 'root'")"
 check_eq "the stored bytes are the printed secret" \
     "$(python3 -c "import base64,sys; print(base64.b32decode(sys.argv[1]).hex())" "$S")" \
     "$(sql "SELECT encode(totp_secret, 'hex') FROM principals WHERE id = 'root'")"
 ROOT_TOTP_HEX=$(sql "SELECT encode(totp_secret, 'hex') FROM principals WHERE id = 'root'")
+run user show root
+check_eq "user show: totp_enabled, while pending" no "$(field totp_enabled)"
+run user totp confirm root "$(python3 "$JC_SOURCE_DIR/tests/lib/tokens.py" totp --secret "$S")"
+rc_is "totp confirm with the device's code" 0
 run user show root
 check_eq "user show: totp_enabled" yes "$(field totp_enabled)"
 check "user show never prints the secret" not contains "$OUT" "$S"

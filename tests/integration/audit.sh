@@ -96,6 +96,20 @@ rc_is "job retry of a pending job" 1
 check_eq "refused job retry" "cli $ME 00000000-0000-4000-8000-0000000000a1 refused" "$(last job.retry)"
 run user delete w1 --force
 check_eq "user delete" "cli $ME w1 ok --force" "$(last user.delete) $(last_detail user.delete)"
+run user update ops --description 'the ops team'
+check_eq "user update" "cli $ME ops ok --description=the ops team" "$(last user.update) $(last_detail user.update)"
+run job delete 00000000-0000-4000-8000-0000000000a1
+rc_is "job delete of a live job" 1
+check_eq "job delete refused" "cli $ME 00000000-0000-4000-8000-0000000000a1 refused" "$(last job.delete)"
+run job purge --state succeeded --before 2000-01-01T00:00:00Z --dry-run
+check_eq "job purge --dry-run" "cli $ME  ok --state=succeeded --before=2000-01-01T00:00:00Z --dry-run" "$(last job.purge) $(last_detail job.purge)"
+run command resend 00000000-0000-4000-8000-0000000000c1
+check_eq "command resend of an unknown command" "cli $ME 00000000-0000-4000-8000-0000000000c1 refused" "$(last command.resend)"
+add_principal w9 worker
+sql "INSERT INTO workers (id, status, last_heartbeat_ts_ms) VALUES ('w9', 'offline', 1)"
+run worker delete w9
+rc_is "worker delete of an offline worker" 0
+check_eq "worker delete" "cli $ME w9 ok" "$(last worker.delete)"
 run user list
 check_eq "views leave no entry" 0 "$(count "action LIKE 'user.list%' OR action LIKE 'user.show%'")"
 

@@ -71,7 +71,7 @@ JOBCOORD_SERVICES_LONG_RUNNING = ["coordinator", "worker-1", "worker-2"]
 REQUIRED_SERVICES = ["kafka", "kafka-init", "postgres", "coordinator", "worker-1", "worker-2"]
 HEALTHCHECKED = ["kafka", "postgres", "coordinator"]
 RUNTIME_PACKAGES = {"librdkafka1", "libpq5", "libmsgpackc2", "libsodium23", "libmicrohttpd12", "libconfig9",
-                    "libcurl4", "libjansson4"}
+                    "libcurl4", "libjansson4", "liboath0"}
 # names of environment variables that hold no secret although they look so
 ENV_NOT_SECRET = {"JOBCOORD_SECURITY_ENCRYPTION_KEY_ID"}
 SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|PRIVATE|CREDENTIAL|(^|_)KEY$")
@@ -648,12 +648,12 @@ report "$T/compose.checks"
 # --- 3. Dockerfile -------------------------------------------------------------
 python3 "$LIB" dockerfile "$SRC" >"$T/dockerfile.checks" 2>&1
 report "$T/dockerfile.checks"
-for p in librdkafka1 libpq5 libmsgpackc2 libsodium23 libmicrohttpd12 libconfig9 libcurl4 libjansson4; do
+for p in librdkafka1 libpq5 libmsgpackc2 libsodium23 libmicrohttpd12 libconfig9 libcurl4 libjansson4 liboath0; do
     check "runtime package $p exists in Debian 12 (apt-cache show)" bash -c "apt-cache show $p 2>/dev/null | grep -q '^Package: $p\$'"
 done
 # every library the binaries load comes from those packages (or libc)
 closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-    --no-replaces --no-enhances librdkafka1 libpq5 libmsgpackc2 libsodium23 libmicrohttpd12 libconfig9 libcurl4 libjansson4 \
+    --no-replaces --no-enhances librdkafka1 libpq5 libmsgpackc2 libsodium23 libmicrohttpd12 libconfig9 libcurl4 libjansson4 liboath0 \
     2>/dev/null | grep -v '^ ' | sort -u)
 missing=
 for f in "$BIN/coordinator/jobcoord" "$BIN/coordinator/jobcoord-admin" "$WORKER" "$SUBMIT"; do

@@ -110,7 +110,7 @@ control jobs-last-page GET '/v1/jobs?state=pending' 200 application/json <<<'{"j
 control job GET /v1/jobs/$J 200 application/json <<<'{'"$JOB"',"payload_size":5,"result_size":3,"payload_base64":"aGVsbG8=","result_base64":"b2sh"}'
 control job-pending GET /v1/jobs/$J 200 application/json <<<'{'"$PENDING"',"payload_size":0,"result_size":null,"payload_base64":"","result_base64":null}'
 control events GET /v1/jobs/$J/events 200 application/json <<<'{"events":[{"id":1,"at":"'$TS'","attempt":0,"kind":"state","from":null,"to":"pending","worker":null,"stream":null,"progress":null,"text":null},{"id":7,"at":"'$TS'","attempt":1,"kind":"progress","from":null,"to":null,"worker":"w1","stream":null,"progress":50,"text":null},{"id":8,"at":"'$TS'","attempt":1,"kind":"log","from":null,"to":null,"worker":"w1","stream":"stderr","progress":null,"text":"hello"}]}'
-control stats GET '/v1/jobs/stats?window=60' 200 application/json <<<'{"window_s":60,"types":[{"type":"echo","succeeded":3,"failed":1,"canceled":0,"total":4,"success_rate":0.75,"duration_ms":{"p50":12,"p90":40.5,"p99":99}},{"type":"t2","succeeded":0,"failed":0,"canceled":0,"total":0,"success_rate":null,"duration_ms":null}]}'
+control stats GET '/v1/jobs/stats?window=60' 200 application/json <<<'{"window_s":60,"types":[{"type":"echo","succeeded":3,"failed":1,"canceled":0,"total":4,"success_rate":0.75,"duration_ms":{"p50":12,"p90":40.5,"p99":99}},{"type":"t2","succeeded":0,"failed":0,"canceled":0,"total":0,"success_rate":null,"duration_ms":null}],"submitters":[{"submitter":"c1","succeeded":3,"failed":1,"canceled":0,"total":4,"success_rate":0.75,"duration_ms":{"p50":12,"p90":40.5,"p99":99}}]}'
 control bad-uuid GET /v1/jobs/nope 400 application/json <<<'{"error":"bad_request","message":"id: not a UUID"}'
 control forbidden GET /v1/jobs/stats 403 application/json <<<'{"error":"forbidden","message":"admins and readers only"}'
 control unknown-route GET /nope 404 application/json <<<'{"error":"not_found","message":"no such route"}'
@@ -149,7 +149,7 @@ control job-without-payload GET /v1/jobs/$J 200 application/json <<<'{'"$JOB"',"
 control job-bad-uuid GET /v1/jobs 200 application/json <<<'{"jobs":[{'"${JOB/$J/not-a-uuid}"'}],"next_cursor":null}'
 control jobs-without-cursor GET /v1/jobs 200 application/json <<<'{"jobs":[]}'
 control event-unknown-kind GET /v1/jobs/$J/events 200 application/json <<<'{"events":[{"id":1,"at":"'$TS'","attempt":0,"kind":"note","from":null,"to":null,"worker":null,"stream":null,"progress":null,"text":null}]}'
-control stats-rate-over-one GET /v1/jobs/stats 200 application/json <<<'{"window_s":60,"types":[{"type":"echo","succeeded":3,"failed":0,"canceled":0,"total":2,"success_rate":1.5,"duration_ms":null}]}'
+control stats-rate-over-one GET /v1/jobs/stats 200 application/json <<<'{"window_s":60,"types":[{"type":"echo","succeeded":3,"failed":0,"canceled":0,"total":2,"success_rate":1.5,"duration_ms":null}],"submitters":[]}'
 control route-answers-undocumented-status GET /v1/jobs 418 application/json <<<'{"error":"internal","message":"teapot"}'
 control unknown-route-answers-200 GET /nope 200 application/json <<<'{"status":"alive"}'
 printf '{"name":"status-not-expected","method":"GET","path":"/v1/jobs?limit=0","status":200,"expectStatus":400,"contentType":"application/json","bodyFile":"jobs-last-page.body"}\n' >>"$C/bad.jsonl"
@@ -292,6 +292,30 @@ answer job-stats 200 GET /v1/jobs/stats "${AS_ADMIN[@]}"
 answer job-stats-window 200 GET '/v1/jobs/stats?window=60' "${AS_ADMIN[@]}"
 answer job-stats-bad-window 400 GET '/v1/jobs/stats?window=0' "${AS_ADMIN[@]}"
 answer job-stats-client 403 GET /v1/jobs/stats "${AS_CLIENT[@]}"
+CMD1=$(sql "SELECT id FROM commands ORDER BY seq LIMIT 1")
+answer commands 200 GET /v1/commands "${AS_ADMIN[@]}"
+answer commands-filtered 200 GET '/v1/commands?status=acked&kind=assign&limit=5' "${AS_ADMIN[@]}"
+answer commands-bad-status 400 GET '/v1/commands?status=lost' "${AS_ADMIN[@]}"
+answer commands-client 403 GET /v1/commands "${AS_CLIENT[@]}"
+answer commands-worker 403 GET /v1/commands "${AS_WORKER[@]}"
+answer commands-no-token 401 GET /v1/commands
+answer command 200 GET "/v1/commands/$CMD1" "${AS_ADMIN[@]}"
+answer command-bad-uuid 400 GET /v1/commands/not-a-uuid "${AS_ADMIN[@]}"
+answer command-unknown 404 GET "/v1/commands/$(uuid)" "${AS_ADMIN[@]}"
+answer command-client 403 GET "/v1/commands/$CMD1" "${AS_CLIENT[@]}"
+answer audit 200 GET /v1/audit "${AS_ADMIN[@]}"
+answer audit-page 200 GET '/v1/audit?limit=1&action=auth.login.password' "${AS_ADMIN[@]}"
+answer audit-bad-action 400 GET '/v1/audit?action=user.fly' "${AS_ADMIN[@]}"
+answer audit-client 403 GET /v1/audit "${AS_CLIENT[@]}"
+answer me 200 GET /v1/me "${AS_ADMIN[@]}"
+answer me-client 200 GET /v1/me "${AS_CLIENT[@]}"
+answer me-no-token 401 GET /v1/me
+answer me-password-wrong 403 POST /v1/me/password "${AS_ADMIN[@]}" --data current_password=not-the-password \
+    --data new_password=another-password-123
+answer me-password-short 400 POST /v1/me/password "${AS_ADMIN[@]}" --data-urlencode "current_password=$ADMIN_PW" \
+    --data new_password=short
+answer me-totp-nothing-pending 409 POST /v1/me/totp "${AS_ADMIN[@]}" --data code=123456
+answer me-totp-bad-code 400 POST /v1/me/totp "${AS_ADMIN[@]}" --data code=12
 
 node "$JS/check-answer.mjs" --spec "$SPEC" --batch "$A/batch.jsonl" >"$T/live.out" 2>&1
 rc=$?

@@ -118,6 +118,9 @@ check_eq "a client cannot log in with a password" "400 invalid_grant" "$(login c
 # ---- TOTP ----
 SECRET=$("$ADMIN" --json user totp enable admin | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 check "totp enable gives a base32 secret" test -n "$SECRET"
+check_eq "pending: the password alone still works" 200 "$(login admin "$ADMIN_PW")"
+"$ADMIN" user totp confirm admin "$($TOK totp --secret "$SECRET" --offset -1)" >/dev/null
+check_eq "confirmed with a code" t "$(sql "SELECT totp_enabled FROM principals WHERE id = 'admin'")"
 check_eq "TOTP on: password alone is refused" "400 invalid_grant" "$(login admin "$ADMIN_PW") $(field error)"
 check "and the answer asks for the code" grep -q 'TOTP code is required' "$T/body"
 check_eq "a wrong code is refused" 400 "$(login admin "$ADMIN_PW" totp=000000)"

@@ -93,7 +93,7 @@ check_eq "allowed: dash's key stored in plain text" "1|32" \
     "$(sql "SELECT count(*), max(octet_length(secret)) FROM principal_keys WHERE principal_id = 'dash' AND enc_key_id IS NULL")"
 run user totp enable dash
 rc_is "allowed: totp enable" 0
-check "allowed: totp enable says plain text" contains "$OUT" "stored  plain text"
+check "allowed: totp enable says plain text" grep -Eq "^stored +plain text" <<<"$OUT"
 unset JOBCOORD_CONFIG
 JOBCOORD_SECURITY_ALLOW_PLAINTEXT=true run --json user add w1 --role worker
 rc_is "allowed (environment): user add" 0

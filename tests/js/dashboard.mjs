@@ -305,6 +305,12 @@ async function run(page, requests, apiCalls, unauthorized) {
     ok(await poll(async () => statsOk(await q(`${statsRow} td`).allTextContents()), 25000),
         'with jobs finished in the last minute, per minute, success rate, p50 and p99',
         (await q(`${statsRow} td`).allTextContents()).join(' | '));
+    const subRow = 'tr[data-testid="submitter-row"][data-submitter="dash-client"]';
+    ok(await poll(async () => (await count(subRow)) === 1, 25000), 'the submitters table lists the client');
+    ok(await poll(async () => {
+        const c = await q(`${subRow} td`).allTextContents();
+        return Number(c[1]) >= 2 && Number(c[2]) >= 1;
+    }, 25000), 'with its succeeded and failed jobs of the last hour', (await q(`${subRow} td`).allTextContents()).join(' | '));
     ok(await poll(async () => Number(await text('#sum-rate')) >= 3, 25000),
         'the header shows the jobs finished in the last minute', await text('#sum-rate'));
     ok(await poll(async () => (await count('tr[data-testid="rejection-row"]')) >= 1, 15000), 'a rejected message is counted');

@@ -60,8 +60,18 @@ const CONTRACT = [
       schema: 'JobEventList', roles: ALL_ROLES, pathParams: ['id'] },
     { method: 'get', path: '/v1/jobs/stats', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'JobStats',
       roles: ['admin', 'reader'], query: ['window'] },
+    { method: 'get', path: '/v1/me', auth: 'bearer', statuses: [200, 400, 401], schema: 'Me',
+      roles: ALL_ROLES },
+    { method: 'post', path: '/v1/me/password', auth: 'bearer', statuses: [200, 400, 401, 403, 413],
+      schema: 'PasswordChanged', roles: ['admin', 'reader'], form: 'PasswordChange' },
+    { method: 'post', path: '/v1/me/totp', auth: 'bearer', statuses: [200, 400, 401, 403, 409],
+      schema: 'TotpConfirmed', roles: ['admin', 'reader'], form: 'TotpConfirm' },
     { method: 'get', path: '/v1/audit', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'AuditList',
       roles: ['admin'], query: ['actor', 'target', 'action', 'since', 'limit', 'cursor'] },
+    { method: 'get', path: '/v1/commands', auth: 'bearer', statuses: [200, 400, 401, 403],
+      schema: 'CommandList', roles: ['admin', 'reader'], query: ['worker', 'status', 'kind', 'limit'] },
+    { method: 'get', path: '/v1/commands/{id}', auth: 'bearer', statuses: [200, 400, 401, 403, 404],
+      schema: 'CommandDetail', roles: ['admin', 'reader'], pathParams: ['id'] },
 ];
 // Objects whose other properties are allowed: the OAuth forms, where
 // RFC 6749 section 3.2 says unknown parameters are ignored.
@@ -69,6 +79,7 @@ const OPEN_OBJECTS = new Set(['ClientCredentialsGrant', 'PasswordGrant', 'Refres
 // Objects that repeat another's properties and add their own.
 const EXTENDS = [
     { schema: 'WorkerDetail', base: 'Worker', relation: 'superset' },
+    { schema: 'CommandDetail', base: 'Command', relation: 'superset' },
     { schema: 'JobDetail', base: 'Job', relation: 'superset' },
 ];
 

@@ -6,7 +6,7 @@ decoding JWT parts, and form-encoding.
 
   tokens.py assertion --sub P --kid K --key B64 --aud URL [--iss I]
             [--exp-in S] [--iat-offset S] [--jti J] [--alg A] [--no-jti]
-  tokens.py totp --secret BASE32 [--offset STEPS]
+  tokens.py totp --secret BASE32 [--offset STEPS] [--algorithm sha256|sha1]
   tokens.py part TOKEN header|claims      (prints the decoded JSON)
 """
 import argparse
@@ -35,10 +35,10 @@ def sign_hs256(header: dict, claims: dict, key: bytes) -> str:
     return f"{h}.{c}.{b64url(mac)}"
 
 
-def totp(secret_b32: str, offset: int = 0, now=None) -> str:
+def totp(secret_b32: str, offset: int = 0, now=None, algorithm: str = "sha256") -> str:
     key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
     step = int((now or time.time()) // 30) + offset
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha256).digest()
+    mac = hmac.new(key, struct.pack(">Q", step), getattr(hashlib, algorithm)).digest()
     o = mac[-1] & 0x0F
     code = (struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000
     return f"{code:06d}"
@@ -61,6 +61,7 @@ def main() -> int:
     t = sub.add_parser("totp")
     t.add_argument("--secret", required=True)
     t.add_argument("--offset", type=int, default=0)
+    t.add_argument("--algorithm", choices=["sha256", "sha1"], default="sha256")
     p = sub.add_parser("part")
     p.add_argument("token")
     p.add_argument("which", choices=["header", "claims"])
@@ -77,7 +78,7 @@ def main() -> int:
             claims["jti"] = args.jti or str(uuid.uuid4())
         print(sign_hs256(header, claims, base64.b64decode(args.key)))
     elif args.cmd == "totp":
-        print(totp(args.secret, args.offset))
+        print(totp(args.secret, args.offset, algorithm=args.algorithm))
     else:
         parts = args.token.split(".")
         print(unb64url(parts[0 if args.which == "header" else 1]).decode())

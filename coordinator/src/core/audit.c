@@ -19,6 +19,7 @@ static const char *const actions[] = {
     "user.delete",                 /* user delete */
     "user.rotate-key",             /* user rotate-key */
     "user.set",                    /* user set */
+    "user.update",                 /* user update */
     "user.disable",                /* user disable */
     "user.enable",                 /* user enable */
     "user.end-sessions",           /* user end-sessions */
@@ -26,20 +27,27 @@ static const char *const actions[] = {
     "user.unlock",                 /* user unlock */
     "user.totp.enable",            /* user totp enable */
     "user.totp.disable",           /* user totp disable */
+    "user.totp.confirm",           /* user totp confirm */
     "user.revoke-sessions",        /* user revoke-sessions */
     "security.re-encrypt",         /* security re-encrypt */
     "security.rotate-signing-key", /* security rotate-signing-key */
     "job.cancel",                  /* job cancel */
     "job.retry",                   /* job retry */
+    "job.delete",                  /* job delete */
+    "job.purge",                   /* job purge (--dry-run too) */
+    "command.resend",              /* command resend */
     "worker.drain",                /* worker drain */
     "worker.undrain",              /* worker undrain */
     "worker.config",               /* worker config */
+    "worker.delete",               /* worker delete */
     /* the HTTP surface */
     "auth.login.password", /* password grant */
     "auth.login.client",   /* client_credentials grant */
     "auth.refresh",        /* refresh_token grant */
     "auth.revoke",         /* POST /v1/revoke (a refresh token's family, or an access token) */
     "auth.family-revoked", /* a rotated refresh token used again: its family revoked */
+    "me.password",         /* POST /v1/me/password */
+    "me.totp",             /* POST /v1/me/totp */
 };
 #define N_ACTIONS (sizeof actions / sizeof actions[0])
 

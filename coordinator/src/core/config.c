@@ -170,6 +170,20 @@
       "Threads computing password hashes (Argon2id, 64 MiB each), apart from http.threads.")       \
     X("auth.max_queued_logins", "int", max_queued_logins, "64", 1, 4096, NULL,                     \
       "Password logins waiting for a hashing thread; more (or one waiting 10 s) get 503.")         \
+    X("auth.max_key_age_s", "int", max_key_age_s, "0", 0, 316224000, NULL,                         \
+      "HMAC keys older than this are refused like rotated-out ones, seconds; 0: no limit.")        \
+    X("auth.key_age_warn_s", "int", key_age_warn_s, "0", 0, 316224000, NULL,                       \
+      "Warn of keys this close to auth.max_key_age_s, seconds; 0: a tenth of it.")                 \
+    X("auth.token_rate_per_min", "int", token_rate_per_min, "60", 0, 1000000, NULL,                \
+      "Requests to POST /v1/token one client address may make per minute once its burst is"        \
+      " spent (429 with Retry-After beyond); 0: no per-address throttling.")                       \
+    X("auth.token_burst", "int", token_burst, "20", 1, 100000, NULL,                               \
+      "Requests to POST /v1/token one client address may make at once before"                      \
+      " auth.token_rate_per_min applies.")                                                         \
+    X("auth.totp_required_roles", "string", totp_required_roles, "", 0, 0,                         \
+      "|admin|reader|admin,reader|reader,admin",                                                   \
+      "Roles whose principals log in with a password only with a confirmed TOTP second"            \
+      " factor (comma-separated); empty: none.")                                                   \
     X("auth.bootstrap_admin", "string", bootstrap_admin, "admin", 0, 0, NULL,                      \
       "At first start with no admin: the admin to create (needs auth.bootstrap_password).")        \
     X("auth.bootstrap_password", "string", bootstrap_password, "", 0, 0, NULL,                     \

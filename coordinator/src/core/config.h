@@ -87,6 +87,11 @@ typedef struct jc_config {
     int lockout_s;
     int max_concurrent_hashes;
     int max_queued_logins;
+    int token_rate_per_min;
+    int token_burst;
+    char *totp_required_roles;
+    int max_key_age_s;  /* 0: HMAC keys do not age out */
+    int key_age_warn_s; /* 0: a tenth of max_key_age_s */
     char *bootstrap_admin;
     char *bootstrap_password;
     /* security */

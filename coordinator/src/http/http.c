@@ -88,6 +88,11 @@ static const route routes[] = {
     {"GET", "/v1/jobs/{id}", jc_http_job, 0},
     {"GET", "/v1/jobs/{id}/events", jc_http_job_events, 0},
     {"GET", "/v1/audit", jc_http_audit, 0},
+    {"GET", "/v1/me", jc_http_me, 0},
+    {"POST", "/v1/me/password", jc_http_me_password, TAKES_FORM},
+    {"POST", "/v1/me/totp", jc_http_me_totp, TAKES_FORM},
+    {"GET", "/v1/commands", jc_http_commands, 0},
+    {"GET", "/v1/commands/{id}", jc_http_command, 0},
     {"GET", "/", jc_http_ui, 0},
     {"GET", "/ui/{id}", jc_http_ui_asset, 0},
 };

@@ -12,6 +12,7 @@
  *                  filters, times and cursor of /v1/jobs)
  *   http_ui.c      / and /ui/<file>: the status dashboard (static files)
  *   http_audit.c   GET /v1/audit, and the audit entries of the HTTP surface
+ *   http_me.c      /v1/me, /v1/me/password: the caller's own
  * A handler answers exactly once through one of the jc_reply_* functions
  * and returns what it returned.
  */
@@ -188,6 +189,11 @@ enum MHD_Result jc_http_job(jc_req *r);
 enum MHD_Result jc_http_job_events(jc_req *r);
 enum MHD_Result jc_http_job_stats(jc_req *r);
 enum MHD_Result jc_http_audit(jc_req *r);    /* http_audit.c */
+enum MHD_Result jc_http_me(jc_req *r);       /* http_me.c */
+enum MHD_Result jc_http_me_password(jc_req *r); /* http_me.c */
+enum MHD_Result jc_http_me_totp(jc_req *r);     /* http_me.c */
+enum MHD_Result jc_http_commands(jc_req *r);    /* http_commands.c */
+enum MHD_Result jc_http_command(jc_req *r);
 enum MHD_Result jc_http_ui(jc_req *r);       /* http_ui.c: the dashboard page */
 enum MHD_Result jc_http_ui_asset(jc_req *r); /* http_ui.c: /ui/<file> */
 

@@ -3,15 +3,18 @@
  *
  * This instance's own metrics come from the registry (metrics.c) and the
  * runtime atomics; the fleet's gauges (jobs, workers, outbox rows,
- * rejections of all instances) are read from PostgreSQL in one statement,
+ * rejections of all instances, HMAC keys near or past auth.max_key_age_s)
+ * are read from PostgreSQL in one statement,
  * so a scrape costs one round trip. When PostgreSQL cannot be reached the
  * instance's metrics are still served, with jobcoord_fleet_metrics_ok 0.
  */
 #include <string.h>
 
 #include "http/http_int.h"
+#include "http/token_throttle.h"
 #include "jobs/jobstate.h"
 #include "core/metrics.h"
+#include "principals/key_age.h"
 
 static const char *const job_states[] = {"pending",   "assigned", "running",  "succeeded",
                                          "failed",    "canceling", "canceled"};
@@ -27,6 +30,10 @@ static const char fleet_sql[] =
     " UNION ALL SELECT 'held_back', '', '', count(*) FROM workers"
     "            WHERE held_back_since IS NOT NULL"
     " UNION ALL SELECT 'unschedulable', '', '', count(*) FROM jobs j WHERE " JC_SQL_NO_WORKER("j")
+    " UNION ALL SELECT 'keys_aging', '', '', count(*) FROM principal_keys pk"
+    "            WHERE " JC_SQL_KEY_AGING("pk", "$1::int", "$2::int")
+    " UNION ALL SELECT 'keys_aged', '', '', count(*) FROM principal_keys pk"
+    "            WHERE " JC_SQL_KEY_AGED("pk", "$1::int")
     " UNION ALL SELECT 'rejections', topic, reason, count FROM rejections"
     " ORDER BY 1, 2, 3";
 
@@ -66,6 +73,13 @@ static void render_fleet(jc_buf *b, PGresult *r)
                       "Pending jobs whose type no online worker advertises (" JC_WAITING_NO_WORKER
                       ").");
     jc_buf_printf(b, "jobcoord_jobs_unschedulable %s\n", fleet_value(r, "unschedulable", ""));
+    jc_metrics_family(b, "jobcoord_keys_near_max_age", "gauge",
+                      "HMAC keys still accepted that reach auth.max_key_age_s within"
+                      " auth.key_age_warn_s (0 when no maximum age is set).");
+    jc_buf_printf(b, "jobcoord_keys_near_max_age %s\n", fleet_value(r, "keys_aging", ""));
+    jc_metrics_family(b, "jobcoord_keys_past_max_age", "gauge",
+                      "Current HMAC keys older than auth.max_key_age_s: refused, rotate them.");
+    jc_buf_printf(b, "jobcoord_keys_past_max_age %s\n", fleet_value(r, "keys_aged", ""));
     jc_metrics_family(b, "jobcoord_rejections", "gauge",
                       "Rejected messages (all instances) by topic and reason.");
     for (int i = 0; i < PQntuples(r); i++) {
@@ -90,12 +104,22 @@ enum MHD_Result jc_http_metrics(jc_req *r)
     jc_buf_init(&b, 4u << 20);
     jc_metrics_render(&b, jc_http_runtime(r->h));
     if (db) {
-        res = PQexecParams(db, fleet_sql, 0, NULL, NULL, NULL, NULL, 0);
+        const jc_config *cfg = jc_http_config(r->h);
+        char max_age[16], warn[16];
+        const char *params[2] = {max_age, warn};
+
+        snprintf(max_age, sizeof max_age, "%d", cfg->max_key_age_s);
+        snprintf(warn, sizeof warn, "%ld", jc_key_age_window(cfg));
+        res = PQexecParams(db, fleet_sql, 2, NULL, params, NULL, NULL, 0);
         fleet_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
         if (fleet_ok)
             render_fleet(&b, res);
         PQclear(res);
     }
+    jc_metrics_family(&b, "jobcoord_token_throttled_total", "counter",
+                      "POST /v1/token requests refused (429) by the per-address throttle.");
+    jc_buf_printf(&b, "jobcoord_token_throttled_total %llu\n",
+                  (unsigned long long)jc_token_throttled_total());
     jc_metrics_family(&b, "jobcoord_fleet_metrics_ok", "gauge",
                       "1 when the fleet gauges above could be read from PostgreSQL.");
     jc_buf_printf(&b, "jobcoord_fleet_metrics_ok %d\n", fleet_ok);

@@ -30,6 +30,7 @@
 #include "jobcoord/jobcoord.h"
 #include "jobs/jobstate.h"
 #include "jobs/cmdstate.h"
+#include "principals/key_age.h"
 #include "jobs/jobstats.h"
 #include "kafka/kconf.h"
 #include "core/log.h"
@@ -302,13 +303,25 @@ enum MHD_Result jc_http_status(jc_req *r)
                                           {"count", 'n'},
                                           {"last_at", 's'}};
         json_t *rejections = json_array(), *warnings = json_array();
-        char why[512];
+        const jc_config *cfg = jc_http_config(r->h);
+        char why[512], err[256];
+        jc_key_age_counts ages;
+
+        if (jc_key_age_count(jc_http_db(r->h), cfg, &ages, err, sizeof err) != 0) {
+            PQclear(res);
+            json_decref(rejections);
+            json_decref(warnings);
+            LOG_ERROR("http", "GET /v1/status: key ages: %s", err);
+            return jc_reply_error(r, 500, "internal", "the query failed");
+        }
         doc = json_object();
         ok = doc && rejections && warnings;
         for (int row = 0; ok && row < PQntuples(res); row++)
             if (strcmp(PQgetvalue(res, row, 0), "rejections") == 0)
                 ok = add(rejections, jc_json_pg_object(res, row, 1, rejection, N_OF(rejection)));
-        if (ok && jc_kafka_auth_warning(jc_http_config(r->h), why, sizeof why))
+        if (ok && jc_kafka_auth_warning(cfg, why, sizeof why))
+            ok = add(warnings, jc_json_text(why));
+        if (ok && jc_key_age_warning(cfg, &ages, why, sizeof why))
             ok = add(warnings, jc_json_text(why));
         ok =
             ok && set(doc, "version", json_string(JC_VERSION_STR)) &&
@@ -573,13 +586,13 @@ static json_t *durations(const jc_jobstats_row *s)
     return d;
 }
 
-// stats_type returns one type's statistics, or NULL when an allocation
-// failed.
-static json_t *stats_type(const jc_jobstats_row *s)
+// stats_row returns one row's statistics, named by key ("type" or
+// "submitter"), or NULL when an allocation failed.
+static json_t *stats_row(const char *key, const jc_jobstats_row *s)
 {
     json_t *o = json_object();
     int ok =
-        set(o, "type", jc_json_text(s->type)) && set(o, "succeeded", json_integer(s->succeeded)) &&
+        set(o, key, jc_json_text(s->type)) && set(o, "succeeded", json_integer(s->succeeded)) &&
         set(o, "failed", json_integer(s->failed)) &&
         set(o, "canceled", json_integer(s->canceled)) && set(o, "total", json_integer(s->total)) &&
         set(o, "success_rate", number(s->total > 0 ? s->success_rate : NAN)) &&
@@ -591,17 +604,34 @@ static json_t *stats_type(const jc_jobstats_row *s)
     return o;
 }
 
+// stats_rows returns rows as a JSON array of objects named by key ("type"
+// or "submitter"), or NULL when an allocation failed.
+static json_t *stats_rows(const char *key, const jc_jobstats_row *rows, size_t n)
+{
+    json_t *a = json_array();
+    int ok = a != NULL;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = add(a, stats_row(key, &rows[i]));
+    if (!ok) {
+        json_decref(a);
+        a = NULL;
+    }
+    return a;
+}
+
 enum MHD_Result jc_http_job_stats(jc_req *r)
 {
     static const char *const allowed[] = {"window", NULL};
     const char *submitter, *worker, *window_s;
-    jc_jobstats_row *rows = NULL;
-    size_t n = 0;
+    jc_jobstats_row *rows = NULL, *subs = NULL;
+    size_t n = 0, n_subs = 0;
     long window = 3600;
     char err[256];
+    int failed;
     enum MHD_Result ret;
     PGconn *db;
-    json_t *doc, *types;
+    json_t *doc;
     int ok;
 
     if (begin_or_reply(r, allowed, 0, &submitter, &worker, &ret) != 0)
@@ -615,15 +645,24 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     db = db_or_reply(r, &ret);
     if (!db)
         return ret;
-    if (jc_jobstats_query(db, window, &rows, &n, err, sizeof err) != 0) {
+    /* both groupings from one snapshot */
+    failed = read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0;
+    if (failed)
+        snprintf(err, sizeof err, "%s", PQerrorMessage(db));
+    else
+        failed = jc_jobstats_query(db, window, &rows, &n, err, sizeof err) != 0 ||
+                 jc_jobstats_by_submitter(db, window, &subs, &n_subs, err, sizeof err) != 0;
+    read_only_tx(db, "ROLLBACK");
+    if (failed) {
+        free(rows);
         LOG_ERROR("http", "GET /v1/jobs/stats: %s", err);
         return jc_reply_error(r, 500, "internal", "the query failed");
     }
     doc = json_object();
-    types = json_array();
-    ok = set(doc, "window_s", json_integer(window)) & set(doc, "types", types);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = add(types, stats_type(&rows[i]));
+    ok = set(doc, "window_s", json_integer(window)) &&
+         set(doc, "types", stats_rows("type", rows, n)) &&
+         set(doc, "submitters", stats_rows("submitter", subs, n_subs));
     free(rows);
+    free(subs);
     return reply_doc(r, doc, ok);
 }

@@ -19,6 +19,10 @@
  *                       whole family and the access tokens minted from it
  *                       (family_access_tokens -> revoked_tokens).
  *
+ * Before any grant, the client's address must have allowance left
+ * (token_throttle.c: auth.token_rate_per_min after auth.token_burst; 429
+ * with Retry-After otherwise), besides the per-account lockout.
+ *
  * The grants live beside it: token_client.c (client authentication and
  * client_credentials), token_password.c, token_refresh.c (with revocation,
  * POST /v1/revoke); what they share in token_common.c (token_int.h); bearer
@@ -39,16 +43,46 @@
 #include "secrets/keyring.h"
 #include "core/log.h"
 #include "http/token_int.h"
+#include "http/token_throttle.h"
 #include "principals/principals.h"
 #include "principals/scopes.h"
 #include "tokens/access_tokens.h"
 
 
+/* throttled answers 429 when the client's address has spent its
+ * allowance (token_throttle.h). Returns 1 when it answered. */
+static int throttled(jc_req *r, enum MHD_Result *ret)
+{
+    char address[64], retry[16], body[200];
+    const char *headers[] = {"Retry-After", retry, "Cache-Control", "no-store", "Pragma",
+                             "no-cache",    NULL};
+    struct timespec ts;
+    int retry_s = 1, n;
+
+    jc_req_address(r, address, sizeof address);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (jc_token_throttle_take(jc_http_config(r->h), address,
+                               (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &retry_s) == 0)
+        return 0;
+    snprintf(retry, sizeof retry, "%d", retry_s);
+    n = snprintf(body, sizeof body,
+                 "{\"error\":\"too_many_requests\",\"error_description\":\"too many token"
+                 " requests from this address; retry in %d s\"}\n",
+                 retry_s);
+    *ret = jc_reply_with_headers(r, 429, "application/json", body, (size_t)n, headers);
+    return 1;
+}
+
 enum MHD_Result jc_http_token(jc_req *r)
 {
     char grant[64];
-    int g = jc_req_form(r, "grant_type", grant, sizeof grant);
+    int g;
     PGconn *db;
+    enum MHD_Result ret;
+
+    if (throttled(r, &ret))
+        return ret;
+    g = jc_req_form(r, "grant_type", grant, sizeof grant);
 
     if (g < 0)
         return jc_reply_oauth_error(r, 400, "invalid_request",

@@ -19,6 +19,7 @@
 #include "secrets/keyring.h"
 #include "core/log.h"
 #include "http/token_int.h"
+#include "principals/key_age.h"
 #include "principals/principals.h"
 #include "principals/scopes.h"
 #include "tokens/access_tokens.h"
@@ -31,22 +32,28 @@
  * PostgreSQL or keyring error. role/scopes/gen get the principal's. */
 static int principal_key(jc_req *r, PGconn *db, const char *principal, const char *kid,
                          uint8_t key[32], char *role, size_t role_size, char *scopes,
-                         size_t scopes_size, int64_t *gen)
+                         size_t scopes_size, int64_t *gen, char *key_id, size_t key_id_size)
 {
-    const char *vals[2] = {principal, kid};
-    PGresult *res = PQexecParams(
+    char max_age[16];
+    const char *vals[3] = {principal, kid, max_age};
+    PGresult *res;
+    uint8_t ad[256];
+    size_t ad_len, out_len = 0;
+    int rc;
+
+    snprintf(max_age, sizeof max_age, "%d", jc_http_config(r->h)->max_key_age_s);
+    /* a key older than auth.max_key_age_s is refused like an expired one
+     * (key_age.h) */
+    res = PQexecParams(
         db,
         "SELECT k.key_id, k.secret, k.enc_key_id, p.role, array_to_string(p.scopes, ','),"
         " p.token_generation::text" /* the result is binary: read the number as text */
         " FROM principal_keys k JOIN principals p ON p.id = k.principal_id"
         " WHERE k.principal_id = $1 AND NOT p.disabled"
         "   AND (k.key_id = $2 OR ($2 = '' AND k.valid_until IS NULL))"
-        "   AND (k.valid_until IS NULL OR k.valid_until > now())",
-        2, NULL, vals, NULL, NULL, 1);
-    uint8_t ad[256];
-    size_t ad_len, out_len = 0;
-    int rc;
-
+        "   AND (k.valid_until IS NULL OR k.valid_until > now())"
+        "   AND coalesce(" JC_SQL_KEY_AGE_END("k", "$3::int") " > now(), true)",
+        3, NULL, vals, NULL, NULL, 1);
     if (!tok_pg_ok(res)) {
         PQclear(res);
         return -1;
@@ -58,6 +65,7 @@ static int principal_key(jc_req *r, PGconn *db, const char *principal, const cha
     snprintf(role, role_size, "%.*s", PQgetlength(res, 0, 3), PQgetvalue(res, 0, 3));
     snprintf(scopes, scopes_size, "{%.*s}", PQgetlength(res, 0, 4), PQgetvalue(res, 0, 4));
     *gen = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+    snprintf(key_id, key_id_size, "%.*s", PQgetlength(res, 0, 0), PQgetvalue(res, 0, 0));
     if (PQgetisnull(res, 0, 2)) {
         rc = PQgetlength(res, 0, 1) == 32 ? 0 : -1;
         if (rc == 0)
@@ -94,6 +102,7 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
     const jc_config *cfg = jc_http_config(r->h);
     char type[128], assertion[JC_JWT_MAX + 1], client_id[JC_HTTP_SUB_MAX + 1] = "";
     char iss[JC_HTTP_SUB_MAX + 2], jti[130], why[160], endpoint[600], aud[600], nbf_s[24];
+    char key_id[80];
     jc_jws *j = NULL;
     uint8_t key[32];
     int64_t exp, iat, nbf, now = (int64_t)time(NULL);
@@ -172,7 +181,8 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
         reason = "jti is required (1-128 characters)";
         goto refuse;
     }
-    rc = principal_key(r, db, sub, j->kid, key, role, role_size, scopes, scopes_size, gen);
+    rc = principal_key(r, db, sub, j->kid, key, role, role_size, scopes, scopes_size, gen, key_id,
+                       sizeof key_id);
     if (rc < 0) {
         jc_jws_free(j);
         free(j);
@@ -187,13 +197,22 @@ int tok_client_auth(jc_req *r, PGconn *db, char *sub, size_t sub_size, char *rol
     sodium_memzero(key, sizeof key);
     {
         PGresult *res;
-        const char *vals[3] = {sub, jti, nbf_s};
+        const char *vals[4] = {sub, jti, nbf_s, key_id};
         snprintf(nbf_s, sizeof nbf_s, "%lld", (long long)(exp + cfg->clock_skew_s));
+        /* the key's last use is written with the assertion, at most once a
+         * minute (024_principal_fleet.sql) */
         res = PQexecParams(db,
-                           "INSERT INTO token_assertions (principal_id, jti, expires_at)"
-                           " VALUES ($1, $2, to_timestamp($3::bigint)) ON CONFLICT DO NOTHING",
-                           3, NULL, vals, NULL, NULL, 0);
-        rc = tok_pg_ok(res) ? (strcmp(PQcmdTuples(res), "1") == 0 ? 0 : 1) : -1;
+                           "WITH a AS (INSERT INTO token_assertions (principal_id, jti, expires_at)"
+                           "           VALUES ($1, $2, to_timestamp($3::bigint))"
+                           "           ON CONFLICT DO NOTHING RETURNING 1),"
+                           "     u AS (UPDATE principal_keys SET last_used_at = now()"
+                           "            WHERE principal_id = $1 AND key_id = $4"
+                           "              AND EXISTS (SELECT 1 FROM a)"
+                           "              AND (last_used_at IS NULL"
+                           "                   OR last_used_at < now() - interval '1 minute'))"
+                           " SELECT count(*) FROM a",
+                           4, NULL, vals, NULL, NULL, 0);
+        rc = tok_pg_ok(res) ? (strcmp(PQgetvalue(res, 0, 0), "1") == 0 ? 0 : 1) : -1;
         PQclear(res);
         if (rc < 0) {
             jc_jws_free(j);

@@ -27,6 +27,23 @@
 
 /* ---- grant: password ---- */
 
+/* totp_required tells whether role is in auth.totp_required_roles. */
+static int totp_required(const jc_config *cfg, const char *role)
+{
+    const char *p = cfg->totp_required_roles ? cfg->totp_required_roles : "";
+    size_t n = strlen(role);
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, role, n) == 0)
+            return 1;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 static enum MHD_Result grant_password(jc_req *r, PGconn *db)
 {
     const jc_config *cfg = jc_http_config(r->h);
@@ -49,11 +66,11 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
     }
     vals[0] = user;
     res = tok_begin_select(db,
-                       "SELECT role, disabled, password_hash, locked_until > now(),"
-                       " totp_enabled, encode(totp_secret, 'hex'), totp_enc_key_id,"
-                       " totp_last_step, array_to_string(scopes, ','), token_generation"
-                       " FROM principals WHERE id = $1 FOR UPDATE",
-                       vals, NULL, NULL);
+                           "SELECT role, disabled, password_hash, locked_until > now(),"
+                           " totp_enabled, encode(totp_secret, 'hex'), totp_enc_key_id,"
+                           " totp_last_step, array_to_string(scopes, ','), token_generation,"
+                           " totp_algorithm FROM principals WHERE id = $1 FOR UPDATE",
+                           vals, NULL, NULL);
     if (!res) {
         sodium_memzero(pw, sizeof pw);
         return tok_unavailable(r, NULL);
@@ -87,7 +104,9 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
             LOG_ERROR("auth", "TOTP secret of '%s' cannot be opened (keys file?)", user);
             ok = 0;
         } else {
-            ok = jc_totp_check(secret, sizeof secret, totp, (int64_t)time(NULL), 1,
+            jc_totp_alg alg = JC_TOTP_SHA256;
+            jc_totp_alg_parse(PQgetvalue(res, 0, 10), &alg);
+            ok = jc_totp_check(alg, secret, sizeof secret, totp, (int64_t)time(NULL), 1,
                                strtoll(PQgetvalue(res, 0, 7), NULL, 10), &matched) == 0;
         }
         sodium_memzero(secret, sizeof secret);
@@ -117,6 +136,18 @@ static enum MHD_Result grant_password(jc_req *r, PGconn *db)
         LOG_INFO("auth", "login of '%s' refused (%s)", user, why);
         jc_req_audit(r, db, user, "auth.login.password", user, JC_AUDIT_REFUSED, why);
         return jc_reply_oauth_error(r, 400, "invalid_grant", GENERIC_LOGIN_ERROR);
+    }
+    if (!need_totp && totp_required(cfg, PQgetvalue(res, 0, 0))) {
+        /* the password was right: saying why does not help a guesser */
+        tok_abandon(db, res);
+        LOG_INFO("auth", "login of '%s' refused: TOTP is required for its role", user);
+        jc_req_audit(r, db, user, "auth.login.password", user, JC_AUDIT_REFUSED,
+                     "TOTP required for the role (auth.totp_required_roles) but not confirmed");
+        return jc_reply_oauth_error(
+            r, 400, "invalid_grant",
+            "a confirmed TOTP second factor is required for this role: an operator runs"
+            " `jobcoord-admin user totp enable`, then the code of the enrolled device confirms it"
+            " (`jobcoord-admin user totp confirm`)");
     }
     if (!tok_effective_pg(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 8), eff, sizeof eff) ||
         tok_grant_scope(eff, scope_req, scope, sizeof scope) < 0) {

@@ -117,7 +117,10 @@ static const char upsert_sql[] =
     "   FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[],"
     "               $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bool[])"
     "        AS u(id, caps, slots, running, ver, host, up, cfgv, seq, ts, drain)"
-    "  WHERE EXISTS (SELECT 1 FROM principals p WHERE p.id = u.id)"
+    /* only a principal that is a worker now: one that left the role (user
+     * update) keeps its record offline even while a key cache still holds
+     * its old role */
+    "  WHERE EXISTS (SELECT 1 FROM principals p WHERE p.id = u.id AND p.role = 'worker')"
     " ON CONFLICT (id) DO UPDATE SET"
     "   status = CASE WHEN w.drain_requested THEN " JC_SQL_WORKER_DRAINING
     "            ELSE excluded.status END,"

@@ -140,6 +140,12 @@ void jc_check_signed(const jc_config *cfg, jc_keycache *kc, jc_inmsg *m, const c
     }
     if (k->disabled)
         jc_inmsg_reject(m, JC_R_DISABLED, "principal '%s' is disabled", k->principal);
+    else if (k->valid_until_ms <= m->at_ms && k->by_age)
+        jc_inmsg_reject(m, JC_R_KEY_EXPIRED,
+                        "key '%s' of '%s' is older than auth.max_key_age_s; valid until %" PRId64
+                        " ms, %s %" PRId64,
+                        k->key_id, k->principal, k->valid_until_ms,
+                        m->ts_trusted ? "broker time" : "received at", m->at_ms);
     else if (k->valid_until_ms <= m->at_ms)
         jc_inmsg_reject(m, JC_R_KEY_EXPIRED,
                         "key '%s' of '%s' was rotated out; valid until %" PRId64 " ms, %s %" PRId64,

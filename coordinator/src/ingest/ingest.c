@@ -372,6 +372,7 @@ jc_ingest *jc_ingest_new(const jc_config *cfg, const char *brokers, const jc_key
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
+    jc_keycache_set_max_age(ig->kc, cfg->max_key_age_s);
     ig->db = jc_db_connect(cfg->db_conninfo, errstr, errstr_size);
     if (!ig->db)
         goto fail;

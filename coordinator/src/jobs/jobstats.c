@@ -1,5 +1,6 @@
 /*
- * jobstats.c - per-type statistics of finished jobs (see jobstats.h).
+ * jobstats.c - per-type and per-submitter statistics of finished jobs (see
+ * jobstats.h).
  *
  * PostgreSQL does the work in one aggregate over the jobs that finished in
  * the window (counts with FILTER, percentiles with percentile_cont over the
@@ -15,22 +16,28 @@
 
 #define DURATION_MS "extract(epoch FROM finished_at - created_at) * 1000"
 
-static const char stats_sql[] =
-    "SELECT type,"
-    " count(*) FILTER (WHERE state = 'succeeded'),"
-    " count(*) FILTER (WHERE state = 'failed'),"
-    " count(*) FILTER (WHERE state = 'canceled'),"
-    " count(*),"
-    " percentile_cont(0.5) WITHIN GROUP (ORDER BY " DURATION_MS "),"
-    " percentile_cont(0.9) WITHIN GROUP (ORDER BY " DURATION_MS "),"
-    " percentile_cont(0.99) WITHIN GROUP (ORDER BY " DURATION_MS ")"
-    " FROM jobs"
-    " WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at IS NOT NULL"
-    " AND finished_at >= now() - $1::bigint * interval '1 s'"
-    " GROUP BY type ORDER BY type COLLATE \"C\"";
+/* STATS_SQL(key): the statistics grouped by column key. */
+#define STATS_SQL(key)                                                                \
+    "SELECT " key                                                                     \
+    ","                                                                               \
+    " count(*) FILTER (WHERE state = 'succeeded'),"                                   \
+    " count(*) FILTER (WHERE state = 'failed'),"                                      \
+    " count(*) FILTER (WHERE state = 'canceled'),"                                    \
+    " count(*),"                                                                      \
+    " percentile_cont(0.5) WITHIN GROUP (ORDER BY " DURATION_MS                       \
+    "),"                                                                              \
+    " percentile_cont(0.9) WITHIN GROUP (ORDER BY " DURATION_MS                       \
+    "),"                                                                              \
+    " percentile_cont(0.99) WITHIN GROUP (ORDER BY " DURATION_MS                      \
+    ")"                                                                               \
+    " FROM jobs"                                                                      \
+    " WHERE state IN ('succeeded', 'failed', 'canceled') AND finished_at IS NOT NULL" \
+    " AND finished_at >= now() - $1::bigint * interval '1 s'"                         \
+    " GROUP BY " key " ORDER BY " key " COLLATE \"C\""
 
-int jc_jobstats_query(PGconn *c, long window_s, jc_jobstats_row **rows, size_t *n, char *err,
-                      size_t errsz)
+/* run_stats runs one of the STATS_SQL statements (see jobstats.h). */
+static int run_stats(PGconn *c, const char *stats_sql, long window_s, jc_jobstats_row **rows,
+                     size_t *n, char *err, size_t errsz)
 {
     char window[32];
     const char *params[1] = {window};
@@ -82,4 +89,16 @@ out:
     PQclear(r);
     free(out);
     return rc;
+}
+
+int jc_jobstats_query(PGconn *c, long window_s, jc_jobstats_row **rows, size_t *n, char *err,
+                      size_t errsz)
+{
+    return run_stats(c, STATS_SQL("type"), window_s, rows, n, err, errsz);
+}
+
+int jc_jobstats_by_submitter(PGconn *c, long window_s, jc_jobstats_row **rows, size_t *n, char *err,
+                             size_t errsz)
+{
+    return run_stats(c, STATS_SQL("submitter"), window_s, rows, n, err, errsz);
 }

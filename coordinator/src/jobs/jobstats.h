@@ -1,7 +1,7 @@
 /*
  * jobstats.h - outcome and duration statistics of finished jobs, per job
- * type, over a recent window: the data behind `jobcoord-admin job stats`
- * (and the HTTP status API).
+ * type and per submitter, over a recent window: the data behind
+ * `jobcoord-admin job stats` (and the HTTP status API).
  */
 #ifndef JC_JOBSTATS_H
 #define JC_JOBSTATS_H
@@ -11,7 +11,7 @@
 #include <libpq-fe.h>
 
 typedef struct jc_jobstats_row {
-    char type[129];
+    char type[129]; /* the job type; the submitter for jc_jobstats_by_submitter */
     long long succeeded, failed, canceled, total; /* total: the three summed */
     double success_rate;                          /* succeeded / total; -1 when total is 0 */
     int has_durations;                            /* the percentiles are set */
@@ -26,6 +26,12 @@ typedef struct jc_jobstats_row {
  * Returns 0, or -1 with err. One statement: one snapshot. */
 int jc_jobstats_query(PGconn *c, long window_s, jc_jobstats_row **rows, size_t *n, char *err,
                       size_t errsz);
+
+/* jc_jobstats_by_submitter is jc_jobstats_query per submitter (its id in
+ * type): the same counts and percentiles of the jobs each principal
+ * submitted that finished within the window. */
+int jc_jobstats_by_submitter(PGconn *c, long window_s, jc_jobstats_row **rows, size_t *n, char *err,
+                             size_t errsz);
 
 #define JC_JOBSTATS_WINDOW_MAX 31536000L /* a year */
 

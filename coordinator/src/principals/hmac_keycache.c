@@ -6,6 +6,7 @@
  * principals the network names.
  */
 #include "principals/hmac_keycache.h"
+#include "principals/key_age.h"
 #include "principals/scopes.h"
 
 #include <stdio.h>
@@ -26,6 +27,7 @@
 struct jc_keycache {
     const jc_keyring *kr;
     int ttl_ms;
+    int max_key_age_s; /* auth.max_key_age_s, 0: off */
     size_t used;
     size_t wanted;
     jc_key_entry *slots;
@@ -68,6 +70,11 @@ jc_keycache *jc_keycache_new(const jc_keyring *kr, int ttl_ms)
     kc->kr = kr;
     kc->ttl_ms = ttl_ms;
     return kc;
+}
+
+void jc_keycache_set_max_age(jc_keycache *kc, int max_key_age_s)
+{
+    kc->max_key_age_s = max_key_age_s;
 }
 
 void jc_keycache_free(jc_keycache *kc)
@@ -189,6 +196,7 @@ static void fill_entry(jc_keycache *kc, jc_key_entry *e, PGresult *r, int row, i
     if (PQgetisnull(r, row, 4))
         return;
     e->valid_until_ms = PQgetisnull(r, row, 6) ? INT64_MAX : strtoll(PQgetvalue(r, row, 6), NULL, 10);
+    e->by_age = strcmp(PQgetvalue(r, row, 10), "t") == 0;
     e->status = JC_KEY_UNUSABLE;
     secret = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, 4), &secret_len);
     if (!secret)
@@ -224,13 +232,17 @@ int jc_keycache_fetch(jc_keycache *kc, PGconn *db, int64_t now_ms, char *errstr,
 {
     static const char sql[] =
         "SELECT u.p, u.k, pr.role, pr.disabled, k.secret, k.enc_key_id,"
-        "       (extract(epoch FROM k.valid_until) * 1000)::bigint,"
-        "       array_to_string(pr.scopes, ','), pr.proto_version, pr.proto_version_ts_ms"
+        "       (extract(epoch FROM least(k.valid_until,"
+        "                                 " JC_SQL_KEY_AGE_END("k", "$3::int") ")) * 1000)::bigint,"
+        "       array_to_string(pr.scopes, ','), pr.proto_version, pr.proto_version_ts_ms,"
+        "       coalesce(" JC_SQL_KEY_AGE_END("k", "$3::int") " < k.valid_until"
+        "                OR (k.valid_until IS NULL AND $3::int > 0), false)"
         "  FROM unnest($1::text[], $2::text[]) AS u(p, k)"
         "  LEFT JOIN principals pr ON pr.id = u.p"
         "  LEFT JOIN principal_keys k ON k.principal_id = u.p AND k.key_id = u.k";
     jc_buf ps, ks;
-    const char *params[2];
+    const char *params[3];
+    char max_age[16];
     PGresult *r = NULL;
     int rc = -1;
 
@@ -253,9 +265,11 @@ int jc_keycache_fetch(jc_keycache *kc, PGconn *db, int64_t now_ms, char *errstr,
         snprintf(errstr, errstr_size, "key lookup: out of memory");
         goto out;
     }
+    snprintf(max_age, sizeof max_age, "%d", kc->max_key_age_s);
     params[0] = jc_buf_str(&ps);
     params[1] = jc_buf_str(&ks);
-    r = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
+    params[2] = max_age;
+    r = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
     if (!jc_db_ok(db, r, errstr, errstr_size))
         goto out;
     for (int row = 0; row < PQntuples(r); row++) {

@@ -41,7 +41,9 @@ typedef struct jc_key_entry {
     jc_role role;
     unsigned scopes; /* effective scopes (scopes.h): what it may send */
     int disabled;
-    int64_t valid_until_ms; /* INT64_MAX: current key */
+    int64_t valid_until_ms; /* INT64_MAX: current key; with auth.max_key_age_s at most
+                             * its creation plus that age (key_age.h) */
+    int by_age;             /* valid_until_ms is the age limit, not a rotation's end */
     uint8_t key[JC_KEY_LEN];
     int64_t fetched_at_ms;
     int used; /* slot in use */
@@ -58,6 +60,10 @@ typedef struct jc_keycache jc_keycache;
 
 jc_keycache *jc_keycache_new(const jc_keyring *kr, int ttl_ms);
 void jc_keycache_free(jc_keycache *kc);
+
+/* jc_keycache_set_max_age sets auth.max_key_age_s (0: off) for the next
+ * fetches: a key older than that is expired (key_age.h). */
+void jc_keycache_set_max_age(jc_keycache *kc, int max_key_age_s);
 
 /* jc_keycache_begin_batch bounds the cache's memory: it clears the table
  * when it is over its limit. Call before the first want of a batch. */

@@ -195,14 +195,14 @@ static size_t totp_ad(const char *id, uint8_t *out, size_t out_size)
 }
 
 jc_pr_status jc_principal_totp_enable(PGconn *c, const jc_keyring *kr, const char *id,
-                                      uint8_t secret_out[JC_TOTP_SECRET_LEN], char *err,
-                                      size_t errsz)
+                                      jc_totp_alg alg, uint8_t secret_out[JC_TOTP_SECRET_LEN],
+                                      char *err, size_t errsz)
 {
     const char *enc_id = jc_keyring_default_id(kr);
     uint8_t ad[TOTP_AD_MAX], stored[TOTP_SEALED_MAX];
     size_t ad_len, stored_len = 0;
-    const char *params[3];
-    int lengths[3] = {0, 0, 0}, formats[3] = {0, 1, 0};
+    const char *params[4];
+    int lengths[4] = {0, 0, 0, 0}, formats[4] = {0, 1, 0, 0};
     jc_pr_status st = JC_PR_ERROR;
 
     memset(secret_out, 0, JC_TOTP_SECRET_LEN);
@@ -226,10 +226,12 @@ jc_pr_status jc_principal_totp_enable(PGconn *c, const jc_keyring *kr, const cha
     params[1] = (const char *)stored;
     lengths[1] = (int)stored_len;
     params[2] = enc_id;
+    params[3] = jc_totp_alg_name(alg);
     st = update_one(c,
                     "UPDATE principals SET totp_secret = $2, totp_enc_key_id = $3,"
-                    " totp_enabled = true, totp_last_step = 0 WHERE id = $1 AND " LOGIN_ROLES,
-                    3, params, lengths, formats, err, errsz);
+                    " totp_enabled = false, totp_pending = true, totp_algorithm = $4,"
+                    " totp_last_step = 0 WHERE id = $1 AND " LOGIN_ROLES,
+                    4, params, lengths, formats, err, errsz);
     if (st == JC_PR_NOT_FOUND)
         st = login_refusal(c, id, "TOTP", err, errsz);
 out:
@@ -247,8 +249,9 @@ jc_pr_status jc_principal_totp_disable(PGconn *c, const char *id, char *err, siz
     if (!id_valid(id, err, errsz))
         return JC_PR_INVALID;
     st = update_one(c,
-                    "UPDATE principals SET totp_enabled = false, totp_secret = NULL,"
-                    " totp_enc_key_id = NULL, totp_last_step = 0 WHERE id = $1",
+                    "UPDATE principals SET totp_enabled = false, totp_pending = false,"
+                    " totp_secret = NULL, totp_enc_key_id = NULL, totp_last_step = 0,"
+                    " totp_algorithm = 'sha256' WHERE id = $1",
                     1, params, NULL, NULL, err, errsz);
     if (st == JC_PR_NOT_FOUND)
         snprintf(err, errsz, "no principal '%s'", id);
@@ -269,29 +272,7 @@ int jc_totp_secret_open(const jc_keyring *kr, const char *id, const uint8_t *sea
 
 uint32_t jc_totp_code_digits(const uint8_t *secret, size_t len, uint64_t step, int digits)
 {
-    crypto_auth_hmacsha256_state st;
-    uint8_t msg[8], mac[crypto_auth_hmacsha256_BYTES];
-    uint32_t bin, mod = 1;
-    unsigned off;
-
-    if (digits < 1 || digits > 9)
-        return 0;
-    for (int i = 0; i < digits; i++)
-        mod *= 10;
-    for (int i = 7; i >= 0; i--) {
-        msg[i] = (uint8_t)(step & 0xff);
-        step >>= 8;
-    }
-    crypto_auth_hmacsha256_init(&st, secret, len);
-    crypto_auth_hmacsha256_update(&st, msg, sizeof msg);
-    crypto_auth_hmacsha256_final(&st, mac);
-    /* RFC 4226 section 5.3: 31 bits at the offset named by the last nibble */
-    off = mac[sizeof mac - 1] & 0x0f;
-    bin = (uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16 |
-          (uint32_t)mac[off + 2] << 8 | (uint32_t)mac[off + 3];
-    sodium_memzero(&st, sizeof st);
-    sodium_memzero(mac, sizeof mac);
-    return bin % mod;
+    return jc_totp_code_alg(JC_TOTP_SHA256, secret, len, step, digits);
 }
 
 uint32_t jc_totp_code(const uint8_t *secret, size_t len, uint64_t step)
@@ -299,8 +280,8 @@ uint32_t jc_totp_code(const uint8_t *secret, size_t len, uint64_t step)
     return jc_totp_code_digits(secret, len, step, JC_TOTP_DIGITS);
 }
 
-int jc_totp_check(const uint8_t *secret, size_t len, const char *code, int64_t now_s, int window,
-                  int64_t last_step, int64_t *matched_step)
+int jc_totp_check(jc_totp_alg alg, const uint8_t *secret, size_t len, const char *code,
+                  int64_t now_s, int window, int64_t last_step, int64_t *matched_step)
 {
     int64_t now_step, found = -1;
     char want[16];
@@ -320,7 +301,7 @@ int jc_totp_check(const uint8_t *secret, size_t len, const char *code, int64_t n
         if (s < 0 || s <= last_step)
             continue;
         snprintf(want, sizeof want, "%0*" PRIu32, JC_TOTP_DIGITS,
-                 jc_totp_code(secret, len, (uint64_t)s));
+                 jc_totp_code_alg(alg, secret, len, (uint64_t)s, JC_TOTP_DIGITS));
         same = sodium_memcmp(want, code, JC_TOTP_DIGITS) == 0;
         if (same && found < 0)
             found = s;

@@ -60,15 +60,35 @@ jc_pr_status jc_principal_unlock(PGconn *c, const char *id, char *err, size_t er
 #define JC_TOTP_DIGITS 6
 #define JC_TOTP_WINDOW_MAX 10 /* steps either side jc_totp_check looks at, at most */
 
+/* The HMAC of TOTP codes (principals.totp_algorithm, migration 023). */
+typedef enum jc_totp_alg { JC_TOTP_SHA256 = 0, JC_TOTP_SHA1 = 1 } jc_totp_alg;
+
+/* jc_totp_alg_parse reads "sha256" or "sha1" (any case). Returns 0 or -1.
+ * jc_totp_alg_name is the stored (lowercase) name. (totp.c) */
+int jc_totp_alg_parse(const char *s, jc_totp_alg *out);
+const char *jc_totp_alg_name(jc_totp_alg alg);
+
 /* jc_principal_totp_enable gives admin or reader id a new random TOTP
- * secret (replacing any previous one), sealed with kr's default key, with
- * totp_enabled true and totp_last_step 0, and copies it to secret_out for
- * the operator to enrol (wipe it afterwards). Without a sealing key and
+ * secret (replacing any previous one), sealed with kr's default key, for
+ * codes of algorithm alg, as pending: totp_pending true, totp_enabled
+ * false, so that logins do not ask for it until a valid code confirms it
+ * (jc_principal_totp_confirm). It copies the secret to secret_out for the
+ * operator to enrol (wipe it afterwards). Without a sealing key and
  * without kr's permission to store plain text it stores nothing and
  * returns JC_PR_INVALID (secrets.h). */
 jc_pr_status jc_principal_totp_enable(PGconn *c, const jc_keyring *kr, const char *id,
-                                      uint8_t secret_out[JC_TOTP_SECRET_LEN], char *err,
-                                      size_t errsz);
+                                      jc_totp_alg alg, uint8_t secret_out[JC_TOTP_SECRET_LEN],
+                                      char *err, size_t errsz);
+
+/* jc_principal_totp_confirm confirms id's pending TOTP secret with code (a
+ * code of the current step, one either side accepted): totp_enabled true,
+ * totp_pending false, the code's step recorded so it cannot be used again.
+ * In its own transaction. JC_PR_INVALID (err says which) when id has no
+ * pending secret (none, or already confirmed), the code is malformed or
+ * wrong (then *wrong_code = 1), or the secret cannot be opened;
+ * JC_PR_NOT_FOUND for no such principal. (totp.c) */
+jc_pr_status jc_principal_totp_confirm(PGconn *c, const jc_keyring *kr, const char *id,
+                                       const char *code, int *wrong_code, char *err, size_t errsz);
 
 /* jc_principal_totp_disable turns TOTP off for id and deletes its secret. */
 jc_pr_status jc_principal_totp_disable(PGconn *c, const char *id, char *err, size_t errsz);
@@ -79,22 +99,28 @@ jc_pr_status jc_principal_totp_disable(PGconn *c, const char *id, char *err, siz
 int jc_totp_secret_open(const jc_keyring *kr, const char *id, const uint8_t *sealed, size_t len,
                         const char *enc_key_id_or_null, uint8_t out[JC_TOTP_SECRET_LEN]);
 
+/* jc_totp_code_alg is the RFC 6238 TOTP of step (unix time / 30) with the
+ * HMAC of alg and 1..8 digits, computed by liboath; 0 for another digit
+ * count. (totp.c) */
+uint32_t jc_totp_code_alg(jc_totp_alg alg, const uint8_t *secret, size_t len, uint64_t step,
+                          int digits);
+
 /* jc_totp_code is the RFC 6238 TOTP of step (unix time / 30) with
- * HMAC-SHA-256 (libsodium has no SHA-1; RFC 6238 allows SHA-256) and 6
- * digits: RFC 4226 dynamic truncation, modulo 10^6. */
+ * HMAC-SHA-256 (the default algorithm) and 6 digits. */
 uint32_t jc_totp_code(const uint8_t *secret, size_t len, uint64_t step);
 
-/* jc_totp_code_digits is jc_totp_code with 1..9 digits (RFC 6238's test
+/* jc_totp_code_digits is jc_totp_code with 1..8 digits (RFC 6238's test
  * vectors have 8); 0 for another count. */
 uint32_t jc_totp_code_digits(const uint8_t *secret, size_t len, uint64_t step, int digits);
 
-/* jc_totp_check accepts code (exactly 6 ASCII digits) when it is the code of
+/* jc_totp_check, THE verifier of TOTP codes (logins, confirmations),
+ * accepts code (exactly 6 ASCII digits) when it is the code of alg of
  * a step in now-window..now+window (window capped at JC_TOTP_WINDOW_MAX)
  * that is after last_step (each code works once); every candidate is
  * computed and compared in constant time. *matched_step gets the step to
  * store as the new last step. Returns 0, or -1. */
-int jc_totp_check(const uint8_t *secret, size_t len, const char *code, int64_t now_s, int window,
-                  int64_t last_step, int64_t *matched_step);
+int jc_totp_check(jc_totp_alg alg, const uint8_t *secret, size_t len, const char *code,
+                  int64_t now_s, int window, int64_t last_step, int64_t *matched_step);
 
 /* jc_base32_encode writes the RFC 4648 base32 of n bytes, without padding,
  * NUL-ended, into out (for otpauth:// URIs). Returns its length, or 0 if

@@ -329,7 +329,8 @@ jc_pr_status jc_principal_prune_keys(PGconn *c, int retention_s, long *pruned, c
 
 /* fill_key copies row i of a keys query into k, opening the secret when
  * with_secrets. Columns: principal_id, key_id, enc_key_id, created_at,
- * valid_until, current, expired, secret. */
+ * valid_until, current, expired, secret, age in seconds, last_used_at,
+ * created_at in Unix seconds. */
 static int fill_key(const PGresult *r, int i, const jc_keyring *kr, int with_secrets,
                     jc_principal_key *k, char *errstr, size_t errstr_size)
 {
@@ -344,6 +345,9 @@ static int fill_key(const PGresult *r, int i, const jc_keyring *kr, int with_sec
     snprintf(k->valid_until, sizeof k->valid_until, "%s", PQgetvalue(r, i, 4));
     k->current = PQgetvalue(r, i, 5)[0] == 't';
     k->expired = PQgetvalue(r, i, 6)[0] == 't';
+    k->age_s = strtoll(PQgetvalue(r, i, 8), NULL, 10);
+    snprintf(k->last_used_at, sizeof k->last_used_at, "%s", PQgetvalue(r, i, 9));
+    k->created_epoch = strtoll(PQgetvalue(r, i, 10), NULL, 10);
     if (!with_secrets)
         return 0;
     stored = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 7), &stored_len);
@@ -421,7 +425,7 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
                       "SELECT id, role, array_to_string(scopes, ','), disabled, "
                       UTC_TS("created_at") ", password_hash IS NOT NULL, failed_logins,"
                       " coalesce(" UTC_TS("locked_until") ", ''),"
-                      " coalesce(locked_until > now(), false), totp_enabled FROM principals"
+                      " coalesce(locked_until > now(), false), totp_enabled, description FROM principals"
                       " WHERE $1::text IS NULL OR id = $1 ORDER BY id COLLATE \"C\"",
                       1, NULL, params, NULL, NULL, 0);
     if (!jc_db_ok(c, pr, errstr, errstr_size))
@@ -435,7 +439,10 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         c,
         "SELECT principal_id, key_id, coalesce(enc_key_id, ''), " UTC_TS("created_at") ", "
         "coalesce(" UTC_TS("valid_until") ", ''), valid_until IS NULL,"
-        " coalesce(valid_until <= now(), false), secret FROM principal_keys"
+        " coalesce(valid_until <= now(), false), secret,"
+        " floor(extract(epoch FROM now() - created_at))::bigint,"
+        " coalesce(" UTC_TS("last_used_at") ", ''), floor(extract(epoch FROM created_at))::bigint"
+        " FROM principal_keys"
         " WHERE $1::text IS NULL OR principal_id = $1"
         " ORDER BY principal_id COLLATE \"C\", valid_until IS NULL DESC, created_at DESC, key_id",
         1, NULL, params, NULL, NULL, 0);
@@ -459,6 +466,7 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         snprintf(p->locked_until, sizeof p->locked_until, "%s", PQgetvalue(pr, (int)i, 7));
         p->locked = PQgetvalue(pr, (int)i, 8)[0] == 't';
         p->totp_enabled = PQgetvalue(pr, (int)i, 9)[0] == 't';
+        snprintf(p->description, sizeof p->description, "%s", PQgetvalue(pr, (int)i, 10));
         if (!p->scopes) {
             snprintf(errstr, errstr_size, "out of memory");
             goto out;

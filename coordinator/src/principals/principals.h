@@ -97,6 +97,9 @@ typedef struct jc_principal_key {
     int expired;    /* valid_until has passed */
     int has_secret; /* secret filled (listing asked for secrets) */
     uint8_t secret[JC_PRINCIPAL_KEY_LEN];
+    long long age_s;                        /* seconds since created_at */
+    long long created_epoch;                /* created_at, Unix seconds */
+    char last_used_at[JC_PRINCIPAL_TS_LEN]; /* "" : not used since it is recorded */
 } jc_principal_key;
 
 typedef struct jc_principal {
@@ -111,6 +114,7 @@ typedef struct jc_principal {
     char locked_until[JC_PRINCIPAL_TS_LEN]; /* "" : never locked */
     int locked;                             /* locked_until is in the future */
     int totp_enabled;
+    char description[257];  /* an operator's note (user update), "" : none */
     jc_principal_key *keys; /* current key first, then newest first */
     size_t n_keys;
 } jc_principal;

@@ -1,7 +1,9 @@
 /*
  * reply_key.c - recording the key each principal last proved it holds, and
  * the protocol version it last used (see reply_key.h). The outbox reads both
- * (outbox.c: keys_fetch, and the recipient's version in the due rows).
+ * (outbox.c: keys_fetch, and the recipient's version in the due rows). The
+ * statement that records the key also stamps the key's last use
+ * (principal_keys.last_used_at, shown by `jobcoord-admin user show`).
  */
 #include "principals/reply_key.h"
 
@@ -37,7 +39,16 @@ static const char sql[] =
     "     rel AS (UPDATE workers w SET unacked_assigns = 0, held_back_since = NULL"
     "              WHERE w.id IN (SELECT id FROM rec WHERE old IS NOT NULL)"
     "                AND w.held_back_since IS NOT NULL"
-    "             RETURNING w.id)"
+    "             RETURNING w.id),"
+    /* the keys' last use (024_principal_fleet.sql), at most once a minute
+     * per key like the rest of this statement; a row another instance is
+     * stamping right now is skipped, not waited for */
+    "     used AS (SELECT pk.principal_id, pk.key_id FROM principal_keys pk"
+    "               JOIN (SELECT DISTINCT x.p, x.k FROM unnest($1::text[], $2::text[]) AS x(p, k)) d"
+    "                 ON pk.principal_id = d.p AND pk.key_id = d.k"
+    "              ORDER BY 1, 2 FOR NO KEY UPDATE OF pk SKIP LOCKED),"
+    "     stamp AS (UPDATE principal_keys pk SET last_used_at = now() FROM used"
+    "                WHERE pk.principal_id = used.principal_id AND pk.key_id = used.key_id)"
     " SELECT rec.id, rec.k, coalesce(rec.old, ''), rel.id IS NOT NULL"
     "   FROM rec LEFT JOIN rel ON rel.id = rec.id";
 

@@ -9,7 +9,8 @@
 static const char *const read_jobs[] = {"/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/events", NULL};
 static const char *const read_workers[] = {"/v1/workers", "/v1/workers/{id}", NULL};
 /* /v1/audit also needs the admin role (http_audit.c) */
-static const char *const read_status[] = {"/v1/status", "/v1/jobs/stats", "/v1/audit", NULL};
+static const char *const read_status[] = {"/v1/status",   "/v1/jobs/stats",    "/v1/audit",
+                                          "/v1/commands", "/v1/commands/{id}", NULL};
 static const char *const none[] = {NULL};
 
 static const jc_scope_def table[JC_SCOPE__COUNT] = {
@@ -19,14 +20,15 @@ static const jc_scope_def table[JC_SCOPE__COUNT] = {
                               "cancel jobs it submitted (job.cancel)"},
     [JC_SCOPE_JOBS_RUN] = {"jobs:run",
                            T(HEARTBEAT) | T(JOB_EVENT) | T(COMMAND_ACK) | T(WORKER_EVENT), none,
-                           " worker ",
-                           "work: heartbeat, job.event, command.ack, worker.event"},
-    [JC_SCOPE_JOBS_READ] = {"jobs:read", 0, read_jobs, " client worker admin reader ",
-                            "read jobs over HTTP (a client its own, a worker those assigned to it)"},
+                           " worker ", "work: heartbeat, job.event, command.ack, worker.event"},
+    [JC_SCOPE_JOBS_READ] =
+        {"jobs:read", 0, read_jobs, " client worker admin reader ",
+         "read jobs over HTTP (a client its own, a worker those assigned to it)"},
     [JC_SCOPE_WORKERS_READ] = {"workers:read", 0, read_workers, " worker admin reader ",
                                "read workers over HTTP (a worker itself)"},
-    [JC_SCOPE_STATUS_READ] = {"status:read", 0, read_status, " admin reader ",
-                              "read the fleet's status and job statistics over HTTP"},
+    [JC_SCOPE_STATUS_READ] =
+        {"status:read", 0, read_status, " admin reader ",
+         "read the fleet's status, job statistics and worker commands over HTTP"},
 };
 
 const jc_scope_def *jc_scope_get(int i)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -278,11 +279,66 @@ static void test_credentials(PGconn *c, const jc_keyring *plain, const jc_keyrin
     CHECK_EQ_INT(jc_principal_unlock(c, "ghost", err, sizeof err), JC_PR_NOT_FOUND);
 
     /* TOTP: sealed with the keys file, bound to the principal */
-    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "dash", secret, err, sizeof err), JC_PR_OK);
+    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "dash", JC_TOTP_SHA256, secret, err, sizeof err),
+                 JC_PR_OK);
     CHECK(!sodium_is_zero(secret, sizeof secret));
-    CHECK_EQ_STR(q(c, "SELECT totp_enabled || ' ' || totp_last_step || ' ' || totp_enc_key_id ||"
-                      " ' ' || octet_length(totp_secret) FROM principals WHERE id = 'dash'"),
-                 "true 0 kA 60");
+    /* pending until a code confirms it */
+    CHECK_EQ_STR(q(c,
+                   "SELECT totp_enabled || ' ' || totp_pending || ' ' || totp_last_step || ' ' ||"
+                   " totp_enc_key_id || ' ' || octet_length(totp_secret) || ' ' ||"
+                   " totp_algorithm FROM principals WHERE id = 'dash'"),
+                 "false true 0 kA 60 sha256");
+    {
+        char code[8], bad[8];
+        int wrong = 0;
+        int64_t step = (int64_t)time(NULL) / JC_TOTP_STEP_S;
+        snprintf(code, sizeof code, "%06u", (unsigned)jc_totp_code(secret, sizeof secret, step));
+        memcpy(bad, code, sizeof bad);
+        bad[0] = bad[0] == '9' ? '0' : (char)(bad[0] + 1);
+        CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "dash", bad, &wrong, err, sizeof err),
+                     JC_PR_INVALID);
+        CHECK_EQ_INT(wrong, 1);
+        CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "dash", "12345", &wrong, err, sizeof err),
+                     JC_PR_INVALID);
+        CHECK_EQ_INT(wrong, 0);
+        CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "ghost", code, &wrong, err, sizeof err),
+                     JC_PR_NOT_FOUND);
+        CHECK_EQ_STR(q(c,
+                       "SELECT totp_enabled || ' ' || totp_pending FROM principals"
+                       " WHERE id = 'dash'"),
+                     "false true");
+        CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "dash", code, &wrong, err, sizeof err),
+                     JC_PR_OK);
+        CHECK_EQ_STR(q(c,
+                       "SELECT totp_enabled || ' ' || totp_pending || ' ' ||"
+                       " (totp_last_step > 0) FROM principals WHERE id = 'dash'"),
+                     "true false true");
+        /* confirmed: nothing pending any more */
+        CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "dash", code, &wrong, err, sizeof err),
+                     JC_PR_INVALID);
+        CHECK_EQ_INT(wrong, 0);
+        CHECK(strstr(err, "already confirmed") != NULL);
+        /* SHA-1: stored as such, confirmed by a SHA-1 code only */
+        CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "dash", JC_TOTP_SHA1, secret, err, sizeof err),
+                     JC_PR_OK);
+        CHECK_EQ_STR(q(c,
+                       "SELECT totp_algorithm || ' ' || totp_enabled || ' ' || totp_pending"
+                       " FROM principals WHERE id = 'dash'"),
+                     "sha1 false true");
+        snprintf(code, sizeof code, "%06u", (unsigned)jc_totp_code(secret, sizeof secret, step));
+        snprintf(bad, sizeof bad, "%06u",
+                 (unsigned)jc_totp_code_alg(JC_TOTP_SHA1, secret, sizeof secret, step, 6));
+        if (strcmp(code, bad) != 0) { /* a SHA-256 code is refused (unless they collide) */
+            CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "dash", code, &wrong, err, sizeof err),
+                         JC_PR_INVALID);
+            CHECK_EQ_INT(wrong, 1);
+        }
+        CHECK_EQ_INT(jc_principal_totp_confirm(c, kr, "dash", bad, &wrong, err, sizeof err),
+                     JC_PR_OK);
+        CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "dash", JC_TOTP_SHA256, secret, err,
+                                              sizeof err),
+                     JC_PR_OK);
+    }
     r = PQexec(c, "SELECT totp_secret, totp_enc_key_id FROM principals WHERE id = 'dash'");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         size_t len = 0;
@@ -295,13 +351,15 @@ static void test_credentials(PGconn *c, const jc_keyring *plain, const jc_keyrin
         CHECK(!"TOTP row readable");
     }
     PQclear(r);
-    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "w1", secret, err, sizeof err), JC_PR_INVALID);
+    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "w1", JC_TOTP_SHA256, secret, err, sizeof err),
+                 JC_PR_INVALID);
     CHECK(sodium_is_zero(secret, sizeof secret));
-    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "ghost", secret, err, sizeof err),
+    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "ghost", JC_TOTP_SHA256, secret, err, sizeof err),
                  JC_PR_NOT_FOUND);
 
     /* re-encryption of TOTP secrets to plain text keeps the bytes */
-    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "dash", secret, err, sizeof err), JC_PR_OK);
+    CHECK_EQ_INT(jc_principal_totp_enable(c, kr, "dash", JC_TOTP_SHA256, secret, err, sizeof err),
+                 JC_PR_OK);
     memset(&o, 0, sizeof o);
     o.batch_size = 10;
     CHECK_EQ_INT(jc_totp_reencrypt(c, kr, &o, &n, err, sizeof err), JC_PR_OK);
@@ -317,9 +375,10 @@ static void test_credentials(PGconn *c, const jc_keyring *plain, const jc_keyrin
     }
     PQclear(r);
     CHECK_EQ_INT(jc_principal_totp_disable(c, "dash", err, sizeof err), JC_PR_OK);
-    CHECK_EQ_STR(q(c, "SELECT totp_enabled || ' ' || (totp_secret IS NULL) FROM principals"
-                      " WHERE id = 'dash'"),
-                 "false true");
+    CHECK_EQ_STR(q(c,
+                   "SELECT totp_enabled || ' ' || (totp_secret IS NULL) || ' ' || totp_pending"
+                   " FROM principals WHERE id = 'dash'"),
+                 "false true false");
     CHECK_EQ_INT(jc_principal_totp_disable(c, "ghost", err, sizeof err), JC_PR_NOT_FOUND);
 
     /* the first admin */
@@ -413,7 +472,7 @@ static void test_refused(PGconn *c, const jc_keyring *none, const jc_keyring *pl
     CHECK_EQ_STR(q(c, "SELECT count(*) || ' ' || count(valid_until) FROM principal_keys"),
                  "1 0"); /* the current key stays current */
     err[0] = '\0';
-    CHECK_EQ_INT(jc_principal_totp_enable(c, none, "dash", secret, err, sizeof err),
+    CHECK_EQ_INT(jc_principal_totp_enable(c, none, "dash", JC_TOTP_SHA256, secret, err, sizeof err),
                  JC_PR_INVALID);
     CHECK_MSG(has_settings(err), "%s", err);
     CHECK_EQ_STR(q(c, "SELECT totp_enabled || ' ' || (totp_secret IS NULL) FROM principals"

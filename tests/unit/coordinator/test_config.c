@@ -36,7 +36,7 @@ static void test_table(void)
     size_t n = 0;
     const jc_config_key *keys = jc_config_keys(&n);
 
-    CHECK_EQ_INT(n, 70);
+    CHECK_EQ_INT(n, 75);
     for (size_t i = 0; i < n; i++) {
         CHECK_MSG(keys[i].doc && keys[i].doc[0], "%s has no doc", keys[i].name);
         CHECK(strcmp(keys[i].type, "int") == 0 || strcmp(keys[i].type, "string") == 0 ||

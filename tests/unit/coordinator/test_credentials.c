@@ -1,6 +1,7 @@
 /*
  * test_credentials.c - the pure parts of passwords.c: TOTP against the
- * RFC 6238 appendix B vectors (HMAC-SHA-256), the acceptance window and
+ * RFC 6238 appendix B vectors (HMAC-SHA-256 and HMAC-SHA-1, through
+ * liboath), the acceptance window and
  * replay rule of jc_totp_check, base32 against RFC 4648 section 10,
  * password hashing and checking (the unknown-user path does the same work),
  * and the opening of sealed TOTP secrets (associated data bound to the
@@ -42,6 +43,43 @@ static void test_totp_vectors(void)
         /* 6 digits: the same truncation, modulo 10^6 */
         CHECK_EQ_INT(jc_totp_code(rfc_seed, 32, step), rfc_vectors[i].code % 1000000);
     }
+    /* RFC 6238 appendix B, HMAC-SHA-1: the 20-byte seed below (liboath) */
+    {
+        static const uint8_t sha1_seed[] = "12345678901234567890";
+        static const uint32_t sha1_codes[] = {94287082, 7081804,  14050471,
+                                              89005924, 69279037, 65353130};
+        for (size_t i = 0; i < sizeof sha1_codes / sizeof sha1_codes[0]; i++) {
+            uint64_t step = rfc_vectors[i].t / 30;
+            uint32_t got = jc_totp_code_alg(JC_TOTP_SHA1, sha1_seed, 20, step, 8);
+            CHECK_MSG(got == sha1_codes[i], "SHA-1 T=%llu: %08u, RFC says %08u",
+                      (unsigned long long)rfc_vectors[i].t, got, sha1_codes[i]);
+            CHECK_EQ_INT(jc_totp_code_alg(JC_TOTP_SHA1, sha1_seed, 20, step, 6),
+                         sha1_codes[i] % 1000000);
+        }
+        /* and the verifier takes the algorithm: a SHA-1 code is not a SHA-256 one */
+        {
+            char code[8];
+            int64_t matched = -1;
+            snprintf(code, sizeof code, "%06u",
+                     (unsigned)jc_totp_code_alg(JC_TOTP_SHA1, sha1_seed, 20, 59 / 30, 6));
+            CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA1, sha1_seed, 20, code, 59, 0, 0, &matched), 0);
+            CHECK_EQ_INT(matched, 1);
+            CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, sha1_seed, 20, code, 59, 0, 0, &matched),
+                         -1);
+        }
+        {
+            jc_totp_alg alg = JC_TOTP_SHA256;
+            CHECK_EQ_INT(jc_totp_alg_parse("SHA1", &alg), 0);
+            CHECK_EQ_INT(alg, JC_TOTP_SHA1);
+            CHECK_EQ_INT(jc_totp_alg_parse("sha256", &alg), 0);
+            CHECK_EQ_INT(alg, JC_TOTP_SHA256);
+            CHECK_EQ_INT(jc_totp_alg_parse("md5", &alg), -1);
+            CHECK_EQ_INT(jc_totp_alg_parse(NULL, &alg), -1);
+            CHECK(strcmp(jc_totp_alg_name(JC_TOTP_SHA1), "sha1") == 0);
+        }
+    }
+    /* fewer digits: the same truncation, modulo 10^d */
+    CHECK_EQ_INT(jc_totp_code_digits(rfc_seed, 32, 59 / 30, 4), 46119246 % 10000);
     CHECK_EQ_INT(jc_totp_code_digits(rfc_seed, 32, 1, 0), 0);
     CHECK_EQ_INT(jc_totp_code_digits(rfc_seed, 32, 1, 10), 0);
     /* another secret, another code */
@@ -67,49 +105,64 @@ static void test_totp_check(void)
         secret[i] = (uint8_t)(0xa0 + i);
 
     code_at(secret, sizeof secret, step, code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1, 0, &matched), 0);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1, 0, &matched),
+                 0);
     CHECK_EQ_INT(matched, step);
     /* used once: with last_step = that step it no longer works */
     matched = -1;
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1, step, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1, step, &matched),
+                 -1);
     CHECK_EQ_INT(matched, -1);
 
     /* the previous step's code: inside window 1, outside window 0 */
     code_at(secret, sizeof secret, step - 1, code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1, 0, &matched), 0);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1, 0, &matched),
+                 0);
     CHECK_EQ_INT(matched, step - 1);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 0, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 0, 0, &matched),
+                 -1);
     /* ... and not after a later code was used */
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1, step, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1, step, &matched),
+                 -1);
 
     /* the next step's code works with window 1; two steps ahead does not */
     code_at(secret, sizeof secret, step + 1, code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1, 0, &matched), 0);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1, 0, &matched),
+                 0);
     CHECK_EQ_INT(matched, step + 1);
     code_at(secret, sizeof secret, step + 2, code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1, 0, &matched), -1);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 2, 0, &matched), 0);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1, 0, &matched),
+                 -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 2, 0, &matched),
+                 0);
     /* the window is capped */
     code_at(secret, sizeof secret, step - JC_TOTP_WINDOW_MAX - 1, code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, code, now, 1000, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, code, now, 1000, 0, &matched),
+                 -1);
 
     /* a wrong code: change one digit of the right one */
     code_at(secret, sizeof secret, step, code);
     memcpy(bad, code, sizeof bad);
     bad[5] = bad[5] == '9' ? '0' : (char)(bad[5] + 1);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, bad, now, 0, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, bad, now, 0, 0, &matched),
+                 -1);
 
     /* only exactly 6 ASCII digits */
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, NULL, now, 1, 0, &matched), -1);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, "", now, 1, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, NULL, now, 1, 0, &matched),
+                 -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, "", now, 1, 0, &matched), -1);
     snprintf(bad, sizeof bad, "%.5s", code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, bad, now, 1, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, bad, now, 1, 0, &matched),
+                 -1);
     snprintf(bad, sizeof bad, "%.6s0", code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, bad, now, 1, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, bad, now, 1, 0, &matched),
+                 -1);
     snprintf(bad, sizeof bad, " %.5s", code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, bad, now, 1, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, bad, now, 1, 0, &matched),
+                 -1);
     snprintf(bad, sizeof bad, "%.5sx", code);
-    CHECK_EQ_INT(jc_totp_check(secret, sizeof secret, bad, now, 1, 0, &matched), -1);
+    CHECK_EQ_INT(jc_totp_check(JC_TOTP_SHA256, secret, sizeof secret, bad, now, 1, 0, &matched),
+                 -1);
 }
 
 static void test_base32(void)

@@ -127,7 +127,7 @@ static char *jobs_jansson(size_t *len)
     }
     json_object_set_new(doc, "jobs", jobs);
     json_object_set_new(doc, "next_cursor", json_string("MjAyNi0wMS0xNVQxMDowMjoxMS4yMDRa"));
-    s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s = jc_json_dumps(doc); /* as the server writes it: json_out.c */
     json_decref(doc);
     *len = s ? strlen(s) : 0;
     return s;
@@ -203,7 +203,7 @@ static char *status_jansson(size_t *len)
                                              "2026-01-15T10:02:11.204Z"));
     json_object_set_new(doc, "rejections", rej);
     json_object_set_new(doc, "warnings", json_array());
-    s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s = jc_json_dumps(doc); /* as the server writes it: json_out.c */
     json_decref(doc);
     *len = s ? strlen(s) : 0;
     return s;

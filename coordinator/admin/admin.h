@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "core/config.h"
@@ -200,6 +201,19 @@ void admin_json_fields(FILE *f, const PGresult *r, int i);
 void admin_json_rows(FILE *f, const PGresult *r);
 /* admin_json_list writes a comma-separated list as a JSON array. */
 void admin_json_list(FILE *f, const char *csv);
+/* JSON documents as jansson trees: admin_json_row returns row i as an
+ * object (types as admin_json_fields), admin_json_result every row as an
+ * array, admin_json_csv a comma-separated list as an array of strings;
+ * each returns NULL when an allocation failed. admin_json_print writes doc
+ * (taken; NULL allowed) compact on one line of stdout and returns
+ * ADMIN_OK, or ADMIN_SYSERR after saying why. */
+/* admin_json_init makes jansson wipe every block it frees (the CLI writes
+ * keys and secrets: none stays in freed memory). Called once at start. */
+void admin_json_init(void);
+json_t *admin_json_row(const PGresult *r, int i);
+json_t *admin_json_result(const PGresult *r);
+json_t *admin_json_csv(const char *csv);
+int admin_json_print(json_t *doc);
 
 /* Text output. admin_table collects rows of cells and prints them aligned
  * under their headers. */

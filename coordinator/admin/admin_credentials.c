@@ -206,13 +206,9 @@ static int totp_enable(admin_ctx *ctx, const char *id, jc_totp_alg alg)
     jc_base32_encode(secret, sizeof secret, b32, sizeof b32);
     otpauth_uri(id, b32, alg, uri, sizeof uri);
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        admin_json_kv(stdout, 0, "secret", b32);
-        admin_json_kv(stdout, 0, "uri", uri);
-        admin_json_kv(stdout, 0, "enc_key_id", enc_id);
-        admin_json_kv(stdout, 0, "algorithm", jc_totp_alg_name(alg));
-        fputs(",\"totp_enabled\":false,\"totp_pending\":true}\n", stdout);
+        admin_json_print(json_pack("{s:s,s:s,s:s,s:s?,s:s,s:b,s:b}", "id", id, "secret", b32, "uri",
+                                   uri, "enc_key_id", enc_id, "algorithm", jc_totp_alg_name(alg),
+                                   "totp_enabled", 0, "totp_pending", 1));
     } else {
         printf(
             "id         %s\nsecret     %s\nuri        %s\nalgorithm  %s\nstored     %s%s\n"

@@ -238,11 +238,13 @@ static int cmd_job_show(admin_ctx *ctx, const admin_args *a)
     if (!cmds)
         goto out;
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_fields(stdout, job, 0);
-        fputs(",\"commands\":", stdout);
-        admin_json_rows(stdout, cmds);
-        fputs("}\n", stdout);
+        json_t *doc = admin_json_row(job, 0);
+        if (json_object_set_new(doc, "commands", admin_json_result(cmds)) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        if (admin_json_print(doc) != ADMIN_OK)
+            goto out;
     } else {
         print_job_text(job, cmds);
     }
@@ -286,36 +288,40 @@ out:
     return rc;
 }
 
-/* json_ms writes a duration in ms, or null when there is none. */
-static void json_ms(const char *name, int has, double ms)
+/* json_rounded returns v rounded to decimals places as a JSON number (the
+ * value the text output shows), or null when there is none. */
+static json_t *json_rounded(int has, double v, int decimals)
 {
-    if (has)
-        printf(",\"%s\":%.3f", name, ms);
-    else
-        printf(",\"%s\":null", name);
+    char text[64];
+
+    if (!has)
+        return json_null();
+    snprintf(text, sizeof text, "%.*f", decimals, v);
+    return json_real(strtod(text, NULL));
 }
 
-/* json_stats writes rows as a JSON array of objects named by key ("type"
- * or "submitter"). */
-static void json_stats(const char *key, const jc_jobstats_row *rows, size_t n)
+/* json_stats returns rows as a JSON array of objects named by key ("type"
+ * or "submitter"), or NULL when it cannot be made. */
+static json_t *json_stats(const char *key, const jc_jobstats_row *rows, size_t n)
 {
-    fputc('[', stdout);
-    for (size_t i = 0; i < n; i++) {
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < n; i++) {
         const jc_jobstats_row *s = &rows[i];
-        fputs(i ? ",{" : "{", stdout);
-        admin_json_kv(stdout, 1, key, s->type);
-        printf(",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld", s->succeeded,
-               s->failed, s->canceled, s->total);
-        if (s->success_rate >= 0)
-            printf(",\"success_rate\":%.6f", s->success_rate);
-        else
-            fputs(",\"success_rate\":null", stdout);
-        json_ms("p50_ms", s->has_durations, s->p50_ms);
-        json_ms("p90_ms", s->has_durations, s->p90_ms);
-        json_ms("p99_ms", s->has_durations, s->p99_ms);
-        fputc('}', stdout);
+        json_t *o =
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", key, s->type, "succeeded",
+                      (json_int_t)s->succeeded, "failed", (json_int_t)s->failed, "canceled",
+                      (json_int_t)s->canceled, "total", (json_int_t)s->total, "success_rate",
+                      json_rounded(s->success_rate >= 0, s->success_rate, 6), "p50_ms",
+                      json_rounded(s->has_durations, s->p50_ms, 3), "p90_ms",
+                      json_rounded(s->has_durations, s->p90_ms, 3), "p99_ms",
+                      json_rounded(s->has_durations, s->p99_ms, 3));
+        if (json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
     }
-    fputc(']', stdout);
+    return arr;
 }
 
 /* print_stats prints rows as a table whose first column is first. */
@@ -379,11 +385,9 @@ static int cmd_job_stats(admin_ctx *ctx, const admin_args *a)
         return admin_fail(ADMIN_SYSERR, "%s", err);
     }
     if (ctx->json) {
-        printf("{\"window_s\":%ld,\"types\":", window);
-        json_stats("type", rows, n);
-        fputs(",\"submitters\":", stdout);
-        json_stats("submitter", subs, n_subs);
-        fputs("}\n", stdout);
+        rc = admin_json_print(json_pack("{s:I,s:o,s:o}", "window_s", (json_int_t)window, "types",
+                                        json_stats("type", rows, n), "submitters",
+                                        json_stats("submitter", subs, n_subs)));
     } else if (n == 0) {
         printf("(no job finished in the last %ld s)\n", window);
     } else {

@@ -61,19 +61,15 @@ static void print_move(const admin_ctx *ctx, const char *id, const char *from, c
                        const char *extra)
 {
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        admin_json_kv(stdout, 0, "from", from);
-        admin_json_kv(stdout, 0, "to", to);
-        printf(",\"attempt\":%d", attempt);
-        if (cmd_kind) {
-            fputs(",\"command\":{", stdout);
-            admin_json_kv(stdout, 1, "id", cmd_id);
-            admin_json_kv(stdout, 0, "kind", cmd_kind);
-            admin_json_kv(stdout, 0, "recipient", recipient);
-            fputc('}', stdout);
+        json_t *doc =
+            json_pack("{s:s,s:s,s:s,s:i}", "id", id, "from", from, "to", to, "attempt", attempt);
+        if (cmd_kind && json_object_set_new(doc, "command",
+                                            json_pack("{s:s?,s:s,s:s?}", "id", cmd_id, "kind",
+                                                      cmd_kind, "recipient", recipient)) != 0) {
+            json_decref(doc);
+            doc = NULL;
         }
-        fputs("}\n", stdout);
+        admin_json_print(doc);
     } else {
         printf("job %s: %s -> %s%s\n", id, from, to, extra);
         if (cmd_kind)

@@ -48,7 +48,7 @@ static int cmd_db_migrate(admin_ctx *ctx, const admin_args *a)
         return admin_fail(ADMIN_SYSERR, "migration failed: %s", err);
     version = jc_db_schema_version(ctx->db);
     if (ctx->json)
-        printf("{\"applied\":%d,\"version\":%d}\n", applied, version);
+        return admin_json_print(json_pack("{s:i,s:i}", "applied", applied, "version", version));
     else
         printf("applied %d migration%s; schema version %d\n", applied, applied == 1 ? "" : "s",
                version);
@@ -315,6 +315,7 @@ int main(int argc, char **argv)
     const char *group = NULL;
     int i = 1, rc = ADMIN_USAGE;
 
+    admin_json_init();
     memset(&g, 0, sizeof g);
     memset(&a, 0, sizeof a);
     memset(&ctx, 0, sizeof ctx);

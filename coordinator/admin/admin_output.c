@@ -1,15 +1,19 @@
 /*
  * admin_output.c - jobcoord-admin's output, as JSON or aligned text tables.
  *
- * Output from query results is driven by the column types libpq reports:
- * numbers and booleans are written bare in JSON, text arrays become JSON
- * arrays (their PostgreSQL text form is parsed here, one dimension only),
- * everything else is a string escaped by admin_json_str.
+ * JSON is written with jansson: results become trees (admin_json_row,
+ * admin_json_result) driven by the column types libpq reports: numbers and
+ * booleans are JSON numbers and booleans, json and jsonb their documents,
+ * text arrays arrays (core/json_out.c reads their PostgreSQL text form),
+ * everything else a string. admin_json_print writes a tree. The older
+ * helpers that write one member or value at a time (admin_json_str,
+ * admin_json_kv, ...) write each value with jansson too.
  */
 #include "admin.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include <sodium.h>
 
 #include "core/db.h"
+#include "core/json_out.h"
 
 /* PostgreSQL type oids (catalog/pg_type.h, stable across versions). */
 #define OID_BOOL 16
@@ -62,33 +67,41 @@ PGresult *admin_query(admin_ctx *ctx, const char *sql, int nparams, const char *
     return r;
 }
 
+// wiping_free is jansson's free: it wipes the whole block first.
+static void wiping_free(void *p)
+{
+    if (p)
+        sodium_memzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void admin_json_init(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
+
 void admin_b64(const unsigned char *bin, size_t len, char *out, size_t out_size)
 {
     sodium_bin2base64(out, out_size, bin, len, sodium_base64_VARIANT_ORIGINAL);
 }
 
+// put_value writes v (taken; NULL: an allocation failed) to f, compact.
+// json_dumpf allocates nothing while it writes (no sorted keys), so what
+// reaches f is whole, and no copy of a secret is left in freed memory.
+// Returns 0, or -1 after saying why on stderr.
+static int put_value(FILE *f, json_t *v)
+{
+    int rc = v ? json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY) : -1;
+
+    if (rc != 0)
+        fputs("jobcoord-admin: cannot write JSON (out of memory)\n", stderr);
+    json_decref(v);
+    return rc;
+}
+
 void admin_json_str(FILE *f, const char *s)
 {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p == '\r')
-            fputs("\\r", f);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    put_value(f, s ? jc_json_text(s) : json_null());
 }
 
 void admin_json_kv(FILE *f, int first, const char *key, const char *value)
@@ -100,23 +113,30 @@ void admin_json_kv(FILE *f, int first, const char *key, const char *value)
     admin_json_str(f, value);
 }
 
-void admin_json_list(FILE *f, const char *csv)
+json_t *admin_json_csv(const char *csv)
 {
+    json_t *a = json_array();
     const char *p = csv;
 
-    fputc('[', f);
-    while (p && *p) {
+    while (a && p && *p) {
         size_t n = strcspn(p, ",");
         char *item = strndup(p, n);
-        if (p != csv)
-            fputc(',', f);
-        admin_json_str(f, item ? item : "");
+        json_t *v = item ? jc_json_text(item) : NULL;
         free(item);
+        if (json_array_append_new(a, v) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
         p += n;
         if (*p == ',')
             p++;
     }
-    fputc(']', f);
+    return a;
+}
+
+void admin_json_list(FILE *f, const char *csv)
+{
+    put_value(f, admin_json_csv(csv));
 }
 
 /* array_next reads the next element of a PostgreSQL one-dimensional array
@@ -156,24 +176,6 @@ static int array_next(const char **p, char **elem, int *is_null)
     return 1;
 }
 
-/* json_text_array writes a PostgreSQL text[] literal as a JSON array. */
-static void json_text_array(FILE *f, const char *literal)
-{
-    const char *p = literal;
-    char *elem;
-    int is_null, first = 1;
-
-    fputc('[', f);
-    while (array_next(&p, &elem, &is_null)) {
-        if (!first)
-            fputc(',', f);
-        admin_json_str(f, is_null ? NULL : elem);
-        free(elem);
-        first = 0;
-    }
-    fputc(']', f);
-}
-
 /* text_array_csv turns a PostgreSQL text[] literal into "a,b" (malloc'd). */
 static char *text_array_csv(const char *literal)
 {
@@ -191,40 +193,88 @@ static char *text_array_csv(const char *literal)
     return out;
 }
 
+// cell_value returns column c of row i as a JSON value by its type, or
+// NULL when an allocation failed.
+static json_t *cell_value(const PGresult *r, int i, int c)
+{
+    Oid t = PQftype(r, c);
+
+    if (PQgetisnull(r, i, c))
+        return json_null();
+    switch (t) {
+    case OID_BOOL: return jc_json_pg_value(r, i, c, 'b');
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+    case OID_NUMERIC: return jc_json_pg_value(r, i, c, 'n');
+    case OID_JSON:
+    case OID_JSONB: return json_loads(PQgetvalue(r, i, c), JSON_DECODE_ANY, NULL);
+    case OID_TEXT_ARRAY: return jc_json_pg_value(r, i, c, 'a');
+    default: return jc_json_text(PQgetvalue(r, i, c));
+    }
+}
+
+json_t *admin_json_row(const PGresult *r, int i)
+{
+    json_t *o = json_object();
+
+    for (int c = 0; o && c < PQnfields(r); c++)
+        if (json_object_set_new(o, PQfname(r, c), cell_value(r, i, c)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    return o;
+}
+
+json_t *admin_json_result(const PGresult *r)
+{
+    json_t *a = json_array();
+
+    for (int i = 0; a && i < PQntuples(r); i++)
+        if (json_array_append_new(a, admin_json_row(r, i)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
+}
+
+int admin_json_print(json_t *doc)
+{
+    if (!doc)
+        return admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
+    if (put_value(stdout, doc) != 0)
+        return ADMIN_SYSERR;
+    fputc('\n', stdout);
+    return ADMIN_OK;
+}
+
 void admin_json_fields(FILE *f, const PGresult *r, int i)
 {
-    for (int c = 0; c < PQnfields(r); c++) {
-        const char *v = PQgetvalue(r, i, c);
-        Oid t = PQftype(r, c);
+    json_t *o = admin_json_row(r, i);
+    const char *key;
+    json_t *v;
+    int first = 1;
 
-        if (c)
+    /* the members without the braces around them */
+    if (!o)
+        fputs("jobcoord-admin: cannot write JSON (out of memory)\n", stderr);
+    json_object_foreach (o, key, v) {
+        if (!first)
             fputc(',', f);
-        admin_json_str(f, PQfname(r, c));
+        first = 0;
+        put_value(f, json_string(key));
         fputc(':', f);
-        if (PQgetisnull(r, i, c))
-            fputs("null", f);
-        else if (t == OID_BOOL)
-            fputs(v[0] == 't' ? "true" : "false", f);
-        else if (t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_OID ||
-                 t == OID_FLOAT4 || t == OID_FLOAT8 || t == OID_NUMERIC || t == OID_JSON ||
-                 t == OID_JSONB)
-            fputs(v, f);
-        else if (t == OID_TEXT_ARRAY)
-            json_text_array(f, v);
-        else
-            admin_json_str(f, v);
+        put_value(f, json_incref(v));
     }
+    json_decref(o);
 }
 
 void admin_json_rows(FILE *f, const PGresult *r)
 {
-    fputc('[', f);
-    for (int i = 0; i < PQntuples(r); i++) {
-        fputs(i ? ",{" : "{", f);
-        admin_json_fields(f, r, i);
-        fputc('}', f);
-    }
-    fputc(']', f);
+    put_value(f, admin_json_result(r));
 }
 
 struct admin_table {
@@ -349,8 +399,7 @@ void admin_print_result(FILE *f, const PGresult *r)
 void admin_print_rows(const admin_ctx *ctx, const PGresult *r)
 {
     if (ctx->json) {
-        admin_json_rows(stdout, r);
-        fputc('\n', stdout);
+        admin_json_print(admin_json_result(r));
     } else {
         admin_print_result(stdout, r);
     }

@@ -44,10 +44,7 @@ static int cmd_generate_key(admin_ctx *ctx, const admin_args *a)
     snprintf(id, sizeof id, "k%04d%02d%02d_%02x%02x", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, r[0], r[1]);
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        admin_json_kv(stdout, 0, "value", value);
-        fputs("}\n", stdout);
+        admin_json_print(json_pack("{s:s,s:s}", "id", id, "value", value));
     } else {
         printf("%s = \"%s\";\n", id, value);
     }
@@ -76,14 +73,18 @@ static void print_counts(const admin_ctx *ctx, const char *target,
         t.remaining += n[i].remaining;
     }
     if (ctx->json && ok) {
-        fputc('{', f);
-        admin_json_kv(f, 1, "target", target);
-        fprintf(f, ",\"moved\":%ld,\"batches\":%ld,\"remaining\":%ld", t.moved, t.batches,
-                t.remaining);
-        for (int i = 0; i < N_SECRETS; i++)
-            fprintf(f, ",\"%s\":{\"moved\":%ld,\"batches\":%ld,\"remaining\":%ld}",
-                    secrets_names[i], n[i].moved, n[i].batches, n[i].remaining);
-        fputs("}\n", f);
+        json_t *doc =
+            json_pack("{s:s?,s:I,s:I,s:I}", "target", target, "moved", (json_int_t)t.moved,
+                      "batches", (json_int_t)t.batches, "remaining", (json_int_t)t.remaining);
+        for (int i = 0; doc && i < N_SECRETS; i++)
+            if (json_object_set_new(doc, secrets_names[i],
+                                    json_pack("{s:I,s:I,s:I}", "moved", (json_int_t)n[i].moved,
+                                              "batches", (json_int_t)n[i].batches, "remaining",
+                                              (json_int_t)n[i].remaining)) != 0) {
+                json_decref(doc);
+                doc = NULL;
+            }
+        admin_json_print(doc);
     } else {
         fprintf(f, "%s %ld key%s to %s%s%s in %ld batch%s; %ld remaining (",
                 ok ? "moved" : "before the error, moved", t.moved, t.moved == 1 ? "" : "s",
@@ -237,26 +238,27 @@ static int cmd_signing_keys(admin_ctx *ctx, const admin_args *a)
     if (jc_signing_list(ctx->db, &keys, &n, err, sizeof err) != 0)
         return admin_fail(ADMIN_SYSERR, "%s", err);
     if (ctx->json) {
-        fputc('[', stdout);
-        for (int i = 0; i < n; i++) {
+        json_t *all = json_array();
+        for (int i = 0; all && i < n; i++) {
             const jc_signing_key *k = &keys[i];
             char c[32], r[32], v[32];
             char pk[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 
             sodium_bin2base64(pk, sizeof pk, k->pk, sizeof k->pk,
                               sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-            fputs(i ? ",{" : "{", stdout);
-            admin_json_kv(stdout, 1, "kid", k->kid);
-            admin_json_kv(stdout, 0, "state", signing_state(k, now_ms));
-            admin_json_kv(stdout, 0, "alg", "EdDSA");
-            admin_json_kv(stdout, 0, "created_at", format_ms(k->created_at_ms, c, sizeof c));
-            admin_json_kv(stdout, 0, "retired_at", format_ms(k->retired_at_ms, r, sizeof r));
-            admin_json_kv(stdout, 0, "valid_until", format_ms(k->valid_until_ms, v, sizeof v));
-            admin_json_kv(stdout, 0, "enc_key_id", k->enc_key_id[0] ? k->enc_key_id : NULL);
-            admin_json_kv(stdout, 0, "public_key", pk);
-            fputc('}', stdout);
+            if (json_array_append_new(
+                    all, json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:s}", "kid", k->kid, "state",
+                                   signing_state(k, now_ms), "alg", "EdDSA", "created_at",
+                                   format_ms(k->created_at_ms, c, sizeof c), "retired_at",
+                                   format_ms(k->retired_at_ms, r, sizeof r), "valid_until",
+                                   format_ms(k->valid_until_ms, v, sizeof v), "enc_key_id",
+                                   k->enc_key_id[0] ? k->enc_key_id : NULL, "public_key", pk)) !=
+                0) {
+                json_decref(all);
+                all = NULL;
+            }
         }
-        fputs("]\n", stdout);
+        admin_json_print(all);
     } else if (n == 0) {
         printf("(none: the coordinator creates the first key at start, or run "
                "security rotate-signing-key)\n");
@@ -302,12 +304,10 @@ static int cmd_rotate_signing_key(admin_ctx *ctx, const admin_args *a)
         return admin_fail(rc == -2 ? ADMIN_REFUSED : ADMIN_SYSERR, "%s", err);
     until = retired.kid[0] ? format_ms(retired.valid_until_ms, v, sizeof v) : NULL;
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "kid", made.kid);
-        admin_json_kv(stdout, 0, "enc_key_id", made.enc_key_id[0] ? made.enc_key_id : NULL);
-        admin_json_kv(stdout, 0, "retired_kid", retired.kid[0] ? retired.kid : NULL);
-        admin_json_kv(stdout, 0, "retired_valid_until", until);
-        fprintf(stdout, ",\"grace_s\":%ld}\n", grace);
+        admin_json_print(json_pack("{s:s,s:s?,s:s?,s:s?,s:I}", "kid", made.kid, "enc_key_id",
+                                   made.enc_key_id[0] ? made.enc_key_id : NULL, "retired_kid",
+                                   retired.kid[0] ? retired.kid : NULL, "retired_valid_until",
+                                   until, "grace_s", (json_int_t)grace));
     } else {
         printf("kid      %s\nstored   %s%s\n", made.kid,
                made.enc_key_id[0] ? "sealed with " : "plain text", made.enc_key_id);

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "core/json_out.h"
 #include "principals/principal_delete.h"
 #include "principals/principals.h"
 
@@ -27,20 +28,25 @@ static void print_new_key(const admin_ctx *ctx, const char *id, const char *role
 
     admin_b64(nk->key, sizeof nk->key, b64, sizeof b64);
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        if (role)
-            admin_json_kv(stdout, 0, "role", role);
-        admin_json_kv(stdout, 0, "key_id", nk->key_id);
-        admin_json_kv(stdout, 0, "key", b64);
-        admin_json_kv(stdout, 0, "enc_key_id", nk->enc_key_id[0] ? nk->enc_key_id : NULL);
-        if (!role) {
-            admin_json_kv(stdout, 0, "previous_key_id",
-                          nk->previous_key_id[0] ? nk->previous_key_id : NULL);
-            admin_json_kv(stdout, 0, "previous_valid_until",
-                          nk->previous_valid_until[0] ? nk->previous_valid_until : NULL);
+        json_t *doc = json_pack("{s:s}", "id", id);
+        int ok =
+            (!role || json_object_set_new(doc, "role", json_string(role)) == 0) &&
+            json_object_update_new(doc, json_pack("{s:s,s:s,s:s?}", "key_id", nk->key_id, "key",
+                                                  b64, "enc_key_id",
+                                                  nk->enc_key_id[0] ? nk->enc_key_id : NULL)) ==
+                0 &&
+            (role ||
+             json_object_update_new(doc,
+                                    json_pack("{s:s?,s:s?}", "previous_key_id",
+                                              nk->previous_key_id[0] ? nk->previous_key_id : NULL,
+                                              "previous_valid_until",
+                                              nk->previous_valid_until[0] ? nk->previous_valid_until
+                                                                          : NULL)) == 0);
+        if (!ok) {
+            json_decref(doc);
+            doc = NULL;
         }
-        fputs("}\n", stdout);
+        admin_json_print(doc);
     } else {
         printf("id          %s\n", id);
         if (role)
@@ -127,47 +133,48 @@ static void expires_by_age(const jc_principal_key *k, long max_age, char *out, s
         strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* json_principal writes p and its keys as one JSON object; max_age is
- * auth.max_key_age_s. */
-static void json_principal(const jc_principal *p, long max_age)
+/* json_principal returns p and its keys as one JSON object, or NULL when
+ * it cannot be made; max_age is auth.max_key_age_s. */
+static json_t *json_principal(const jc_principal *p, long max_age)
 {
     char b64[B64_KEY_LEN], by_age[JC_PRINCIPAL_TS_LEN];
+    json_t *keys = json_array();
+    json_t *o =
+        json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:b,s:I,s:s?,s:b,s:b}", "id", p->id, "role", p->role,
+                  "scopes", admin_json_csv(p->scopes), "description", jc_json_text(p->description),
+                  "disabled", p->disabled, "created_at", p->created_at, "has_password",
+                  p->has_password, "failed_logins", (json_int_t)p->failed_logins, "locked_until",
+                  p->locked_until[0] ? p->locked_until : NULL, "locked", p->locked, "totp_enabled",
+                  p->totp_enabled);
+    int ok = json_object_set_new(o, "keys", keys) == 0;
 
-    fputc('{', stdout);
-    admin_json_kv(stdout, 1, "id", p->id);
-    admin_json_kv(stdout, 0, "role", p->role);
-    fputs(",\"scopes\":", stdout);
-    admin_json_list(stdout, p->scopes);
-    admin_json_kv(stdout, 0, "description", p->description);
-    printf(",\"disabled\":%s", p->disabled ? "true" : "false");
-    admin_json_kv(stdout, 0, "created_at", p->created_at);
-    printf(",\"has_password\":%s,\"failed_logins\":%ld", p->has_password ? "true" : "false",
-           p->failed_logins);
-    admin_json_kv(stdout, 0, "locked_until", p->locked_until[0] ? p->locked_until : NULL);
-    printf(",\"locked\":%s,\"totp_enabled\":%s", p->locked ? "true" : "false",
-           p->totp_enabled ? "true" : "false");
-    fputs(",\"keys\":[", stdout);
-    for (size_t i = 0; i < p->n_keys; i++) {
+    for (size_t i = 0; ok && i < p->n_keys; i++) {
         const jc_principal_key *k = &p->keys[i];
-        fputs(i ? ",{" : "{", stdout);
-        admin_json_kv(stdout, 1, "key_id", k->key_id);
-        admin_json_kv(stdout, 0, "status", key_status(k, max_age));
-        admin_json_kv(stdout, 0, "enc_key_id", k->enc_key_id[0] ? k->enc_key_id : NULL);
-        admin_json_kv(stdout, 0, "created_at", k->created_at);
-        admin_json_kv(stdout, 0, "valid_until", k->valid_until[0] ? k->valid_until : NULL);
+        json_t *ko;
+
         expires_by_age(k, max_age, by_age, sizeof by_age);
-        printf(",\"age_s\":%lld,\"aged_out\":%s", k->age_s,
-               aged_out(k, max_age) ? "true" : "false");
-        admin_json_kv(stdout, 0, "expires_by_age", by_age[0] ? by_age : NULL);
-        admin_json_kv(stdout, 0, "last_used_at", k->last_used_at[0] ? k->last_used_at : NULL);
+        ko =
+            json_pack("{s:s,s:s,s:s?,s:s,s:s?,s:I,s:b,s:s?,s:s?}", "key_id", k->key_id, "status",
+                      key_status(k, max_age), "enc_key_id", k->enc_key_id[0] ? k->enc_key_id : NULL,
+                      "created_at", k->created_at, "valid_until",
+                      k->valid_until[0] ? k->valid_until : NULL, "age_s", (json_int_t)k->age_s,
+                      "aged_out", aged_out(k, max_age), "expires_by_age", by_age[0] ? by_age : NULL,
+                      "last_used_at", k->last_used_at[0] ? k->last_used_at : NULL);
         if (k->has_secret) {
             admin_b64(k->secret, sizeof k->secret, b64, sizeof b64);
-            admin_json_kv(stdout, 0, "key", b64);
+            if (json_object_set_new(ko, "key", json_string(b64)) != 0) {
+                json_decref(ko);
+                ko = NULL;
+            }
         }
-        fputc('}', stdout);
+        ok = json_array_append_new(keys, ko) == 0;
     }
-    fputs("]}", stdout);
     sodium_memzero(b64, sizeof b64);
+    if (!ok) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 /* list_principals reads id (NULL: all) and prints it with the keys. */
@@ -195,16 +202,15 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
     if (st != JC_PR_OK)
         return admin_pr_exit(st, err);
     if (ctx->json && id) {
-        json_principal(&list[0], max_age);
-        fputc('\n', stdout);
+        rc = admin_json_print(json_principal(&list[0], max_age));
     } else if (ctx->json) {
-        fputc('[', stdout);
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                fputc(',', stdout);
-            json_principal(&list[i], max_age);
-        }
-        fputs("]\n", stdout);
+        json_t *all = json_array();
+        for (size_t i = 0; all && i < n; i++)
+            if (json_array_append_new(all, json_principal(&list[i], max_age)) != 0) {
+                json_decref(all);
+                all = NULL;
+            }
+        rc = admin_json_print(all);
     } else if (id) {
         const jc_principal *p = &list[0];
         static const char *const hdr[] = {"KEY_ID",         "STATUS",       "ENC_KEY_ID",
@@ -328,24 +334,27 @@ static int cmd_rotate_key(admin_ctx *ctx, const admin_args *a)
 static void print_delete(const admin_ctx *ctx, const char *id, const jc_delete_report *rep)
 {
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        admin_json_kv(stdout, 0, "role", rep->role);
-        printf(",\"deleted\":true,\"held_jobs\":%ld,\"requeued\":%ld,\"failed\":%ld,"
-               "\"held_canceled\":%ld,\"submitted_jobs\":%ld,\"canceled\":%ld,"
-               "\"canceling\":%ld,\"commands_canceled\":%ld,\"jobs\":[",
-               rep->held, rep->requeued, rep->failed, rep->held_canceled, rep->submitted,
-               rep->canceled, rep->canceling, rep->commands_canceled);
-        for (size_t i = 0; i < rep->n_jobs; i++) {
+        json_t *jobs = json_array();
+        json_t *doc =
+            json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "id", id, "role", rep->role,
+                      "deleted", 1, "held_jobs", (json_int_t)rep->held, "requeued",
+                      (json_int_t)rep->requeued, "failed", (json_int_t)rep->failed, "held_canceled",
+                      (json_int_t)rep->held_canceled, "submitted_jobs", (json_int_t)rep->submitted,
+                      "canceled", (json_int_t)rep->canceled, "canceling",
+                      (json_int_t)rep->canceling, "commands_canceled",
+                      (json_int_t)rep->commands_canceled);
+        int ok = json_object_set_new(doc, "jobs", jobs) == 0;
+        for (size_t i = 0; ok && i < rep->n_jobs; i++) {
             const jc_deleted_job *j = &rep->jobs[i];
-            fputs(i ? ",{" : "{", stdout);
-            admin_json_kv(stdout, 1, "id", j->id);
-            admin_json_kv(stdout, 0, "as", j->held ? "worker" : "submitter");
-            admin_json_kv(stdout, 0, "from", j->from);
-            admin_json_kv(stdout, 0, "to", j->to);
-            fputc('}', stdout);
+            ok = json_array_append_new(jobs, json_pack("{s:s,s:s,s:s,s:s}", "id", j->id, "as",
+                                                       j->held ? "worker" : "submitter", "from",
+                                                       j->from, "to", j->to)) == 0;
         }
-        fputs("]}\n", stdout);
+        if (!ok) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        admin_json_print(doc);
         return;
     }
     for (size_t i = 0; i < rep->n_jobs; i++) {

@@ -13,9 +13,11 @@
 #include "admin.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/db.h"
+#include "core/json_out.h"
 #include "kafka/kconf.h"
 #include "jobs/workerstate.h"
 #include "jobs/cmdstate.h"
@@ -141,11 +143,13 @@ static int cmd_worker_show(admin_ctx *ctx, const admin_args *a)
     if (!hb)
         goto out;
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_fields(stdout, w, 0);
-        fputs(",\"heartbeats\":", stdout);
-        admin_json_rows(stdout, hb);
-        fputs("}\n", stdout);
+        json_t *doc = admin_json_row(w, 0);
+        if (json_object_set_new(doc, "heartbeats", admin_json_result(hb)) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        if (admin_json_print(doc) != ADMIN_OK)
+            goto out;
     } else {
         admin_print_record(stdout, w, 0);
         printf("\nlast heartbeats:\n");
@@ -158,23 +162,27 @@ out:
     return rc;
 }
 
-/* print_counts prints "name n, name n" (text) or {"name":n} (JSON) from a
- * two-column result. */
-static void print_counts(const admin_ctx *ctx, const PGresult *r)
+/* print_counts prints "name n, name n" from a two-column result. */
+static void print_counts(const PGresult *r)
 {
-    if (ctx->json)
-        fputc('{', stdout);
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (ctx->json) {
-            if (i)
-                fputc(',', stdout);
-            admin_json_str(stdout, PQgetvalue(r, i, 0));
-            printf(":%s", PQgetvalue(r, i, 1));
-        } else {
-            printf("%s%s %s", i ? ", " : "", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%s%s %s", i ? ", " : "", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    fputs("\n", stdout);
+}
+
+/* json_counts returns {"name":n} from a two-column result, or NULL when it
+ * cannot be made. */
+static json_t *json_counts(const PGresult *r)
+{
+    json_t *o = json_object();
+
+    for (int i = 0; o && i < PQntuples(r); i++)
+        if (json_object_set_new(o, PQgetvalue(r, i, 0),
+                                json_integer(strtoll(PQgetvalue(r, i, 1), NULL, 10))) != 0) {
+            json_decref(o);
+            o = NULL;
         }
-    }
-    fputs(ctx->json ? "}" : "\n", stdout);
+    return o;
 }
 
 /* The count lines of `status`: label, JSON name, and a query that counts
@@ -237,32 +245,37 @@ static const char recent_jobs_sql[] =
     " ORDER BY created_at DESC, id DESC LIMIT " STATUS_RECENT_JOBS;
 
 /* print_window prints the jobs created within the window (counts, then the
- * newest); returns an exit code. */
-static int print_window(admin_ctx *ctx, const char *window)
+ * newest), or with --json adds them to doc; returns an exit code. */
+static int print_window(admin_ctx *ctx, const char *window, json_t *doc)
 {
     PGresult *r = admin_query(ctx, window_jobs_sql, 1, &window);
+    int rc = ADMIN_OK;
 
     if (!r)
         return ADMIN_SYSERR;
-    if (ctx->json)
-        fputs(",\"jobs_in_window\":", stdout);
-    else
+    if (ctx->json) {
+        if (json_object_set_new(doc, "jobs_in_window", json_counts(r)) != 0)
+            rc = admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
+    } else {
         printf("jobs created in it  ");
-    print_counts(ctx, r);
+        print_counts(r);
+    }
     PQclear(r);
+    if (rc)
+        return rc;
     r = admin_query(ctx, recent_jobs_sql, 1, &window);
     if (!r)
         return ADMIN_SYSERR;
     if (ctx->json) {
-        fputs(",\"recent_jobs\":", stdout);
-        admin_json_rows(stdout, r);
+        if (json_object_set_new(doc, "recent_jobs", admin_json_result(r)) != 0)
+            rc = admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
     } else {
         printf("\nRecent jobs (the newest " STATUS_RECENT_JOBS " created in the last %s s):\n",
                window);
         admin_print_result(stdout, r);
     }
     PQclear(r);
-    return ADMIN_OK;
+    return rc;
 }
 
 /* cmd_status summarizes the installation from one snapshot. */
@@ -272,6 +285,7 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
     char window[24];
     long window_s = STATUS_WINDOW_DEFAULT;
     PGresult *hb = NULL, *r = NULL;
+    json_t *doc = NULL;
     int rc, version, latest = jc_db_latest_version();
 
     if (window_text && admin_parse_duration("--window", window_text, WINDOW_MAX, &window_s))
@@ -292,7 +306,8 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
     if (!hb)
         goto out;
     if (ctx->json)
-        printf("{\"schema_version\":%d,\"latest_schema_version\":%d", version, latest);
+        doc = json_pack("{s:i,s:i,s:[]}", "schema_version", version, "latest_schema_version",
+                        latest, "warnings");
     else
         printf("schema version      %d (this program: %d)\n", version, latest);
     {
@@ -307,15 +322,10 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         }
         ages_warn = jc_key_age_warning(&ctx->cfg, &ages, ages_why, sizeof ages_why);
         if (ctx->json) {
-            fputs(",\"warnings\":[", stdout);
-            if (warn)
-                admin_json_str(stdout, why);
-            if (ages_warn) {
-                if (warn)
-                    fputc(',', stdout);
-                admin_json_str(stdout, ages_why);
-            }
-            fputs("]", stdout);
+            json_t *warnings = json_object_get(doc, "warnings");
+            if ((warn && json_array_append_new(warnings, jc_json_text(why)) != 0) ||
+                (ages_warn && json_array_append_new(warnings, jc_json_text(ages_why)) != 0))
+                goto nomem;
         } else {
             if (warn)
                 printf("warning             %s\n", why);
@@ -327,19 +337,25 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         r = admin_query(ctx, status_counts[i].sql, 0, NULL);
         if (!r)
             goto out;
-        if (ctx->json)
-            printf(",\"%s\":", status_counts[i].json_name);
-        else
+        if (ctx->json) {
+            if (json_object_set_new(doc, status_counts[i].json_name, json_counts(r)) != 0)
+                goto nomem;
+        } else {
             printf("%-20s", status_counts[i].label);
-        print_counts(ctx, r);
+            print_counts(r);
+        }
         PQclear(r);
         r = NULL;
     }
-    if (ctx->json)
-        printf(",\"window_s\":%s,\"heartbeats_applied\":%s", window, PQgetvalue(hb, 0, 0));
-    else
+    if (ctx->json) {
+        if (json_object_set_new(doc, "window_s", json_integer(strtoll(window, NULL, 10))) != 0 ||
+            json_object_set_new(doc, "heartbeats_applied",
+                                json_integer(strtoll(PQgetvalue(hb, 0, 0), NULL, 10))) != 0)
+            goto nomem;
+    } else {
         printf("heartbeats applied  %s in the last %s s\n", PQgetvalue(hb, 0, 0), window);
-    rc = print_window(ctx, window);
+    }
+    rc = print_window(ctx, window, doc);
     if (rc)
         goto out;
     rc = ADMIN_SYSERR;
@@ -348,8 +364,8 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         if (!r)
             goto out;
         if (ctx->json) {
-            printf(",\"%s\":", status_lists[i].json_name);
-            admin_json_rows(stdout, r);
+            if (json_object_set_new(doc, status_lists[i].json_name, admin_json_result(r)) != 0)
+                goto nomem;
         } else {
             printf("\n%s:\n", status_lists[i].title);
             admin_print_result(stdout, r);
@@ -357,10 +373,13 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         PQclear(r);
         r = NULL;
     }
-    if (ctx->json)
-        fputs("}\n", stdout);
-    rc = ADMIN_OK;
+    rc = ctx->json ? admin_json_print(doc) : ADMIN_OK;
+    doc = NULL; /* taken */
+    goto out;
+nomem:
+    rc = admin_fail(ADMIN_SYSERR, "out of memory writing JSON");
 out:
+    json_decref(doc);
     PQclear(hb);
     PQclear(r);
     return rc;

@@ -18,8 +18,10 @@
 #include "admin.h"
 #include "jobs/workerstate.h"
 #include "jobs/jobwrite.h"
+#include "core/json_out.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SETTING_KEY_MAX 64
@@ -117,13 +119,9 @@ static int set_drain(admin_ctx *ctx, const admin_args *a, int drain)
     if (rc)
         goto out;
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        printf(",\"drain_requested\":%s", drain ? "true" : "false");
-        admin_json_kv(stdout, 0, "status", new_status);
-        printf(",\"changed\":%s,\"command_id\":", changed ? "true" : "false");
-        admin_json_str(stdout, cmd ? PQgetvalue(cmd, 0, 0) : NULL);
-        fputs("}\n", stdout);
+        admin_json_print(json_pack("{s:s,s:b,s:s,s:b,s:s?}", "id", id, "drain_requested", drain,
+                                   "status", new_status, "changed", changed, "command_id",
+                                   cmd ? PQgetvalue(cmd, 0, 0) : NULL));
     } else if (changed) {
         printf("worker %s: %s requested (status %s -> %s)\nqueued %s command %s for %s\n", id,
                kind, status, new_status, kind, PQgetvalue(cmd, 0, 0), id);
@@ -222,21 +220,24 @@ static void print_config(const admin_ctx *ctx, const char *id, const PGresult *w
     const char *applied = PQgetisnull(w, 0, 1) ? NULL : PQgetvalue(w, 0, 1);
 
     if (ctx->json) {
-        fputc('{', stdout);
-        admin_json_kv(stdout, 1, "id", id);
-        printf(",\"desired_config_version\":%s,\"config_version\":%s", PQgetvalue(w, 0, 0),
-               applied ? applied : "null");
-        if (cmd_id)
-            admin_json_kv(stdout, 0, "command_id", cmd_id);
-        fputs(",\"settings\":{", stdout);
-        for (int i = 0; i < PQntuples(s); i++) {
-            if (i)
-                fputc(',', stdout);
-            admin_json_str(stdout, PQgetvalue(s, i, 0));
-            fputc(':', stdout);
-            admin_json_str(stdout, PQgetvalue(s, i, 1));
+        json_t *settings = json_object();
+        json_t *doc =
+            json_pack("{s:s,s:I,s:o}", "id", id, "desired_config_version",
+                      (json_int_t)strtoll(PQgetvalue(w, 0, 0), NULL, 10), "config_version",
+                      applied ? json_integer(strtoll(applied, NULL, 10)) : json_null());
+        for (int i = 0; settings && i < PQntuples(s); i++)
+            if (json_object_set_new(settings, PQgetvalue(s, i, 0),
+                                    jc_json_text(PQgetvalue(s, i, 1))) != 0) {
+                json_decref(settings);
+                settings = NULL;
+            }
+        /* | and not ||: settings is taken whatever happens */
+        if ((cmd_id && json_object_set_new(doc, "command_id", json_string(cmd_id)) != 0) |
+            (json_object_set_new(doc, "settings", settings) != 0)) {
+            json_decref(doc);
+            doc = NULL;
         }
-        fputs("}}\n", stdout);
+        admin_json_print(doc);
         return;
     }
     admin_print_field(stdout, 22, "worker", id);

@@ -339,6 +339,18 @@ check_eq "jobcoord-token gets a token from the coordinator" 0 $?
 check_eq "which jose verifies, for client1" "True client1" \
     "$(jose "$SDKTOK" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["ok"], j.get("payload", {}).get("sub"))')"
 check_eq "and the status API accepts" 200 "$(get_bearer /v1/jobs "$SDKTOK")"
+"$BIN/worker-sdk/tools/jobcoord-token" --config "$T/client1.conf" --json >"$T/sdk-token.json" 2>>"$T/sdk-token.err"
+check_eq "jobcoord-token --json exits 0" 0 $?
+check_eq "--json: one line, the token, its type, times and scope" \
+    "1 True Bearer True True True" \
+    "$(python3 -c '
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+d = json.loads(lines[0])
+print(len(lines), d["access_token"].count(".") == 2, d["token_type"],
+      type(d["expires_in"]) is int and 0 < d["expires_in"] <= 86400,
+      type(d["expires_at_ms"]) is int and d["expires_at_ms"] > 1700000000000,
+      d["scope"] is None or type(d["scope"]) is str)' "$T/sdk-token.json")"
 printf 'principal = client1\nkey.id = nope\nkey.file = %s\nbootstrap.file = %s\ntoken.url = %s\n' "$T/client1.key" "$T/kafka.bootstrap" "$URL" >"$T/bad.conf"
 "$BIN/worker-sdk/tools/jobcoord-token" --config "$T/bad.conf" >/dev/null 2>"$T/sdk-bad.err"
 check_eq "a wrong key id: jobcoord-token exits 1" 1 $?

@@ -76,9 +76,8 @@ static int submit_one(jc_client_t *c, const options *o, const char *type, const 
     if (o->wait)
         return 0; /* the outcome, printed later, names the job */
     if (o->json) {
-        printf("{\"id\":\"%s\",\"type\":", id);
-        json_str(type, strlen(type));
-        printf("}\n");
+        json_print("jobcoord-submit",
+                   json_pack("{s:s,s:o}", "id", id, "type", json_text(type, strlen(type))));
     } else {
         printf("%s\n", id);
     }
@@ -265,20 +264,15 @@ static int cancel_job(jc_client_t *c, const options *o)
                               state, reason, sizeof reason);
     rc = e == JC_OK ? 0 : e == JC_ERR_REFUSED ? EXIT_REFUSED : EXIT_TIMED_OUT;
     if (o->json) {
-        fputs("{\"id\":", stdout);
-        json_str(o->cancel, strlen(o->cancel));
-        printf(",\"cancel\":\"%s\",\"state\":",
-               rc == 0 ? "accepted" : rc == EXIT_REFUSED ? "refused" : "no_answer");
-        if (rc == 0)
-            json_str(state, strlen(state));
-        else
-            fputs("null", stdout);
-        fputs(",\"reason\":", stdout);
-        if (rc == EXIT_REFUSED)
-            json_str(reason, strlen(reason));
-        else
-            fputs("null", stdout);
-        printf("}\n");
+        json_print("jobcoord-submit",
+                   json_pack("{s:o,s:s,s:o,s:o}", "id", json_text(o->cancel, strlen(o->cancel)),
+                             "cancel",
+                             rc == 0              ? "accepted"
+                             : rc == EXIT_REFUSED ? "refused"
+                                                  : "no_answer",
+                             "state", rc == 0 ? json_text(state, strlen(state)) : json_null(),
+                             "reason",
+                             rc == EXIT_REFUSED ? json_text(reason, strlen(reason)) : json_null()));
     } else if (rc == 0) {
         printf("cancel of %s accepted: the job is %s\n", o->cancel, state);
     } else if (rc == EXIT_REFUSED) {

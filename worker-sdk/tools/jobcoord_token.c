@@ -61,6 +61,7 @@ int main(int argc, char **argv)
     jc_token_source_t *ts = NULL;
     jc_err_t e;
 
+    json_out_init();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {
@@ -114,15 +115,16 @@ int main(int argc, char **argv)
         int64_t left = (expires_at - now_ms()) / 1000;
         if (jc_token_scope(ts, granted, sizeof granted) != JC_OK)
             granted[0] = '\0';
-        fputs("{\"access_token\":", stdout);
-        json_str(token, strlen(token));
-        printf(",\"token_type\":\"Bearer\",\"expires_in\":%lld,\"expires_at_ms\":%lld,\"scope\":",
-               (long long)(left > 0 ? left : 0), (long long)expires_at);
-        if (granted[0])
-            json_str(granted, strlen(granted));
-        else
-            fputs("null", stdout);
-        fputs("}\n", stdout);
+        if (json_print("jobcoord-token",
+                       json_pack("{s:o,s:s,s:I,s:I,s:o}", "access_token",
+                                 json_text(token, strlen(token)), "token_type", "Bearer",
+                                 "expires_in", (json_int_t)(left > 0 ? left : 0), "expires_at_ms",
+                                 (json_int_t)expires_at, "scope",
+                                 granted[0] ? json_text(granted, strlen(granted)) : json_null())) !=
+            0) {
+            code = EXIT_SYSTEM;
+            goto out;
+        }
     } else {
         puts(token);
     }

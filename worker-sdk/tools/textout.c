@@ -1,56 +1,72 @@
 /*
- * textout.c - how jobcoord-submit writes outcomes. A job's result is bytes:
- * JSON carries it both as text (when it is valid UTF-8) and as base64, so
- * a script never has to guess; a person sees it escaped, on one line.
+ * textout.c - how the tools write outcomes. A job's result is bytes: JSON
+ * carries it both as text (when it is valid UTF-8) and as base64, so a
+ * script never has to guess; a person sees it escaped, on one line. JSON
+ * is written with jansson.
  */
 #include "textout.h"
 
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "capture.h"
 #include "jcproto/proto.h"
 
-// json_str writes s (n bytes, valid UTF-8) as a JSON string.
-void json_str(const char *s, size_t n)
+// wiping_free is jansson's free: it wipes the whole block first.
+static void wiping_free(void *p)
 {
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", stdout);
-        else if (c == '\t')
-            fputs("\\t", stdout);
-        else if (c == '\r')
-            fputs("\\r", stdout);
-        else if (c < 0x20 || c == 0x7f)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
+    if (p)
+        sodium_memzero(p, malloc_usable_size(p));
+    free(p);
 }
 
-// json_base64 writes bytes as a JSON string in standard base64.
-void json_base64(const unsigned char *b, size_t n)
+void json_out_init(void)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    json_set_alloc_funcs(malloc, wiping_free);
+}
 
-    putchar('"');
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)b[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)b[i + 1] << 8;
-        if (i + 2 < n)
-            v |= b[i + 2];
-        putchar(tab[(v >> 18) & 63]);
-        putchar(tab[(v >> 12) & 63]);
-        putchar(i + 1 < n ? tab[(v >> 6) & 63] : '=');
-        putchar(i + 2 < n ? tab[v & 63] : '=');
+json_t *json_text(const char *s, size_t n)
+{
+    return jc_utf8_valid((const uint8_t *)s, n) ? json_stringn(s, n) : json_null();
+}
+
+// json_base64 returns n bytes as a JSON string in standard base64, or
+// NULL when an allocation failed.
+static json_t *json_base64(const unsigned char *b, size_t n)
+{
+    size_t len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    char *text = malloc(len);
+    json_t *v = NULL;
+
+    if (text) {
+        sodium_bin2base64(text, len, b, n, sodium_base64_VARIANT_ORIGINAL);
+        v = json_string(text);
     }
-    putchar('"');
+    free(text);
+    return v;
+}
+
+// opt_text returns s as a JSON string, or null when it is NULL or "".
+static json_t *opt_text(const char *s)
+{
+    return s && *s ? json_text(s, strlen(s)) : json_null();
+}
+
+int json_print(const char *tool, json_t *doc)
+{
+    /* json_dumpf allocates nothing while it writes (no sorted keys): what
+     * reaches stdout is whole */
+    int rc = doc ? json_dumpf(doc, stdout, JSON_COMPACT) : -1;
+
+    json_decref(doc);
+    if (rc == 0 && putchar('\n') != EOF && fflush(stdout) == 0)
+        return 0;
+    fprintf(stderr, "%s: cannot write JSON (out of memory, or stdout failed)\n", tool);
+    return -1;
 }
 
 // text_escaped writes bytes for a human: newlines, tabs, control bytes and
@@ -79,32 +95,15 @@ void outcome_print(int json, const char *id, const char *state, const char *resu
                    size_t result_len, const char *error, const char *reason)
 {
     if (json) {
-        printf("{\"id\":\"%s\",\"timed_out\":%s,\"state\":", id, state ? "false" : "true");
-        if (state)
-            json_str(state, strlen(state));
-        else
-            fputs("null", stdout);
-        fputs(",\"result\":", stdout);
-        if (result_len && jc_utf8_valid((const uint8_t *)result, result_len))
-            json_str(result, result_len);
-        else
-            fputs("null", stdout);
-        fputs(",\"result_base64\":", stdout);
-        if (result_len)
-            json_base64((const unsigned char *)result, result_len);
-        else
-            fputs("null", stdout);
-        fputs(",\"error\":", stdout);
-        if (error && *error)
-            json_str(error, strlen(error));
-        else
-            fputs("null", stdout);
-        fputs(",\"reason\":", stdout);
-        if (reason && *reason)
-            json_str(reason, strlen(reason));
-        else
-            fputs("null", stdout);
-        printf("}\n");
+        json_print("jobcoord-submit",
+                   json_pack("{s:s,s:b,s:s?,s:o,s:o,s:o,s:o}", "id", id, "timed_out", !state,
+                             "state", state, "result",
+                             result_len ? json_text(result, result_len) : json_null(),
+                             "result_base64",
+                             result_len ? json_base64((const unsigned char *)result, result_len)
+                                        : json_null(),
+                             "error", opt_text(error), "reason", opt_text(reason)));
+        return;
     } else {
         printf("id      %s\nstate   %s\n", id, state ? state : "unknown (timed out waiting)");
         if (result_len) {

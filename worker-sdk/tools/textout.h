@@ -1,19 +1,28 @@
 /*
- * textout.h - jobcoord-submit's output: job outcomes for people (aligned
- * lines, bytes escaped) and for scripts (one JSON object a line).
+ * textout.h - the tools' output: job outcomes for people (aligned lines,
+ * bytes escaped) and for scripts (one JSON object a line, written with
+ * jansson).
  */
 #ifndef JC_TOOLS_TEXTOUT_H
 #define JC_TOOLS_TEXTOUT_H
 
 #include <stddef.h>
 
-/* json_str writes s (n bytes) to stdout as a JSON string; s must be valid
- * UTF-8 (control bytes are escaped). */
-void json_str(const char *s, size_t n);
+#include <jansson.h>
 
-/* json_base64 writes n bytes to stdout as a JSON string in standard
- * base64. */
-void json_base64(const unsigned char *b, size_t n);
+/* json_out_init makes jansson wipe every block it frees (jobcoord-token
+ * prints an access token: no copy stays in freed memory). Called once at
+ * start by a tool that writes JSON. */
+void json_out_init(void);
+
+/* json_text returns n bytes of s as a JSON string, or null when they are
+ * not UTF-8 (NULL when an allocation failed). */
+json_t *json_text(const char *s, size_t n);
+
+/* json_print writes doc (taken; NULL: it could not be made) to stdout on
+ * one line, compact, and flushes. Returns 0, or -1 after saying why on
+ * stderr (tool: the program's name). */
+int json_print(const char *tool, json_t *doc);
 
 /* text_escaped writes bytes to stdout for a human: backslash, newline, tab
  * and control bytes escaped C-style, every byte of a result that is not

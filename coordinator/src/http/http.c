@@ -289,18 +289,26 @@ static enum MHD_Result reply_error_v(jc_req *r, unsigned status, const char *cod
                                      const char *fmt, va_list ap)
 {
     char msg[512];
+    json_t *doc;
     jc_buf b;
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
+    doc = json_object();
+    if (json_object_set_new(doc, "error", jc_json_text(code)) != 0 ||
+        json_object_set_new(doc, oauth ? "error_description" : "message", jc_json_text(msg)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     jc_buf_init(&b, 4096);
-    jc_buf_addstr(&b, "{\"error\":");
-    jc_json_str(&b, code);
-    jc_buf_addstr(&b, oauth ? ",\"error_description\":" : ",\"message\":");
-    jc_json_str(&b, msg);
-    jc_buf_addstr(&b, "}\n");
-    resp = make("application/json", jc_buf_str(&b), b.len);
+    if (jc_json_dump(&b, doc) != 0 || jc_buf_addstr(&b, "\n") != 0) {
+        /* out of memory: a body that needs none */
+        static const char nomem[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}\n";
+        resp = make("application/json", nomem, sizeof nomem - 1);
+    } else {
+        resp = make("application/json", jc_buf_str(&b), b.len);
+    }
     jc_buf_free(&b);
     if (!resp)
         return MHD_NO;

@@ -102,6 +102,13 @@ static int text_filter_valid(const char *s)
     return n >= 1 && n <= JC_AUDIT_TARGET_MAX && jc_utf8_valid((const uint8_t *)s, n);
 }
 
+// set_member sets key of o to v (taking v; NULL: a failed allocation).
+// Returns 1, or 0 when it could not.
+static int set_member(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new(o, key, v) == 0;
+}
+
 enum MHD_Result jc_http_audit(jc_req *r)
 {
     static const char *const allowed[] = {"actor", "target", "action", "since",
@@ -114,8 +121,10 @@ enum MHD_Result jc_http_audit(jc_req *r)
         "   AND ($4::bigint IS NULL OR at >= to_timestamp($4::bigint / 1000000.0))"
         "   AND ($5::bigint IS NULL OR id < $5::bigint)"
         " ORDER BY id DESC LIMIT $6::int + 1";
-    static const char *const names[] = {"id",     "at",      "actor_kind", "actor", "action",
-                                        "target", "outcome", "address",    "detail"};
+    static const jc_json_field fields[] = {
+        {"id", 'n'},     {"at", 's'},      {"actor_kind", 's'}, {"actor", 's'},  {"action", 's'},
+        {"target", 's'}, {"outcome", 's'}, {"address", 's'},    {"detail", 's'},
+    };
     const char *params[6] = {NULL};
     const char *since, *limit_s, *cursor;
     char since_text[32], cursor_id[32], limit_text[16];
@@ -124,8 +133,10 @@ enum MHD_Result jc_http_audit(jc_req *r)
     enum MHD_Result ret;
     PGconn *db;
     PGresult *res;
+    json_t *doc, *entries;
+    char next[32] = "";
     jc_buf b;
-    int n;
+    int n, ok;
 
     if (jc_req_authenticate(r, &ret) != 0 || jc_query_check_or_reply(r, allowed, &ret) != 0)
         return ret;
@@ -176,28 +187,27 @@ enum MHD_Result jc_http_audit(jc_req *r)
         return jc_reply_error(r, 500, "internal", "the query failed");
     }
     n = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{\"entries\":[");
-    for (int i = 0; i < n; i++) {
-        jc_buf_addstr(&b, i ? ",{" : "{");
-        for (int c = 0; c < 9; c++) {
-            jc_buf_printf(&b, "%s\"%s\":", c ? "," : "", names[c]);
-            jc_json_pg(&b, res, i, c, c == 0 ? 'n' : 's');
-        }
-        jc_buf_addstr(&b, "}");
-    }
-    jc_buf_addstr(&b, "],\"next_cursor\":");
-    if (PQntuples(res) > limit) {
-        char next[32];
+    if (PQntuples(res) > limit)
         cursor_encode(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10), next, sizeof next);
-        jc_json_str(&b, next);
-    } else {
-        jc_buf_addstr(&b, "null");
+    doc = json_object();
+    entries = json_array();
+    ok = set_member(doc, "entries", entries) &
+         set_member(doc, "next_cursor", next[0] ? json_string(next) : json_null());
+    for (int i = 0; ok && i < n; i++)
+        ok = json_array_append_new(entries, jc_json_pg_object(res, i, 0, fields,
+                                                              sizeof fields / sizeof fields[0])) ==
+             0;
+    jc_buf_init(&b, ANSWER_MAX);
+    if (!ok) {
+        json_decref(doc);
+        b.failed = 1;
+    } else if (jc_json_dump(&b, doc) != 0) {
+        b.failed = 1;
     }
-    jc_buf_addstr(&b, "}");
     PQclear(res);
     if (b.failed)
-        ret = jc_reply_error(r, 500, "internal", "the answer is larger than %zu bytes", b.max);
+        ret = jc_reply_error(r, 500, "internal",
+                             "the answer is larger than %zu bytes (or out of memory)", b.max);
     else
         ret = jc_reply_json(r, 200, &b);
     jc_buf_free(&b);

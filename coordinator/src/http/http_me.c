@@ -81,7 +81,10 @@ enum MHD_Result jc_http_me(jc_req *r)
     jc_buf_addstr(&b, "],\"token_id\":");
     jc_json_str(&b, r->caller.jti);
     jc_buf_printf(&b, ",\"expires_at\":\"%s\",\"family\":", exp);
-    jc_json_str_or_null(&b, family[0] ? family : NULL);
+    if (family[0])
+        jc_json_str(&b, family);
+    else
+        jc_buf_addstr(&b, "null");
     jc_buf_addstr(&b, "}");
     ret = jc_reply_json(r, 200, &b);
     jc_buf_free(&b);

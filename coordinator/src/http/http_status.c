@@ -55,18 +55,39 @@ static enum MHD_Result sql_failed(jc_req *r, PGconn *db, PGresult *res, const ch
     return jc_reply_error(r, 500, "internal", "the query failed");
 }
 
-// reply_buf answers 200 with b, or 500 when b overflowed its maximum, and
-// frees b.
-static enum MHD_Result reply_buf(jc_req *r, jc_buf *b)
+// reply_doc answers 200 with doc, compact, and drops it; 500 when doc could
+// not be built (NULL, or ok is 0: an allocation failed on the way) or its
+// text is larger than ANSWER_MAX.
+static enum MHD_Result reply_doc(jc_req *r, json_t *doc, int ok)
 {
     enum MHD_Result ret;
+    jc_buf b;
 
-    if (b->failed)
-        ret = jc_reply_error(r, 500, "internal", "the answer is larger than %zu bytes", b->max);
+    if (!doc || !ok) {
+        json_decref(doc);
+        return jc_reply_error(r, 500, "internal", "out of memory building the answer");
+    }
+    jc_buf_init(&b, ANSWER_MAX);
+    if (jc_json_dump(&b, doc) != 0)
+        ret = jc_reply_error(r, 500, "internal",
+                             "the answer is larger than %zu bytes (or out of memory)", b.max);
     else
-        ret = jc_reply_json(r, 200, b);
-    jc_buf_free(b);
+        ret = jc_reply_json(r, 200, &b);
+    jc_buf_free(&b);
     return ret;
+}
+
+// set sets key of o to v (taking v; v NULL: a failed allocation). Returns
+// 1, or 0 when v or o is NULL or the member cannot be added.
+static int set(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new(o, key, v) == 0;
+}
+
+// add appends v to array a (taking v). Returns 1, or 0 as set does.
+static int add(json_t *a, json_t *v)
+{
+    return json_array_append_new(a, v) == 0;
 }
 
 /* ---- who sees what ---- */
@@ -138,34 +159,21 @@ static PGresult *query_or_reply(jc_req *r, const char *sql, int n, const char *c
 
 /* ---- rows as JSON ---- */
 
-typedef struct field {
-    const char *name;
-    char kind; /* as jc_json_pg */
-} field;
-
-// put_fields appends "name":value pairs from columns col0.. of row.
-static void put_fields(jc_buf *b, const PGresult *res, int row, int col0, const field *f,
-                       size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            jc_buf_addstr(b, ",");
-        jc_json_str(b, f[i].name);
-        jc_buf_addstr(b, ":");
-        jc_json_pg(b, res, row, col0 + (int)i, f[i].kind);
-    }
-}
+typedef jc_json_field field;
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-// put_rows appends rows 0..n-1 of res as objects of fields f, comma-separated.
-static void put_rows(jc_buf *b, const PGresult *res, int n, const field *f, size_t nf)
+// rows returns rows 0..n-1 of res as an array of objects of fields f, or
+// NULL when an allocation failed.
+static json_t *rows(const PGresult *res, int n, const field *f, size_t nf)
 {
-    for (int row = 0; row < n; row++) {
-        jc_buf_addstr(b, row ? ",{" : "{");
-        put_fields(b, res, row, 0, f, nf);
-        jc_buf_addstr(b, "}");
-    }
+    json_t *a = json_array();
+    for (int row = 0; a && row < n; row++)
+        if (!add(a, jc_json_pg_object(res, row, 0, f, nf))) {
+            json_decref(a);
+            a = NULL;
+        }
+    return a;
 }
 
 #define JOB_COLS                                                                              \
@@ -216,29 +224,56 @@ static const char status_sql[] =
     " UNION ALL SELECT 'rejections', topic, reason, count, " JC_SQL_TS(
         "last_at") " FROM rejections ORDER BY 1, 2, 3";
 
-// put_counts appends "group":{"label":n,...} with every label of a fixed list.
-static void put_counts(jc_buf *b, const PGresult *res, const char *group,
-                       const char *const *labels, size_t n)
+// counts returns {"label":n,...} of group with every label of a fixed list
+// (0 when res has no row for it), or NULL when an allocation failed.
+static json_t *counts(const PGresult *res, const char *group, const char *const *labels, size_t n)
 {
-    jc_json_str(b, group);
-    jc_buf_addstr(b, ":{");
-    for (size_t i = 0; i < n; i++) {
-        const char *v = "0";
+    json_t *o = json_object();
+    int ok = o != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        long long v = 0;
         for (int row = 0; row < PQntuples(res); row++)
             if (strcmp(PQgetvalue(res, row, 0), group) == 0 &&
                 strcmp(PQgetvalue(res, row, 1), labels[i]) == 0)
-                v = PQgetvalue(res, row, 3);
-        jc_buf_printf(b, "%s\"%s\":%s", i ? "," : "", labels[i], v);
+                v = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+        ok = set(o, labels[i], json_integer(v));
     }
-    jc_buf_addstr(b, "}");
+    if (!ok) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 // record_time_json names what consumed records' timestamps are, for status.
-static const char *record_time_json(int t)
+static json_t *record_time_json(int t)
 {
-    return t == JC_RECORD_TIME_LOG_APPEND ? "\"log_append_time\""
-           : t == JC_RECORD_TIME_CREATE   ? "\"create_time\""
-                                          : "null";
+    return t == JC_RECORD_TIME_LOG_APPEND ? json_string("log_append_time")
+           : t == JC_RECORD_TIME_CREATE   ? json_string("create_time")
+                                          : json_null();
+}
+
+// ingest returns the ingest part of /v1/status, or NULL when an allocation
+// failed.
+static json_t *ingest(const jc_runtime *rt)
+{
+    json_t *o = json_object();
+    int ok =
+        set(o, "assigned_partitions", json_integer(atomic_load(&rt->assigned_partitions))) &&
+        set(o, "caught_up", json_boolean(atomic_load(&rt->caught_up_at_ms) != 0)) &&
+        set(o, "lag",
+            atomic_load(&rt->lag_at_ms) ? json_integer((json_int_t)atomic_load(&rt->lag_total))
+                                        : json_null()) &&
+        set(o, "applied_total", json_integer((json_int_t)atomic_load(&rt->applied))) &&
+        set(o, "rejected_total", json_integer((json_int_t)atomic_load(&rt->rejected))) &&
+        set(o, "position_resets", json_integer((json_int_t)atomic_load(&rt->position_resets))) &&
+        set(o, "records_lost", json_integer((json_int_t)atomic_load(&rt->records_lost))) &&
+        set(o, "record_timestamps", record_time_json(atomic_load(&rt->record_time)));
+    if (!ok) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
 }
 
 enum MHD_Result jc_http_status(jc_req *r)
@@ -252,8 +287,8 @@ enum MHD_Result jc_http_status(jc_req *r)
     const char *submitter, *worker;
     enum MHD_Result ret;
     PGresult *res;
-    jc_buf b;
-    int first = 1;
+    json_t *doc;
+    int ok;
 
     if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
         return ret;
@@ -262,73 +297,49 @@ enum MHD_Result jc_http_status(jc_req *r)
     res = query_or_reply(r, status_sql, 0, NULL, "status", &ret);
     if (!res)
         return ret;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{\"version\":");
-    jc_json_str(&b, JC_VERSION_STR);
-    jc_buf_addstr(&b, ",\"instance\":");
-    jc_json_str(&b, rt->instance_id);
-    jc_buf_printf(&b, ",\"uptime_s\":%lld,",
-                  (long long)(((int64_t)jc_now_ms() - rt->started_at_ms) / 1000));
-    put_counts(&b, res, "workers", workers, N_OF(workers));
-    jc_buf_addstr(&b, ",");
-    put_counts(&b, res, "jobs", jobs, N_OF(jobs));
-    jc_buf_addstr(&b, ",");
-    put_counts(&b, res, "commands", commands, N_OF(commands));
-    jc_buf_printf(&b, ",\"ingest\":{\"assigned_partitions\":%d,\"caught_up\":%s,\"lag\":",
-                  atomic_load(&rt->assigned_partitions),
-                  atomic_load(&rt->caught_up_at_ms) ? "true" : "false");
-    if (atomic_load(&rt->lag_at_ms))
-        jc_buf_printf(&b, "%lld", (long long)atomic_load(&rt->lag_total));
-    else
-        jc_buf_addstr(&b, "null");
-    jc_buf_printf(&b,
-                  ",\"applied_total\":%llu,\"rejected_total\":%llu,\"position_resets\":%llu,"
-                  "\"records_lost\":%llu,\"record_timestamps\":%s},\"rejections\":[",
-                  (unsigned long long)atomic_load(&rt->applied),
-                  (unsigned long long)atomic_load(&rt->rejected),
-                  (unsigned long long)atomic_load(&rt->position_resets),
-                  (unsigned long long)atomic_load(&rt->records_lost),
-                  record_time_json(atomic_load(&rt->record_time)));
-    for (int row = 0; row < PQntuples(res); row++) {
-        if (strcmp(PQgetvalue(res, row, 0), "rejections") != 0)
-            continue;
-        jc_buf_addstr(&b, first ? "{\"topic\":" : ",{\"topic\":");
-        first = 0;
-        jc_json_pg(&b, res, row, 1, 's');
-        jc_buf_addstr(&b, ",\"reason\":");
-        jc_json_pg(&b, res, row, 2, 's');
-        jc_buf_addstr(&b, ",\"count\":");
-        jc_json_pg(&b, res, row, 3, 'n');
-        jc_buf_addstr(&b, ",\"last_at\":");
-        jc_json_pg(&b, res, row, 4, 's');
-        jc_buf_addstr(&b, "}");
-    }
-    jc_buf_addstr(&b, "],\"warnings\":[");
     {
+        static const field rejection[] = {{"topic", 's'},
+                                          {"reason", 's'},
+                                          {"count", 'n'},
+                                          {"last_at", 's'}};
+        json_t *rejections = json_array(), *warnings = json_array();
         const jc_config *cfg = jc_http_config(r->h);
         char why[512], err[256];
         jc_key_age_counts ages;
-        int n_warn = 0;
 
-        if (jc_kafka_auth_warning(cfg, why, sizeof why)) {
-            jc_json_str(&b, why);
-            n_warn++;
-        }
         if (jc_key_age_count(jc_http_db(r->h), cfg, &ages, err, sizeof err) != 0) {
             PQclear(res);
-            jc_buf_free(&b);
+            json_decref(rejections);
+            json_decref(warnings);
             LOG_ERROR("http", "GET /v1/status: key ages: %s", err);
             return jc_reply_error(r, 500, "internal", "the query failed");
         }
-        if (jc_key_age_warning(cfg, &ages, why, sizeof why)) {
-            if (n_warn++)
-                jc_buf_addstr(&b, ",");
-            jc_json_str(&b, why);
+        doc = json_object();
+        ok = doc && rejections && warnings;
+        for (int row = 0; ok && row < PQntuples(res); row++)
+            if (strcmp(PQgetvalue(res, row, 0), "rejections") == 0)
+                ok = add(rejections, jc_json_pg_object(res, row, 1, rejection, N_OF(rejection)));
+        if (ok && jc_kafka_auth_warning(cfg, why, sizeof why))
+            ok = add(warnings, jc_json_text(why));
+        if (ok && jc_key_age_warning(cfg, &ages, why, sizeof why))
+            ok = add(warnings, jc_json_text(why));
+        ok =
+            ok && set(doc, "version", json_string(JC_VERSION_STR)) &&
+            set(doc, "instance", jc_json_text(rt->instance_id)) &&
+            set(doc, "uptime_s", json_integer(((int64_t)jc_now_ms() - rt->started_at_ms) / 1000)) &&
+            set(doc, "workers", counts(res, "workers", workers, N_OF(workers))) &&
+            set(doc, "jobs", counts(res, "jobs", jobs, N_OF(jobs))) &&
+            set(doc, "commands", counts(res, "commands", commands, N_OF(commands))) &&
+            set(doc, "ingest", ingest(rt));
+        if (ok) {
+            ok = set(doc, "rejections", rejections) & set(doc, "warnings", warnings);
+        } else {
+            json_decref(rejections);
+            json_decref(warnings);
         }
     }
-    jc_buf_addstr(&b, "]}");
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc, ok);
 }
 
 /* ---- GET /v1/workers, /v1/workers/{id} ---- */
@@ -340,19 +351,18 @@ enum MHD_Result jc_http_workers(jc_req *r)
     const char *submitter, *worker;
     enum MHD_Result ret;
     PGresult *res;
-    jc_buf b;
+    json_t *doc;
+    int ok;
 
     if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
         return ret;
     res = query_or_reply(r, sql, 1, &worker, "workers", &ret);
     if (!res)
         return ret;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{\"workers\":[");
-    put_rows(&b, res, PQntuples(res), worker_fields, N_OF(worker_fields));
-    jc_buf_addstr(&b, "]}");
+    doc = json_object();
+    ok = set(doc, "workers", rows(res, PQntuples(res), worker_fields, N_OF(worker_fields)));
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc, ok);
 }
 
 // read_only_tx begins (sql "BEGIN ...") or ends ("COMMIT"/"ROLLBACK") the
@@ -381,7 +391,8 @@ enum MHD_Result jc_http_worker(jc_req *r)
     PGresult *res[3] = {NULL, NULL, NULL};
     enum MHD_Result ret;
     PGconn *db;
-    jc_buf b;
+    json_t *doc;
+    int ok;
 
     if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
         return ret;
@@ -409,15 +420,10 @@ enum MHD_Result jc_http_worker(jc_req *r)
         ret = jc_reply_error(r, 404, "not_found", "no such worker");
         goto out;
     }
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{");
-    put_fields(&b, res[0], 0, 0, worker_fields, N_OF(worker_fields));
-    jc_buf_addstr(&b, ",\"jobs\":[");
-    put_rows(&b, res[1], PQntuples(res[1]), job_fields, N_OF(job_fields));
-    jc_buf_addstr(&b, "],\"events\":[");
-    put_rows(&b, res[2], PQntuples(res[2]), event_fields, N_OF(event_fields));
-    jc_buf_addstr(&b, "]}");
-    ret = reply_buf(r, &b);
+    doc = jc_json_pg_object(res[0], 0, 0, worker_fields, N_OF(worker_fields));
+    ok = set(doc, "jobs", rows(res[1], PQntuples(res[1]), job_fields, N_OF(job_fields))) &&
+         set(doc, "events", rows(res[2], PQntuples(res[2]), event_fields, N_OF(event_fields)));
+    ret = reply_doc(r, doc, ok);
 out:
     for (int i = 0; i < 3; i++)
         PQclear(res[i]);
@@ -447,8 +453,9 @@ enum MHD_Result jc_http_jobs(jc_req *r)
     jc_jobs_query q;
     enum MHD_Result ret;
     PGresult *res;
-    int n;
-    jc_buf b;
+    char next[64] = "";
+    json_t *doc;
+    int n, ok;
 
     if (begin_or_reply(r, allowed, 1, &params[0], &params[1], &ret) != 0)
         return ret;
@@ -458,21 +465,14 @@ enum MHD_Result jc_http_jobs(jc_req *r)
     if (!res)
         return ret;
     n = PQntuples(res) < q.limit ? PQntuples(res) : (int)q.limit;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{\"jobs\":[");
-    put_rows(&b, res, n, job_fields, N_OF(job_fields));
-    jc_buf_addstr(&b, "],\"next_cursor\":");
-    if (PQntuples(res) > q.limit) { /* there is a next page: it starts after row n - 1 */
-        char next[64];
+    if (PQntuples(res) > q.limit) /* there is a next page: it starts after row n - 1 */
         jc_query_cursor_encode(strtoll(PQgetvalue(res, n - 1, JOB_NCOLS), NULL, 10),
-                      PQgetvalue(res, n - 1, 0), next, sizeof next);
-        jc_json_str(&b, next);
-    } else {
-        jc_buf_addstr(&b, "null");
-    }
-    jc_buf_addstr(&b, "}");
+                               PQgetvalue(res, n - 1, 0), next, sizeof next);
+    doc = json_object();
+    ok = set(doc, "jobs", rows(res, n, job_fields, N_OF(job_fields))) &&
+         set(doc, "next_cursor", next[0] ? json_string(next) : json_null());
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc, ok);
 }
 
 /* ---- GET /v1/jobs/{id}, /v1/jobs/{id}/events ---- */
@@ -515,19 +515,16 @@ enum MHD_Result jc_http_job(jc_req *r)
                                   {"result_base64", 's'}};
     enum MHD_Result ret;
     PGresult *res;
-    jc_buf b;
+    json_t *doc;
+    int ok;
 
     res = job_query_or_reply(r, sql, "job", &ret);
     if (!res)
         return ret;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{");
-    put_fields(&b, res, 0, 0, job_fields, N_OF(job_fields));
-    jc_buf_addstr(&b, ",");
-    put_fields(&b, res, 0, JOB_NCOLS, extra, N_OF(extra));
-    jc_buf_addstr(&b, "}");
+    doc = jc_json_pg_object(res, 0, 0, job_fields, N_OF(job_fields));
+    ok = doc && jc_json_pg_fields(doc, res, 0, JOB_NCOLS, extra, N_OF(extra)) == 0;
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc, ok);
 }
 
 enum MHD_Result jc_http_job_events(jc_req *r)
@@ -548,75 +545,79 @@ enum MHD_Result jc_http_job_events(jc_req *r)
     };
     enum MHD_Result ret;
     PGresult *res;
-    jc_buf b;
-    int first = 1;
+    json_t *doc, *events;
+    int ok;
 
     res = job_query_or_reply(r, sql, "job events", &ret);
     if (!res)
         return ret;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{\"events\":[");
-    for (int row = 0; row < PQntuples(res); row++) {
-        if (PQgetisnull(res, row, 1)) /* the job has no events */
-            continue;
-        jc_buf_addstr(&b, first ? "{" : ",{");
-        first = 0;
-        put_fields(&b, res, row, 1, event_fields, N_OF(event_fields));
-        jc_buf_addstr(&b, "}");
-    }
-    jc_buf_addstr(&b, "]}");
+    doc = json_object();
+    events = json_array();
+    ok = set(doc, "events", events);
+    for (int row = 0; ok && row < PQntuples(res); row++)
+        if (!PQgetisnull(res, row, 1)) /* else the job has no events */
+            ok = add(events, jc_json_pg_object(res, row, 1, event_fields, N_OF(event_fields)));
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc, ok);
 }
 
 /* ---- GET /v1/jobs/stats ---- */
 
-// put_number appends v in its shortest form that reads back exactly (93.02,
-// not 93.019999999999996), or null when it is not finite.
-static void put_number(jc_buf *b, double v)
+// number returns v as a JSON number, or null when it is not finite.
+static json_t *number(double v)
 {
-    char num[40];
-    if (!isfinite(v)) {
-        jc_buf_addstr(b, "null");
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(num, sizeof num, "%.*g", prec, v);
-        if (strtod(num, NULL) == v)
-            break;
-    }
-    jc_buf_addstr(b, num);
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
-// put_stats appends rows as a JSON array of objects named by key ("type"
-// or "submitter").
-static void put_stats(jc_buf *b, const char *key, const jc_jobstats_row *rows, size_t n)
+// durations returns one type's duration percentiles (null without
+// durations), or NULL when an allocation failed.
+static json_t *durations(const jc_jobstats_row *s)
 {
-    jc_buf_addstr(b, "[");
-    for (size_t i = 0; i < n; i++) {
-        const jc_jobstats_row *s = &rows[i];
-        jc_buf_printf(b, "%s{\"%s\":", i ? "," : "", key);
-        jc_json_str(b, s->type);
-        jc_buf_printf(b,
-                      ",\"succeeded\":%lld,\"failed\":%lld,\"canceled\":%lld,\"total\":%lld,"
-                      "\"success_rate\":",
-                      s->succeeded, s->failed, s->canceled, s->total);
-        put_number(b, s->total > 0 ? s->success_rate : NAN);
-        jc_buf_addstr(b, ",\"duration_ms\":");
-        if (s->has_durations) {
-            jc_buf_addstr(b, "{\"p50\":");
-            put_number(b, s->p50_ms);
-            jc_buf_addstr(b, ",\"p90\":");
-            put_number(b, s->p90_ms);
-            jc_buf_addstr(b, ",\"p99\":");
-            put_number(b, s->p99_ms);
-            jc_buf_addstr(b, "}");
-        } else {
-            jc_buf_addstr(b, "null");
-        }
-        jc_buf_addstr(b, "}");
+    json_t *d;
+
+    if (!s->has_durations)
+        return json_null();
+    d = json_object();
+    if (!set(d, "p50", number(s->p50_ms)) || !set(d, "p90", number(s->p90_ms)) ||
+        !set(d, "p99", number(s->p99_ms))) {
+        json_decref(d);
+        d = NULL;
     }
-    jc_buf_addstr(b, "]");
+    return d;
+}
+
+// stats_row returns one row's statistics, named by key ("type" or
+// "submitter"), or NULL when an allocation failed.
+static json_t *stats_row(const char *key, const jc_jobstats_row *s)
+{
+    json_t *o = json_object();
+    int ok =
+        set(o, key, jc_json_text(s->type)) && set(o, "succeeded", json_integer(s->succeeded)) &&
+        set(o, "failed", json_integer(s->failed)) &&
+        set(o, "canceled", json_integer(s->canceled)) && set(o, "total", json_integer(s->total)) &&
+        set(o, "success_rate", number(s->total > 0 ? s->success_rate : NAN)) &&
+        set(o, "duration_ms", durations(s));
+    if (!ok) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+// stats_rows returns rows as a JSON array of objects named by key ("type"
+// or "submitter"), or NULL when an allocation failed.
+static json_t *stats_rows(const char *key, const jc_jobstats_row *rows, size_t n)
+{
+    json_t *a = json_array();
+    int ok = a != NULL;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = add(a, stats_row(key, &rows[i]));
+    if (!ok) {
+        json_decref(a);
+        a = NULL;
+    }
+    return a;
 }
 
 enum MHD_Result jc_http_job_stats(jc_req *r)
@@ -630,7 +631,8 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
     int failed;
     enum MHD_Result ret;
     PGconn *db;
-    jc_buf b;
+    json_t *doc;
+    int ok;
 
     if (begin_or_reply(r, allowed, 0, &submitter, &worker, &ret) != 0)
         return ret;
@@ -656,13 +658,11 @@ enum MHD_Result jc_http_job_stats(jc_req *r)
         LOG_ERROR("http", "GET /v1/jobs/stats: %s", err);
         return jc_reply_error(r, 500, "internal", "the query failed");
     }
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_printf(&b, "{\"window_s\":%ld,\"types\":", window);
-    put_stats(&b, "type", rows, n);
-    jc_buf_addstr(&b, ",\"submitters\":");
-    put_stats(&b, "submitter", subs, n_subs);
-    jc_buf_addstr(&b, "}");
+    doc = json_object();
+    ok = set(doc, "window_s", json_integer(window)) &&
+         set(doc, "types", stats_rows("type", rows, n)) &&
+         set(doc, "submitters", stats_rows("submitter", subs, n_subs));
     free(rows);
     free(subs);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc, ok);
 }

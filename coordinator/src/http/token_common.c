@@ -127,7 +127,9 @@ int tok_mint_and_commit(jc_req *r, PGconn *db, const char *sub, const char *role
     return 0;
 }
 
-/* tok_answer writes the RFC 6749 5.1 success answer. */
+/* tok_answer writes the RFC 6749 5.1 success answer, by hand on a buffer
+ * it wipes after sending: jansson would leave copies of the tokens in
+ * memory it frees without wiping (json_out.h). */
 enum MHD_Result tok_answer(jc_req *r, const char *access, int ttl, const char *scope,
                                     const char *refresh)
 {

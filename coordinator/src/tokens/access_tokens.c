@@ -140,8 +140,8 @@ int jc_token_mint(jc_signkeys *k, const char *issuer, const char *audience, cons
                               sub, "client_id", sub, "aud", audience, "iat", (json_int_t)now, "exp",
                               (json_int_t)*exp, "jti", jti, "scope", scope, "role", role, "gen",
                               (json_int_t)gen);
-        hdr = h ? json_dumps(h, JSON_COMPACT) : NULL;
-        cl = c ? json_dumps(c, JSON_COMPACT) : NULL;
+        hdr = jc_json_dumps(h); /* not json_dumps: see jc_json_dumps */
+        cl = jc_json_dumps(c);
         json_decref(h);
         json_decref(c);
         if (hdr && cl)

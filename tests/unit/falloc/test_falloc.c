@@ -1,6 +1,7 @@
 /*
  * test_falloc.c - runs the out-of-memory paths of the protocol codec, the
- * JSON reader, the JWS framing and the config loader, which no other test
+ * JSON reader, the JSON writer's rows (json_out.c, what the status API
+ * builds its answers from), the JWS framing and the config loader, which no other test
  * reaches. For each operation it first runs it with no failure to
  * count its allocations A, then for n = 1..A runs it again with the nth
  * allocation failing (falloc.c) and checks that it ends in a clean error
@@ -27,7 +28,9 @@
 #include "falloc.h"
 #include "samples.h"
 #include "tmpfiles.h"
+#include "core/buf.h"
 #include "core/config.h"
+#include "core/json_out.h"
 #include "jcproto/json.h"
 #include "jcproto/jwt.h"
 
@@ -412,6 +415,80 @@ static void test_json_jws(void)
     exercise("jws sign, parse, verify", op_jws, &k);
 }
 
+/* --- the JSON writer: PostgreSQL rows as a jansson document -------------- */
+
+static const char *const rows_text[2][5] = {
+    {"j-1", "42", "t", "{a,\"b \\\"c\\\" d\",NULL,\"\xc3\xa9\"}", "-2.5"},
+    {"line\n\"two\"", NULL, "f", "{}", NULL},
+};
+static const jc_json_field rows_fields[] = {
+    {"id", 's'}, {"n", 'n'}, {"ok", 'b'}, {"caps", 'a'}, {"x", 'n'}};
+static const char *rows_expected =
+    "{\"rows\":[{\"id\":\"j-1\",\"n\":42,\"ok\":true,\"caps\":[\"a\",\"b \\\"c\\\" d\",null,"
+    "\"\xc3\xa9\"],\"x\":-2.5},{\"id\":\"line\\n\\\"two\\\"\",\"n\":null,\"ok\":false,"
+    "\"caps\":[],\"x\":null}],\"message\":\"bad ?? byte\"}";
+
+/* rows_result makes the PGresult the status API would read (no server
+ * needed: libpq builds results by hand too). */
+static PGresult *rows_result(void)
+{
+    PGresAttDesc att[5];
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+
+    memset(att, 0, sizeof att);
+    for (int c = 0; c < 5; c++) {
+        att[c].name = (char *)rows_fields[c].name;
+        att[c].typlen = -1;
+    }
+    if (!res || !PQsetResultAttrs(res, 5, att))
+        return NULL;
+    for (int row = 0; row < 2; row++)
+        for (int c = 0; c < 5; c++)
+            if (!PQsetvalue(res, row, c, (char *)rows_text[row][c],
+                            rows_text[row][c] ? (int)strlen(rows_text[row][c]) : -1))
+                return NULL;
+    return res;
+}
+
+/* op_json_rows builds a document from rows of every kind and a text that
+ * is not UTF-8, as http_status.c and the error bodies do, and writes it. */
+static int op_json_rows(void *ctx)
+{
+    const PGresult *res = ctx;
+    json_t *doc = json_object(), *rows = json_array();
+    int ok = json_object_set_new(doc, "rows", rows) == 0;
+    jc_buf b;
+    int rc;
+
+    for (int row = 0; ok && row < PQntuples(res); row++)
+        ok = json_array_append_new(rows, jc_json_pg_object(res, row, 0, rows_fields, 5)) == 0;
+    ok = ok && json_object_set_new(doc, "message", jc_json_text("bad \xff\xc3 byte")) == 0;
+    if (!ok) {
+        json_decref(doc);
+        return 1;
+    }
+    jc_buf_init(&b, 1 << 16);
+    if (jc_json_dump(&b, doc) != 0)
+        rc = 1;
+    else
+        rc = strcmp(jc_buf_str(&b), rows_expected) == 0 ? 0 : -1;
+    if (rc == -1)
+        fprintf(stderr, "json rows: got %s\n", jc_buf_str(&b));
+    jc_buf_free(&b);
+    return rc;
+}
+
+static void test_json_rows(void)
+{
+    PGresult *res = rows_result();
+
+    CHECK_MSG(res != NULL, "cannot make a PGresult");
+    if (!res)
+        return;
+    exercise("json rows to a document", op_json_rows, res);
+    PQclear(res);
+}
+
 /* --- the config loader ------------------------------------------------- */
 
 static char tmpdir[] = "/tmp/jc-test-falloc-XXXXXX";
@@ -469,6 +546,7 @@ int main(void)
         return 1;
     test_codec();
     test_json_jws();
+    test_json_rows();
     test_config();
     printf("test_falloc: %ld out-of-memory paths run, %ld in libconfig left out\n", total_points,
            total_spared);

@@ -306,7 +306,9 @@ run worker events w1 --level warn
 check_eq "--level warn" "disk.low disk.full" "$(awk 'NR > 1 {print $5}' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
 run worker events w1 --since 60
 check_eq "--since seconds ago" "disk.low config.applied disk.full" "$(awk 'NR > 1 {print $5}' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
-SINCE=$(sql "SELECT to_char((now() - interval '25 s') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+# 5 s before the config.applied event (not "25 s ago": on a slow run the
+# commands above took more than 5 s, and that moved past it)
+SINCE=$(sql "SELECT to_char((received_at - interval '5 s') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM worker_events WHERE kind = 'config.applied'")
 run worker events w1 --since "$SINCE"
 check_eq "--since an ISO time" "config.applied disk.full" "$(awk 'NR > 1 {print $5}' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
 run worker events w1 --limit 2

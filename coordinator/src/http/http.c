@@ -17,7 +17,7 @@
  * connection and queues the handler for the hashing threads (http_defer.c),
  * so health, readiness and metrics answer whatever the token endpoint does.
  *
- * Longer than most files here (about 680 lines) on purpose: the server, the
+ * Longer than most files here (about 700 lines) on purpose: the server, the
  * per-request state and the answers queued on that state belong together;
  * the routes, JSON writing (core/json_out.c), the connection deadlines and
  * the hashing queue live in files of their own.

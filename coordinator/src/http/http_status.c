@@ -18,6 +18,14 @@
  * in http_query.c) holds created_at and the id of the page's last job; the
  * next page starts strictly after that job, so a page never repeats or skips
  * a job because rows were added before it.
+ *
+ * About 670 lines on purpose: every handler here goes through the same few
+ * steps defined at the top (authenticate, check the query, set the
+ * caller's visibility, take the thread's connection, answer a jansson
+ * document or the error), and keeping them static in one file keeps that
+ * sequence the only way in; the cursor and query parsing (http_query.c),
+ * /v1/commands (http_commands.c), /v1/audit (http_audit.c) and /v1/me
+ * (http_me.c) live apart.
  */
 #include <math.h>
 #include <stdio.h>

@@ -4,8 +4,7 @@
  * include the other. Documents are jansson trees (the rows of a PGresult
  * become JSON values with jc_json_pg_value and jc_json_pg_fields) appended
  * to a jc_buf with jc_json_dump. The token endpoint's answer, whose
- * buffer is wiped, is written by hand with jc_json_str, and so, until they
- * move, are the answers of http_me.c and http_commands.c
+ * buffer is wiped, is written by hand with jc_json_str
  * (docs/architecture.md, "JSON").
  */
 #ifndef JC_CORE_JSON_OUT_H

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json_out.h"
 #include "core/log.h"
 #include "http/http_int.h"
 #include "jcproto/proto.h"
@@ -30,10 +31,7 @@ static const char *const kinds[] = {"assign", "cancel",     "drain", "undrain",
     "id, kind, recipient, job_id, attempt, status, tries, " JC_SQL_TS("created_at") ","    \
     " " JC_SQL_TS("sent_at") ", " JC_SQL_TS("acked_at") ", " JC_SQL_TS("next_send_at") "," \
     " error, resent_from"
-static const struct {
-    const char *name;
-    char kind; /* as jc_json_pg */
-} fields[] = {
+static const jc_json_field fields[] = {
     {"id", 's'},          {"kind", 's'},     {"recipient", 's'},    {"job_id", 's'},
     {"attempt", 'n'},     {"status", 's'},   {"tries", 'n'},        {"created_at", 's'},
     {"sent_at", 's'},     {"acked_at", 's'}, {"next_send_at", 's'}, {"error", 's'},
@@ -41,21 +39,7 @@ static const struct {
     {"settings", 'a'},
 };
 #define LIST_FIELDS 13 /* the list leaves out what a command carries */
-#define SHOW_FIELDS ((int)(sizeof fields / sizeof fields[0]))
-
-/* put_command appends row of res as an object of its first n fields. */
-static void put_command(jc_buf *b, const PGresult *res, int row, int n)
-{
-    jc_buf_addstr(b, "{");
-    for (int i = 0; i < n; i++) {
-        if (i)
-            jc_buf_addstr(b, ",");
-        jc_json_str(b, fields[i].name);
-        jc_buf_addstr(b, ":");
-        jc_json_pg(b, res, row, i, fields[i].kind);
-    }
-    jc_buf_addstr(b, "}");
-}
+#define SHOW_FIELDS (sizeof fields / sizeof fields[0])
 
 /* one_of tells whether s is in the NULL-ended list. */
 static int one_of(const char *s, const char *const *list)
@@ -101,16 +85,19 @@ static PGresult *run_or_reply(jc_req *r, const char *sql, int n, const char *con
     return res;
 }
 
-/* reply_buf answers 200 with b (500 when it overflowed) and frees it. */
-static enum MHD_Result reply_buf(jc_req *r, jc_buf *b)
+/* reply_doc answers 200 with doc written through jc_json_dump (500 when it
+ * could not be made, or is larger than the answer's maximum). Takes doc. */
+static enum MHD_Result reply_doc(jc_req *r, json_t *doc)
 {
     enum MHD_Result ret;
+    jc_buf b;
 
-    if (b->failed)
-        ret = jc_reply_error(r, 500, "internal", "the answer is larger than %zu bytes", b->max);
+    jc_buf_init(&b, ANSWER_MAX);
+    if (jc_json_dump(&b, doc) != 0)
+        ret = jc_reply_error(r, 500, "internal", "the answer could not be written");
     else
-        ret = jc_reply_json(r, 200, b);
-    jc_buf_free(b);
+        ret = jc_reply_json(r, 200, &b);
+    jc_buf_free(&b);
     return ret;
 }
 
@@ -128,7 +115,7 @@ enum MHD_Result jc_http_commands(jc_req *r)
     long limit = LIMIT_DEFAULT;
     enum MHD_Result ret;
     PGresult *res;
-    jc_buf b;
+    json_t *list;
 
     if (admitted_or_reply(r, allowed, &ret) != 0)
         return ret;
@@ -151,16 +138,14 @@ enum MHD_Result jc_http_commands(jc_req *r)
     res = run_or_reply(r, sql, 4, params, &ret);
     if (!res)
         return ret;
-    jc_buf_init(&b, ANSWER_MAX);
-    jc_buf_addstr(&b, "{\"commands\":[");
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (i)
-            jc_buf_addstr(&b, ",");
-        put_command(&b, res, i, LIST_FIELDS);
-    }
-    jc_buf_addstr(&b, "]}");
+    list = json_array();
+    for (int i = 0; list && i < PQntuples(res); i++)
+        if (json_array_append_new(list, jc_json_pg_object(res, i, 0, fields, LIST_FIELDS)) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, list ? json_pack("{s:o}", "commands", list) : NULL);
 }
 
 enum MHD_Result jc_http_command(jc_req *r)
@@ -172,7 +157,7 @@ enum MHD_Result jc_http_command(jc_req *r)
     const char *params[1] = {r->arg};
     enum MHD_Result ret;
     PGresult *res;
-    jc_buf b;
+    json_t *doc;
 
     if (admitted_or_reply(r, none, &ret) != 0)
         return ret;
@@ -185,8 +170,7 @@ enum MHD_Result jc_http_command(jc_req *r)
         PQclear(res);
         return jc_reply_error(r, 404, "not_found", "no such command");
     }
-    jc_buf_init(&b, ANSWER_MAX);
-    put_command(&b, res, 0, SHOW_FIELDS);
+    doc = jc_json_pg_object(res, 0, 0, fields, SHOW_FIELDS);
     PQclear(res);
-    return reply_buf(r, &b);
+    return reply_doc(r, doc);
 }

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "core/json_out.h"
 #include "core/log.h"
 #include "http/http_int.h"
 #include "http/token_int.h"
@@ -40,6 +41,23 @@ static int caller_family(PGconn *db, const jc_req *r, char *family, size_t size)
     return ok ? 0 : -1;
 }
 
+// reply_doc answers 200 with doc (jansson, written through jc_json_dump),
+// or 500 when doc could not be made or written. Takes doc.
+static enum MHD_Result reply_doc(jc_req *r, json_t *doc)
+{
+    enum MHD_Result ret;
+    jc_buf b;
+
+    jc_buf_init(&b, 4096);
+    if (jc_json_dump(&b, doc) != 0) {
+        jc_buf_free(&b);
+        return jc_reply_error(r, 500, "internal", "out of memory");
+    }
+    ret = jc_reply_json(r, 200, &b);
+    jc_buf_free(&b);
+    return ret;
+}
+
 enum MHD_Result jc_http_me(jc_req *r)
 {
     static const char *const none[] = {NULL};
@@ -48,7 +66,7 @@ enum MHD_Result jc_http_me(jc_req *r)
     time_t t;
     enum MHD_Result ret;
     PGconn *db;
-    jc_buf b;
+    json_t *scopes;
     const char *p;
 
     if (jc_req_authenticate(r, &ret) != 0 || jc_query_check_or_reply(r, none, &ret) != 0)
@@ -59,36 +77,23 @@ enum MHD_Result jc_http_me(jc_req *r)
     t = (time_t)r->caller.exp;
     gmtime_r(&t, &tm);
     strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    jc_buf_init(&b, 4096);
-    jc_buf_addstr(&b, "{\"principal\":");
-    jc_json_str(&b, r->caller.sub);
-    jc_buf_addstr(&b, ",\"role\":");
-    jc_json_str(&b, r->caller.role);
-    jc_buf_addstr(&b, ",\"scopes\":[");
+    scopes = json_array();
     p = r->caller.scope;
-    for (int first = 1; *p;) {
+    while (scopes && *p) {
         size_t n = strcspn(p, " ");
-        if (n) {
-            if (!first)
-                jc_buf_addstr(&b, ",");
-            jc_json_strn(&b, p, n);
-            first = 0;
+        if (n && json_array_append_new(scopes, json_stringn(p, n)) != 0) {
+            json_decref(scopes);
+            scopes = NULL;
         }
         p += n;
         while (*p == ' ')
             p++;
     }
-    jc_buf_addstr(&b, "],\"token_id\":");
-    jc_json_str(&b, r->caller.jti);
-    jc_buf_printf(&b, ",\"expires_at\":\"%s\",\"family\":", exp);
-    if (family[0])
-        jc_json_str(&b, family);
-    else
-        jc_buf_addstr(&b, "null");
-    jc_buf_addstr(&b, "}");
-    ret = jc_reply_json(r, 200, &b);
-    jc_buf_free(&b);
-    return ret;
+    return reply_doc(r, json_pack("{s:o,s:o,s:o,s:o,s:s,s:o}", "principal",
+                                  jc_json_text(r->caller.sub), "role", jc_json_text(r->caller.role),
+                                  "scopes", scopes, "token_id", jc_json_text(r->caller.jti),
+                                  "expires_at", exp, "family",
+                                  family[0] ? jc_json_text(family) : json_null()));
 }
 
 /* ---- POST /v1/me/password ---- */
@@ -115,13 +120,12 @@ static enum MHD_Result change_password(jc_req *r)
 {
     const jc_config *cfg = jc_http_config(r->h);
     char cur[JC_PASSWORD_MAX + 1], pw[JC_PASSWORD_MAX + 1], hash[crypto_pwhash_STRBYTES];
-    char family[40], detail[160], nf[24], nt[24], err[256];
+    char family[40], detail[160], err[256];
     const char *id = r->caller.sub, *p1[1] = {id};
     PGconn *db = jc_http_db(r->h);
     PGresult *res;
     long families = 0, tokens = 0;
     int fc, fn, known, locked, ok;
-    jc_buf b;
     enum MHD_Result ret;
 
     fc = jc_req_form(r, "current_password", cur, sizeof cur);
@@ -208,15 +212,9 @@ static enum MHD_Result change_password(jc_req *r)
     snprintf(detail, sizeof detail, "%ld other session(s) revoked with %ld access token(s)",
              families, tokens);
     jc_req_audit(r, db, id, "me.password", id, JC_AUDIT_OK, detail);
-    snprintf(nf, sizeof nf, "%ld", families);
-    snprintf(nt, sizeof nt, "%ld", tokens);
-    jc_buf_init(&b, 256);
-    jc_buf_printf(&b,
-                  "{\"password_changed\":true,\"sessions_revoked\":%s,"
-                  "\"access_tokens_revoked\":%s}",
-                  nf, nt);
-    ret = jc_reply_json(r, 200, &b);
-    jc_buf_free(&b);
+    ret =
+        reply_doc(r, json_pack("{s:b,s:I,s:I}", "password_changed", 1, "sessions_revoked",
+                               (json_int_t)families, "access_tokens_revoked", (json_int_t)tokens));
 wipe:
     sodium_memzero(cur, sizeof cur);
     sodium_memzero(pw, sizeof pw);
@@ -244,7 +242,6 @@ enum MHD_Result jc_http_me_totp(jc_req *r)
     PGresult *res;
     jc_pr_status st;
     int fc, wrong = 0, locked;
-    jc_buf b;
 
     if (jc_req_authenticate(r, &ret) != 0)
         return ret;
@@ -276,11 +273,7 @@ enum MHD_Result jc_http_me_totp(jc_req *r)
     if (st == JC_PR_OK) {
         LOG_INFO("auth", "'%s' confirmed its TOTP secret", id);
         jc_req_audit(r, db, id, "me.totp", id, JC_AUDIT_OK, "TOTP secret confirmed");
-        jc_buf_init(&b, 128);
-        jc_buf_addstr(&b, "{\"totp_enabled\":true,\"totp_pending\":false}");
-        ret = jc_reply_json(r, 200, &b);
-        jc_buf_free(&b);
-        return ret;
+        return reply_doc(r, json_pack("{s:b,s:b}", "totp_enabled", 1, "totp_pending", 0));
     }
     if (st == JC_PR_ERROR) {
         LOG_ERROR("auth", "%s", err);

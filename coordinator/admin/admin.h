@@ -154,6 +154,10 @@ int admin_snapshot(admin_ctx *ctx);
  * name), for the history of what an operator changes. */
 const char *admin_operator(void);
 
+/* admin_since_arg turns a --since value (an ISO 8601 time, or a number of
+ * seconds ago) into a timestamptz text in out, as the server prints it;
+ * anything else is refused naming the option. Returns an exit code. */
+int admin_since_arg(admin_ctx *ctx, const char *text, char *out, size_t out_size);
 /* admin_text_valid tells whether s is valid UTF-8 of at most max bytes. */
 int admin_text_valid(const char *s, size_t max);
 

@@ -19,7 +19,6 @@
 
 #include "core/audit.h"
 
-#define SINCE_MAX 315360000L /* ten years of seconds */
 
 /* The commands that write. target_pos: the positional argument naming the
  * target (-1: none). action NULL: "user.totp." + the first argument. */
@@ -138,40 +137,6 @@ void admin_audit_after(admin_ctx *ctx, const admin_args *a, int rc)
 
 /* ---- audit list ---- */
 
-/* since_ts turns --since (an ISO 8601 time, or a number of seconds ago)
- * into a timestamptz text in out. */
-static int since_ts(admin_ctx *ctx, const char *text, char *out, size_t out_size)
-{
-    int seconds = *text && strspn(text, "0123456789") == strlen(text);
-    long n;
-    PGresult *r;
-    int rc = ADMIN_OK;
-
-    if (seconds && admin_parse_long("--since", text, 0, SINCE_MAX, &n))
-        return ADMIN_REFUSED;
-    if (!admin_text_valid(text, 64))
-        return admin_fail(ADMIN_REFUSED,
-                          "--since must be a timestamp (2026-01-15T10:00:00Z)"
-                          " or a number of seconds");
-    r = PQexecParams(ctx->db,
-                     seconds ? "SELECT now() - $1::bigint * interval '1 s'"
-                             : "SELECT $1::timestamptz",
-                     1, NULL, &text, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        snprintf(out, out_size, "%s", PQgetvalue(r, 0, 0));
-    } else {
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        rc = state && strncmp(state, "22", 2) == 0
-                 ? admin_fail(ADMIN_REFUSED,
-                              "--since must be a timestamp (2026-01-15T10:00:00Z) or a number "
-                              "of seconds, not '%s'",
-                              text)
-                 : admin_fail(ADMIN_SYSERR, "%s", PQerrorMessage(ctx->db));
-    }
-    PQclear(r);
-    return rc;
-}
-
 /* text_filter checks --actor / --target: 1..256 bytes of UTF-8. */
 static int text_filter(const char *name, const char *v)
 {
@@ -218,7 +183,7 @@ static int cmd_list(admin_ctx *ctx, const admin_args *a)
     if (rc)
         return rc;
     if (since) {
-        rc = since_ts(ctx, since, since_text, sizeof since_text);
+        rc = admin_since_arg(ctx, since, since_text, sizeof since_text);
         if (rc)
             return rc;
         p[3] = since_text;

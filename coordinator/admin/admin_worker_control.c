@@ -347,9 +347,9 @@ out:
     return rc;
 }
 
-/* since_arg turns --since (an ISO 8601 timestamp, or a number of seconds
- * ago) into a timestamptz in out, as this session's server prints it. */
-static int since_arg(admin_ctx *ctx, const char *text, char *out, size_t out_size)
+/* admin_since_arg (admin.h): `worker events --since` and `audit list
+ * --since`. */
+int admin_since_arg(admin_ctx *ctx, const char *text, char *out, size_t out_size)
 {
     int seconds = *text && strspn(text, "0123456789") == strlen(text);
     long n;
@@ -358,6 +358,10 @@ static int since_arg(admin_ctx *ctx, const char *text, char *out, size_t out_siz
 
     if (seconds && admin_parse_long("--since", text, 0, SINCE_MAX, &n))
         return ADMIN_REFUSED;
+    if (!admin_text_valid(text, 64))
+        return admin_fail(ADMIN_REFUSED,
+                          "--since must be a timestamp (2026-01-15T10:00:00Z)"
+                          " or a number of seconds");
     r = PQexecParams(ctx->db,
                      seconds ? "SELECT now() - $1::bigint * interval '1 s'"
                              : "SELECT $1::timestamptz",
@@ -424,7 +428,7 @@ static int cmd_worker_events(admin_ctx *ctx, const admin_args *a)
     if (rc)
         return rc;
     if (since) {
-        rc = since_arg(ctx, since, since_ts, sizeof since_ts);
+        rc = admin_since_arg(ctx, since, since_ts, sizeof since_ts);
         if (rc)
             return rc;
         p[1] = since_ts;

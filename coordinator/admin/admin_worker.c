@@ -22,6 +22,7 @@
 #include "jobs/workerstate.h"
 #include "jobs/cmdstate.h"
 #include "principals/key_age.h"
+#include "secrets/sealed_columns.h"
 
 #define WINDOW_MAX 31536000L
 #define STATUS_WINDOW_DEFAULT 300L
@@ -312,8 +313,8 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
         printf("schema version      %d (this program: %d)\n", version, latest);
     {
         /* judged from the configuration this program shares with the daemon */
-        char why[512], ages_why[512], err[256];
-        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why), ages_warn;
+        char why[512], ages_why[512], plain_why[512], err[256];
+        int warn = jc_kafka_auth_warning(&ctx->cfg, why, sizeof why), ages_warn, plain_warn;
         jc_key_age_counts ages;
 
         if (jc_key_age_count(ctx->db, &ctx->cfg, &ages, err, sizeof err) != 0) {
@@ -321,16 +322,29 @@ static int cmd_status(admin_ctx *ctx, const admin_args *a)
             goto out;
         }
         ages_warn = jc_key_age_warning(&ctx->cfg, &ages, ages_why, sizeof ages_why);
+        plain_warn =
+            jc_secret_plain_warning(ctx->db,
+                                    ctx->cfg.keys_file && *ctx->cfg.keys_file &&
+                                        ctx->cfg.encryption_key_id && *ctx->cfg.encryption_key_id,
+                                    ctx->cfg.allow_plaintext, plain_why, sizeof plain_why, err,
+                                    sizeof err);
+        if (plain_warn < 0) {
+            admin_fail(ADMIN_SYSERR, "%s", err);
+            goto out;
+        }
         if (ctx->json) {
             json_t *warnings = json_object_get(doc, "warnings");
             if ((warn && json_array_append_new(warnings, jc_json_text(why)) != 0) ||
-                (ages_warn && json_array_append_new(warnings, jc_json_text(ages_why)) != 0))
+                (ages_warn && json_array_append_new(warnings, jc_json_text(ages_why)) != 0) ||
+                (plain_warn && json_array_append_new(warnings, jc_json_text(plain_why)) != 0))
                 goto nomem;
         } else {
             if (warn)
                 printf("warning             %s\n", why);
             if (ages_warn)
                 printf("warning             %s\n", ages_why);
+            if (plain_warn)
+                printf("warning             %s\n", plain_why);
         }
     }
     for (size_t i = 0; i < sizeof status_counts / sizeof status_counts[0]; i++) {

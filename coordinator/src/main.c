@@ -101,12 +101,13 @@ static void print_reference(void)
 
 // warn_plain_secrets says at start how secrets are stored: without a keys
 // file, that new ones are stored in plain text (security.allow_plaintext) or
-// refused; and how many are in plain text already, with how to seal them.
+// refused; and how many are in plain text already, with how to seal them
+// (jc_secret_plain_warning, which /v1/status and `jobcoord-admin status`
+// show too).
 static void warn_plain_secrets(PGconn *db, const jc_keyring *kr)
 {
-    long n[JC_SECRETS_KINDS] = {0, 0, 0};
-    char err[512];
-    int sealing = jc_keyring_default_id(kr) != NULL;
+    char why[512], err[512];
+    int sealing = jc_keyring_default_id(kr) != NULL, plain;
 
     if (!sealing && jc_keyring_plaintext_allowed(kr))
         LOG_WARN("main", "no keys file configured (security.keys_file) and"
@@ -118,19 +119,11 @@ static void warn_plain_secrets(PGconn *db, const jc_keyring *kr)
                          " HMAC keys, token signing keys, TOTP secrets) are refused, since"
                          " security.allow_plaintext is false; configure a keys file with"
                          " security.encryption_key_id");
-    if (jc_secret_count_plain(db, n, err, sizeof err) != 0) {
+    plain = jc_secret_plain_warning(db, sealing, 0, why, sizeof why, err, sizeof err);
+    if (plain < 0)
         LOG_WARN("main", "cannot count the secrets stored in plain text: %s", err);
-        return;
-    }
-    if (n[0] + n[1] + n[2] == 0)
-        return;
-    LOG_WARN("main", "%ld secrets are stored in PostgreSQL in plain text (principals' HMAC keys"
-                     " %ld, token signing keys %ld, TOTP secrets %ld): whoever reads the"
-                     " database or a backup can use them. %s",
-             n[0] + n[1] + n[2], n[0], n[1], n[2],
-             sealing ? "Seal them with the keys file: jobcoord-admin security re-encrypt"
-                     : "Configure a keys file (security.keys_file, security.encryption_key_id),"
-                       " then seal them: jobcoord-admin security re-encrypt");
+    else if (plain)
+        LOG_WARN("main", "%s", why);
 }
 
 // connect_and_migrate connects to PostgreSQL, retrying until stopped,

@@ -22,6 +22,15 @@ unset JOBCOORD_SECURITY_KEYS_FILE JOBCOORD_SECURITY_ENCRYPTION_KEY_ID JOBCOORD_S
 run db migrate
 rc_is "db migrate stores no secret" 0
 
+# status_warnings: the warnings `jobcoord-admin status --json` prints, one
+# per line
+status_warnings() { "$ADMIN" --json status | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["warnings"]))'; }
+check "status: no plain-text warning while new secrets are refused and none is stored" \
+    not grep -q "plain text" <<<"$(status_warnings)"
+check "status with allow_plaintext: warns that new secrets would be stored in plain text" \
+    grep -q "^no keys file is configured (security.keys_file) and security.allow_plaintext is true: new secrets" \
+    <<<"$(JOBCOORD_SECURITY_ALLOW_PLAINTEXT=true status_warnings)"
+
 # plain_count: the rows of every secret column stored in plain text.
 plain_count() {
     sql "SELECT (SELECT count(*) FROM principal_keys WHERE enc_key_id IS NULL)
@@ -121,13 +130,27 @@ run --json user show dash --show-key
 rc_is "plain keys are still read (user show --show-key)" 0
 
 # the coordinator starts (its signing key exists, in plain text: it reads
-# it) and says what it found
+# it) and says what it found, in its log, /v1/status and `status`
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'reader-password-%s\n' "$$" | "$ADMIN" user set-password dash >/dev/null
 : >"$T/coordinator.log"
-start_coordinator
+start_coordinator --set http.listen=127.0.0.1:$PORT
 check "it warns that new secrets are refused" \
     grep -q "no keys file configured (security.keys_file): new secrets .* are refused, since security.allow_plaintext is false" "$T/coordinator.log"
+PLAIN4="4 secrets are stored in PostgreSQL in plain text (principals' HMAC keys 2, token signing keys 1, TOTP secrets 1)"
 check "it counts the secrets in plain text and says how to seal them" \
-    grep -q "4 secrets are stored in PostgreSQL in plain text (principals' HMAC keys 2, token signing keys 1, TOTP secrets 1).*security re-encrypt" "$T/coordinator.log"
+    grep -q "$PLAIN4.*security re-encrypt" "$T/coordinator.log"
+# http_warnings: the warnings of GET /v1/status, read as dash (a reader)
+http_warnings() {
+    local tok
+    tok=$(curl -s --data-urlencode grant_type=password --data-urlencode username=dash \
+        --data-urlencode "password=reader-password-$$" "http://127.0.0.1:$PORT/v1/token" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: Bearer $tok" "http://127.0.0.1:$PORT/v1/status" |
+        python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["warnings"]))'
+}
+check "/v1/status warns of the 4 secrets in plain text" grep -q "^$PLAIN4" <<<"$(http_warnings)"
+check "jobcoord-admin status too" grep -q "^$PLAIN4" <<<"$(status_warnings)"
 kill -TERM "$COORD_PID"
 wait "$COORD_PID" 2>/dev/null
 
@@ -141,9 +164,10 @@ check_eq "sealed: 32-byte keys are 72 bytes, the 20-byte TOTP secret 60" "72 72 
     "$(sql "SELECT max(octet_length(secret)) FROM principal_keys") $(sql "SELECT max(octet_length(secret)) FROM signing_keys") $(sql "SELECT octet_length(totp_secret) FROM principals WHERE id = 'dash'")"
 sql "DELETE FROM signing_keys" >/dev/null
 : >"$T/coordinator.log"
-start_coordinator
+start_coordinator --set http.listen=127.0.0.1:$PORT
 check "first start with a keys file: a signing key is made" grep -q "created the first token signing key" "$T/coordinator.log"
 check "and no plain-text warning" not grep -q "plain text" "$T/coordinator.log"
+check "nor in jobcoord-admin status" not grep -q "plain text" <<<"$(status_warnings)"
 run --json user add w2 --role worker
 rc_is "user add with the keys file" 0
 check_eq "user add reports the sealing key" "$KEY_ID" "$(js 'd["enc_key_id"]')"
@@ -159,4 +183,6 @@ rc_is "rotate-signing-key with the keys file" 0
 check_eq "every secret sealed with the keys-file key" 0 "$(plain_count)"
 check_eq "... and with that key" 0 \
     "$(sql "SELECT (SELECT count(*) FROM principal_keys WHERE enc_key_id <> '$KEY_ID') + (SELECT count(*) FROM signing_keys WHERE enc_key_id <> '$KEY_ID')")"
+check "/v1/status: no plain-text warning once every secret is sealed" \
+    not grep -q "plain text" <<<"$(http_warnings)"
 jc_done

@@ -107,13 +107,15 @@ wait_for() {
 # sql_is EXPECTED SQL: true when the query prints exactly EXPECTED.
 sql_is() { [ "$(sql "$2" 2>/dev/null)" = "$1" ]; }
 
+# ok and not_ok end each line with the seconds since the test started, so
+# that a slow run's log shows where its time went
 ok() {
     JC_PASS=$((JC_PASS + 1))
-    echo "ok - $*"
+    echo "ok - $* [${SECONDS}s]"
 }
 not_ok() {
     JC_FAIL=$((JC_FAIL + 1))
-    echo "not ok - $*"
+    echo "not ok - $* [${SECONDS}s]"
 }
 # check DESCRIPTION CMD...: ok when CMD succeeds.
 check() {

@@ -39,6 +39,7 @@
 #include "jobs/jobstate.h"
 #include "jobs/cmdstate.h"
 #include "principals/key_age.h"
+#include "secrets/sealed_columns.h"
 #include "jobs/jobstats.h"
 #include "kafka/kconf.h"
 #include "core/log.h"
@@ -331,6 +332,17 @@ enum MHD_Result jc_http_status(jc_req *r)
             ok = add(warnings, jc_json_text(why));
         if (ok && jc_key_age_warning(cfg, &ages, why, sizeof why))
             ok = add(warnings, jc_json_text(why));
+        if (ok) {
+            const jc_keyring *kr = jc_http_keyring(r->h);
+            int plain = jc_secret_plain_warning(jc_http_db(r->h), jc_keyring_default_id(kr) != NULL,
+                                                jc_keyring_plaintext_allowed(kr), why, sizeof why,
+                                                err, sizeof err);
+
+            if (plain < 0) /* the document without it beats no document */
+                LOG_WARN("http", "GET /v1/status: plain-text secrets: %s", err);
+            else if (plain)
+                ok = add(warnings, jc_json_text(why));
+        }
         ok =
             ok && set(doc, "version", json_string(JC_VERSION_STR)) &&
             set(doc, "instance", jc_json_text(rt->instance_id)) &&

@@ -92,6 +92,38 @@ out:
     return rc;
 }
 
+int jc_secret_plain_warning(PGconn *c, int sealing, int allow_plaintext, char *out, size_t out_size,
+                            char *errstr, size_t errstr_size)
+{
+    long n[JC_SECRETS_KINDS];
+
+    if (jc_secret_count_plain(c, n, errstr, errstr_size) != 0)
+        return -1;
+    if (n[0] + n[1] + n[2] > 0) {
+        long all = n[0] + n[1] + n[2];
+
+        snprintf(out, out_size,
+                 "%ld %s stored in PostgreSQL in plain text (principals' HMAC keys %ld,"
+                 " token signing keys %ld, TOTP secrets %ld): whoever reads the database or a"
+                 " backup can use %s. %s",
+                 all, all == 1 ? "secret is" : "secrets are", n[0], n[1], n[2],
+                 all == 1 ? "it" : "them",
+                 sealing ? "Seal with the keys file: jobcoord-admin security re-encrypt"
+                         : "Configure a keys file (security.keys_file,"
+                           " security.encryption_key_id), then seal: jobcoord-admin"
+                           " security re-encrypt");
+        return 1;
+    }
+    if (!sealing && allow_plaintext) {
+        snprintf(out, out_size,
+                 "no keys file is configured (security.keys_file) and security.allow_plaintext"
+                 " is true: new secrets (principals' HMAC keys, token signing keys, TOTP"
+                 " secrets) are stored in PostgreSQL in plain text");
+        return 1;
+    }
+    return 0;
+}
+
 /* rollback ends a failed transaction; its own error is of no interest. */
 static void rollback(PGconn *c)
 {

@@ -59,6 +59,17 @@ enum { JC_SECRETS_PRINCIPAL_KEYS, JC_SECRETS_SIGNING_KEYS, JC_SECRETS_TOTP, JC_S
 int jc_secret_count_plain(PGconn *c, long counts[JC_SECRETS_KINDS], char *errstr,
                           size_t errstr_size);
 
+/* jc_secret_plain_warning is the warning about plain text at rest that the
+ * daemon logs at start and /v1/status and `jobcoord-admin status` show:
+ * how many secrets are stored in plain text and how to seal them, or, with
+ * none stored yet, that new ones would be (no keys file and
+ * security.allow_plaintext true). sealing says whether a keys file key
+ * seals new secrets (security.keys_file with security.encryption_key_id).
+ * Returns 1 with the text in out, 0 when there is nothing to say, -1 with
+ * errstr when the count failed. */
+int jc_secret_plain_warning(PGconn *c, int sealing, int allow_plaintext, char *out, size_t out_size,
+                            char *errstr, size_t errstr_size);
+
 /* A table of secrets, for jc_reencrypt_run. The statements take their
  * parameters in this order:
  *   select: $1 target key (NULL: plain), [$2 principal filter,] current-key

@@ -76,10 +76,11 @@ static int cmd_revoke(admin_ctx *ctx, const admin_args *a)
     rc = admin_end_tx(ctx, admin_pr_exit(st, err));
     if (rc)
         return rc;
-    if (ctx->json)
-        printf("{\"id\":\"%s\",\"sessions_revoked\":%ld,\"access_tokens_revoked\":%ld}\n", id,
-               families, tokens);
-    else
+    if (ctx->json) {
+        putchar('{');
+        admin_json_kv(stdout, 1, "id", id);
+        printf(",\"sessions_revoked\":%ld,\"access_tokens_revoked\":%ld}\n", families, tokens);
+    } else
         printf("%s: %ld session%s revoked, with %ld access token%s\n", id, families,
                families == 1 ? "" : "s", tokens, tokens == 1 ? "" : "s");
     return ADMIN_OK;

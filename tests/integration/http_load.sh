@@ -97,6 +97,11 @@ ts = [threading.Thread(target=one) for _ in range(20)]
 [t.join() for t in ts]
 sys.exit(0 if hdrs and all(h == '1' for h in hdrs) else 1)
 PY"
+# metric NAME: the value of an unlabelled metric on /metrics
+metric() { curl -s -m 10 "$URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+CUT0=$(metric jobcoord_http_requests_cut_total)
+check "the slow-sender metrics are there: cut_total, connections_open, busy_deadline 0 (cut $CUT0)" \
+    test -n "$CUT0" -a -n "$(metric jobcoord_http_connections_open)" -a "$(metric jobcoord_http_busy_deadline)" = 0
 # ---- one slow sender: cut at http.request_deadline_s though never idle ----
 python3 - "$PORT" >"$T/slow1.txt" <<'PY'
 import socket, sys, time
@@ -117,6 +122,8 @@ print(round(time.monotonic() - t0, 1))
 PY
 check "a client trickling a header line a second is cut near the 4 s deadline ($(cat "$T/slow1.txt") s)" \
     python3 -c "import sys; sys.exit(0 if float(open('$T/slow1.txt').read()) < 9 else 1)"
+CUT1=$(metric jobcoord_http_requests_cut_total)
+check_eq "the cut is counted (jobcoord_http_requests_cut_total)" $((CUT0 + 1)) "$CUT1"
 
 # ---- slowloris from 16 addresses while a normal client asks 5 times ----
 python3 - "$PORT" >"$T/slowloris.json" 2>"$T/slowloris.err" <<'PY'
@@ -177,6 +184,11 @@ sl() { python3 -c "import json; d=json.load(open('$T/slowloris.json')); print($1
 check "the attack opened at least 256 connections ($(sl 'd["attack_connections"]'))" test "$(sl 'd["attack_connections"]')" -ge 256
 check_eq "a normal client got all 5 answers during the slowloris (times $(sl 'd["times"]'))" 5 "$(sl 'd["answers"]')"
 check "the cut connections are logged" grep -q "cut for sending a request too slowly" "$T/coordinator.log"
+check "after the attack the open connections fall back (jobcoord_http_connections_open: the metrics request alone) and the busy deadline is off" \
+    wait_for 20 "connections closed" sh -c "curl -s -m 10 '$URL/metrics' | grep -qx 'jobcoord_http_connections_open 1' && curl -s -m 10 '$URL/metrics' | grep -qx 'jobcoord_http_busy_deadline 0'"
+CUT2=$(metric jobcoord_http_requests_cut_total)
+check "the attack's cuts are counted: $((CUT2 - CUT1)) of $(sl 'd["attack_connections"]') connections, all but the 256 open at its end at least" \
+    test $((CUT2 - CUT1)) -ge $(($(sl 'd["attack_connections"]') - 256)) -a $((CUT2 - CUT1)) -gt 0
 check_eq "after the attack /healthz answers" 200 "$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$URL/healthz")"
 # ---- status warns that the Kafka cluster authenticates nobody ----
 AT=$(curl -s --data-urlencode grant_type=password --data-urlencode username=admin \

@@ -127,6 +127,10 @@ const jc_config *jc_http_config(const jc_http *h) { return h->cfg; }
 jc_runtime *jc_http_runtime(const jc_http *h) { return h->rt; }
 jc_signkeys *jc_http_signkeys(const jc_http *h) { return h->keys; }
 const jc_keyring *jc_http_keyring(const jc_http *h) { return h->kr; }
+jc_conns *jc_http_conns(const jc_http *h)
+{
+    return h->conns;
+}
 const char *jc_http_issuer(const jc_http *h) { return h->issuer; }
 const char *jc_http_public_url(const jc_http *h) { return h->public_url; }
 

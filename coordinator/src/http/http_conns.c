@@ -166,6 +166,15 @@ void jc_conns_done(struct MHD_Connection *mc)
     pthread_mutex_unlock(&c->owner->mu);
 }
 
+void jc_conns_counts(jc_conns *t, long *open, long *cut_total, int *busy)
+{
+    pthread_mutex_lock(&t->mu);
+    *open = t->open;
+    *cut_total = t->cut_total;
+    *busy = t->open * 4 >= t->max_connections * 3;
+    pthread_mutex_unlock(&t->mu);
+}
+
 void jc_conns_stop(jc_conns *t)
 {
     if (!t)

@@ -35,6 +35,11 @@ void jc_conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 void jc_conns_received(struct MHD_Connection *c);
 void jc_conns_done(struct MHD_Connection *c);
 
+/* jc_conns_counts reads the connections open now, the requests cut for
+ * arriving too slowly since the start, and whether the busy deadline is in
+ * force (the /metrics gauges and counter). */
+void jc_conns_counts(jc_conns *t, long *open, long *cut_total, int *busy);
+
 /* jc_conns_stop stops the sweeper (call before MHD_stop_daemon);
  * jc_conns_free frees what is left (after it). */
 void jc_conns_stop(jc_conns *t);

@@ -30,6 +30,7 @@
 #include "core/config.h"
 #include "core/json_out.h"
 #include "core/runtime.h"
+#include "http/http_conns.h"
 
 typedef struct jc_http jc_http;
 typedef struct jc_signkeys jc_signkeys;
@@ -68,6 +69,8 @@ const jc_config *jc_http_config(const jc_http *h);
 jc_runtime *jc_http_runtime(const jc_http *h);
 jc_signkeys *jc_http_signkeys(const jc_http *h);
 const jc_keyring *jc_http_keyring(const jc_http *h);
+/* the open connections and their request deadlines (http_conns.h) */
+jc_conns *jc_http_conns(const jc_http *h);
 /* jc_http_issuer / jc_http_public_url: tokens.issuer / http.public_url, or
  * "http://" + http.listen when empty. No trailing slash. */
 const char *jc_http_issuer(const jc_http *h);

@@ -103,6 +103,23 @@ enum MHD_Result jc_http_metrics(jc_req *r)
 
     jc_buf_init(&b, 4u << 20);
     jc_metrics_render(&b, jc_http_runtime(r->h));
+    {
+        long open, cut;
+        int busy;
+
+        jc_conns_counts(jc_http_conns(r->h), &open, &cut, &busy);
+        jc_metrics_family(&b, "jobcoord_http_connections_open", "gauge",
+                          "HTTP connections open now (of http.max_connections).");
+        jc_buf_printf(&b, "jobcoord_http_connections_open %ld\n", open);
+        jc_metrics_family(&b, "jobcoord_http_busy_deadline", "gauge",
+                          "1 while 3/4 of http.max_connections are open and requests must"
+                          " arrive within http.busy_request_deadline_ms, else 0.");
+        jc_buf_printf(&b, "jobcoord_http_busy_deadline %d\n", busy);
+        jc_metrics_family(&b, "jobcoord_http_requests_cut_total", "counter",
+                          "Connections cut because their request did not arrive whole within"
+                          " its deadline (slow senders).");
+        jc_buf_printf(&b, "jobcoord_http_requests_cut_total %ld\n", cut);
+    }
     if (db) {
         const jc_config *cfg = jc_http_config(r->h);
         char max_age[16], warn[16];

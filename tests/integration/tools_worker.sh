@@ -92,6 +92,7 @@ key.file = $T/tw1.key
 bootstrap.file = $T/kafka.bootstrap
 slots = 4
 heartbeat.interval.ms = 300
+key.reload.ms = 0
 
 job.echo.command = /bin/echo
 job.sh-exit.command = /bin/sh
@@ -213,6 +214,30 @@ OUT=$(printf 'echo\tline one\nsh-exit\t5\n' | "$SUBMIT" --config "$T/alice.conf"
 check_eq "--file - --wait: exit 1 (one job failed)" 1 $?
 check_eq "--file - --wait: both outcomes" "succeeded failed" \
     "$(grep '"state"' <<<"$OUT" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["state"] for l in sys.stdin))')"
+
+# --- SIGHUP: the rotated key is read from key.file at once (key.reload.ms = 0:
+#     the SDK does not look by itself) ------------------------------------------------
+ROT=$("$ADMIN" --json user rotate-key tw1 --grace 600)
+NEW_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])' <<<"$ROT")
+NEW_KEY=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' <<<"$ROT")
+printf '%s %s\n' "$NEW_ID" "$NEW_KEY" >"$T/tw1.key"
+kill -HUP "$WPID"
+wait_for 10 "the SIGHUP line" grep -q "SIGHUP: key file read again" "$T/worker.log"
+check "SIGHUP: the worker read the key file again" grep -q "SIGHUP: key file read again" "$T/worker.log"
+check "SIGHUP: the worker is still running" kill -0 "$WPID"
+wait_for 20 "tw1 signs with its new key" sql_is "$NEW_ID" "SELECT reply_key_id FROM principals WHERE id = 'tw1'"
+check_eq "SIGHUP: its messages are signed with the new key (the coordinator's reply key)" "$NEW_ID" \
+    "$(sql "SELECT reply_key_id FROM principals WHERE id = 'tw1'")"
+submit --type echo --arg after-the-rotation --wait --wait-timeout-ms 30000
+check_eq "SIGHUP: a job runs on the new key (assign verified, events accepted)" 0 "$RC"
+echo "not a key" >"$T/tw1.key"
+kill -HUP "$WPID"
+wait_for 10 "the refused reload" grep -q "SIGHUP: cannot read the key file" "$T/worker.log"
+check "SIGHUP with a damaged key file: the worker says so" \
+    grep -q "SIGHUP: cannot read the key file: .*(the key in use stays)" "$T/worker.log"
+submit --type echo --arg key-kept --wait --wait-timeout-ms 30000
+check_eq "... and keeps working on the key it holds" 0 "$RC"
+printf '%s %s\n' "$NEW_ID" "$NEW_KEY" >"$T/tw1.key"
 
 # --- no zombies, then SIGTERM hands a running job back ---------------------------------
 check_eq "no zombie children of the worker" "" "$(ps -o stat= --ppid "$WPID" | grep Z)"

@@ -16,6 +16,9 @@
  * Signals: SIGTERM or SIGINT starts jc_worker_shutdown(--grace-ms):
  * running programs may finish within the grace period, after which the
  * SDK cancels them (SIGTERM to the group, SIGKILL after kill_grace_ms).
+ * SIGHUP re-reads key.file at once (jc_worker_reload_key; the SDK also
+ * looks at it every key.reload.ms), so a rotated key is taken up without
+ * waiting and without a restart.
  *
  * Exit codes: 0 stopped by a signal (or --check passed), 100 usage or
  * invalid configuration, 111 system error.
@@ -40,12 +43,14 @@
 #define LOG_RETRY_MS 20    /* wait between tries of a log line the SDK queue refused */
 #define LOG_RETRIES 50
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 static void usage(FILE *out)
@@ -314,14 +319,26 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     if (jc_worker_start(w, err, sizeof err) != JC_OK) {
         fprintf(stderr, "jobcoord-worker: %s\n", err);
         goto out;
     }
     fprintf(stderr, "jobcoord-worker: running %d job type%s (libjobcoord %s)\n", jt->n,
             jt->n == 1 ? "" : "s", jc_version());
-    while (!stop_requested)
+    while (!stop_requested) {
         usleep(100000);
+        if (reload_requested) {
+            reload_requested = 0;
+            if (jc_worker_reload_key(w, err, sizeof err) == JC_OK)
+                fprintf(stderr, "jobcoord-worker: SIGHUP: key file read again\n");
+            else
+                fprintf(stderr,
+                        "jobcoord-worker: SIGHUP: cannot read the key file: %s (the key"
+                        " in use stays)\n",
+                        err);
+        }
+    }
     fprintf(stderr, "jobcoord-worker: stopping (%d job%s running, grace %d ms)\n",
             jc_worker_jobs_running(w), jc_worker_jobs_running(w) == 1 ? "" : "s", grace_ms);
     jc_worker_shutdown(w, grace_ms);

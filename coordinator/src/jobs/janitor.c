@@ -82,6 +82,30 @@ static int register_instance(jc_janitor *j)
     return ok ? 0 : -1;
 }
 
+// ALL_CAUGHT_UP is the condition that every live coordinator instance
+// (seen within $1 seconds) has read all its partitions: only then are a
+// lease's expiry and the hard run-time limit judged. A lease is extended by
+// the job's events as ingest applies them; after a coordinator outage, or
+// while ingest reads a backlog, the events that extend it may still be
+// unread in Kafka, and judging by the clock would take running jobs back
+// from healthy workers (an attempt used, a cancel sent). Once every
+// instance has caught up, whatever a worker sent before the lease ended
+// has been applied. An instance registers its own state first in each
+// pass (register_instance), so a freshly started one waits for itself.
+#define ALL_CAUGHT_UP                                                                   \
+    "   AND NOT EXISTS (SELECT 1 FROM coordinator_instances i"                          \
+    "                    WHERE i.last_seen_at > now() - make_interval(secs => $1::int)" \
+    "                      AND i.caught_up_at IS NULL)"
+
+// live_s writes the seconds within which an instance that checked in is
+// live: 3 janitor periods, at least 10 s.
+static void live_s(const jc_janitor *j, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%d",
+             j->cfg->janitor_interval_ms * 3 / 1000 > 10 ? j->cfg->janitor_interval_ms * 3 / 1000
+                                                         : 10);
+}
+
 // mark_offline marks silent workers offline (see the comment at the top)
 // and adds their ids to gone (an array literal being built). An offline
 // worker runs nothing: its last reported running count is zeroed (its jobs
@@ -104,11 +128,7 @@ static int mark_offline(jc_janitor *j, jc_buf *gone)
     int ok;
 
     snprintf(threshold, sizeof threshold, "%d", j->cfg->worker_offline_after_s);
-    /* an instance that has not checked in for 3 janitor periods (at least
-     * 10 s) is not live */
-    snprintf(live, sizeof live, "%d",
-             j->cfg->janitor_interval_ms * 3 / 1000 > 10 ? j->cfg->janitor_interval_ms * 3 / 1000
-                                                          : 10);
+    live_s(j, live, sizeof live);
     params[0] = threshold;
     params[1] = live;
     r = PQexecParams(j->db, sql, 2, NULL, params, NULL, NULL, 0);
@@ -177,7 +197,8 @@ static int prune(jc_janitor *j)
 // assigned longer ago than jobs.max_run_time_ms (when set) and the jobs
 // whose lease expired: requeued while attempts remain, else failed;
 // canceling jobs end canceled. A running job that timed out also gets a
-// cancel command, so its worker stops it.
+// cancel command, so its worker stops it. Limits and leases are judged
+// only while every live instance is caught up (ALL_CAUGHT_UP).
 static int requeue_jobs(jc_janitor *j, jc_buf *gone)
 {
     static const char offline_tail[] =
@@ -186,14 +207,14 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
     /* the hard limit jobs.max_run_time_ms, counted from the assignment
      * whatever the progress (loaded first, to name it as the reason) */
     static const char overrun_tail[] =
-        "WHERE state IN ('assigned', 'running') AND $1::int > 0"
-        "   AND assigned_at < now() - $1::int * interval '1 millisecond'"
+        "WHERE state IN ('assigned', 'running') AND $2::int > 0"
+        "   AND assigned_at < now() - $2::int * interval '1 millisecond'" ALL_CAUGHT_UP
         " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
     static const char expired_tail[] =
-        "WHERE state IN ('assigned', 'running', 'canceling') AND lease_expires_at < now()"
+        "WHERE state IN ('assigned', 'running', 'canceling') AND lease_expires_at < now()" ALL_CAUGHT_UP
         " ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED";
-    const char *params[1];
-    char max_run[16];
+    const char *params[2];
+    char max_run[16], live[16];
     size_t n_offline, n_overrun;
     jc_buf unacked[3]; /* assigns that timed out with no word from the worker (holdback.h) */
     int rc;
@@ -205,12 +226,14 @@ static int requeue_jobs(jc_janitor *j, jc_buf *gone)
         return -1;
     n_offline = j->jw.n;
     snprintf(max_run, sizeof max_run, "%d", j->cfg->max_run_time_ms);
-    params[0] = max_run;
+    live_s(j, live, sizeof live);
+    params[0] = live;
+    params[1] = max_run;
     if (j->cfg->max_run_time_ms > 0 &&
-        jw_load(&j->jw, j->db, overrun_tail, 1, params, j->err, sizeof j->err) < 0)
+        jw_load(&j->jw, j->db, overrun_tail, 2, params, j->err, sizeof j->err) < 0)
         return -1;
     n_overrun = j->jw.n;
-    if (jw_load(&j->jw, j->db, expired_tail, 0, NULL, j->err, sizeof j->err) < 0)
+    if (jw_load(&j->jw, j->db, expired_tail, 1, params, j->err, sizeof j->err) < 0)
         return -1;
     for (int k = 0; k < 3; k++) {
         jc_buf_init(&unacked[k], 16u << 20);
@@ -293,9 +316,7 @@ static int fail_unschedulable(jc_janitor *j)
     if (j->cfg->unschedulable_after_s <= 0)
         return 0;
     snprintf(after, sizeof after, "%d", j->cfg->unschedulable_after_s);
-    snprintf(live, sizeof live, "%d",
-             j->cfg->janitor_interval_ms * 3 / 1000 > 10 ? j->cfg->janitor_interval_ms * 3 / 1000
-                                                          : 10);
+    live_s(j, live, sizeof live);
     jw_reset(&j->jw);
     if (jw_load(&j->jw, j->db, tail, 2, params, j->err, sizeof j->err) < 0)
         return -1;

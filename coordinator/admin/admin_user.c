@@ -139,13 +139,14 @@ static json_t *json_principal(const jc_principal *p, long max_age)
 {
     char b64[B64_KEY_LEN], by_age[JC_PRINCIPAL_TS_LEN];
     json_t *keys = json_array();
-    json_t *o =
-        json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:b,s:I,s:s?,s:b,s:b}", "id", p->id, "role", p->role,
-                  "scopes", admin_json_csv(p->scopes), "description", jc_json_text(p->description),
-                  "disabled", p->disabled, "created_at", p->created_at, "has_password",
-                  p->has_password, "failed_logins", (json_int_t)p->failed_logins, "locked_until",
-                  p->locked_until[0] ? p->locked_until : NULL, "locked", p->locked, "totp_enabled",
-                  p->totp_enabled);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:b,s:s,s:b,s:I,s:s?,s:b,s:b,s:b,s:s?}", "id", p->id,
+                          "role", p->role, "scopes", admin_json_csv(p->scopes), "description",
+                          jc_json_text(p->description), "disabled", p->disabled, "created_at",
+                          p->created_at, "has_password", p->has_password, "failed_logins",
+                          (json_int_t)p->failed_logins, "locked_until",
+                          p->locked_until[0] ? p->locked_until : NULL, "locked", p->locked,
+                          "totp_enabled", p->totp_enabled, "totp_pending", p->totp_pending,
+                          "totp_algorithm", p->totp_algorithm[0] ? p->totp_algorithm : NULL);
     int ok = json_object_set_new(o, "keys", keys) == 0;
 
     for (size_t i = 0; ok && i < p->n_keys; i++) {
@@ -223,12 +224,14 @@ static int list_principals(admin_ctx *ctx, const admin_args *a, const char *id)
             "id             %s\nrole           %s\nscopes         %s\ndescription    %s\n"
             "disabled       %s\n"
             "created_at     %s\nhas_password   %s\nfailed_logins  %ld\n"
-            "locked_until   %s%s\ntotp_enabled   %s\nkeys:\n",
+            "locked_until   %s%s\ntotp_enabled   %s%s\ntotp_algorithm %s\nkeys:\n",
             p->id, p->role, p->scopes[0] ? p->scopes : "-",
             p->description[0] ? p->description : "-", p->disabled ? "yes" : "no", p->created_at,
             p->has_password ? "yes" : "no", p->failed_logins,
             p->locked_until[0] ? p->locked_until : "-", p->locked ? " (locked)" : "",
-            p->totp_enabled ? "yes" : "no");
+            p->totp_enabled ? "yes" : "no",
+            p->totp_pending ? " (a secret is pending: user totp confirm)" : "",
+            p->totp_algorithm[0] ? p->totp_algorithm : "-");
         for (size_t i = 0; i < p->n_keys; i++) {
             const jc_principal_key *k = &p->keys[i];
             char age[32], by_age[JC_PRINCIPAL_TS_LEN];

@@ -39,15 +39,8 @@ static int window_arg(const admin_args *a, const char **text)
     return admin_parse_long("--window", *text, 1, WINDOW_MAX, &w);
 }
 
-/* The offline records `worker list` leaves out unless --all: not seen for
- * this long (a worker that went away yesterday is still listed). */
-#define LIST_OFFLINE_HIDDEN_AFTER "86400"
-#define LIST_HIDDEN_WHERE                                                                      \
-    "status = " JC_SQL_WORKER_OFFLINE " AND last_seen_at < now() - " LIST_OFFLINE_HIDDEN_AFTER \
-    "::bigint * interval '1 s'"
-
 /* cmd_worker_list lists workers, optionally only those seen recently; old
- * offline records only with --all. */
+ * offline records (JC_SQL_WORKER_HIDDEN, workerstate.h) only with --all. */
 static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
 {
     const char *window = NULL, *params[2];
@@ -73,13 +66,14 @@ static int cmd_worker_list(admin_ctx *ctx, const admin_args *a)
                     " CASE WHEN held_back_since IS NULL THEN 'no' ELSE 'yes' END AS held_back"
                     " FROM workers"
                     " WHERE ($1::bigint IS NULL OR last_seen_at >= now() - $1::bigint * interval '1 s')"
-                    "   AND ($2::boolean OR NOT (" LIST_HIDDEN_WHERE "))"
+                    "   AND ($2::boolean OR NOT " JC_SQL_WORKER_HIDDEN("workers") ")"
                     " ORDER BY id",
                     2, params);
     if (!r)
         return ADMIN_SYSERR;
     hidden = admin_query(ctx,
-                         "SELECT count(*) FROM workers WHERE NOT $2::boolean AND " LIST_HIDDEN_WHERE
+                         "SELECT count(*) FROM workers WHERE NOT $2::boolean"
+                         " AND " JC_SQL_WORKER_HIDDEN("workers")
                          " AND ($1::bigint IS NULL"
                          "      OR last_seen_at >= now() - $1::bigint * interval '1 s')",
                          2, params);

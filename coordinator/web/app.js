@@ -474,6 +474,11 @@
                 setText(c[6], orDash(w.host));
                 setTitle(c[6], w.uptime_s !== undefined ? 'up ' + duration(w.uptime_s) : '');
             }, 7, 'No workers have reported yet.');
+        // old offline records the API left out (GET /v1/workers, hidden_offline)
+        const hidden = Number.isInteger(ws.hidden_offline) && ws.hidden_offline > 0 ? ws.hidden_offline : 0;
+        setText($('workers-hidden'), hidden ? num(hidden) + ' offline worker' + (hidden === 1 ? '' : 's') +
+            ' not seen for a day ' + (hidden === 1 ? 'is' : 'are') + ' not listed' : '');
+        show($('workers-hidden'), hidden > 0);
     }
 
     function buildJobRow() {
@@ -876,6 +881,7 @@
             $(id).replaceChildren();
         show($('job-detail'), false);
         show($('jobs-more'), false);
+        show($('workers-hidden'), false);
         show($('audit-panel'), false);
         setBanner(null);
     }

@@ -46,6 +46,11 @@ add_principal dash-w1 worker
 add_principal dash-w2 worker
 add_principal dash-client client
 add_principal dash-reader reader
+# an offline worker not seen for two days: left out of the workers table,
+# counted under it (GET /v1/workers' hidden_offline)
+add_principal dash-gone worker
+sql "INSERT INTO workers (id, status, last_heartbeat_ts_ms, last_seen_at, status_changed_at)
+     VALUES ('dash-gone', 'offline', 1, now() - interval '2 days', now() - interval '2 days')" >/dev/null
 printf '%s\n' "$READER_PW" | "$ADMIN" user set-password dash-reader >/dev/null || exit 1
 JOBCOORD_AUTH_BOOTSTRAP_PASSWORD=$ADMIN_PW start_coordinator --set http.listen=127.0.0.1:$PORT \
     --set tokens.access_ttl_s=$ACCESS_TTL --set janitor.interval_ms=200

@@ -103,7 +103,8 @@ control revoke POST /v1/revoke 200 application/json <<<'{}'
 control no-token GET /v1/status 401 application/json 'Cache-Control: no-store|WWW-Authenticate: Bearer realm="jobcoord"' \
     <<<'{"error":"unauthorized","message":"a bearer token is required"}'
 control status GET /v1/status 200 application/json <<<'{"version":"0.1.0","instance":"h:1","uptime_s":3,"workers":{"online":1,"offline":0,"draining":0},"jobs":{"pending":1,"assigned":0,"running":0,"succeeded":1,"failed":0,"canceling":0,"canceled":0},"commands":{"pending":0,"sent":0,"acked":1,"failed":0,"done":1},"ingest":{"assigned_partitions":1,"caught_up":true,"lag":null,"applied_total":9,"rejected_total":0,"position_resets":0,"records_lost":0,"record_timestamps":"create_time"},"rejections":[{"topic":"heartbeats","reason":"bad_mac","count":2,"last_at":"'$TS'"}],"warnings":["Kafka: security.protocol is plaintext"]}'
-control workers GET /v1/workers 200 application/json <<<'{"workers":[{'"$WORKER"'}]}'
+control workers GET /v1/workers 200 application/json <<<'{"workers":[{'"$WORKER"'}],"hidden_offline":0}'
+control workers-some-hidden GET '/v1/workers?all=false' 200 application/json <<<'{"workers":[],"hidden_offline":3}'
 control worker GET /v1/workers/w1 200 application/json <<<'{'"$WORKER"',"jobs":[{'"$JOB"'}],"events":[{"at":"'$TS'","level":"warn","kind":"disk.low","text":"5% left"}]}'
 control jobs GET /v1/jobs 200 application/json <<<'{"jobs":[{'"$JOB"'},{'"$PENDING"'}],"next_cursor":"AQAF"}'
 control jobs-last-page GET '/v1/jobs?state=pending' 200 application/json <<<'{"jobs":[],"next_cursor":null}'
@@ -143,7 +144,9 @@ control revoke-not-empty POST /v1/revoke 200 application/json <<<'{"revoked":tru
 control no-www-authenticate GET /v1/jobs 401 application/json 'Cache-Control: no-store' <<<'{"error":"unauthorized","message":"a bearer token is required"}'
 control no-cache-control GET /v1/jobs 200 application/json 'X-Other: 1' <<<'{"jobs":[],"next_cursor":null}'
 control status-missing-draining GET /v1/status 200 application/json <<<'{"version":"0.1.0","instance":"h:1","uptime_s":3,"workers":{"online":1,"offline":0},"jobs":{"pending":1,"assigned":0,"running":0,"succeeded":1,"failed":0,"canceling":0,"canceled":0},"commands":{"pending":0,"sent":0,"acked":1,"failed":0,"done":1},"ingest":{"assigned_partitions":1,"caught_up":true,"lag":null,"applied_total":9,"rejected_total":0,"position_resets":0,"records_lost":0,"record_timestamps":null},"rejections":[],"warnings":[]}'
-control worker-unknown-status GET /v1/workers 200 application/json <<<'{"workers":[{'"${WORKER/online/busy}"'}]}'
+control worker-unknown-status GET /v1/workers 200 application/json <<<'{"workers":[{'"${WORKER/online/busy}"'}],"hidden_offline":0}'
+control workers-without-hidden-count GET /v1/workers 200 application/json <<<'{"workers":[{'"$WORKER"'}]}'
+control workers-negative-hidden-count GET /v1/workers 200 application/json <<<'{"workers":[],"hidden_offline":-1}'
 control job-time-without-ms GET /v1/jobs/$J 200 application/json <<<'{'"${JOB/$TS/2026-11-22T19:51:47Z}"',"payload_size":5,"result_size":3,"payload_base64":"aGVsbG8=","result_base64":"b2sh"}'
 control job-without-payload GET /v1/jobs/$J 200 application/json <<<'{'"$JOB"',"payload_size":5,"result_size":null,"result_base64":null}'
 control job-bad-uuid GET /v1/jobs 200 application/json <<<'{"jobs":[{'"${JOB/$J/not-a-uuid}"'}],"next_cursor":null}'
@@ -267,6 +270,11 @@ answer status-unknown-param 400 GET '/v1/status?x=1' "${AS_ADMIN[@]}"
 answer workers 200 GET /v1/workers "${AS_ADMIN[@]}"
 answer workers-as-worker 200 GET /v1/workers "${AS_WORKER[@]}"
 answer workers-client 403 GET /v1/workers "${AS_CLIENT[@]}"
+answer workers-all 200 GET '/v1/workers?all=true' "${AS_ADMIN[@]}"
+answer workers-all-false 200 GET '/v1/workers?all=false' "${AS_ADMIN[@]}"
+answer workers-all-bad 400 GET '/v1/workers?all=yes' "${AS_ADMIN[@]}"
+answer workers-all-repeated 400 GET '/v1/workers?all=true&all=true' "${AS_ADMIN[@]}"
+answer workers-unknown-param 400 GET '/v1/workers?bogus=1' "${AS_ADMIN[@]}"
 answer worker 200 GET /v1/workers/w1 "${AS_ADMIN[@]}"
 answer worker-unknown 404 GET /v1/workers/nobody "${AS_ADMIN[@]}"
 answer worker-other-as-worker 404 GET /v1/workers/c1 "${AS_WORKER[@]}"

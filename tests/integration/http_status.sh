@@ -199,6 +199,47 @@ check_eq "workers as w1: only itself" \
     "$(sqlj "SELECT jsonb_agg($WORKER_JSON) FROM workers w WHERE id = 'w1'")" "$(body .workers)"
 check_eq "workers as a client: 403" 403 "$(get "$C1" /v1/workers)"
 check_eq "worker detail as a client: 403" 403 "$(get "$C1" /v1/workers/w1)"
+check_eq "workers: nothing hidden yet" 0 "$(get "$A" /v1/workers >/dev/null; body .hidden_offline)"
+
+# --- /v1/workers: offline records not seen for more than a day are left out
+# and counted unless ?all=true, the rule of `jobcoord-admin worker list`
+# (one definition); a record seen 23 hours ago is still listed.
+add_principal oldw worker
+add_principal freshw worker
+sql "INSERT INTO workers (id, status, last_heartbeat_ts_ms, first_seen_at, last_seen_at, status_changed_at) VALUES
+  ('oldw', 'offline', 1, now() - interval '40 days', now() - interval '25 hours', now() - interval '25 hours'),
+  ('freshw', 'offline', 1, now() - interval '40 days', now() - interval '23 hours', now() - interval '23 hours')" >/dev/null
+LISTED=$(sqlj "SELECT jsonb_agg($WORKER_JSON ORDER BY w.id COLLATE \"C\") FROM workers w WHERE w.id <> 'oldw'")
+EVERY=$(sqlj "SELECT jsonb_agg($WORKER_JSON ORDER BY w.id COLLATE \"C\") FROM workers w")
+check_eq "workers as admin, with old and fresh offline records: 200" 200 "$(get "$A" /v1/workers)"
+check_eq "workers: the old offline record is left out, the rest as in PostgreSQL" "$LISTED" "$(body .workers)"
+check_eq "workers: hidden_offline counts it" 1 "$(body .hidden_offline)"
+check_eq "workers: the one seen 23 hours ago is listed" '["freshw"]' "$(body '[.workers[].id | select(. == "freshw" or . == "oldw")]')"
+check_eq "workers as reader: the same" "$LISTED 1" "$(get "$R" /v1/workers >/dev/null; body .workers) $(body .hidden_offline)"
+check_eq "workers?all=false: the default" "$LISTED 1" "$(get "$A" '/v1/workers?all=false' >/dev/null; body .workers) $(body .hidden_offline)"
+check_eq "workers?all=true: 200" 200 "$(get "$A" '/v1/workers?all=true')"
+check_eq "workers?all=true: every record, none hidden" "$EVERY 0" "$(body .workers) $(body .hidden_offline)"
+check_eq "the CLI leaves out the same record" "$(get "$A" /v1/workers >/dev/null; jq -r '[.workers[].id] | sort | join(" ")' "$T/body")" \
+    "$("$ADMIN" --json worker list | jq -r '[.[].id] | sort | join(" ")')"
+check_eq "worker oldw by id: still found" "200 \"oldw\"" "$(get "$A" /v1/workers/oldw) $(body .id)"
+check_eq "workers as w1: itself, nothing hidden" '["w1"] 0' "$(get "$W1" /v1/workers >/dev/null; body '[.workers[].id]') $(body .hidden_offline)"
+check_eq "workers?all=true as w1: still only itself" '["w1"] 0' "$(get "$W1" '/v1/workers?all=true' >/dev/null; body '[.workers[].id]') $(body .hidden_offline)"
+check_eq "workers?all=true as a client: 403" 403 "$(get "$C1" '/v1/workers?all=true')"
+for q in 'all=yes' 'all=' 'all=true&all=true' 'all=true&all=false' 'bogus=1' 'all=TRUE' 'all=1' 'all=true&bogus=1' "all=$(head -c 5000 /dev/zero | tr '\0' t)"; do
+    check_eq "workers?${q:0:40}: 400" 400 "$(get "$A" "/v1/workers?$q")"
+    check_eq "workers?${q:0:40}: bad_request" '"bad_request"' "$(body .error)"
+done
+check_eq "the 400 for a bad value names all" "all must be true or false" \
+    "$(get "$A" '/v1/workers?all=yes' >/dev/null; jq -r .message "$T/body")"
+check_eq "the 400 for an unknown parameter names it" "query parameter 'bogus' is not a parameter of this route" \
+    "$(get "$A" '/v1/workers?bogus=1' >/dev/null; jq -r .message "$T/body")"
+check_eq "the 400 for a repeated all names it" "query parameter 'all' is given more than once" \
+    "$(get "$A" '/v1/workers?all=true&all=true' >/dev/null; jq -r .message "$T/body")"
+check_eq "the 400 for an empty all" "query parameter 'all' needs a value" \
+    "$(get "$A" '/v1/workers?all=' >/dev/null; jq -r .message "$T/body")"
+# the rest of the test compares the fleet of w1 and w2 only
+sql "DELETE FROM principals WHERE id IN ('oldw', 'freshw')" >/dev/null
+check_eq "workers: back to the fleet" "$ALL_WORKERS 0" "$(get "$A" /v1/workers >/dev/null; body .workers) $(body .hidden_offline)"
 
 WORKER_DETAIL="SELECT $WORKER_JSON || jsonb_build_object(
   'jobs', (SELECT coalesce(jsonb_agg($JOB_JSON $JOBS_ORDER), '[]') FROM jobs j

@@ -53,6 +53,16 @@ check_eq "pending, SHA-1" "sha1 False True" "$(js 'd["algorithm"], d["totp_enabl
 check "the URI says SHA1" contains "$(js 'd["uri"]')" "algorithm=SHA1&"
 check "stderr says how to confirm" contains "$ERR" "user totp confirm ops"
 check_eq "stored pending" "false true sha1" "$(state ops)"
+run user show ops
+check "user show: the pending secret's algorithm" grep -qx 'totp_algorithm sha1' <<<"$OUT"
+check "user show: pending" grep -qx 'totp_enabled   no (a secret is pending: user totp confirm)' <<<"$OUT"
+run --json user show ops
+check_eq "user show --json: pending, SHA-1" "False True sha1" "$(js 'd["totp_enabled"], d["totp_pending"], d["totp_algorithm"]')"
+run --json user list
+check_eq "user list --json: the same" "sha1 None" "$(js '[p["totp_algorithm"] for p in d if p["id"] == "ops"][0], [p["totp_algorithm"] for p in d if p["id"] == "ops2"][0]')"
+run user show ops2
+check "user show without a secret: no algorithm" grep -qx 'totp_algorithm -' <<<"$OUT"
+check "user show without a secret: not pending" grep -qx 'totp_enabled   no' <<<"$OUT"
 check_eq "pending: the password alone logs in" 200 "$(login ops "$PW")"
 AT=$(body access_token)
 check_eq "no code: 400" 400 "$(post_me /v1/me/totp "$AT" other=1)"
@@ -73,6 +83,11 @@ C1=$($TOK totp --secret "$S1" --algorithm sha1 --offset -1)
 check_eq "the SHA-1 code confirms" 200 "$(post_me /v1/me/totp "$AT" "code=$C1")"
 check_eq "answer" "True False" "$(body totp_enabled) $(body totp_pending)"
 check_eq "confirmed" "true false sha1" "$(state ops)"
+run user show ops
+check "user show: the confirmed secret's algorithm" grep -qx 'totp_algorithm sha1' <<<"$OUT"
+check "user show: on, not pending" grep -qx 'totp_enabled   yes' <<<"$OUT"
+run --json user show ops
+check_eq "user show --json: confirmed, SHA-1" "True False sha1" "$(js 'd["totp_enabled"], d["totp_pending"], d["totp_algorithm"]')"
 check_eq "audited" "ops ok TOTP secret confirmed" "$(last_audit me.totp)"
 check_eq "confirming again: 409" 409 "$(post_me /v1/me/totp "$AT" "code=$($TOK totp --secret "$S1" --algorithm sha1)")"
 check_eq "now the password alone is refused" 400 "$(login ops "$PW")"
@@ -85,6 +100,8 @@ check_eq "a principal with nothing pending: 409" 409 "$(login ops2 "$PW" >/dev/n
 run --json user totp enable rd
 S2=$(js 'd["secret"]')
 check_eq "the default is SHA-256" "sha256 false true sha256" "$(js 'd["algorithm"]') $(state rd)"
+run --json user show rd
+check_eq "user show --json: pending, SHA-256" "False True sha256" "$(js 'd["totp_enabled"], d["totp_pending"], d["totp_algorithm"]')"
 run user totp confirm rd 000000
 rc_is "a wrong code" 1
 check "says so" contains "$ERR" "wrong TOTP code"
@@ -94,6 +111,8 @@ run user totp confirm rd "$($TOK totp --secret "$S2")"
 rc_is "the right code" 0
 check_eq "confirmed" "true false sha256" "$(state rd)"
 check "says so" contains "$OUT" "TOTP confirmed for rd"
+run user show rd
+check "user show: the confirmed SHA-256 secret" grep -qx 'totp_algorithm sha256' <<<"$OUT"
 run user totp confirm rd "$($TOK totp --secret "$S2" --offset 1)"
 rc_is "confirming again" 1
 check "says it is confirmed already" contains "$ERR" "already confirmed"
@@ -123,6 +142,8 @@ check_eq "a reader with a pending secret cannot log in" 400 "$(login rd2 "$PW")"
 check "the error says why" grep -q 'confirmed TOTP second factor is required' "$T/body"
 check_eq "audited" "rd2 refused TOTP required for the role (auth.totp_required_roles) but not confirmed" "$(last_audit auth.login.password)"
 "$ADMIN" user totp disable rd2 >/dev/null 2>&1
+run --json user show rd2
+check_eq "user show --json after disable: no secret, no algorithm" "False False None" "$(js 'd["totp_enabled"], d["totp_pending"], d["totp_algorithm"]')"
 check_eq "nor one without any" 400 "$(login rd2 "$PW")"
 check_eq "a wrong password still gets the generic answer" "400 invalid username or password" "$(login rd2 wrong-password-x) $(body error_description)"
 check_eq "a reader with a confirmed secret logs in with a code" 200 "$(login rd "$PW" "totp=$($TOK totp --secret "$S2" --offset 1)")"

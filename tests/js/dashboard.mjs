@@ -1,6 +1,7 @@
 // dashboard.mjs - drives the coordinator's status dashboard in Debian's
 // chromium (playwright-core, no downloaded browser) the way an operator
-// would: sign in (a wrong password first), watch a worker come online, jobs
+// would: sign in (a wrong password first), see an old offline worker left
+// out of the workers table and counted under it, watch a worker come online, jobs
 // run and finish, open a job's details, events and logs, filter, page, read
 // the commands and the audit trail, and sign out; then sign in as a reader,
 // who sees the commands but not the audit trail. Checks that the page talks only to its own origin and only to
@@ -248,6 +249,10 @@ async function run(page, requests, apiCalls, unauthorized, forbidden) {
     ok(await poll(async () => (await text('[data-testid="workers-online"] .n')) === '0'), 'zero workers online');
     ok(await poll(async () => (await count('tr[data-testid="worker-row"]')) === 0 &&
         /No workers/.test(await text('#workers-body'))), 'the workers table is empty and says so');
+    ok(await poll(async () => await q('[data-testid="workers-hidden"]').isVisible() &&
+        (await text('[data-testid="workers-hidden"]')) === '1 offline worker not seen for a day is not listed'),
+        'the offline worker not seen for two days is left out, and the line under the table counts it',
+        await text('[data-testid="workers-hidden"]'));
     ok(await poll(async () => (await text('[data-testid="jobs-succeeded"] .n')) === '0'), 'zero jobs succeeded');
 
     // ---- a worker comes online ----

@@ -49,7 +49,7 @@ const CONTRACT = [
     { method: 'get', path: '/v1/status', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'Status',
       roles: ['admin', 'reader'] },
     { method: 'get', path: '/v1/workers', auth: 'bearer', statuses: [200, 400, 401, 403], schema: 'WorkerList',
-      roles: ['admin', 'reader', 'worker'] },
+      roles: ['admin', 'reader', 'worker'], query: ['all'] },
     { method: 'get', path: '/v1/workers/{id}', auth: 'bearer', statuses: [200, 400, 401, 403, 404],
       schema: 'WorkerDetail', roles: ['admin', 'reader', 'worker'], pathParams: ['id'] },
     { method: 'get', path: '/v1/jobs', auth: 'bearer', statuses: [200, 400, 401], schema: 'JobList',

@@ -145,6 +145,9 @@ int jc_query_check_or_reply(jc_req *r, const char *const *allowed, enum MHD_Resu
 /* jc_query_uint reads a decimal of 1..10 digits within [lo, hi] into *out;
  * -1 otherwise. */
 int jc_query_uint(const char *s, long lo, long hi, long *out);
+/* jc_query_bool reads exactly "true" (1) or "false" (0) into *out; -1
+ * otherwise. */
+int jc_query_bool(const char *s, int *out);
 /* jc_query_time reads an RFC 3339 time or epoch seconds into microseconds
  * since the epoch. Returns 0 or -1. */
 int jc_query_time(const char *s, int64_t *us);

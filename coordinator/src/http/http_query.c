@@ -85,6 +85,18 @@ int jc_query_uint(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+// jc_query_bool reads exactly "true" or "false"; -1 otherwise.
+int jc_query_bool(const char *s, int *out)
+{
+    if (strcmp(s, "true") == 0)
+        *out = 1;
+    else if (strcmp(s, "false") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
 // digits reads exactly n decimal digits at s.
 static int digits(const char *s, int n, int *out)
 {

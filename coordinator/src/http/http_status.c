@@ -12,14 +12,16 @@
  * answers exactly like what does not exist (404), so ids cannot be probed.
  * All SQL is static text with parameters. Answers are bounded: job lists
  * by limit (1..500) and a cursor, job events by 1000, worker events by 50,
- * and each answer by its buffer's maximum.
+ * and each answer by its buffer's maximum. /v1/workers leaves out (and
+ * counts) the offline records not seen for a day unless ?all=true, as
+ * `jobcoord-admin worker list` does.
  *
  * /v1/jobs pages newest first by (created_at, id). The cursor (made and read
  * in http_query.c) holds created_at and the id of the page's last job; the
  * next page starts strictly after that job, so a page never repeats or skips
  * a job because rows were added before it.
  *
- * About 670 lines on purpose: every handler here goes through the same few
+ * About 720 lines on purpose: every handler here goes through the same few
  * steps defined at the top (authenticate, check the query, set the
  * caller's visibility, take the thread's connection, answer a jansson
  * document or the error), and keeping them static in one file keeps that
@@ -38,6 +40,7 @@
 #include "jobcoord/jobcoord.h"
 #include "jobs/jobstate.h"
 #include "jobs/cmdstate.h"
+#include "jobs/workerstate.h"
 #include "principals/key_age.h"
 #include "secrets/sealed_columns.h"
 #include "jobs/jobstats.h"
@@ -364,35 +367,66 @@ enum MHD_Result jc_http_status(jc_req *r)
 
 /* ---- GET /v1/workers, /v1/workers/{id} ---- */
 
-enum MHD_Result jc_http_workers(jc_req *r)
-{
-    static const char sql[] = "SELECT " WORKER_COLS " FROM workers w"
-                              " WHERE ($1::text IS NULL OR w.id = $1) ORDER BY w.id COLLATE \"C\"";
-    const char *submitter, *worker;
-    enum MHD_Result ret;
-    PGresult *res;
-    json_t *doc;
-    int ok;
-
-    if (begin_or_reply(r, NULL, 0, &submitter, &worker, &ret) != 0)
-        return ret;
-    res = query_or_reply(r, sql, 1, &worker, "workers", &ret);
-    if (!res)
-        return ret;
-    doc = json_object();
-    ok = set(doc, "workers", rows(res, PQntuples(res), worker_fields, N_OF(worker_fields)));
-    PQclear(res);
-    return reply_doc(r, doc, ok);
-}
-
 // read_only_tx begins (sql "BEGIN ...") or ends ("COMMIT"/"ROLLBACK") the
-// snapshot the worker's three reads share. Returns 0 or -1.
+// snapshot a handler's reads share. Returns 0 or -1.
 static int read_only_tx(PGconn *db, const char *sql)
 {
     PGresult *res = PQexecParams(db, sql, 0, NULL, NULL, NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     return ok ? 0 : -1;
+}
+
+// jc_http_workers lists the workers. Old offline records
+// (JC_SQL_WORKER_HIDDEN, the same as `jobcoord-admin worker list`) are left
+// out and counted unless ?all=true; a worker sees only itself, whatever its
+// status. The list and the count come from one snapshot.
+enum MHD_Result jc_http_workers(jc_req *r)
+{
+    static const char *const allowed[] = {"all", NULL};
+    static const char sql[] = "SELECT " WORKER_COLS " FROM workers w"
+                              " WHERE ($1::text IS NULL OR w.id = $1)"
+                              "   AND ($2::boolean OR NOT " JC_SQL_WORKER_HIDDEN("w") ")"
+                              " ORDER BY w.id COLLATE \"C\"";
+    static const char hidden_sql[] =
+        "SELECT count(*) FROM workers w"
+        " WHERE ($1::text IS NULL OR w.id = $1) AND NOT $2::boolean"
+        "   AND " JC_SQL_WORKER_HIDDEN("w");
+    const char *submitter, *params[2], *all_s;
+    PGresult *res[2] = {NULL, NULL};
+    enum MHD_Result ret;
+    PGconn *db;
+    json_t *doc;
+    int ok, all = 0;
+
+    if (begin_or_reply(r, allowed, 0, &submitter, &params[0], &ret) != 0)
+        return ret;
+    all_s = jc_req_query(r, "all");
+    if (all_s && jc_query_bool(all_s, &all) != 0)
+        return jc_reply_error(r, 400, "bad_request", "all must be true or false");
+    params[1] = all || params[0] ? "t" : "f"; /* a worker sees itself whatever its status */
+    db = db_or_reply(r, &ret);
+    if (!db)
+        return ret;
+    if (read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
+        return sql_failed(r, db, NULL, "begin");
+    res[0] = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
+    res[1] = PQexecParams(db, hidden_sql, 2, NULL, params, NULL, NULL, 0);
+    read_only_tx(db, "ROLLBACK");
+    for (int i = 0; i < 2; i++)
+        if (PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
+            ret = sql_failed(r, db, res[i], "workers");
+            res[i] = NULL;
+            goto out;
+        }
+    doc = json_object();
+    ok = set(doc, "workers", rows(res[0], PQntuples(res[0]), worker_fields, N_OF(worker_fields))) &&
+         set(doc, "hidden_offline", json_integer(strtoll(PQgetvalue(res[1], 0, 0), NULL, 10)));
+    ret = reply_doc(r, doc, ok);
+out:
+    for (int i = 0; i < 2; i++)
+        PQclear(res[i]);
+    return ret;
 }
 
 enum MHD_Result jc_http_worker(jc_req *r)

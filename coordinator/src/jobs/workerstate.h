@@ -28,6 +28,17 @@
 #define JC_SQL_WORKER_STATUSES \
     "'" JC_WORKER_ONLINE "', '" JC_WORKER_OFFLINE "', '" JC_WORKER_DRAINING "'"
 
+/* The offline records the fleet views leave out unless asked for all of
+ * them (`jobcoord-admin worker list --all`, GET /v1/workers?all=true): an
+ * offline worker whose last heartbeat (or, without one, the creation of
+ * its record: workers.last_seen_at holds either) is more than a day old.
+ * One definition for the CLI and the status API, so that they cannot
+ * drift. JC_SQL_WORKER_HIDDEN(t) is the condition on the workers row t. */
+#define JC_WORKER_HIDDEN_AFTER_S "86400"
+#define JC_SQL_WORKER_HIDDEN(t)                        \
+    "(" t ".status = " JC_SQL_WORKER_OFFLINE " AND " t \
+    ".last_seen_at < now() - " JC_WORKER_HIDDEN_AFTER_S "::bigint * interval '1 s')"
+
 typedef enum jc_worker_status {
     WS_ONLINE = 0,
     WS_DRAINING,

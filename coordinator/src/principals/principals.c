@@ -425,7 +425,9 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
                       "SELECT id, role, array_to_string(scopes, ','), disabled, "
                       UTC_TS("created_at") ", password_hash IS NOT NULL, failed_logins,"
                       " coalesce(" UTC_TS("locked_until") ", ''),"
-                      " coalesce(locked_until > now(), false), totp_enabled, description FROM principals"
+                      " coalesce(locked_until > now(), false), totp_enabled, description, totp_pending,"
+                      " CASE WHEN totp_enabled OR totp_pending THEN totp_algorithm ELSE '' END"
+                      " FROM principals"
                       " WHERE $1::text IS NULL OR id = $1 ORDER BY id COLLATE \"C\"",
                       1, NULL, params, NULL, NULL, 0);
     if (!jc_db_ok(c, pr, errstr, errstr_size))
@@ -467,6 +469,8 @@ jc_pr_status jc_principal_list(PGconn *c, const jc_keyring *kr, const char *id,
         p->locked = PQgetvalue(pr, (int)i, 8)[0] == 't';
         p->totp_enabled = PQgetvalue(pr, (int)i, 9)[0] == 't';
         snprintf(p->description, sizeof p->description, "%s", PQgetvalue(pr, (int)i, 10));
+        p->totp_pending = PQgetvalue(pr, (int)i, 11)[0] == 't';
+        snprintf(p->totp_algorithm, sizeof p->totp_algorithm, "%s", PQgetvalue(pr, (int)i, 12));
         if (!p->scopes) {
             snprintf(errstr, errstr_size, "out of memory");
             goto out;

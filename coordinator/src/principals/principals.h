@@ -114,6 +114,8 @@ typedef struct jc_principal {
     char locked_until[JC_PRINCIPAL_TS_LEN]; /* "" : never locked */
     int locked;                             /* locked_until is in the future */
     int totp_enabled;
+    int totp_pending;       /* a secret waits for its first code (user totp confirm) */
+    char totp_algorithm[8]; /* "sha256" or "sha1" with a secret (pending or not), else "" */
     char description[257];  /* an operator's note (user update), "" : none */
     jc_principal_key *keys; /* current key first, then newest first */
     size_t n_keys;

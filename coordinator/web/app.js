@@ -530,7 +530,8 @@
         setText($('job-detail-id'), j.id);
         const fields = [
             ['State', j.state], ['Waiting', orDash(j.waiting_reason)], ['Type', j.type], ['Submitter', j.submitter], ['Worker', orDash(j.worker)],
-            ['Attempt', num(j.attempt) + ' of ' + num(j.max_attempts)], ['Priority', num(j.priority)],
+            ['Attempt', num(j.attempt) + ' of ' + num(j.max_attempts)], ['Refusals', num(j.refusals)],
+            ['Priority', num(j.priority)],
             ['Progress', typeof j.progress === 'number' ? j.progress + '%' : '—'],
             ['Error', orDash(j.error)], ['Cancel reason', orDash(j.cancel_reason)],
             ['Idempotency key', orDash(j.idempotency_key)], ['Timeout', millis(j.timeout_ms)],

@@ -81,8 +81,8 @@ control() {
 }
 J=6f1a3c2e-8b4d-4e7f-9a01-23456789abcd
 TS=2026-11-22T19:51:47.123Z
-JOB='"id":"'$J'","type":"echo","state":"succeeded","submitter":"c1","worker":"w1","priority":0,"attempt":1,"max_attempts":3,"progress":100,"error":null,"cancel_reason":null,"idempotency_key":"k-1","created_at":"'$TS'","updated_at":"'$TS'","assigned_at":"'$TS'","started_at":"'$TS'","finished_at":"'$TS'","run_after":"'$TS'","timeout_ms":60000,"waiting_reason":null'
-PENDING='"id":"'$J'","type":"t2","state":"pending","submitter":"c1","worker":null,"priority":-5,"attempt":0,"max_attempts":1,"progress":null,"error":null,"cancel_reason":null,"idempotency_key":null,"created_at":"'$TS'","updated_at":"'$TS'","assigned_at":null,"started_at":null,"finished_at":null,"run_after":"'$TS'","timeout_ms":1,"waiting_reason":"no worker can run this type"'
+JOB='"id":"'$J'","type":"echo","state":"succeeded","submitter":"c1","worker":"w1","priority":0,"attempt":1,"max_attempts":3,"progress":100,"error":null,"cancel_reason":null,"idempotency_key":"k-1","created_at":"'$TS'","updated_at":"'$TS'","assigned_at":"'$TS'","started_at":"'$TS'","finished_at":"'$TS'","run_after":"'$TS'","timeout_ms":60000,"waiting_reason":null,"refusals":0'
+PENDING='"id":"'$J'","type":"t2","state":"pending","submitter":"c1","worker":null,"priority":-5,"attempt":0,"max_attempts":1,"progress":null,"error":null,"cancel_reason":null,"idempotency_key":null,"created_at":"'$TS'","updated_at":"'$TS'","assigned_at":null,"started_at":null,"finished_at":null,"run_after":"'$TS'","timeout_ms":1,"waiting_reason":"no worker can run this type","refusals":0'
 WORKER='"id":"w1","status":"online","capabilities":["echo","t1"],"slots":4,"running_jobs":0,"version":"0.1.0","host":"h1","uptime_s":12,"config_version":null,"drain_requested":false,"first_seen_at":"'$TS'","last_seen_at":"'$TS'","status_changed_at":"'$TS'","unacked_assigns":0,"held_back_since":null,"held_back_reason":null'
 
 BATCH=good.jsonl

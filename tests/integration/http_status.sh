@@ -88,7 +88,7 @@ JOB_JSON="jsonb_build_object('id', j.id, 'type', j.type, 'state', j.state, 'subm
   'started_at', $(TS j.started_at), 'finished_at', $(TS j.finished_at), 'run_after', $(TS j.run_after),
   'timeout_ms', j.timeout_ms, 'waiting_reason', CASE WHEN j.state = 'pending' AND NOT EXISTS
     (SELECT 1 FROM workers ww WHERE ww.status <> 'offline' AND j.type = ANY(ww.capabilities))
-    THEN 'no worker can run this type' END)"
+    THEN 'no worker can run this type' END, 'refusals', j.refusals)"
 JOBS_ORDER="ORDER BY j.created_at DESC, j.id DESC"
 WORKER_JSON="jsonb_build_object('id', w.id, 'status', w.status, 'capabilities', w.capabilities,
   'slots', w.slots, 'running_jobs', w.running_jobs, 'version', w.version, 'host', w.host,
@@ -343,6 +343,10 @@ check_eq "job J5 (canceled) as its submitter" 200 "$(get "$C1" "/v1/jobs/$J5")"
 check_eq "job J5: as in PostgreSQL" "$(sqlj "$JOB_DETAIL WHERE j.id = '$J5'")" "$(body)"
 check_eq "job J5: nulls where unset" 'null null null null' \
     "$(body .worker) $(body .result_base64) $(body .result_size) $(body .started_at)"
+# the refusals a job's assignments met (as jobs_flow's refusing worker makes them)
+sql "UPDATE jobs SET refusals = 2 WHERE id = '$J5'" >/dev/null
+get "$C1" "/v1/jobs/$J5" >/dev/null
+check_eq "job J5: its refusals" 2 "$(body .refusals)"
 check_eq "job J3 (c2's) as c1: 404" 404 "$(get "$C1" "/v1/jobs/$J3")"
 check_eq "job J3 as c2: 200" 200 "$(get "$C2" "/v1/jobs/$J3")"
 check_eq "job J3 as w1 (its worker): 200" 200 "$(get "$W1" "/v1/jobs/$J3")"

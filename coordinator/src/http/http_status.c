@@ -188,18 +188,20 @@ static json_t *rows(const PGresult *res, int n, const field *f, size_t nf)
     return a;
 }
 
-#define JOB_COLS                                                                              \
+#define JOB_COLS \
     "j.id, j.type, j.state, j.submitter, j.worker_id, j.priority, j.attempt, j.max_attempts," \
     " j.progress, j.error, j.cancel_reason, j.ikey, " JC_SQL_TS("j.created_at") ","           \
     " " JC_SQL_TS("j.updated_at") ", " JC_SQL_TS("j.assigned_at") ","                         \
     " " JC_SQL_TS("j.started_at") ", " JC_SQL_TS("j.finished_at") ","                         \
-    " " JC_SQL_TS("j.run_after") ", j.timeout_ms, " JC_SQL_WAITING("j")
+    " " JC_SQL_TS("j.run_after") ", j.timeout_ms, " JC_SQL_WAITING("j") ","                   \
+    " j.refusals"
 static const field job_fields[] = {
-    {"id", 's'},          {"type", 's'},          {"state", 's'},         {"submitter", 's'},
-    {"worker", 's'},      {"priority", 'n'},      {"attempt", 'n'},       {"max_attempts", 'n'},
-    {"progress", 'n'},    {"error", 's'},         {"cancel_reason", 's'}, {"idempotency_key", 's'},
-    {"created_at", 's'},  {"updated_at", 's'},    {"assigned_at", 's'},   {"started_at", 's'},
-    {"finished_at", 's'}, {"run_after", 's'},     {"timeout_ms", 'n'},   {"waiting_reason", 's'},
+    {"id", 's'},          {"type", 's'},       {"state", 's'},         {"submitter", 's'},
+    {"worker", 's'},      {"priority", 'n'},   {"attempt", 'n'},       {"max_attempts", 'n'},
+    {"progress", 'n'},    {"error", 's'},      {"cancel_reason", 's'}, {"idempotency_key", 's'},
+    {"created_at", 's'},  {"updated_at", 's'}, {"assigned_at", 's'},   {"started_at", 's'},
+    {"finished_at", 's'}, {"run_after", 's'},  {"timeout_ms", 'n'},    {"waiting_reason", 's'},
+    {"refusals", 'n'},
 };
 #define JOB_NCOLS ((int)N_OF(job_fields))
 

@@ -379,6 +379,34 @@ static int read_only_tx(PGconn *db, const char *sql)
     return ok ? 0 : -1;
 }
 
+// snapshot_read runs the n statements sqls, each with the same nparams
+// params, in one read-only snapshot, so that the parts of one answer agree;
+// res[i] gets the result of sqls[i]. Returns 0, or -1 with *ret the 500
+// answer and nothing left in res.
+static int snapshot_read(jc_req *r, PGconn *db, int n, const char *const sqls[], int nparams,
+                         const char *const *params, PGresult *res[], const char *what,
+                         enum MHD_Result *ret)
+{
+    if (read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0) {
+        *ret = sql_failed(r, db, NULL, "begin");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        res[i] = PQexecParams(db, sqls[i], nparams, NULL, params, NULL, NULL, 0);
+    read_only_tx(db, "ROLLBACK");
+    for (int i = 0; i < n; i++)
+        if (PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
+            *ret = sql_failed(r, db, res[i], what);
+            res[i] = NULL;
+            for (int k = 0; k < n; k++) {
+                PQclear(res[k]);
+                res[k] = NULL;
+            }
+            return -1;
+        }
+    return 0;
+}
+
 // jc_http_workers lists the workers. Old offline records
 // (JC_SQL_WORKER_HIDDEN, the same as `jobcoord-admin worker list`) are left
 // out and counted unless ?all=true; a worker sees only itself, whatever its
@@ -410,22 +438,13 @@ enum MHD_Result jc_http_workers(jc_req *r)
     db = db_or_reply(r, &ret);
     if (!db)
         return ret;
-    if (read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
-        return sql_failed(r, db, NULL, "begin");
-    res[0] = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
-    res[1] = PQexecParams(db, hidden_sql, 2, NULL, params, NULL, NULL, 0);
-    read_only_tx(db, "ROLLBACK");
-    for (int i = 0; i < 2; i++)
-        if (PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
-            ret = sql_failed(r, db, res[i], "workers");
-            res[i] = NULL;
-            goto out;
-        }
+    if (snapshot_read(r, db, 2, (const char *const[]){sql, hidden_sql}, 2, params, res, "workers",
+                      &ret) != 0)
+        return ret;
     doc = json_object();
     ok = set(doc, "workers", rows(res[0], PQntuples(res[0]), worker_fields, N_OF(worker_fields))) &&
          set(doc, "hidden_offline", json_integer(strtoll(PQgetvalue(res[1], 0, 0), NULL, 10)));
     ret = reply_doc(r, doc, ok);
-out:
     for (int i = 0; i < 2; i++)
         PQclear(res[i]);
     return ret;
@@ -460,18 +479,9 @@ enum MHD_Result jc_http_worker(jc_req *r)
     db = db_or_reply(r, &ret);
     if (!db)
         return ret;
-    if (read_only_tx(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
-        return sql_failed(r, db, NULL, "begin");
-    res[0] = PQexecParams(db, worker_sql, 1, NULL, &id, NULL, NULL, 0);
-    res[1] = PQexecParams(db, jobs_sql, 1, NULL, &id, NULL, NULL, 0);
-    res[2] = PQexecParams(db, events_sql, 1, NULL, &id, NULL, NULL, 0);
-    read_only_tx(db, "ROLLBACK");
-    for (int i = 0; i < 3; i++)
-        if (PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
-            ret = sql_failed(r, db, res[i], "worker");
-            res[i] = NULL;
-            goto out;
-        }
+    if (snapshot_read(r, db, 3, (const char *const[]){worker_sql, jobs_sql, events_sql}, 1, &id,
+                      res, "worker", &ret) != 0)
+        return ret;
     if (PQntuples(res[0]) == 0) {
         ret = jc_reply_error(r, 404, "not_found", "no such worker");
         goto out;

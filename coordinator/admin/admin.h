@@ -211,13 +211,13 @@ void admin_json_list(FILE *f, const char *csv);
  * each returns NULL when an allocation failed. admin_json_print writes doc
  * (taken; NULL allowed) compact on one line of stdout and returns
  * ADMIN_OK, or ADMIN_SYSERR after saying why. */
-/* admin_json_init makes jansson wipe every block it frees (the CLI writes
- * keys and secrets: none stays in freed memory). Called once at start. */
-void admin_json_init(void);
 json_t *admin_json_row(const PGresult *r, int i);
 json_t *admin_json_result(const PGresult *r);
 json_t *admin_json_csv(const char *csv);
 int admin_json_print(json_t *doc);
+/* admin_json_print_row_with prints row 0 of row with the rows of list as
+ * its member key (`job show`'s commands, `worker show`'s heartbeats). */
+int admin_json_print_row_with(const PGresult *row, const char *key, const PGresult *list);
 
 /* Text output. admin_table collects rows of cells and prints them aligned
  * under their headers. */

@@ -238,12 +238,7 @@ static int cmd_job_show(admin_ctx *ctx, const admin_args *a)
     if (!cmds)
         goto out;
     if (ctx->json) {
-        json_t *doc = admin_json_row(job, 0);
-        if (json_object_set_new(doc, "commands", admin_json_result(cmds)) != 0) {
-            json_decref(doc);
-            doc = NULL;
-        }
-        if (admin_json_print(doc) != ADMIN_OK)
+        if (admin_json_print_row_with(job, "commands", cmds) != ADMIN_OK)
             goto out;
     } else {
         print_job_text(job, cmds);

@@ -23,6 +23,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "jcproto/json.h"
 
 #define MAX_SETS 64
 
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
     const char *group = NULL;
     int i = 1, rc = ADMIN_USAGE;
 
-    admin_json_init();
+    jc_json_wipe_on_free(); /* the CLI writes keys and secrets */
     memset(&g, 0, sizeof g);
     memset(&a, 0, sizeof a);
     memset(&ctx, 0, sizeof ctx);

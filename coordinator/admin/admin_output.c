@@ -13,7 +13,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,18 +66,6 @@ PGresult *admin_query(admin_ctx *ctx, const char *sql, int nparams, const char *
     return r;
 }
 
-// wiping_free is jansson's free: it wipes the whole block first.
-static void wiping_free(void *p)
-{
-    if (p)
-        sodium_memzero(p, malloc_usable_size(p));
-    free(p);
-}
-
-void admin_json_init(void)
-{
-    json_set_alloc_funcs(malloc, wiping_free);
-}
 
 void admin_b64(const unsigned char *bin, size_t len, char *out, size_t out_size)
 {
@@ -249,6 +236,17 @@ int admin_json_print(json_t *doc)
         return ADMIN_SYSERR;
     fputc('\n', stdout);
     return ADMIN_OK;
+}
+
+int admin_json_print_row_with(const PGresult *row, const char *key, const PGresult *list)
+{
+    json_t *doc = admin_json_row(row, 0);
+
+    if (doc && json_object_set_new(doc, key, admin_json_result(list)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return admin_json_print(doc);
 }
 
 void admin_json_fields(FILE *f, const PGresult *r, int i)

@@ -138,12 +138,7 @@ static int cmd_worker_show(admin_ctx *ctx, const admin_args *a)
     if (!hb)
         goto out;
     if (ctx->json) {
-        json_t *doc = admin_json_row(w, 0);
-        if (json_object_set_new(doc, "heartbeats", admin_json_result(hb)) != 0) {
-            json_decref(doc);
-            doc = NULL;
-        }
-        if (admin_json_print(doc) != ADMIN_OK)
+        if (admin_json_print_row_with(w, "heartbeats", hb) != ADMIN_OK)
             goto out;
     } else {
         admin_print_record(stdout, w, 0);

@@ -6,8 +6,26 @@
  */
 #include "jcproto/json.h"
 
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
+
+/* wiping_free is jansson's free under jc_json_wipe_on_free: it wipes the
+ * whole block first. */
+static void wiping_free(void *p)
+{
+    if (p)
+        sodium_memzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void jc_json_wipe_on_free(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
 
 /* depth_ok tells whether v nests at most max levels of arrays and objects. */
 static int depth_ok(const json_t *v, int max)

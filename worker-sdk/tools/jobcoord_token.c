@@ -18,6 +18,7 @@
 
 #include <jobcoord/jobcoord.h>
 
+#include "jcproto/json.h"
 #include "textout.h"
 
 #define EXIT_REFUSED 1
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
     jc_token_source_t *ts = NULL;
     jc_err_t e;
 
-    json_out_init();
+    jc_json_wipe_on_free(); /* it prints an access token */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {

@@ -6,7 +6,6 @@
  */
 #include "textout.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +15,6 @@
 #include "capture.h"
 #include "jcproto/proto.h"
 
-// wiping_free is jansson's free: it wipes the whole block first.
-static void wiping_free(void *p)
-{
-    if (p)
-        sodium_memzero(p, malloc_usable_size(p));
-    free(p);
-}
-
-void json_out_init(void)
-{
-    json_set_alloc_funcs(malloc, wiping_free);
-}
 
 json_t *json_text(const char *s, size_t n)
 {

@@ -10,10 +10,6 @@
 
 #include <jansson.h>
 
-/* json_out_init makes jansson wipe every block it frees (jobcoord-token
- * prints an access token: no copy stays in freed memory). Called once at
- * start by a tool that writes JSON. */
-void json_out_init(void);
 
 /* json_text returns n bytes of s as a JSON string, or null when they are
  * not UTF-8 (NULL when an allocation failed). */

@@ -26,6 +26,13 @@
  * member, too deep, out of memory). */
 json_t *jc_json_parse(const char *src, size_t len, char *err, size_t err_size);
 
+/* jc_json_wipe_on_free makes jansson wipe every block it frees, for the
+ * programs whose documents hold keys, secrets or tokens (jobcoord-admin,
+ * jobcoord-token): no copy stays in freed memory. It sets jansson's
+ * allocator for the whole process: call it once at start, before any
+ * document is made. */
+void jc_json_wipe_on_free(void);
+
 /* jc_json_string copies string value v into out (NUL-terminated). Returns
  * its length, or -1 if v is NULL or not a string, or it does not fit. */
 int jc_json_string(const json_t *v, char *out, size_t out_size);
